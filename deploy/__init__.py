@@ -1,0 +1,1 @@
+"""Deployment and local-infrastructure helpers (e.g. a throwaway PostgreSQL server)."""

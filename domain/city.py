@@ -1,0 +1,408 @@
+"""The city's configuration: grid, categories, units, routing, time limits, calendar, users.
+
+Built from one plain mapping (the YAML file, read by adapters) and validated here;
+every error names the dotted key that broke a rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.calendar import WorkCalendar, parse_hours
+from domain.errors import ConfigError, ValidationError
+
+ROLES = (
+    "supervisor",  # 监督员 / 网格员
+    "channel",  # 公众渠道, 12345 热线 (machine or operator account)
+    "acceptor",  # 受理员
+    "duty_chief",  # 值班长
+    "dispatcher",  # 派遣员
+    "unit_member",  # 成员单位人员
+    "inspector",  # 纪检监察 (read-only)
+    "system",  # 系统
+)
+STEPS = ("verify", "file", "dispatch", "resolve", "check", "close")  # steps with a clock
+URGENCIES = ("normal", "urgent")
+CATEGORY_KINDS = {"components": "C", "events": "E"}  # 部件, 事件
+GRID_RE = re.compile(r"^\d{14}$")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """单元网格: 6-digit county + 3 street + 3 community + 2 cell."""
+
+    code: str
+    community: str  # 12-digit community code
+    street: str  # 9-digit street code
+    district: str  # 6-digit county/district code
+    squad: str | None  # responsibility area (责任区) of a patrol squad
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str  # 'E0102': kind letter + big class + small class
+    name: str
+    kind: str  # 'component' (部件) | 'event' (事件)
+    big_code: str  # 'E01'
+    big_name: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    short: str
+    group: str  # '4' (core of 4+X) | 'X'
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """确责: category × area → unit, by law, precedent (判例) or the office's proposal."""
+
+    id: str
+    category: str  # exact code, big-class code ('E01') or '*'
+    area: str  # '*', a code prefix (district/street/community/cell) or 'squad:<id>'
+    unit: str
+    kind: str  # law | precedent | proposal
+    basis: str
+
+    def matches(self, category: str, cell: Cell) -> bool:
+        if self.category != "*" and not category.startswith(self.category):
+            return False
+        if self.area == "*":
+            return True
+        if self.area.startswith("squad:"):
+            return cell.squad == self.area[6:]
+        return cell.code.startswith(self.area)
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    step: str
+    minutes: float
+    category: str = "*"
+    urgency: str = "*"
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        return (0 if self.category == "*" else len(self.category), self.urgency != "*")
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    role: str
+    unit: str | None = None
+    squad: str | None = None
+
+
+@dataclass(frozen=True)
+class City:
+    name: str
+    calendar: WorkCalendar
+    cells: dict[str, Cell]
+    areas: dict[str, str]  # code -> name for districts, streets, communities
+    squads: dict[str, str]  # id -> name
+    shifts: dict[str, tuple]
+    categories: dict[str, Category]
+    units: dict[str, Unit]
+    routing: tuple[RoutingRule, ...]
+    time_limits: tuple[TimeLimit, ...]
+    users: dict[str, User]
+    raw: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.calendar.tz
+
+    def cell(self, code: str, field_name: str = "grid") -> Cell:
+        if not isinstance(code, str) or not GRID_RE.match(code):
+            raise ValidationError(field_name, f"'{code}' is not a 14-digit grid cell code")
+        if code.endswith("00"):
+            raise ValidationError(field_name, f"'{code}' is a community-level code; give a cell")
+        try:
+            return self.cells[code]
+        except KeyError:
+            raise ValidationError(field_name, f"unknown grid cell '{code}'") from None
+
+    def category(self, code: str, field_name: str = "category") -> Category:
+        try:
+            return self.categories[code]
+        except KeyError:
+            raise ValidationError(field_name, f"unknown category code '{code}'") from None
+
+    def unit(self, unit_id: str, field_name: str = "unit") -> Unit:
+        try:
+            return self.units[unit_id]
+        except KeyError:
+            raise ValidationError(field_name, f"unknown member unit '{unit_id}'") from None
+
+    def user(self, user_id: str, field_name: str = "actor") -> User:
+        try:
+            return self.users[user_id]
+        except KeyError:
+            raise ValidationError(field_name, f"unknown user '{user_id}'") from None
+
+    def route(self, category: str, cell: Cell) -> RoutingRule | None:
+        """The first routing rule, in file order, that matches."""
+        return next((r for r in self.routing if r.matches(category, cell)), None)
+
+    def limit(self, step: str, category: str, urgency: str) -> float | None:
+        """Working minutes allowed for a step; the most specific matching rule wins."""
+        best: TimeLimit | None = None
+        for lim in self.time_limits:
+            if lim.step != step:
+                continue
+            if lim.category != "*" and not category.startswith(lim.category):
+                continue
+            if lim.urgency not in ("*", urgency):
+                continue
+            if best is None or lim.specificity > best.specificity:
+                best = lim
+        return best.minutes if best else None
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _need(d: dict, key: str, path: str, kind=str):
+    if not isinstance(d, dict):
+        raise ConfigError(path, "must be a mapping")
+    if key not in d or d[key] is None:
+        raise ConfigError(f"{path}.{key}".lstrip("."), "is required")
+    v = d[key]
+    if kind is str and isinstance(v, (int, float)) and not isinstance(v, bool):
+        v = str(v)
+    if not isinstance(v, kind):
+        raise ConfigError(f"{path}.{key}".lstrip("."), f"must be a {_kind_name(kind)}")
+    return v
+
+
+def _kind_name(kind) -> str:
+    return {str: "string", list: "list", dict: "mapping", int: "whole number"}.get(kind, str(kind))
+
+
+def _digits(v: str, n: int, path: str) -> str:
+    if not re.fullmatch(rf"\d{{{n}}}", v):
+        raise ConfigError(path, f"'{v}' must be exactly {n} digits")
+    return v
+
+
+def _dates(items, path: str) -> frozenset[date]:
+    out = set()
+    for i, x in enumerate(items or []):
+        if isinstance(x, date):
+            out.add(x)
+            continue
+        try:
+            out.add(date.fromisoformat(str(x)))
+        except ValueError:
+            raise ConfigError(f"{path}[{i}]", f"'{x}' is not a date YYYY-MM-DD") from None
+    return frozenset(out)
+
+
+def _calendar(raw: dict) -> tuple[WorkCalendar, dict]:
+    city = _need(raw, "city", "", dict)
+    tzname = _need(city, "timezone", "city")
+    try:
+        tz = ZoneInfo(tzname)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("city.timezone", f"unknown time zone '{tzname}'") from None
+    cal = _need(raw, "calendar", "", dict)
+    try:
+        hours = parse_hours(_need(cal, "hours", "calendar", list))
+    except ValueError as e:
+        raise ConfigError("calendar.hours", str(e)) from None
+    workdays = cal.get("workdays", [1, 2, 3, 4, 5])
+    if not isinstance(workdays, list) or not all(
+        isinstance(d, int) and 1 <= d <= 7 for d in workdays
+    ):
+        raise ConfigError("calendar.workdays", "must be a list of ISO weekdays 1 (Mon) to 7 (Sun)")
+    shifts = {}
+    for name, pair in (cal.get("shifts") or {}).items():
+        try:
+            shifts[str(name)] = parse_hours([pair])[0]
+        except ValueError as e:
+            raise ConfigError(f"calendar.shifts.{name}", str(e)) from None
+    return (
+        WorkCalendar(
+            tz=tz,
+            hours=hours,
+            workdays=frozenset(workdays),
+            holidays=_dates(cal.get("holidays"), "calendar.holidays"),
+            extra_workdays=_dates(cal.get("extra_workdays"), "calendar.extra_workdays"),
+        ),
+        shifts,
+    )
+
+
+def _grid(raw: dict, squads: dict) -> tuple[dict[str, Cell], dict[str, str]]:
+    cells: dict[str, Cell] = {}
+    areas: dict[str, str] = {}
+    for di, d in enumerate(_need(raw, "districts", "", list)):
+        dp = f"districts[{di}]"
+        dcode = _digits(_need(d, "code", dp), 6, f"{dp}.code")
+        areas[dcode] = _need(d, "name", dp)
+        for si, s in enumerate(_need(d, "streets", dp, list)):
+            sp = f"{dp}.streets[{si}]"
+            scode = dcode + _digits(_need(s, "code", sp), 3, f"{sp}.code")
+            areas[scode] = _need(s, "name", sp)
+            for ci, c in enumerate(_need(s, "communities", sp, list)):
+                cp = f"{sp}.communities[{ci}]"
+                ccode = scode + _digits(_need(c, "code", cp), 3, f"{cp}.code")
+                if ccode in areas:
+                    raise ConfigError(f"{cp}.code", f"community '{ccode}' appears twice")
+                areas[ccode] = _need(c, "name", cp)
+                squad = c.get("squad")
+                if squad is not None and squad not in squads:
+                    raise ConfigError(f"{cp}.squad", f"unknown squad '{squad}'")
+                for ki, k in enumerate(_need(c, "cells", cp, list)):
+                    kp = f"{cp}.cells[{ki}]"
+                    kcode = _digits(str(k), 2, kp)
+                    if kcode == "00":
+                        raise ConfigError(kp, "cell code 00 is reserved for the community itself")
+                    code = ccode + kcode
+                    if code in cells:
+                        raise ConfigError(kp, f"grid cell '{code}' appears twice")
+                    cells[code] = Cell(code, ccode, scode, dcode, squad)
+    if not cells:
+        raise ConfigError("districts", "defines no grid cells")
+    return cells, areas
+
+
+def _categories(raw: dict) -> dict[str, Category]:
+    cats = _need(raw, "categories", "", dict)
+    out: dict[str, Category] = {}
+    for group, letter in CATEGORY_KINDS.items():
+        for bi, big in enumerate(cats.get(group) or []):
+            bp = f"categories.{group}[{bi}]"
+            bcode = letter + _digits(_need(big, "code", bp), 2, f"{bp}.code")
+            bname = _need(big, "name", bp)
+            small = _need(big, "small", bp, dict)
+            for scode, sname in small.items():
+                sp = f"{bp}.small.{scode}"
+                code = bcode + _digits(str(scode), 2, sp)
+                if code in out:
+                    raise ConfigError(sp, f"category '{code}' appears twice")
+                if not isinstance(sname, str) or not sname.strip():
+                    raise ConfigError(sp, "needs a name")
+                kind = "component" if letter == "C" else "event"
+                out[code] = Category(code, sname, kind, bcode, bname)
+    if not out:
+        raise ConfigError("categories", "defines no categories (components or events)")
+    return out
+
+
+def _routing(raw: dict, cats, units, cells, areas, squads) -> tuple[RoutingRule, ...]:
+    out = []
+    seen = set()
+    for i, r in enumerate(raw.get("routing") or []):
+        p = f"routing[{i}]"
+        rid = _need(r, "id", p)
+        if rid in seen:
+            raise ConfigError(f"{p}.id", f"rule id '{rid}' appears twice")
+        seen.add(rid)
+        cat = str(r.get("category", "*"))
+        if cat != "*" and not any(c.startswith(cat) for c in cats):
+            raise ConfigError(f"{p}.category", f"'{cat}' matches no category code")
+        area = str(r.get("area", "*"))
+        if area.startswith("squad:"):
+            if area[6:] not in squads:
+                raise ConfigError(f"{p}.area", f"unknown squad '{area[6:]}'")
+        elif area != "*" and area not in areas and area not in cells:
+            raise ConfigError(f"{p}.area", f"'{area}' is no district, street, community or cell")
+        unit = _need(r, "unit", p)
+        if unit not in units:
+            raise ConfigError(f"{p}.unit", f"unknown member unit '{unit}'")
+        kind = r.get("kind", "law")
+        if kind not in ("law", "precedent", "proposal"):
+            raise ConfigError(f"{p}.kind", "must be one of law, precedent, proposal")
+        out.append(RoutingRule(rid, cat, area, unit, kind, str(r.get("basis", ""))))
+    return tuple(out)
+
+
+def _time_limits(raw: dict, cal: WorkCalendar, cats) -> tuple[TimeLimit, ...]:
+    out = []
+    for i, r in enumerate(_need(raw, "time_limits", "", list)):
+        p = f"time_limits[{i}]"
+        step = _need(r, "step", p)
+        if step not in STEPS:
+            raise ConfigError(f"{p}.step", f"'{step}' is not one of {', '.join(STEPS)}")
+        try:
+            minutes = cal.parse_duration(_need(r, "limit", p, (str, int, float)))
+        except ValueError as e:
+            raise ConfigError(f"{p}.limit", str(e)) from None
+        cat = str(r.get("category", "*"))
+        if cat != "*" and not any(c.startswith(cat) for c in cats):
+            raise ConfigError(f"{p}.category", f"'{cat}' matches no category code")
+        urg = str(r.get("urgency", "*"))
+        if urg != "*" and urg not in URGENCIES:
+            raise ConfigError(f"{p}.urgency", f"must be one of {', '.join(URGENCIES)} or '*'")
+        out.append(TimeLimit(step, minutes, cat, urg))
+    for step in STEPS:
+        if not any(t.step == step and t.category == "*" and t.urgency == "*" for t in out):
+            raise ConfigError("time_limits", f"needs a default rule for step '{step}'")
+    return tuple(out)
+
+
+def _users(raw: dict, units, squads) -> dict[str, User]:
+    out: dict[str, User] = {}
+    for i, u in enumerate(_need(raw, "users", "", list)):
+        p = f"users[{i}]"
+        uid = _need(u, "id", p)
+        if uid in out:
+            raise ConfigError(f"{p}.id", f"user '{uid}' appears twice")
+        role = _need(u, "role", p)
+        if role not in ROLES:
+            raise ConfigError(f"{p}.role", f"'{role}' is not one of {', '.join(ROLES)}")
+        unit = u.get("unit")
+        if role == "unit_member":
+            if unit not in units:
+                raise ConfigError(f"{p}.unit", f"a unit member needs a known unit, not '{unit}'")
+        elif unit is not None:
+            raise ConfigError(f"{p}.unit", "only unit members belong to a unit")
+        squad = u.get("squad")
+        if squad is not None and squad not in squads:
+            raise ConfigError(f"{p}.squad", f"unknown squad '{squad}'")
+        out[uid] = User(uid, str(u.get("name", uid)), role, unit, squad)
+    return out
+
+
+def build_city(raw: dict) -> City:
+    """Validate a configuration mapping and build the City; raises ConfigError naming the key."""
+    if not isinstance(raw, dict):
+        raise ConfigError("(file)", "must be a mapping at the top level")
+    cal, shifts = _calendar(raw)
+    squads = {}
+    for i, s in enumerate(raw.get("squads") or []):
+        squads[_need(s, "id", f"squads[{i}]")] = _need(s, "name", f"squads[{i}]")
+    cells, areas = _grid(raw, squads)
+    cats = _categories(raw)
+    units = {}
+    for i, u in enumerate(_need(raw, "units", "", list)):
+        p = f"units[{i}]"
+        uid = _need(u, "id", p)
+        if uid in units:
+            raise ConfigError(f"{p}.id", f"unit '{uid}' appears twice")
+        group = str(u.get("group", "X"))
+        if group not in ("4", "X"):
+            raise ConfigError(f"{p}.group", "must be '4' (core unit of 4+X) or 'X'")
+        units[uid] = Unit(uid, _need(u, "name", p), str(u.get("short", uid)), group)
+    return City(
+        name=_need(raw["city"], "name", "city"),
+        calendar=cal,
+        cells=cells,
+        areas=areas,
+        squads=squads,
+        shifts=shifts,
+        categories=cats,
+        units=units,
+        routing=_routing(raw, cats, units, cells, areas, squads),
+        time_limits=_time_limits(raw, cal, cats),
+        users=_users(raw, units, squads),
+        raw=raw,
+    )
