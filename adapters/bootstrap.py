@@ -1,0 +1,78 @@
+"""The one composition root: which store, which city, which clock."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from domain.city import City, build_city
+from domain.errors import ConfigError
+from projections.cases import CaseSummaries
+from projections.runner import ProjectionRunner
+from projections.sql import Sql
+from workflows.service import CaseApplication, CaseService
+
+SAMPLE_CITY = Path(__file__).parent / "cities" / "sample.yaml"
+
+
+def load_city(path: str | Path | None = None) -> City:
+    """Read and validate the city file: --config, else $CASEGRID_CONFIG, else the sample city."""
+    path = Path(path or os.environ.get("CASEGRID_CONFIG") or SAMPLE_CITY)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("config", f"no such file '{path}'") from None
+    except yaml.YAMLError as e:
+        raise ConfigError("config", f"'{path}' is not valid YAML: {e}") from None
+    return build_city(raw)
+
+
+def store_env(data_dir: str | Path | None = None, env: dict | None = None) -> dict[str, str]:
+    """eventsourcing settings: PostgreSQL when PERSISTENCE_MODULE says so, else SQLite in data_dir."""
+    merged = {**os.environ, **(env or {})}
+    if merged.get("PERSISTENCE_MODULE", "").endswith("postgres"):
+        return {k: v for k, v in merged.items() if k.startswith("POSTGRES_")} | {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres"
+        }
+    if merged.get("SQLITE_DBNAME"):
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": merged["SQLITE_DBNAME"]}
+    folder = Path(data_dir or merged.get("CASEGRID_DATA_DIR") or "data")
+    folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(folder / "casegrid.sqlite"),
+        "SQLITE_LOCK_TIMEOUT": merged.get("SQLITE_LOCK_TIMEOUT", "30"),
+    }
+
+
+@dataclass
+class Casegrid:
+    """Everything an adapter needs, wired once."""
+
+    app: CaseApplication
+    city: City
+    service: CaseService
+    projections: ProjectionRunner
+    sql: Sql
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def bootstrap(
+    *,
+    data_dir: str | Path | None = None,
+    env: dict | None = None,
+    city: City | None = None,
+    config: str | Path | None = None,
+    clock=None,
+) -> Casegrid:
+    city = city or load_city(config)
+    app = CaseApplication(env=store_env(data_dir, env))
+    service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
+    runner = ProjectionRunner(app, [CaseSummaries()])
+    return Casegrid(app, city, service, runner, runner.sql)

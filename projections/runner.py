@@ -1,0 +1,140 @@
+"""Tracking projection runner: follow the notification log, apply each event exactly once.
+
+Each projection has its own row in `cg_tracking`. A batch of events is applied and the
+position advanced in one transaction, with a compare-and-set on the old position, so a
+crash mid-batch leaves nothing half-applied and two runners never apply an event twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from projections.sql import Cur, Sql, ts
+
+TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS cg_tracking ("
+    " projection TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)"
+)
+
+
+class Projection(Protocol):
+    name: str
+    tables: Sequence[str]
+
+    def create(self, cur: Cur) -> None: ...
+
+    def apply(self, cur: Cur, event: Any, position: int) -> None: ...
+
+
+class LostRace(Exception):
+    """Another runner advanced this projection first; the batch was rolled back."""
+
+
+class ProjectionRunner:
+    def __init__(self, app: Any, projections: Sequence[Projection], *, batch: int = 500):
+        self.app = app
+        self.sql = Sql(app.recorder)
+        self.projections = {p.name: p for p in projections}
+        self.batch = batch
+        self._ready = False
+
+    def setup(self) -> None:
+        if self._ready:
+            return
+        with self.sql.transaction() as cur:
+            cur.execute(TRACKING_DDL)
+            for p in self.projections.values():
+                p.create(cur)
+                cur.execute(
+                    "INSERT INTO cg_tracking (projection, position, updated_at) VALUES (?, 0, ?)"
+                    " ON CONFLICT (projection) DO NOTHING",
+                    (p.name, ts(datetime.now(UTC))),
+                )
+        self._ready = True
+
+    def position(self, name: str) -> int:
+        self.setup()
+        rows = self.sql.query("SELECT position FROM cg_tracking WHERE projection = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def catch_up(
+        self, names: Sequence[str] | None = None, *, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Apply every event not yet applied; returns how many (event × projection) were applied."""
+        self.setup()
+        done = 0
+        for name in names or list(self.projections):
+            while True:
+                try:
+                    n = self._step(name)
+                except LostRace:
+                    continue
+                if n == 0:
+                    break
+                done += n
+                if progress:
+                    progress(n)
+        return done
+
+    def _step(self, name: str) -> int:
+        proj = self.projections[name]
+        pos = self.position(name)
+        notes = self.app.recorder.select_notifications(start=pos + 1, limit=self.batch)
+        if not notes:
+            return 0
+        to_event = self.app.mapper.to_domain_event
+        with self.sql.transaction() as cur:
+            for note in notes:
+                proj.apply(cur, to_event(note), note.id)
+            moved = cur.execute(
+                "UPDATE cg_tracking SET position = ?, updated_at = ?"
+                " WHERE projection = ? AND position = ?",
+                (notes[-1].id, ts(datetime.now(UTC)), name, pos),
+            )
+            if moved != 1:
+                raise LostRace(name)
+        return len(notes)
+
+    def rebuild(self, name: str, *, progress: Callable[[int], None] | None = None) -> int:
+        """Drop a projection's tables and replay the whole log into them."""
+        proj = self.projections[name]
+        self.setup()
+        with self.sql.transaction() as cur:
+            for table in proj.tables:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+            proj.create(cur)
+            cur.execute(
+                "UPDATE cg_tracking SET position = 0, updated_at = ? WHERE projection = ?",
+                (ts(datetime.now(UTC)), name),
+            )
+        return self.catch_up([name], progress=progress)
+
+    def status(self) -> list[dict]:
+        head = self.head()
+        rows = self.sql.query("SELECT projection, position, updated_at FROM cg_tracking")
+        out = []
+        for name, pos, updated in sorted(rows):
+            if name not in self.projections:
+                continue
+            lag_seconds = 0.0
+            if pos < head:
+                nxt = self.app.recorder.select_notifications(start=pos + 1, limit=1)
+                if nxt:
+                    first = self.app.mapper.to_domain_event(nxt[0])
+                    lag_seconds = (datetime.now(UTC) - first.timestamp).total_seconds()
+            out.append(
+                {
+                    "projection": name,
+                    "position": int(pos),
+                    "head": head,
+                    "lag_events": head - int(pos),
+                    "lag_seconds": round(lag_seconds, 3),
+                    "updated_at": updated,
+                }
+            )
+        return out

@@ -1,0 +1,70 @@
+"""Our own tables in the event store's database, for SQLite and PostgreSQL alike.
+
+SQL is written once with `?` placeholders and ISO-8601 UTC text for times, so the
+same statements run on both; the cursor wrapper swaps placeholders for psycopg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Sql:
+    def __init__(self, recorder: Any):
+        self.datastore = recorder.datastore
+        self.dialect = "postgres" if "postgres" in type(recorder).__module__ else "sqlite"
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Cur]:
+        with self.datastore.transaction(commit=commit) as cur:
+            yield Cur(cur, self.dialect)
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        with self.transaction(commit=False) as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+
+class Cur:
+    def __init__(self, cur: Any, dialect: str):
+        self._cur = cur
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
+
+    def execute(self, sql: str, params: tuple | list = ()) -> int:
+        self._cur.execute(self._sql(sql), params)
+        return self._cur.rowcount
+
+    def executemany(self, sql: str, rows: list) -> None:
+        if rows:
+            self._cur.executemany(self._sql(sql), rows)
+
+    def fetchall(self) -> list[tuple]:
+        rows = self._cur.fetchall()
+        if self.dialect == "postgres":
+            return [tuple(r.values()) for r in rows]
+        return [tuple(r) for r in rows]
+
+    def fetchone(self) -> tuple | None:
+        r = self._cur.fetchone()
+        if r is None:
+            return None
+        return tuple(r.values()) if self.dialect == "postgres" else tuple(r)
+
+
+def ts(t: datetime | None) -> str | None:
+    """A time as sortable UTC text: '2026-11-21T08:30:00.000000Z'."""
+    if t is None:
+        return None
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_ts(s: str | None) -> datetime | None:
+    if s is None:
+        return None
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -1,0 +1,46 @@
+"""Commands as they arrive from an adapter (CLI, HTTP, Kafka), before validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass
+class ReportCase:
+    """上报: a new problem through a channel."""
+
+    channel: str
+    category: str
+    grid: str
+    actor: str
+    occurred_at: datetime | None = None
+    description: str = ""
+    urgency: str = "normal"
+    lat: float | None = None
+    lon: float | None = None
+    evidence: list[str] = field(default_factory=list)
+    external_id: str | None = None
+    case_id: UUID | None = None  # set by importers that keep their own ids
+
+
+@dataclass
+class CaseAction:
+    """Any lifecycle step on an existing case (核实, 立案, 派遣, …, 督办)."""
+
+    case_id: UUID
+    trigger: str
+    actor: str
+    occurred_at: datetime | None = None
+    unit: str | None = None
+    passed: bool | None = None
+    approved: bool | None = None
+    reason: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    extra: str | None = None  # extension asked for: '2h', '3d' (working time)
+    closure_type: str | None = None
+    rating: str | None = None
+
+
+Command = ReportCase | CaseAction

@@ -1,0 +1,102 @@
+"""The one shared `transitions` machine built from the lifecycle data, and the guard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transitions import Machine
+
+from domain.errors import RefusedError, ValidationError
+from workflows.lifecycle import STATES, TRANSITIONS, TRIGGERS, sources
+
+
+def _spec(t: dict) -> dict:
+    spec = {"trigger": t["trigger"], "source": sources(t), "dest": t["dest"]}
+    for key in ("conditions", "unless"):
+        if key in t:
+            spec[key] = t[key]
+    return spec
+
+
+def build_machine(cls=Machine, **kwargs) -> Machine:
+    """A machine with no model: the definition only, shared by every case."""
+    m = cls(
+        model=None,
+        states=list(STATES),
+        transitions=[_spec(t) for t in TRANSITIONS],
+        initial="new",
+        auto_transitions=False,
+        **kwargs,
+    )
+    # attach each data entry to the Transition objects it produced (same order per source)
+    for t in TRANSITIONS:
+        for src in sources(t):
+            for tr in m.events[t["trigger"]].transitions[src]:
+                if getattr(tr, "meta", None) is None and _same(tr, t):
+                    tr.meta = t
+                    break
+    return m
+
+
+def _same(tr, t: dict) -> bool:
+    conds = {(c.func, c.target) for c in tr.conditions}
+    want = set()
+    if "conditions" in t:
+        want.add((t["conditions"], True))
+    if "unless" in t:
+        want.add((t["unless"], False))
+    return tr.dest == t["dest"] and conds == want
+
+
+MACHINE = build_machine()
+
+
+@dataclass(frozen=True)
+class Move:
+    """The guard's answer: the transition that applies and the state it leads to."""
+
+    trigger: str
+    source: str
+    dest: str  # equals source for an internal transition (督办)
+    meta: dict
+
+    @property
+    def requires_reason(self) -> str | None:
+        return self.meta.get("reason")
+
+
+def decide(state: str, trigger: str, role: str, flags: dict[str, bool]) -> Move:
+    """Which move `trigger` makes from `state` for `role`, or RefusedError."""
+    if trigger not in TRIGGERS:
+        raise ValidationError("trigger", f"'{trigger}' is not one of {', '.join(TRIGGERS)}")
+    label = f"{state} ({STATES[state]['zh']})" if state in STATES else state
+    candidates = MACHINE.get_transitions(trigger=trigger, source=state)
+    if not candidates:
+        raise RefusedError(
+            f"refused: case is {label}; trigger '{trigger}' is not allowed in that state "
+            f"(actor role '{role}')",
+            state=state, trigger=trigger, role=role,
+        )
+    for tr in candidates:
+        if all(bool(flags.get(c.func)) == c.target for c in tr.conditions):
+            if role not in tr.meta["roles"]:
+                raise RefusedError(
+                    f"refused: case is {label}; trigger '{trigger}' is not allowed for role "
+                    f"'{role}' (allowed: {', '.join(tr.meta['roles'])})",
+                    state=state, trigger=trigger, role=role,
+                )
+            return Move(trigger, state, tr.dest if tr.dest is not None else state, tr.meta)
+    raise RefusedError(  # unreachable with the shipped definition: each condition has its unless
+        f"refused: case is {label}; no '{trigger}' transition matches {flags}",
+        state=state, trigger=trigger, role=role,
+    )
+
+
+def allowed_triggers(state: str, role: str) -> list[str]:
+    """Triggers `role` may fire from `state` under some outcome (for UIs and `case show`)."""
+    out = []
+    for trig in TRIGGERS:
+        for tr in MACHINE.get_transitions(trigger=trig, source=state):
+            if role in tr.meta["roles"] and trig not in out:
+                out.append(trig)
+    return out

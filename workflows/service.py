@@ -1,0 +1,450 @@
+"""The application service: load → check → record → save, with optimistic concurrency."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.case import Case
+from domain.city import URGENCIES, City, User
+from domain.errors import CasegridError, ConflictError, NotFoundError, RefusedError, ValidationError
+from workflows.commands import CaseAction, Command, ReportCase
+from workflows.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES, UNIT_STATES
+from workflows.machine import Move, decide
+
+log = structlog.get_logger("casegrid.workflow")
+
+EVENT_FOR = {
+    "verify": Case.Verified,
+    "file": Case.Filed,
+    "refuse": Case.Refused,
+    "dispatch": Case.Dispatched,
+    "return": Case.Returned,
+    "request_extension": Case.ExtensionRequested,
+    "decide_extension": Case.ExtensionDecided,
+    "request_shelve": Case.ShelveRequested,
+    "decide_shelve": Case.ShelveDecided,
+    "resolve": Case.Resolved,
+    "check": Case.Checked,
+    "close": Case.Closed,
+    "evaluate": Case.Evaluated,
+    "urge": Case.Urged,
+}
+EXTERNAL_NS = uuid5(NAMESPACE_URL, "casegrid:external-id")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_TEXT = 2000
+_URL = re.compile(r"^(https?|s3|file)://\S+$")
+
+
+class CaseApplication(Application):
+    """The event store of cases (eventsourcing Application), snapshotting long streams."""
+
+    name = "casegrid"
+    snapshotting_intervals = {Case: 50}
+
+
+@dataclass
+class Outcome:
+    """Result of one command in a batch: the case it touched, or the error it met."""
+
+    command: Command
+    case_id: UUID | None = None
+    error: CasegridError | None = None
+
+
+class CaseService:
+    def __init__(
+        self,
+        app: CaseApplication,
+        city: City,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retries: int = 8,
+    ):
+        self.app = app
+        self.city = city
+        self.clock = clock
+        self.retries = retries
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, case_id: UUID | str) -> Case:
+        cid = parse_case_id(case_id)
+        try:
+            return self.app.repository.get(cid)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"case_id: no case '{cid}'") from None
+
+    def timeline(self, case_id: UUID | str, *, as_of: datetime | None = None) -> list[Case.Event]:
+        cid = parse_case_id(case_id)
+        events = list(self.app.events.get(cid))
+        if not events:
+            raise NotFoundError(f"case_id: no case '{cid}'")
+        if as_of is not None:
+            events = [e for e in events if e.timestamp <= as_of]
+        return events
+
+    def holder(self, case: Case) -> tuple[str, str] | None:
+        """Who holds the case now (责任主体): ('unit', id) or ('role', center role)."""
+        h = STATES[case.state]["holder"]
+        if h is None:
+            return None
+        if h == "unit":
+            return ("unit", case.unit) if case.unit else None
+        return ("role", h)
+
+    # ------------------------------------------------------------------ writes
+
+    def report(self, cmd: ReportCase) -> Case:
+        return self._retrying(cmd, lambda: self._save([self._report(cmd)]))[0]
+
+    def act(self, cmd: CaseAction) -> Case:
+        def once():
+            case = self.get(cmd.case_id)
+            self._act(case, cmd)
+            return self._save([case])
+
+        return self._retrying(cmd, once)[0]
+
+    def execute(self, commands: Iterable[Command]) -> list[Outcome]:
+        """Run commands that arrive together and save them in one transaction.
+
+        A command the lifecycle refuses gets its error in its Outcome and changes
+        nothing; on a version conflict the batch falls back to one-by-one with retries.
+        """
+        commands = list(commands)
+        cases: dict[UUID, Case] = {}
+        outcomes = []
+        for cmd in commands:
+            try:
+                if isinstance(cmd, ReportCase):
+                    case = self._report(cmd)
+                    if case.id in cases:
+                        raise ValidationError("external_id", f"reported twice in one batch as {case.id}")
+                else:
+                    cid = parse_case_id(cmd.case_id)
+                    case = cases.get(cid) or self.get(cid)
+                    self._act(case, cmd)
+                cases[case.id] = case
+                outcomes.append(Outcome(cmd, case.id))
+            except CasegridError as e:
+                outcomes.append(Outcome(cmd, getattr(cmd, "case_id", None), e))
+        if not cases:
+            return outcomes
+        try:
+            self.app.save(*cases.values())
+        except IntegrityError:
+            log.warning("batch_conflict_fallback", commands=len(commands))
+            return [self._one(c) for c in commands]
+        return outcomes
+
+    def _one(self, cmd: Command) -> Outcome:
+        try:
+            case = self.report(cmd) if isinstance(cmd, ReportCase) else self.act(cmd)
+            return Outcome(cmd, case.id)
+        except CasegridError as e:
+            return Outcome(cmd, getattr(cmd, "case_id", None), e)
+
+    def tick(self, now: datetime, case_ids: Iterable[UUID]) -> list[Case.DeadlineMissed]:
+        """Record DeadlineMissed for every running step past due; never twice for one due time."""
+        recorded: list[Case.DeadlineMissed] = []
+        for cid in case_ids:
+
+            def once(cid=cid):
+                case = self.get(cid)
+                if not case.miss_deadline(now, self.holder(case)):
+                    return []
+                events = list(case.pending_events)
+                self._save([case])
+                return events
+
+            recorded += self._retrying(CaseAction(cid, "tick", "system", now), once, log_it=False)
+        for e in recorded:
+            log.info("deadline_missed", case_id=str(e.originator_id), step=e.missed_step,
+                     due_at=e.missed_due_at.isoformat(), holder=f"{e.holder_kind}:{e.holder}")
+        return recorded
+
+    def _save(self, cases: list[Case]) -> list[Case]:
+        self.app.save(*cases)
+        return cases
+
+    def _retrying(self, cmd: Command, fn, *, log_it: bool = True):
+        bound = log.bind(
+            case_id=str(getattr(cmd, "case_id", "") or ""),
+            actor=cmd.actor,
+            command=getattr(cmd, "trigger", "report"),
+        )
+        for attempt in range(self.retries + 1):
+            try:
+                result = fn()
+            except IntegrityError:
+                bound.info("version_conflict_retry", attempt=attempt + 1)
+                time.sleep(0.002 * (attempt + 1))
+                continue
+            except CasegridError as e:
+                bound.info("command_refused", error=str(e))
+                raise
+            if log_it:
+                bound.info("command_recorded", case_id=str(result[0].id), version=result[0].version)
+            return result
+        current = None
+        if isinstance(cmd, CaseAction):
+            current = self.get(cmd.case_id).version
+        raise ConflictError(
+            f"conflict: case {getattr(cmd, 'case_id', '')} kept changing; gave up after "
+            f"{self.retries} retries",
+            current_version=current,
+        )
+
+    # ------------------------------------------------------------------ the checks
+
+    def _actor(self, actor: str) -> User:
+        if not actor:
+            raise ValidationError("actor", "is required")
+        return self.city.user(actor)
+
+    def _when(self, at: datetime | None) -> datetime:
+        now = self.clock()
+        if at is None:
+            return now
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=self.city.tz)
+        if at - now > FUTURE_TOLERANCE:
+            raise ValidationError("occurred_at", f"{at.isoformat()} lies in the future")
+        return at
+
+    def _due(self, step: str | None, category: str, urgency: str, start: datetime):
+        if step is None:
+            return None
+        minutes = self.city.limit(step, category, urgency)
+        return None if minutes is None else self.city.calendar.add(start, minutes)
+
+    def _report(self, cmd: ReportCase) -> Case:
+        user = self._actor(cmd.actor)
+        if cmd.channel not in CHANNELS:
+            raise ValidationError("channel", f"'{cmd.channel}' is not one of {', '.join(CHANNELS)}")
+        ch = CHANNELS[cmd.channel]
+        if user.role not in ch["roles"]:
+            raise RefusedError(
+                f"refused: channel '{cmd.channel}' takes reports from roles "
+                f"{', '.join(ch['roles'])}, not '{user.role}'",
+                state="new", trigger="report", role=user.role,
+            )
+        cat = self.city.category(cmd.category)
+        self.city.cell(cmd.grid)
+        if cmd.urgency not in URGENCIES:
+            raise ValidationError("urgency", f"'{cmd.urgency}' is not one of {', '.join(URGENCIES)}")
+        lat, lon = _location(cmd.lat, cmd.lon)
+        description = _text(cmd.description, "description", required=False) or ""
+        evidence = _evidence(cmd.evidence)
+        ext = _text(cmd.external_id, "external_id", required=False, limit=128)
+        at = self._when(cmd.occurred_at)
+        move = decide("new", "report", user.role, {"needs_verification": ch["verify"]})
+        if cmd.case_id is not None:
+            case_id = cmd.case_id
+        elif ext:
+            case_id = uuid5(EXTERNAL_NS, f"{cmd.channel}:{ext}")
+        else:
+            case_id = uuid4()
+        if ext and self._exists(case_id):
+            raise ValidationError(
+                "external_id", f"'{ext}' from channel '{cmd.channel}' is already case {case_id}"
+            )
+        step = STATES[move.dest]["step"]
+        return Case.report(
+            case_id,
+            occurred_at=at,
+            actor=user.id,
+            role=user.role,
+            state=move.dest,
+            step=step,
+            due_at=self._due(step, cat.code, cmd.urgency, at),
+            reason=None,
+            channel=cmd.channel,
+            category=cat.code,
+            grid=cmd.grid,
+            urgency=cmd.urgency,
+            description=description,
+            lat=lat,
+            lon=lon,
+            evidence=evidence,
+            external_id=ext,
+        )
+
+    def _exists(self, case_id: UUID) -> bool:
+        return bool(list(self.app.events.get(case_id, limit=1)))
+
+    def _act(self, case: Case, cmd: CaseAction) -> None:
+        user = self._actor(cmd.actor)
+        trigger = cmd.trigger.replace("-", "_")
+        flags = {"passed": cmd.passed, "approved": cmd.approved}
+        if trigger in ("verify", "check") and cmd.passed is None:
+            raise ValidationError("passed", f"{trigger} needs an outcome: passed or failed")
+        if trigger in ("decide_extension", "decide_shelve") and cmd.approved is None:
+            raise ValidationError("approved", f"{trigger} needs a decision: approve or reject")
+        move = decide(case.state, trigger, user.role, flags)
+        if user.role == "unit_member" and case.state in UNIT_STATES and case.unit != user.unit:
+            raise RefusedError(
+                f"refused: case is {case.state} ({STATES[case.state]['zh']}) with unit "
+                f"'{case.unit}'; trigger '{trigger}' by role 'unit_member' of unit '{user.unit}'",
+                state=case.state, trigger=trigger, role=user.role,
+            )
+        at = self._when(cmd.occurred_at)
+        reason = self._reason(move, cmd)
+        fields = self._fields(case, move, cmd, reason)
+        step = STATES[move.dest]["step"]
+        if "due_at" in fields:
+            due = fields.pop("due_at")
+        elif step != case.step:
+            due = self._due(step, case.category, case.urgency, at)
+        else:
+            due = case.due_at
+        case.move(
+            EVENT_FOR[trigger],
+            occurred_at=at,
+            actor=user.id,
+            role=user.role,
+            state=move.dest,
+            step=step,
+            due_at=due,
+            holder=self.holder(case),
+            reason=reason,
+            **fields,
+        )
+
+    def _reason(self, move: Move, cmd: CaseAction) -> str | None:
+        reason = _text(cmd.reason, "reason", required=False)
+        rule = move.requires_reason
+        needed = (
+            rule == "always"
+            or (rule == "unless_passed" and not cmd.passed)
+            or (rule == "unless_approved" and not cmd.approved)
+        )
+        if needed and not reason:
+            raise ValidationError("reason", f"{move.trigger} ({move.meta['zh']}) needs a reason")
+        return reason
+
+    def _fields(self, case: Case, move: Move, cmd: CaseAction, reason) -> dict:
+        t = move.trigger
+        if t == "verify":
+            return {"confirmed": bool(cmd.passed)}
+        if t == "dispatch":
+            return self._dispatch_fields(case, cmd, reason)
+        if t == "return":
+            return {"unit": case.unit}
+        if t == "request_extension":
+            return {"minutes": self._extra(cmd.extra)}
+        if t == "decide_extension":
+            minutes = case.pending_extension or 0.0
+            out = {"approved": bool(cmd.approved), "minutes": minutes}
+            if cmd.approved and case.due_at is not None:
+                out["due_at"] = self.city.calendar.add(case.due_at, minutes)
+            return out
+        if t == "decide_shelve":
+            return {"approved": bool(cmd.approved)}
+        if t in ("resolve", "check"):
+            out = {"evidence": _evidence(cmd.evidence)}
+            if t == "check":
+                out["passed"] = bool(cmd.passed)
+            return out
+        if t == "close":
+            return {"closure_type": self._closure_type(case, cmd, reason)}
+        if t == "evaluate":
+            if cmd.rating not in RATINGS:
+                raise ValidationError("rating", f"must be one of {', '.join(RATINGS)}")
+            return {"rating": cmd.rating}
+        return {}
+
+    def _dispatch_fields(self, case: Case, cmd: CaseAction, reason) -> dict:
+        rule = self.city.route(case.category, self.city.cells[case.grid])
+        suggested = rule.unit if rule else None
+        unit = cmd.unit or suggested
+        if unit is None:
+            raise ValidationError(
+                "unit", f"no routing rule matches {case.category} in {case.grid}; name the unit"
+            )
+        self.city.unit(unit)
+        if unit != suggested and not reason:
+            raise ValidationError(
+                "reason",
+                f"dispatch to '{unit}' overrides the routing suggestion "
+                f"'{suggested}' ({rule.id if rule else 'no rule'}); give a reason",
+            )
+        return {
+            "unit": unit,
+            "routing_rule": rule.id if rule and unit == suggested else "manual",
+            "suggested_unit": suggested,
+        }
+
+    def _extra(self, extra: str | None) -> float:
+        if not extra:
+            raise ValidationError("extra", "request_extension needs the extra time, e.g. '4h' or '2d'")
+        try:
+            return self.city.calendar.parse_duration(extra)
+        except ValueError as e:
+            raise ValidationError("extra", str(e)) from None
+
+    def _closure_type(self, case: Case, cmd: CaseAction, reason) -> str:
+        ct = cmd.closure_type
+        if ct is not None and ct not in CLOSURE_TYPES:
+            raise ValidationError("closure_type", f"must be one of {', '.join(CLOSURE_TYPES)}")
+        if case.state == "shelved":
+            if ct not in (None, "special"):
+                raise ValidationError("closure_type", "a shelved case closes only as 'special'")
+            ct = "special"
+        if ct in ("error", "special") and not reason:
+            raise ValidationError("reason", f"a '{ct}' closure ({CLOSURE_TYPES[ct]}) needs a reason")
+        return ct or ("overdue" if case.missed_resolve else "normal")
+
+
+# ------------------------------------------------------------------ field checks
+
+
+def parse_case_id(value: UUID | str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise ValidationError("case_id", f"'{value}' is not a case id (a UUID)") from None
+
+
+def _text(value, field: str, *, required: bool, limit: int = MAX_TEXT) -> str | None:
+    if value is None or not str(value).strip():
+        if required:
+            raise ValidationError(field, "must not be empty")
+        return None
+    value = str(value).strip()
+    if len(value) > limit:
+        raise ValidationError(field, f"is {len(value)} characters; at most {limit}")
+    return value
+
+
+def _location(lat, lon) -> tuple[float | None, float | None]:
+    if lat is None and lon is None:
+        return None, None
+    if lat is None or lon is None:
+        raise ValidationError("lat" if lat is None else "lon", "give both lat and lon, or neither")
+    lat, lon = float(lat), float(lon)
+    if not -90 <= lat <= 90:
+        raise ValidationError("lat", f"{lat} is outside -90..90")
+    if not -180 <= lon <= 180:
+        raise ValidationError("lon", f"{lon} is outside -180..180")
+    return lat, lon
+
+
+def _evidence(refs) -> list[str]:
+    out = []
+    for i, ref in enumerate(refs or []):
+        if not isinstance(ref, str) or not _URL.match(ref):
+            raise ValidationError(f"evidence[{i}]", f"'{ref}' is not a URL (http, https, s3, file)")
+        out.append(ref)
+    return out
