@@ -30,7 +30,7 @@ class Sql:
 
 class Cur:
     def __init__(self, cur: Any, dialect: str):
-        self._cur = cur
+        self._cur = getattr(cur, "sqlite_cursor", cur)  # eventsourcing wraps sqlite3 cursors
         self.dialect = dialect
 
     def _sql(self, sql: str) -> str:

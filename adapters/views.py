@@ -1,0 +1,95 @@
+"""Plain-dict views of cases and events, for --json output and the terminal."""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain.case import Case
+from domain.city import City
+from workflows.lifecycle import STATES
+
+COMMON = ("originator_id", "originator_version", "timestamp", "originator_topic")
+EVENT_ZH = {
+    "Reported": "上报", "Verified": "核实", "Filed": "立案", "Refused": "不予立案/作废",
+    "Dispatched": "派遣", "Returned": "退回", "ExtensionRequested": "申请延期",
+    "ExtensionDecided": "延期审批", "ShelveRequested": "申请挂账", "ShelveDecided": "挂账审批",
+    "Resolved": "处置反馈", "Checked": "核查", "Closed": "结案", "Evaluated": "评价",
+    "Urged": "督办", "DeadlineMissed": "超时",
+}
+
+
+def jsonable(v):
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, UUID):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: jsonable(x) for k, x in v.items()}
+    return v
+
+
+def local(t: datetime | None, city: City) -> str | None:
+    return t.astimezone(city.tz).isoformat(timespec="seconds") if t else None
+
+
+def event_view(e: Case.Event, city: City) -> dict:
+    out = {
+        "version": e.originator_version,
+        "type": type(e).__name__,
+        "zh": EVENT_ZH.get(type(e).__name__, ""),
+        "occurred_at": local(e.occurred_at, city),
+        "recorded_at": local(e.timestamp, city),
+    }
+    if is_dataclass(e):
+        for f in fields(e):
+            if f.name not in COMMON and f.name != "occurred_at":
+                out[f.name] = jsonable(getattr(e, f.name))
+    out["due_at"] = local(e.due_at, city)
+    if type(e).__name__ == "DeadlineMissed":
+        out["missed_due_at"] = local(e.missed_due_at, city)
+    return out
+
+
+def case_view(case: Case, city: City, holder, now: datetime | None = None) -> dict:
+    cat = city.categories.get(case.category)
+    cell = city.cells.get(case.grid)
+    out = {
+        "case_id": str(case.id),
+        "version": case.version,
+        "state": case.state,
+        "state_zh": STATES[case.state]["zh"],
+        "channel": case.channel,
+        "category": case.category,
+        "category_name": cat.name if cat else None,
+        "grid": case.grid,
+        "community": city.areas.get(cell.community) if cell else None,
+        "squad": cell.squad if cell else None,
+        "urgency": case.urgency,
+        "description": case.description,
+        "lat": case.lat,
+        "lon": case.lon,
+        "evidence": list(case.evidence),
+        "external_id": case.external_id,
+        "reporter": case.reporter,
+        "reported_at": local(case.reported_at, city),
+        "unit": case.unit,
+        "routing_rule": case.routing_rule,
+        "holder": f"{holder[0]}:{holder[1]}" if holder else None,
+        "step": case.step,
+        "step_started_at": local(case.step_started_at, city),
+        "due_at": local(case.due_at, city),
+        "overdue": bool(case.due_at and now and now > case.due_at),
+        "missed_steps": list(case.missed_steps),
+        "returns": case.returns,
+        "reworks": case.reworks,
+        "extensions": case.extensions,
+        "urgings": case.urgings,
+        "closure_type": case.closure_type,
+        "rating": case.rating,
+        "last_at": local(case.last_at, city),
+    }
+    return out
