@@ -6,7 +6,6 @@ import json
 import sys
 import time as _time
 from datetime import UTC, date, datetime, time, timedelta
-from enum import Enum
 from typing import Annotated
 
 import structlog
@@ -40,15 +39,6 @@ out = Console()
 err = Console(stderr=True)
 EXIT = {"invalid": 2, "config": 2, "refused": 3, "not_found": 4, "conflict": 5}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-class Channel(str, Enum):
-    patrol = "patrol"
-    citizen = "citizen"
-    hotline = "hotline"
-    camera = "camera"
-    inspection = "inspection"
-    unit = "unit"
 
 
 class _State:
@@ -135,7 +125,7 @@ def config_show(as_json: JsonOpt = False):
 
 @case_app.command("report")
 def case_report(
-    channel: Annotated[Channel, typer.Option(help="patrol, citizen, hotline, camera, inspection, unit")],
+    channel: Annotated[str, typer.Option(help="patrol, citizen, hotline, camera, inspection, unit")],
     category: Annotated[str, typer.Option(help="Category code, e.g. E0102 (暴露垃圾)")],
     grid: Annotated[str, typer.Option(help="14-digit grid cell code")],
     actor: Annotated[str, typer.Option(help="User id from the configuration")],
@@ -152,7 +142,7 @@ def case_report(
     cg = _grid()
     try:
         case = cg.service.report(ReportCase(
-            channel=channel.value, category=category, grid=grid, actor=actor,
+            channel=channel, category=category, grid=grid, actor=actor,
             occurred_at=_at(at), description=description, urgency=urgency, lat=lat, lon=lon,
             evidence=evidence or [], external_id=external_id))
     except CasegridError as e:
@@ -319,9 +309,14 @@ def deadlines_tick(
             log.info("tick", now=t.isoformat(), missed=len(missed))
             _time.sleep(interval)
             continue
-        _emit({"now": local(t, cg.city), "missed": views}, as_json, lambda: [
-            print(f"{v['case_id']} {v['missed_step']} due {v['missed_due_at']} held by {v['holder_kind']}:{v['holder']}")
-            for v in views] or print("no new missed deadlines"))
+        def text(views=views):
+            for v in views:
+                print(f"{v['case_id']} {v['missed_step']} due {v['missed_due_at']}"
+                      f" held by {v['holder_kind']}:{v['holder']}")
+            if not views:
+                print("no new missed deadlines")
+
+        _emit({"now": local(t, cg.city), "missed": views}, as_json, text)
         return
 
 
