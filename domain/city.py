@@ -183,7 +183,8 @@ def _need(d: dict, key: str, path: str, kind=str):
 
 
 def _kind_name(kind) -> str:
-    return {str: "string", list: "list", dict: "mapping", int: "whole number"}.get(kind, str(kind))
+    names = {str: "string", list: "list", dict: "mapping", int: "whole number"}
+    return names.get(kind, "string or number" if isinstance(kind, tuple) else str(kind))
 
 
 def _digits(v: str, n: int, path: str) -> str:
@@ -223,6 +224,8 @@ def _calendar(raw: dict) -> tuple[WorkCalendar, dict]:
     ):
         raise ConfigError("calendar.workdays", "must be a list of ISO weekdays 1 (Mon) to 7 (Sun)")
     shifts = {}
+    if not isinstance(cal.get("shifts") or {}, dict):
+        raise ConfigError("calendar.shifts", "must be a mapping of name: [start, end]")
     for name, pair in (cal.get("shifts") or {}).items():
         try:
             shifts[str(name)] = parse_hours([pair])[0]
@@ -258,7 +261,7 @@ def _grid(raw: dict, squads: dict) -> tuple[dict[str, Cell], dict[str, str]]:
                     raise ConfigError(f"{cp}.code", f"community '{ccode}' appears twice")
                 areas[ccode] = _need(c, "name", cp)
                 squad = c.get("squad")
-                if squad is not None and squad not in squads:
+                if squad is not None and (not isinstance(squad, str) or squad not in squads):
                     raise ConfigError(f"{cp}.squad", f"unknown squad '{squad}'")
                 for ki, k in enumerate(_need(c, "cells", cp, list)):
                     kp = f"{cp}.cells[{ki}]"
@@ -361,12 +364,12 @@ def _users(raw: dict, units, squads) -> dict[str, User]:
             raise ConfigError(f"{p}.role", f"'{role}' is not one of {', '.join(ROLES)}")
         unit = u.get("unit")
         if role == "unit_member":
-            if unit not in units:
+            if not isinstance(unit, str) or unit not in units:
                 raise ConfigError(f"{p}.unit", f"a unit member needs a known unit, not '{unit}'")
         elif unit is not None:
             raise ConfigError(f"{p}.unit", "only unit members belong to a unit")
         squad = u.get("squad")
-        if squad is not None and squad not in squads:
+        if squad is not None and (not isinstance(squad, str) or squad not in squads):
             raise ConfigError(f"{p}.squad", f"unknown squad '{squad}'")
         out[uid] = User(uid, str(u.get("name", uid)), role, unit, squad)
     return out
