@@ -34,6 +34,8 @@ def load_city(path: str | Path | None = None) -> City:
 def store_env(data_dir: str | Path | None = None, env: dict | None = None) -> dict[str, str]:
     """eventsourcing settings: PostgreSQL when PERSISTENCE_MODULE says so, else SQLite in data_dir."""
     merged = {**os.environ, **(env or {})}
+    if merged.get("PERSISTENCE_MODULE", "").endswith("popo"):  # in-memory, for unit tests
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if merged.get("PERSISTENCE_MODULE", "").endswith("postgres"):
         return {k: v for k, v in merged.items() if k.startswith("POSTGRES_")} | {
             "PERSISTENCE_MODULE": "eventsourcing.postgres"

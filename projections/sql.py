@@ -14,11 +14,13 @@ from typing import Any
 
 class Sql:
     def __init__(self, recorder: Any):
-        self.datastore = recorder.datastore
+        self.datastore = getattr(recorder, "datastore", None)  # None: in-memory store
         self.dialect = "postgres" if "postgres" in type(recorder).__module__ else "sqlite"
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Cur]:
+        if self.datastore is None:
+            raise RuntimeError("projections need SQLite or PostgreSQL, not the in-memory store")
         with self.datastore.transaction(commit=commit) as cur:
             yield Cur(cur, self.dialect)
 

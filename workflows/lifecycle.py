@@ -7,8 +7,6 @@ the deadline clock (which step runs in which state, who holds the case), the
 
 from __future__ import annotations
 
-from domain.city import ROLES as ROLES_ALL  # every role a user can have
-
 # state -> what it means, which step's clock runs there, who holds the case
 STATES: dict[str, dict] = {
     "new": {"zh": "未上报", "step": None, "holder": None},

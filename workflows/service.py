@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,11 +69,16 @@ class CaseService:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retries: int = 8,
+        cache_size: int = 20_000,
     ):
         self.app = app
         self.city = city
         self.clock = clock
         self.retries = retries
+        # Cases as last saved by this process, to skip a read before a write. Never the
+        # only copy: another writer makes our save fail on its version, and we reload.
+        self._cache: OrderedDict[UUID, Case] = OrderedDict()
+        self._cache_size = cache_size
 
     # ------------------------------------------------------------------ reads
 
@@ -108,7 +114,7 @@ class CaseService:
 
     def act(self, cmd: CaseAction) -> Case:
         def once():
-            case = self.get(cmd.case_id)
+            case = self._for_write(cmd.case_id)
             self._act(case, cmd)
             return self._save([case])
 
@@ -131,7 +137,7 @@ class CaseService:
                         raise ValidationError("external_id", f"reported twice in one batch as {case.id}")
                 else:
                     cid = parse_case_id(cmd.case_id)
-                    case = cases.get(cid) or self.get(cid)
+                    case = cases.get(cid) or self._for_write(cid)
                     self._act(case, cmd)
                 cases[case.id] = case
                 outcomes.append(Outcome(cmd, case.id))
@@ -140,7 +146,7 @@ class CaseService:
         if not cases:
             return outcomes
         try:
-            self.app.save(*cases.values())
+            self._save(list(cases.values()))
         except IntegrityError:
             log.warning("batch_conflict_fallback", commands=len(commands))
             return [self._one(c) for c in commands]
@@ -159,7 +165,7 @@ class CaseService:
         for cid in case_ids:
 
             def once(cid=cid):
-                case = self.get(cid)
+                case = self._for_write(cid)
                 if not case.miss_deadline(now, self.holder(case)):
                     return []
                 events = list(case.pending_events)
@@ -172,8 +178,18 @@ class CaseService:
                      due_at=e.missed_due_at.isoformat(), holder=f"{e.holder_kind}:{e.holder}")
         return recorded
 
+    def _for_write(self, case_id: UUID | str) -> Case:
+        cid = parse_case_id(case_id)
+        case = self._cache.pop(cid, None)  # taken out: a failed command leaves no dirty copy
+        return case if case is not None else self.get(cid)
+
     def _save(self, cases: list[Case]) -> list[Case]:
-        self.app.save(*cases)
+        self.app.save(*cases)  # on any error the cases stay out of the cache
+        for case in cases:
+            self._cache[case.id] = case
+            self._cache.move_to_end(case.id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
         return cases
 
     def _retrying(self, cmd: Command, fn, *, log_it: bool = True):

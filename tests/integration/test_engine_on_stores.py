@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
-
 from projections.cases import due_case_ids
 from tests.support import MEMBER, SH, T0, act, drive, grid, report
 from workflows.commands import CaseAction
@@ -109,21 +107,19 @@ def test_batch_saves_together_and_reports_refusals(store_env):
 def test_batch_conflict_falls_back_without_losing_updates(store_env):
     cg = grid(store_env)
     other = grid(store_env)  # a second process's application on the same store
-    case = drive(cg.service, "dispatched")
-    real_get = cg.app.repository.get
-    raced = []
-
-    def get_then_someone_writes(cid, *args, **kwargs):
-        agg = real_get(cid, *args, **kwargs)
-        if not raced:  # between our read and our save, another writer moves the case
-            raced.append(other.service.act(CaseAction(
-                case.id, "urge", "chief_zhao", T0 + timedelta(minutes=5), reason="先督办")))
-        return agg
-
-    cg.app.repository.get = get_then_someone_writes
+    case = drive(cg.service, "dispatched")  # cg now holds the case as it saved it (v3)
+    other.service.act(CaseAction(case.id, "urge", "chief_zhao", T0 + timedelta(minutes=5),
+                                 reason="先督办"))  # v4, written behind cg's back
     outcomes = cg.service.execute([
         CaseAction(case.id, "urge", "chief_zhao", T0 + timedelta(minutes=6), reason="再督办"),
     ])
     assert outcomes[0].error is None, outcomes[0].error
     reasons = [e.reason for e in other.service.timeline(case.id) if type(e).__name__ == "Urged"]
     assert reasons == ["先督办", "再督办"]
+    # and a single command on a stale copy reloads and retries too
+    other.service.act(CaseAction(case.id, "urge", "chief_zhao", T0 + timedelta(minutes=7),
+                                 reason="三督办"))
+    cg.service.act(CaseAction(case.id, "urge", "chief_zhao", T0 + timedelta(minutes=8),
+                              reason="四督办"))
+    reasons = [e.reason for e in other.service.timeline(case.id) if type(e).__name__ == "Urged"]
+    assert reasons == ["先督办", "再督办", "三督办", "四督办"]
