@@ -77,6 +77,7 @@ class ThrowawayPostgres:
         self.port: int | None = None
         self.base_dir: Path | None = None
         self._as_postgres = os.geteuid() == 0
+        self._owner_pid = os.getpid()
 
     # -- paths --------------------------------------------------------------
     @property
@@ -115,21 +116,16 @@ class ThrowawayPostgres:
                 shutil.chown(self.base_dir, OS_USER, OS_USER)
                 shutil.chown(self.socket_dir, OS_USER, OS_USER)
             self._run(
-                "initdb", "-D", str(self.data_dir), "-U", "postgres",
-                "--auth=trust", "--encoding=UTF8", "--locale=C",
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
             )
-            self.port = _free_port()
-            opts = [
-                f"-c listen_addresses={HOST}",
-                f"-p {self.port}",
-                f"-k {self.socket_dir}",
-            ]
-            if not self.durable:
-                opts.append("-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-            self._run(
-                "pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file),
-                "-w", "-t", str(int(self.startup_timeout)), "-o", " ".join(opts),
-            )
+            self._start_server()
             self._wait_ready()
             with self._admin_connect() as conn:
                 conn.execute(
@@ -146,14 +142,50 @@ class ThrowawayPostgres:
             raise
         return self
 
+    def _start_server(self, attempts: int = 3) -> None:
+        """pg_ctl start on a free port; retry if another process grabbed the port."""
+        for attempt in range(attempts):
+            self.port = _free_port()
+            opts = [f"-c listen_addresses={HOST}", f"-p {self.port}", f"-k {self.socket_dir}"]
+            if not self.durable:
+                opts.append("-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+            try:
+                self._run(
+                    "pg_ctl",
+                    "start",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(int(self.startup_timeout)),
+                    "-o",
+                    " ".join(opts),
+                )
+                return
+            except RuntimeError:
+                if attempt + 1 == attempts or "already in use" not in self._log_tail():
+                    raise
+
     def stop(self) -> None:
         """Stop the server immediately and delete its files. Safe to call twice."""
+        if os.getpid() != self._owner_pid:
+            return  # a forked child must not stop its parent's server
         base, self.base_dir = self.base_dir, None
         if base is None:
             return
         atexit.unregister(self.stop)
         if (base / "data" / "postmaster.pid").exists():
-            cmd = [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(base / "data"), "-m", "immediate", "-w"]
+            cmd = [
+                str(self.bin_dir / "pg_ctl"),
+                "stop",
+                "-D",
+                str(base / "data"),
+                "-m",
+                "immediate",
+                "-w",
+            ]
             subprocess.run(self._wrap(cmd), capture_output=True, stdin=subprocess.DEVNULL)
         shutil.rmtree(base, ignore_errors=True)
         self.port = None
@@ -194,8 +226,12 @@ class ThrowawayPostgres:
     # -- helpers ------------------------------------------------------------
     def _admin_connect(self) -> psycopg.Connection:
         return psycopg.connect(
-            host=HOST, port=self.port, user="postgres", dbname="postgres",
-            autocommit=True, connect_timeout=5,
+            host=HOST,
+            port=self.port,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=5,
         )
 
     def _wait_ready(self) -> None:
@@ -234,17 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--durable", action="store_true", help="keep fsync etc. on")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Handle SIGINT explicitly too: it is ignored in background jobs of scripts.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: sys.exit(0))
     with ThrowawayPostgres(durable=args.durable) as pg:
         for key, value in pg.env.items():
             print(f"export {key}={shlex.quote(value)}", flush=True)
         print(f"# PostgreSQL running (files in {pg.base_dir}); Ctrl-C to stop", file=sys.stderr)
-        try:
-            while True:
-                signal.pause()
-        except KeyboardInterrupt:
-            pass
-    return 0
+        while True:
+            signal.pause()
 
 
 if __name__ == "__main__":

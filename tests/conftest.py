@@ -47,7 +47,17 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(params=["sqlite", "postgres"], ids=["sqlite", "postgres"])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the PostgreSQL server with ``@pytest.mark.postgres``."""
+    for item in items:
+        if "pg_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    ids=["sqlite", "postgres"],
+)
 def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """eventsourcing env for each backend; PostgreSQL starts only if needed."""
     if request.param == "postgres":
