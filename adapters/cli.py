@@ -403,6 +403,10 @@ def projections_rebuild(name: Annotated[str | None, typer.Argument()] = None, as
     _emit({"rebuilt": done}, as_json, lambda: print(f"rebuilt {done}"))
 
 
+# ---------------------------------------------------------------- more command groups
+# Each further group lives in its own module with `register(app)`; add one line here.
+
+
 def main() -> None:
     app()
 
