@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from adapters.bootstrap import Casegrid, bootstrap, load_city
 from adapters.logs import setup_logging
@@ -24,8 +25,28 @@ from workflows.lifecycle import CLOSURE_TYPES, RATINGS, STATES
 from workflows.machine import allowed_triggers
 from workflows.simulation import Simulation
 
+
+class _JsonUsageErrors(TyperGroup):
+    """With --json, a usage error (missing option, bad value) is one JSON line on stderr too."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        if "--json" not in argv or not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except Exception as e:  # typer vendors click: match its UsageError by shape
+            if not (hasattr(e, "format_message") and getattr(e, "exit_code", None) == 2):
+                raise
+            field = e.param.name if getattr(e, "param", None) is not None else None
+            print(json.dumps({"error": "invalid", "field": field, "rule": e.format_message(),
+                              "message": e.format_message()}, ensure_ascii=False), file=sys.stderr)
+            sys.exit(2)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(help="casegrid: event-sourced case engine for digital urban management (数字城管)",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=_JsonUsageErrors)
 case_app = typer.Typer(help="Report and move cases (案件).", no_args_is_help=True)
 deadlines_app = typer.Typer(help="Deadline watch (超时监控).", no_args_is_help=True)
 config_app = typer.Typer(help="The city configuration.", no_args_is_help=True)
@@ -61,8 +82,11 @@ def main_options(
     setup_logging(log_level)
 
 
-def _grid() -> Casegrid:
-    return bootstrap(data_dir=STATE.data_dir, config=STATE.config)
+def _grid(as_json: bool = False) -> Casegrid:
+    try:
+        return bootstrap(data_dir=STATE.data_dir, config=STATE.config)
+    except CasegridError as e:
+        _fail(e, as_json)
 
 
 def _fail(e: CasegridError, as_json: bool) -> None:
@@ -139,7 +163,7 @@ def case_report(
     as_json: JsonOpt = False,
 ):
     """上报: report a new problem; prints the new case id."""
-    cg = _grid()
+    cg = _grid(as_json)
     try:
         case = cg.service.report(ReportCase(
             channel=channel, category=category, grid=grid, actor=actor,
@@ -166,7 +190,7 @@ def _action(trigger: str, doc: str):
         at: Annotated[str | None, typer.Option(help="Business time, ISO 8601 (default now)")] = None,
         as_json: JsonOpt = False,
     ):
-        cg = _grid()
+        cg = _grid(as_json)
         try:
             case = cg.service.act(CaseAction(
                 case_id=case_id, trigger=trigger, actor=actor, occurred_at=_at(at), unit=unit,
@@ -207,7 +231,7 @@ def case_show(
     as_json: JsonOpt = False,
 ):
     """The case: state, holder, due times and its full event timeline."""
-    cg = _grid()
+    cg = _grid(as_json)
     try:
         cutoff = _at(as_of, "as_of")
         if cutoff is not None and cutoff.tzinfo is None:
@@ -252,7 +276,7 @@ def case_list(
     as_json: JsonOpt = False,
 ):
     """Cases, newest first (reads the case summaries, caught up first)."""
-    cg = _grid()
+    cg = _grid(as_json)
     try:
         if state is not None and state not in STATES:
             raise ValidationError("state", f"'{state}' is not one of {', '.join(STATES)}")
@@ -293,7 +317,7 @@ def deadlines_tick(
     as_json: JsonOpt = False,
 ):
     """Record one DeadlineMissed (超时) per step past its due time; never twice."""
-    cg = _grid()
+    cg = _grid(as_json)
     try:
         fixed = _at(now, "now")
         if fixed is not None and fixed.tzinfo is None:
@@ -333,7 +357,7 @@ def simulate(
     as_json: JsonOpt = False,
 ):
     """模拟: a realistic synthetic stretch of city life through the same service."""
-    cg = _grid()
+    cg = _grid(as_json)
     try:
         day = date.fromisoformat(start)
     except ValueError:
@@ -372,7 +396,7 @@ def simulate(
 @proj_app.command("status")
 def projections_status(as_json: JsonOpt = False):
     """Each projection's position and lag (events, seconds)."""
-    cg = _grid()
+    cg = _grid(as_json)
     rows = cg.projections.status()
 
     def text():
@@ -389,7 +413,7 @@ def projections_status(as_json: JsonOpt = False):
 @proj_app.command("rebuild")
 def projections_rebuild(name: Annotated[str | None, typer.Argument()] = None, as_json: JsonOpt = False):
     """Drop and replay a projection (or all) from the event log."""
-    cg = _grid()
+    cg = _grid(as_json)
     names = [name] if name else list(cg.projections.projections)
     if name and name not in cg.projections.projections:
         _fail(ValidationError("name", f"'{name}' is not one of {', '.join(cg.projections.projections)}"), as_json)

@@ -115,6 +115,7 @@ class ProjectionRunner:
         return self.catch_up([name], progress=progress)
 
     def status(self) -> list[dict]:
+        self.setup()
         head = self.head()
         rows = self.sql.query("SELECT projection, position, updated_at FROM cg_tracking")
         out = []

@@ -398,7 +398,7 @@ def test_simulate_over_working_days_moves_cases_without_refusals(tmp_path):
     assert set(a.list_ids()) == set(b.list_ids())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ProjectionRunner.status() reads cg_tracking without "
+ reads cg_tracking without "
                    "setup(); on a store no projection has caught up with yet it crashes "
                    "(sqlite: no such table: cg_tracking), exit 1 with a traceback")
 def test_projections_status_before_any_catch_up(cli):
@@ -428,16 +428,13 @@ def test_config_show_missing_file_is_a_config_error(cli):
     assert (err["error"], err["field"]) == ("config", "config")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _grid() runs outside the try in every command but "
+ runs outside the try in every command but "
                    "`config show`, so a bad --config escapes as a traceback with exit 1")
 def test_missing_config_file_on_case_list_is_a_config_error(cli):
     err = cli.error(INVALID, "--config", "/nonexistent/city.yaml", "case", "list")
     assert (err["error"], err["field"]) == ("config", "config")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: typer usage errors (missing option, unparsable "
-                   "number) print a multi-line Rich panel on stderr, not one JSON object, "
-                   "even with --json")
 def test_usage_error_with_json_is_one_json_line(cli):
     args = [a for a in REPORT if a not in ("--category", CATEGORY)]
     err = cli.error(INVALID, *args)
