@@ -398,9 +398,6 @@ def test_simulate_over_working_days_moves_cases_without_refusals(tmp_path):
     assert set(a.list_ids()) == set(b.list_ids())
 
 
- reads cg_tracking without "
-                   "setup(); on a store no projection has caught up with yet it crashes "
-                   "(sqlite: no such table: cg_tracking), exit 1 with a traceback")
 def test_projections_status_before_any_catch_up(cli):
     cli.report(0)
     (row,) = cli.ok_json("projections", "status")["projections"]
@@ -428,8 +425,6 @@ def test_config_show_missing_file_is_a_config_error(cli):
     assert (err["error"], err["field"]) == ("config", "config")
 
 
- runs outside the try in every command but "
-                   "`config show`, so a bad --config escapes as a traceback with exit 1")
 def test_missing_config_file_on_case_list_is_a_config_error(cli):
     err = cli.error(INVALID, "--config", "/nonexistent/city.yaml", "case", "list")
     assert (err["error"], err["field"]) == ("config", "config")
