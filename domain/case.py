@@ -27,6 +27,7 @@ class Case(Aggregate):
         state: str  # state after the event
         step: str | None  # step whose clock runs after the event
         due_at: datetime | None  # that step's due time
+        held_by: str | None  # who holds the case after the event: 'unit:hw', 'role:acceptor'
         reason: str | None
 
         def apply(self, case: Case) -> None:
@@ -36,6 +37,7 @@ class Case(Aggregate):
             case.step = self.step
             case.due_at = self.due_at
             case.last_at = self.occurred_at
+            case.held_by = self.held_by
             self.apply_step(case)
 
         def apply_step(self, case: Case) -> None:
@@ -193,6 +195,7 @@ class Case(Aggregate):
         # fields every case has before its first step event applies
         self.step = None
         self.step_started_at = None
+        self.held_by = None
         self.unit = None
         self.routing_rule = None
         self.confirmed = None
@@ -248,6 +251,7 @@ class Case(Aggregate):
             state=self.state,
             step=self.step,
             due_at=due,
+            held_by=self.held_by,
             reason=None,
             missed_step=self.step,
             missed_due_at=due,

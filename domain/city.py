@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.calendar import WorkCalendar, parse_hours
 from domain.errors import ConfigError, ValidationError
+from domain.indicators import DEFAULT_BANDS, DEFAULT_WEIGHTS, valid_term
 
 ROLES = (
     "supervisor",  # 监督员 / 网格员
@@ -114,6 +115,8 @@ class City:
     time_limits: tuple[TimeLimit, ...]
     users: dict[str, User]
     raw: dict = field(repr=False, compare=False, default_factory=dict)
+    bands: tuple[tuple[str, float], ...] = DEFAULT_BANDS  # grade names and floors, best first
+    weights: dict[str, dict[str, float]] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -375,11 +378,42 @@ def _users(raw: dict, units, squads) -> dict[str, User]:
     return out
 
 
+def _scoring(raw: dict) -> tuple[tuple, dict]:
+    sc = raw.get("scoring")
+    if sc is None:
+        return DEFAULT_BANDS, dict(DEFAULT_WEIGHTS)
+    if not isinstance(sc, dict):
+        raise ConfigError("scoring", "must be a mapping with bands and weights")
+    bands = []
+    for i, b in enumerate(sc.get("bands") or []):
+        p = f"scoring.bands[{i}]"
+        name = _need(b, "grade", p)
+        floor = _need(b, "min", p, (int, float))
+        if bands and floor >= bands[-1][1]:
+            raise ConfigError(f"{p}.min", "bands go from the best grade down: floors must fall")
+        bands.append((name, float(floor)))
+    weights = dict(DEFAULT_WEIGHTS)
+    for group, terms in (sc.get("weights") or {}).items():
+        p = f"scoring.weights.{group}"
+        if group not in DEFAULT_WEIGHTS:
+            raise ConfigError(p, f"is not one of {', '.join(DEFAULT_WEIGHTS)}")
+        if not isinstance(terms, dict) or not terms:
+            raise ConfigError(p, "must map indicator terms to points")
+        for term, w in terms.items():
+            if not valid_term(str(term)):
+                raise ConfigError(f"{p}.{term}", "is not a rate name or '1-<rate name>'")
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or w <= 0:
+                raise ConfigError(f"{p}.{term}", "points must be a positive number")
+        weights[group] = {str(t): float(w) for t, w in terms.items()}
+    return tuple(bands) or DEFAULT_BANDS, weights
+
+
 def build_city(raw: dict) -> City:
     """Validate a configuration mapping and build the City; raises ConfigError naming the key."""
     if not isinstance(raw, dict):
         raise ConfigError("(file)", "must be a mapping at the top level")
     cal, shifts = _calendar(raw)
+    bands, weights = _scoring(raw)
     squads = {}
     for i, s in enumerate(raw.get("squads") or []):
         squads[_need(s, "id", f"squads[{i}]")] = _need(s, "name", f"squads[{i}]")
@@ -408,4 +442,6 @@ def build_city(raw: dict) -> City:
         time_limits=_time_limits(raw, cal, cats),
         users=_users(raw, units, squads),
         raw=raw,
+        bands=bands,
+        weights=weights,
     )

@@ -100,12 +100,7 @@ class CaseService:
 
     def holder(self, case: Case) -> tuple[str, str] | None:
         """Who holds the case now (责任主体): ('unit', id) or ('role', center role)."""
-        h = STATES[case.state]["holder"]
-        if h is None:
-            return None
-        if h == "unit":
-            return ("unit", case.unit) if case.unit else None
-        return ("role", h)
+        return holder_of(case.state, case.unit)
 
     # ------------------------------------------------------------------ writes
 
@@ -283,6 +278,7 @@ class CaseService:
             state=move.dest,
             step=step,
             due_at=self._due(step, cat.code, cmd.urgency, at),
+            held_by=_held_by(move.dest, None),
             reason=None,
             channel=cmd.channel,
             category=cat.code,
@@ -323,6 +319,8 @@ class CaseService:
             due = self._due(step, case.category, case.urgency, at)
         else:
             due = case.due_at
+        unit_after = fields["unit"] if trigger == "dispatch" else (
+            None if trigger == "return" else case.unit)
         case.move(
             EVENT_FOR[trigger],
             occurred_at=at,
@@ -332,6 +330,7 @@ class CaseService:
             step=step,
             due_at=due,
             holder=self.holder(case),
+            held_by=_held_by(move.dest, unit_after),
             reason=reason,
             **fields,
         )
@@ -422,6 +421,20 @@ class CaseService:
 
 
 # ------------------------------------------------------------------ field checks
+
+
+def holder_of(state: str, unit: str | None) -> tuple[str, str] | None:
+    h = STATES[state]["holder"]
+    if h is None:
+        return None
+    if h == "unit":
+        return ("unit", unit) if unit else None
+    return ("role", h)
+
+
+def _held_by(state: str, unit: str | None) -> str | None:
+    h = holder_of(state, unit)
+    return f"{h[0]}:{h[1]}" if h else None
 
 
 def parse_case_id(value: UUID | str) -> UUID:
