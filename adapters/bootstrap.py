@@ -13,7 +13,9 @@ from domain.city import City, build_city
 from domain.errors import ConfigError
 from projections.cases import CaseSummaries
 from projections.runner import ProjectionRunner
+from projections.scoreboard import Scoreboard
 from projections.sql import Sql
+from projections.trail import Trail
 from workflows.service import CaseApplication, CaseService
 
 SAMPLE_CITY = Path(__file__).parent / "cities" / "sample.yaml"
@@ -76,5 +78,5 @@ def bootstrap(
     city = city or load_city(config)
     app = CaseApplication(env=store_env(data_dir, env))
     service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
-    runner = ProjectionRunner(app, [CaseSummaries()])
+    runner = ProjectionRunner(app, [CaseSummaries(), Scoreboard(city), Trail()])
     return Casegrid(app, city, service, runner, runner.sql)

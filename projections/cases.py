@@ -20,7 +20,7 @@ class CaseSummaries:
             " missed_due TEXT, unit TEXT, category TEXT NOT NULL, grid TEXT NOT NULL,"
             " channel TEXT NOT NULL, urgency TEXT NOT NULL, external_id TEXT,"
             " reported_at TEXT NOT NULL, last_at TEXT NOT NULL, version INTEGER NOT NULL,"
-            " position BIGINT NOT NULL)"
+            " position BIGINT NOT NULL, lat DOUBLE PRECISION, lon DOUBLE PRECISION)"
         )
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_state ON cg_cases (state, unit)")
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_due ON cg_cases (due_at)")
@@ -31,12 +31,13 @@ class CaseSummaries:
         if name == "Reported":
             cur.execute(
                 "INSERT INTO cg_cases (case_id, state, step, due_at, missed_due, unit, category,"
-                " grid, channel, urgency, external_id, reported_at, last_at, version, position)"
-                " VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " grid, channel, urgency, external_id, reported_at, last_at, version, position,"
+                " lat, lon) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     cid, event.state, event.step, ts(event.due_at), event.category, event.grid,
                     event.channel, event.urgency, event.external_id, ts(event.occurred_at),
-                    ts(event.occurred_at), event.originator_version, position,
+                    ts(event.occurred_at), event.originator_version, position, event.lat,
+                    event.lon,
                 ),
             )
             return

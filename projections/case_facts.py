@@ -1,0 +1,190 @@
+"""What the scoreboards know of one case (案件考评事实), folded from its events.
+
+A case belongs to the day it was reported (its cohort, in the city's time zone); its
+row says which steps were due, met or missed, who did them, and where it stands. The
+`contributions` of a row are the (dimension, key, count) cells it adds 1 (or n) to.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from domain.city import City
+
+STEPS = ("verify", "file", "dispatch", "resolve", "check", "close")
+# the event that completes each step (a refusal is the filing decision too)
+DONE_BY = {"Verified": "verify", "Filed": "file", "Dispatched": "dispatch",
+           "Resolved": "resolve", "Checked": "check", "Closed": "close"}
+OTHERS = ("citizen", "hotline", "inspection")  # found by others: the patrol missed it (漏报)
+AREA_DIMS = ("grid", "community", "street", "district", "squad")
+DIMENSIONS = ("unit", *AREA_DIMS, "supervisor", "dispatcher", "duty-chief")
+
+
+def new_row(e: Any, city: City) -> dict:
+    cell = city.cells.get(e.grid)
+    day = e.occurred_at.astimezone(city.tz).date().isoformat()
+    row = {
+        "case_id": str(e.originator_id), "day": day, "grid": e.grid,
+        "community": cell.community if cell else None, "street": cell.street if cell else None,
+        "district": cell.district if cell else None, "squad": cell.squad if cell else None,
+        "channel": e.channel, "category": e.category, "reporter": e.actor,
+        "reporter_role": e.role, "state": e.state, "step": e.step,
+        "filed": False, "voided": False, "filed_voided": False, "dispatched": False,
+        "unit": None, "returned_by": [], "resolved": False, "fix_passed": False,
+        "reworks": 0, "extensions": 0, "shelved": False, "closed": False, "closure_type": None,
+        "urgings": 0, "verifier": None, "filer": None, "dispatcher": None, "checker": None,
+    }
+    for s in STEPS:
+        row[f"{s}_started"] = False
+        row[f"{s}_done"] = False
+        row[f"{s}_missed"] = False
+    if e.step:
+        row[f"{e.step}_started"] = True
+    return row
+
+
+def fold(row: dict, e: Any) -> dict:
+    """Apply one event (not the Reported that made the row) to the row, in place."""
+    name = type(e).__name__
+    if name == "DeadlineMissed":
+        row[f"{e.missed_step}_missed"] = True
+        return row
+    done = DONE_BY.get(name)
+    if name == "Refused" and row["step"] == "file":
+        done = "file"  # refusing to file is the filing decision
+    if done and row[f"{done}_started"]:
+        row[f"{done}_done"] = True
+    if e.step and e.step != row["step"]:
+        row[f"{e.step}_started"] = True
+    row["state"], row["step"] = e.state, e.step
+    if name == "Verified":
+        row["verifier"] = row["verifier"] or e.actor
+    elif name == "Filed":
+        row["filed"], row["filer"] = True, e.actor
+    elif name == "Refused":
+        row["voided"] = True
+        row["filed_voided"] = row["filed"]
+        if not row["filed"]:
+            row["filer"] = row["filer"] or e.actor
+    elif name == "Dispatched":
+        row["dispatched"], row["unit"], row["shelved"] = True, e.unit, False
+        row["dispatcher"] = row["dispatcher"] or e.actor
+    elif name == "Returned":
+        row["returned_by"] = [*row["returned_by"], e.unit]
+    elif name == "ExtensionDecided" and e.approved:
+        row["extensions"] += 1
+    elif name == "ShelveDecided" and e.approved:
+        row["shelved"] = True
+    elif name == "Resolved":
+        row["resolved"] = True
+    elif name == "Checked":
+        row["checker"] = row["checker"] or e.actor
+        if e.passed:
+            row["fix_passed"] = True
+        else:
+            row["reworks"] += 1
+    elif name == "Closed":
+        row["closed"], row["closure_type"] = True, e.closure_type
+    elif name == "Urged":
+        row["urgings"] += 1
+    return row
+
+
+def _step_counts(row: dict, step: str, out: Counter, dim: str, key: str | None) -> None:
+    if key is None or not row[f"{step}_started"]:
+        return
+    if row[f"{step}_done"] or row[f"{step}_missed"]:
+        out[(dim, key, f"{step}_due")] += 1
+        if row[f"{step}_done"] and not row[f"{step}_missed"]:
+            out[(dim, key, f"{step}_on_time")] += 1
+
+
+def case_counts(row: dict) -> dict[str, int]:
+    """The case's own counts (the area and unit figures), before attribution."""
+    sh = row["shelved"]
+    due = row["dispatched"] and not sh and (row["resolved"] or row["resolve_missed"])
+    closed = row["closed"] and not sh
+    c = {
+        "reported": 1,
+        "patrol_reported": row["channel"] == "patrol",
+        "valid": row["filed"],
+        "filed": row["filed"],
+        "patrol_filed": row["filed"] and row["channel"] == "patrol",
+        "others_filed": row["filed"] and row["channel"] in OTHERS,
+        "voided": row["voided"],
+        "filed_voided": row["filed_voided"],
+        "dispatched": row["dispatched"],
+        "due": due,
+        "resolved": due and row["resolved"],
+        "on_time": due and row["resolved"] and not row["resolve_missed"],
+        "overdue": due and row["resolve_missed"],
+        "overdue_open": due and row["resolve_missed"] and not row["resolved"],
+        "reworked": row["reworks"] > 0 and not sh,
+        "rework_events": 0 if sh else row["reworks"],
+        "extended": row["extensions"] > 0 and not sh,
+        "shelved": sh,
+        "fix_passed": due and row["fix_passed"],
+        "due_closure": row["filed"] and not row["voided"] and not sh,
+        "closed": closed,
+        "closed_on_time": closed and row["closure_type"] == "normal" and not row["close_missed"],
+        "urged": row["urgings"] > 0,
+    }
+    return {k: int(v) for k, v in c.items() if v}
+
+
+UNIT_COUNTS = ("dispatched", "due", "resolved", "on_time", "overdue", "overdue_open", "reworked",
+               "rework_events", "extended", "shelved", "fix_passed", "due_closure", "closed",
+               "closed_on_time", "urged")
+
+
+def contributions(row: dict, city: City) -> Counter:
+    """Every (dimension, key, count) cell this case adds to."""
+    out: Counter = Counter()
+    own = case_counts(row)
+    for dim in AREA_DIMS:
+        key = row[dim]
+        if key is None:
+            continue
+        for name, n in own.items():
+            out[(dim, key, name)] += n
+        for s in STEPS:
+            _step_counts(row, s, out, dim, key)
+    if row["unit"]:
+        for name in UNIT_COUNTS:
+            if own.get(name):
+                out[("unit", row["unit"], name)] += own[name]
+    for unit in row["returned_by"]:
+        out[("unit", unit, "returned")] += 1
+        for dim in AREA_DIMS:
+            if row[dim] is not None:
+                out[(dim, row[dim], "returned")] += 1
+    # supervisors: their own reports; the misses in their squad's area; verify and check
+    if row["reporter_role"] == "supervisor":
+        for name in ("reported", "patrol_reported", "valid"):
+            if own.get(name):
+                out[("supervisor", row["reporter"], name)] += 1
+    if row["squad"] and row["filed"]:
+        for u in city.users.values():
+            if u.role == "supervisor" and u.squad == row["squad"]:
+                out[("supervisor", u.id, "filed")] += 1
+                if own.get("others_filed"):
+                    out[("supervisor", u.id, "others_filed")] += 1
+    _step_counts(row, "verify", out, "supervisor", row["verifier"])
+    _step_counts(row, "check", out, "supervisor", row["checker"])
+    # the center: filing decisions (acceptor / duty chief) and dispatch
+    if row["filer"]:
+        _step_counts(row, "file", out, "duty-chief", row["filer"])
+        if row["filed"]:
+            out[("duty-chief", row["filer"], "filed")] += 1
+            if row["filed_voided"]:
+                out[("duty-chief", row["filer"], "filed_voided")] += 1
+    if row["dispatcher"]:
+        d = row["dispatcher"]
+        _step_counts(row, "dispatch", out, "dispatcher", d)
+        out[("dispatcher", d, "dispatched")] += 1
+        if row["dispatch_done"] and not row["returned_by"]:
+            out[("dispatcher", d, "dispatch_accurate")] += 1
+        if row["returned_by"]:
+            out[("dispatcher", d, "returned")] += len(row["returned_by"])
+    return out

@@ -1,0 +1,64 @@
+"""Work queues (待办): what waits on the center and on each unit, ordered by due time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain.city import City
+from projections.sql import Sql, from_ts, ts
+
+CENTER_QUEUES = {
+    "verification": "pending_verification",  # 待核实
+    "filing": "pending_filing",  # 待立案
+    "dispatch": "pending_dispatch",  # 待派遣
+    "check": "pending_check",  # 待核查
+    "closure": "pending_closure",  # 待结案
+    "extension_decision": "extension_requested",  # 延期待批
+    "shelve_decision": "shelve_requested",  # 挂账待批
+}
+UNIT_STATES = ("dispatched", "extension_requested", "shelve_requested")
+COLS = ("case_id", "state", "step", "due_at", "unit", "category", "grid", "channel", "urgency",
+        "reported_at", "lat", "lon")
+
+
+def _item(r: tuple, city: City, now: datetime) -> dict:
+    d = dict(zip(COLS, r, strict=True))
+    due = from_ts(d["due_at"])
+    d["overdue"] = bool(due and due < now)
+    d["due_at"] = due.astimezone(city.tz).isoformat(timespec="seconds") if due else None
+    d["reported_at"] = from_ts(d["reported_at"]).astimezone(city.tz).isoformat(timespec="seconds")
+    cat = city.categories.get(d["category"])
+    d["category_name"] = cat.name if cat else None
+    return d
+
+
+def queues(sql: Sql, city: City, *, unit: str | None = None, now: datetime) -> dict:
+    """The center's queues (or one unit's inbox), overdue cases per unit; earliest due first."""
+    if unit is not None:
+        city.unit(unit)
+    order = " ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, case_id"
+    out: dict = {"now": now.astimezone(city.tz).isoformat(timespec="seconds"), "unit": unit}
+    if unit is None:
+        out["queues"] = {}
+        for name, state in CENTER_QUEUES.items():
+            rows = sql.query(f"SELECT {', '.join(COLS)} FROM cg_cases WHERE state = ?{order}", (state,))
+            out["queues"][name] = [_item(r, city, now) for r in rows]
+    marks = ",".join("?" * len(UNIT_STATES))
+    cond, params = f"state IN ({marks})", list(UNIT_STATES)
+    if unit is not None:
+        cond += " AND unit = ?"
+        params.append(unit)
+    inbox = [_item(r, city, now) for r in
+             sql.query(f"SELECT {', '.join(COLS)} FROM cg_cases WHERE {cond}{order}", params)]
+    out["unit_inbox"] = inbox
+    overdue: dict[str, list] = {}
+    for r in sql.query(
+        f"SELECT {', '.join(COLS)} FROM cg_cases WHERE {cond} AND due_at < ?{order}",
+        [*params, ts(now)],
+    ):
+        item = _item(r, city, now)
+        overdue.setdefault(item["unit"], []).append(item)
+    out["overdue_by_unit"] = overdue
+    out["counts"] = {k: len(v) for k, v in out.get("queues", {}).items()} | {
+        "unit_inbox": len(inbox), "overdue": sum(len(v) for v in overdue.values())}
+    return out

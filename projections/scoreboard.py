@@ -1,0 +1,233 @@
+"""Scoreboards (考评排名): counts per dimension and day, rates, scores, grades, drill-down.
+
+Three tables, all written in the batch's transaction with the tracking position:
+`cg_sb_case` (each case's current facts), `cg_sb_counts` (the sum of every case's
+contributions per day, dimension, key and count; kept by adding each batch's net
+change) and `cg_sb_versions` (each case's facts after every event, with its recorded
+time, so a board can be rebuilt as it stood at any moment).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime
+from typing import Any
+
+from domain.city import City
+from domain.errors import ValidationError
+from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
+from projections.case_facts import AREA_DIMS, DIMENSIONS, contributions, fold, new_row
+from projections.sql import Cur, Sql, ts
+
+INDICATORS: dict[str, dict] = {
+    **{k: {"zh": v, "kind": "count"} for k, v in COUNTS.items()},
+    **{k: {"zh": zh, "kind": "rate", "numerator": n, "denominator": d}
+       for k, (zh, n, d) in RATES.items()},
+}
+
+
+class Scoreboard:
+    name = "scoreboard"
+    tables = ("cg_sb_case", "cg_sb_counts", "cg_sb_versions")
+
+    def __init__(self, city: City):
+        self.city = city
+
+    def create(self, cur: Cur) -> None:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS cg_sb_case (case_id TEXT PRIMARY KEY, day TEXT NOT NULL,"
+            " unit TEXT, position BIGINT NOT NULL, row TEXT NOT NULL)"
+        )
+        cur.execute("CREATE INDEX IF NOT EXISTS cg_sb_case_day ON cg_sb_case (day)")
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS cg_sb_counts (day TEXT NOT NULL, dim TEXT NOT NULL,"
+            " key TEXT NOT NULL, name TEXT NOT NULL, n BIGINT NOT NULL,"
+            " PRIMARY KEY (dim, day, key, name))"
+        )
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS cg_sb_versions (case_id TEXT NOT NULL, day TEXT NOT NULL,"
+            " recorded_at TEXT NOT NULL, position BIGINT NOT NULL, row TEXT NOT NULL,"
+            " PRIMARY KEY (case_id, position))"
+        )
+        cur.execute("CREATE INDEX IF NOT EXISTS cg_sb_versions_day ON cg_sb_versions (day, recorded_at)")
+
+    def apply(self, cur: Cur, event: Any, position: int) -> None:
+        self.apply_batch(cur, [(event, position)])
+
+    def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
+        ids = sorted({str(e.originator_id) for e, _ in items})
+        rows: dict[str, dict] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            cur.execute(
+                f"SELECT case_id, row FROM cg_sb_case WHERE case_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            rows.update((cid, json.loads(r)) for cid, r in cur.fetchall())
+        before = {cid: contributions(r, self.city) for cid, r in rows.items()}
+        versions, positions = [], {}
+        for e, pos in items:
+            cid = str(e.originator_id)
+            if type(e).__name__ == "Reported":
+                row = rows[cid] = new_row(e, self.city)
+            else:
+                row = rows.get(cid)
+                if row is None:  # a case reported before this projection existed cannot happen
+                    continue
+                fold(row, e)
+            positions[cid] = pos
+            versions.append((cid, row["day"], ts(e.timestamp), pos, json.dumps(row)))
+        delta: Counter = Counter()
+        for cid in positions:
+            delta.update(contributions(rows[cid], self.city))
+            delta.subtract(before.get(cid, Counter()))
+        cur.executemany(
+            "INSERT INTO cg_sb_case (case_id, day, unit, position, row) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit,"
+            " position = excluded.position, row = excluded.row",
+            [(cid, rows[cid]["day"], rows[cid]["unit"], p, json.dumps(rows[cid]))
+             for cid, p in positions.items()],
+        )
+        days = {cid: rows[cid]["day"] for cid in positions}
+        changes: Counter = Counter()
+        for cid in positions:
+            day = days[cid]
+            for cell, n in contributions(rows[cid], self.city).items():
+                changes[(day, *cell)] += n
+            for cell, n in before.get(cid, Counter()).items():
+                changes[(day, *cell)] -= n
+        cur.executemany(
+            "INSERT INTO cg_sb_counts (day, dim, key, name, n) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (dim, day, key, name) DO UPDATE SET n = cg_sb_counts.n + excluded.n",
+            [(*k, n) for k, n in changes.items() if n],
+        )
+        cur.executemany(
+            "INSERT INTO cg_sb_versions (case_id, day, recorded_at, position, row)"
+            " VALUES (?, ?, ?, ?, ?)",
+            versions,
+        )
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _check(by: str, start: date, end: date) -> None:
+    if by not in DIMENSIONS:
+        raise ValidationError("by", f"'{by}' is not one of {', '.join(DIMENSIONS)}")
+    if end < start:
+        raise ValidationError("to", f"{end} is before from {start}")
+
+
+def _rows_as_of(sql: Sql, start: date, end: date, as_of: datetime | None) -> list[dict]:
+    """Each cohort case's facts: now, or as they stood when only events up to as_of existed."""
+    if as_of is None:
+        got = sql.query("SELECT row FROM cg_sb_case WHERE day >= ? AND day <= ?",
+                        (start.isoformat(), end.isoformat()))
+    else:
+        got = sql.query(
+            "SELECT v.row FROM cg_sb_versions v JOIN (SELECT case_id, MAX(position) AS p"
+            " FROM cg_sb_versions WHERE day >= ? AND day <= ? AND recorded_at <= ?"
+            " GROUP BY case_id) m ON v.case_id = m.case_id AND v.position = m.p",
+            (start.isoformat(), end.isoformat(), ts(as_of)),
+        )
+    return [json.loads(r[0]) for r in got]
+
+
+def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dict[str, Counter]:
+    per_key: dict[str, Counter] = {}
+    if as_of is None:
+        for key, name, n in sql.query(
+            "SELECT key, name, SUM(n) FROM cg_sb_counts WHERE dim = ? AND day >= ? AND day <= ?"
+            " GROUP BY key, name",
+            (by, start.isoformat(), end.isoformat()),
+        ):
+            if n:
+                per_key.setdefault(key, Counter())[name] = int(n)
+        return per_key
+    for row in _rows_as_of(sql, start, end, as_of):
+        for (dim, key, name), n in contributions(row, city).items():
+            if dim == by:
+                per_key.setdefault(key, Counter())[name] += n
+    return per_key
+
+
+def key_name(city: City, by: str, key: str) -> str:
+    if by == "unit":
+        u = city.units.get(key)
+        return u.name if u else key
+    if by in ("supervisor", "dispatcher", "duty-chief"):
+        u = city.users.get(key)
+        return u.name if u else key
+    if by == "squad":
+        return city.squads.get(key, key)
+    if by == "grid":
+        cell = city.cells.get(key)
+        return f"{city.areas.get(cell.community, '')} {key[-2:]}号网格" if cell else key
+    return city.areas.get(key, key)
+
+
+def scoreboard(sql: Sql, city: City, *, by: str, start: date, end: date,
+               as_of: datetime | None = None) -> dict:
+    """The ranking for one dimension over [start, end] (cohort: the day a case was reported)."""
+    _check(by, start, end)
+    weights = city.weights.get("area" if by in AREA_DIMS else by, {})
+    rows = []
+    for key, counts in _counts(sql, city, by, start, end, as_of).items():
+        rates = {r: rate(counts, r) for r in RATES}
+        value = score(rates, weights)
+        rows.append({
+            "key": key, "name": key_name(city, by, key),
+            "counts": {k: count(counts, k) for k in (*COUNTS, *DERIVED) if count(counts, k)},
+            "rates": {k: (None if v is None else round(v, 4)) for k, v in rates.items()},
+            "score": value, "grade": grade(value, city.bands), "rank": None,
+        })
+    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["key"]))
+    rank, last = 0, object()
+    for i, r in enumerate(rows, start=1):
+        if r["score"] is None:
+            continue
+        if r["score"] != last:
+            rank, last = i, r["score"]
+        r["rank"] = rank
+    return {"by": by, "from": start.isoformat(), "to": end.isoformat(),
+            "as_of": as_of.isoformat() if as_of else None, "weights": weights, "rows": rows}
+
+
+def _ids(rows: list[dict], city: City, by: str, key: str, name: str) -> list[str]:
+    if name in DERIVED:
+        a, b = DERIVED[name]
+        drop = set(_ids(rows, city, by, key, b))
+        return [c for c in _ids(rows, city, by, key, a) if c not in drop]
+    out = []
+    for row in rows:
+        if contributions(row, city).get((by, key, name)):
+            out.append(row["case_id"])
+    return sorted(out)
+
+
+def explain(sql: Sql, city: City, *, by: str, key: str, indicator: str, start: date, end: date,
+            as_of: datetime | None = None) -> dict:
+    """The case ids behind a figure: its numerator and denominator (or the count's cases)."""
+    _check(by, start, end)
+    if indicator not in INDICATORS and indicator not in DERIVED:
+        raise ValidationError("indicator", f"'{indicator}' is not a count or rate name")
+    rows = _rows_as_of(sql, start, end, as_of)
+    if indicator in RATES:
+        zh, num, den = RATES[indicator]
+        n_ids, d_ids = _ids(rows, city, by, key, num), _ids(rows, city, by, key, den)
+        value = None if not d_ids else round(len(n_ids) / len(d_ids), 4)
+        if num == "rework_events":  # an event count: sum, not cases
+            events = sum(contributions(r, city).get((by, key, num), 0) for r in rows)
+            value = None if not d_ids else round(events / len(d_ids), 4)
+    else:
+        zh, num, den = COUNTS.get(indicator, indicator), indicator, None
+        n_ids, d_ids = _ids(rows, city, by, key, indicator), []
+        value = len(n_ids)
+    return {
+        "indicator": indicator, "zh": zh, "by": by, "key": key, "name": key_name(city, by, key),
+        "from": start.isoformat(), "to": end.isoformat(),
+        "as_of": as_of.isoformat() if as_of else None, "value": value,
+        "numerator": {"count": num, "n": len(n_ids), "case_ids": n_ids},
+        "denominator": {"count": den, "n": len(d_ids), "case_ids": d_ids} if den else None,
+    }

@@ -1,0 +1,228 @@
+"""Accountability trail (责任倒查): who held a case, from when to when, and what they missed."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from domain.city import City
+from domain.errors import NotFoundError, ValidationError
+from projections.sql import Cur, Sql, from_ts, ts
+
+DETAIL = ("unit", "approved", "minutes", "passed", "closure_type", "rating", "confirmed",
+          "routing_rule", "missed_step", "holder_kind", "holder")
+
+
+class Trail:
+    name = "trail"
+    tables = ("cg_trail",)
+
+    def create(self, cur: Cur) -> None:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS cg_trail (case_id TEXT NOT NULL, version INTEGER NOT NULL,"
+            " position BIGINT NOT NULL, type TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+            " recorded_at TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,"
+            " state TEXT NOT NULL, step TEXT, due_at TEXT, held_by TEXT, reason TEXT,"
+            " missed_due_at TEXT, miss_holder TEXT, detail TEXT NOT NULL,"
+            " PRIMARY KEY (case_id, version))"
+        )
+        cur.execute("CREATE INDEX IF NOT EXISTS cg_trail_miss ON cg_trail (type, missed_due_at)")
+
+    def apply(self, cur: Cur, event: Any, position: int) -> None:
+        self.apply_batch(cur, [(event, position)])
+
+    def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
+        rows = []
+        for e, pos in items:
+            name = type(e).__name__
+            detail = {k: getattr(e, k) for k in DETAIL if hasattr(e, k)}
+            missed_due = miss_holder = None
+            if name == "DeadlineMissed":
+                missed_due = ts(e.missed_due_at)
+                miss_holder = f"{e.holder_kind}:{e.holder}"
+            rows.append((
+                str(e.originator_id), e.originator_version, pos, name, ts(e.occurred_at),
+                ts(e.timestamp), e.actor, e.role, e.state, e.step, ts(e.due_at),
+                getattr(e, "held_by", None), e.reason, missed_due, miss_holder,
+                json.dumps(detail, ensure_ascii=False),
+            ))
+        cur.executemany(
+            "INSERT INTO cg_trail (case_id, version, position, type, occurred_at, recorded_at,"
+            " actor, role, state, step, due_at, held_by, reason, missed_due_at, miss_holder,"
+            " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (case_id, version) DO NOTHING",
+            rows,
+        )
+
+
+COLS = ("case_id", "version", "type", "occurred_at", "recorded_at", "actor", "role", "state",
+        "step", "due_at", "held_by", "reason", "missed_due_at", "miss_holder", "detail")
+
+
+def _events(sql: Sql, case_ids: list[str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for i in range(0, len(case_ids), 500):
+        chunk = case_ids[i:i + 500]
+        for r in sql.query(
+            f"SELECT {', '.join(COLS)} FROM cg_trail WHERE case_id IN ({','.join('?' * len(chunk))})"
+            " ORDER BY case_id, version",
+            chunk,
+        ):
+            d = dict(zip(COLS, r, strict=True))
+            d["detail"] = json.loads(d["detail"])
+            out.setdefault(d["case_id"], []).append(d)
+    return out
+
+
+def _local(s: str | None, city: City) -> str | None:
+    t = from_ts(s)
+    return t.astimezone(city.tz).isoformat(timespec="seconds") if t else None
+
+
+def _overrun(city: City, due: str | None, end: str | None) -> dict:
+    if not due or not end or end <= due:
+        return {"met": True if due and end else None, "overrun_minutes": 0,
+                "overrun_working_minutes": 0}
+    a, b = from_ts(due), from_ts(end)
+    return {"met": False, "overrun_minutes": round((b - a).total_seconds() / 60, 1),
+            "overrun_working_minutes": round(city.calendar.between(a, b), 1)}
+
+
+def custody(events: list[dict], city: City) -> list[dict]:
+    """Consecutive spans of one holder: who, the people who acted, the step's due and overrun."""
+    spans: list[dict] = []
+    for e in events:
+        if e["type"] == "DeadlineMissed":
+            continue
+        if spans and spans[-1]["holder"] == e["held_by"]:
+            if e["step"] == spans[-1]["step"]:
+                spans[-1]["due_at"] = e["due_at"]  # an approved extension moved the due time
+            continue
+        if spans:  # the event that moved the case on ends the span; its actor is the person
+            last = spans[-1]
+            last["to"] = e["occurred_at"]
+            last["ended_by"] = {"actor": e["actor"], "role": e["role"], "event": e["type"]}
+            if e["role"] in ("unit_member", "acceptor", "duty_chief", "dispatcher", "supervisor"):
+                last["person"] = last["person"] or e["actor"]
+        spans.append({"holder": e["held_by"], "from": e["occurred_at"], "to": None,
+                      "step": e["step"], "due_at": e["due_at"], "person": None, "ended_by": None,
+                      "missed": False})
+    for e in events:
+        if e["type"] == "DeadlineMissed":
+            for s in spans:
+                if s["from"] <= e["occurred_at"] and (s["to"] is None or e["occurred_at"] <= s["to"]):
+                    s["missed"] = True
+                    break
+    out = []
+    for s in spans:
+        if s["holder"] is None:
+            continue
+        kind, _, who = s["holder"].partition(":")
+        end = s["to"]
+        o = _overrun(city, s["due_at"], end) if end else {"met": None, "overrun_minutes": None,
+                                                          "overrun_working_minutes": None}
+        if s["missed"]:
+            o["met"] = False
+        out.append({"holder_kind": kind, "holder": who, "person": s["person"],
+                    "from": _local(s["from"], city), "to": _local(end, city), "step": s["step"],
+                    "due_at": _local(s["due_at"], city), **o, "ended_by": s["ended_by"]})
+    return out
+
+
+def _person_for_miss(miss: dict, events: list[dict]) -> str | None:
+    """Who held the case when the step was missed: the next person to act for that holder."""
+    holder = miss["miss_holder"]
+    after = [e for e in events if e["version"] > miss["version"] and e["type"] != "DeadlineMissed"]
+    for e in after:
+        if holder.startswith("unit:") and e["role"] == "unit_member":
+            return e["actor"]
+        if holder.startswith("role:") and e["role"] == holder[5:]:
+            return e["actor"]
+        if e["held_by"] != holder:
+            break
+    before = [e for e in events if e["version"] < miss["version"] and e["held_by"] == holder]
+    for e in reversed(before):
+        if e["role"] == "unit_member" or (holder.startswith("role:") and e["role"] == holder[5:]):
+            return e["actor"]
+    return None
+
+
+def case_trail(sql: Sql, city: City, case_id: str) -> dict:
+    events = _events(sql, [str(case_id)]).get(str(case_id))
+    if not events:
+        raise NotFoundError(f"case_id: no case '{case_id}'")
+
+    def pick(types, keys=("reason",)):
+        return [{"at": _local(e["occurred_at"], city), "actor": e["actor"], "role": e["role"],
+                 "type": e["type"], **{k: e.get(k) for k in keys},
+                 **{k: v for k, v in e["detail"].items() if k not in ("holder_kind", "holder")}}
+                for e in events if e["type"] in types]
+
+    misses = []
+    for e in events:
+        if e["type"] == "DeadlineMissed":
+            misses.append({"step": e["detail"].get("missed_step"),
+                           "due_at": _local(e["missed_due_at"], city),
+                           "recorded_as_of": _local(e["occurred_at"], city),
+                           "holder": e["miss_holder"], "person": _person_for_miss(e, events)})
+    return {
+        "case_id": str(case_id),
+        "custody": custody(events, city),
+        "misses": misses,
+        "extensions": pick(("ExtensionRequested", "ExtensionDecided")),
+        "returns": pick(("Returned",)),
+        "reworks": [r for r in pick(("Checked",)) if not r.get("passed")],
+        "shelving": pick(("ShelveRequested", "ShelveDecided")),
+        "urgings": pick(("Urged",)),
+    }
+
+
+def _bounds(start: date, end: date, city: City) -> tuple[str, str]:
+    if end < start:
+        raise ValidationError("to", f"{end} is before from {start}")
+    a = datetime.combine(start, time(0), city.tz)
+    b = datetime.combine(end + timedelta(days=1), time(0), city.tz)
+    return ts(a), ts(b)
+
+
+def missed_deadlines(sql: Sql, city: City, *, unit: str | None = None, actor: str | None = None,
+                     start: date, end: date) -> dict:
+    """The missed deadlines of a unit or a person over a period (by due time), with their cases."""
+    if (unit is None) == (actor is None):
+        raise ValidationError("unit", "give exactly one of unit or actor")
+    if unit is not None:
+        city.unit(unit)
+    if actor is not None:
+        city.user(actor)
+    lo, hi = _bounds(start, end, city)
+    cond, params = "type = 'DeadlineMissed' AND missed_due_at >= ? AND missed_due_at < ?", [lo, hi]
+    if unit is not None:
+        cond += " AND miss_holder = ?"
+        params.append(f"unit:{unit}")
+    ids = [r[0] for r in sql.query(f"SELECT DISTINCT case_id FROM cg_trail WHERE {cond}", params)]
+    by_case = _events(sql, ids)
+    misses = []
+    for cid in sorted(by_case):
+        evs = by_case[cid]
+        for e in evs:
+            if e["type"] != "DeadlineMissed" or not (lo <= e["missed_due_at"] < hi):
+                continue
+            if unit is not None and e["miss_holder"] != f"unit:{unit}":
+                continue
+            person = _person_for_miss(e, evs)
+            if actor is not None and person != actor:
+                continue
+            done = next((x for x in evs if x["version"] > e["version"]
+                         and x["step"] != e["detail"].get("missed_step")
+                         and x["type"] != "DeadlineMissed"), None)
+            misses.append({
+                "case_id": cid, "step": e["detail"].get("missed_step"),
+                "due_at": _local(e["missed_due_at"], city),
+                "done_at": _local(done["occurred_at"], city) if done else None,
+                **_overrun(city, e["missed_due_at"], done["occurred_at"] if done else None),
+                "holder": e["miss_holder"], "person": person,
+            })
+    return {"unit": unit, "actor": actor, "from": start.isoformat(), "to": end.isoformat(),
+            "count": len(misses), "cases": sorted({m["case_id"] for m in misses}),
+            "misses": misses}
