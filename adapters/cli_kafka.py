@@ -1,0 +1,109 @@
+"""`casegrid kafka run | status`: the Kafka worker and its positions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from domain.errors import CasegridError
+
+kafka_app = typer.Typer(help="Kafka in and out with the city's systems (数字城管系统, 12345, units).",
+                        no_args_is_help=True)
+out = Console()
+
+Bootstrap = Annotated[str | None, typer.Option("--bootstrap", envvar="CASEGRID_KAFKA_BOOTSTRAP",
+                                               help="Kafka bootstrap servers host:port[,host:port].")]
+Group = Annotated[str | None, typer.Option("--group", envvar="CASEGRID_KAFKA_GROUP",
+                                           help="Consumer group (default casegrid).")]
+KafkaConfig = Annotated[str | None, typer.Option("--kafka-config", envvar="CASEGRID_KAFKA_CONFIG",
+                                                 help="YAML file with a `kafka:` mapping.")]
+
+
+def _settings(bootstrap, group, kafka_config, **more):
+    from adapters.kafka_worker import KafkaSettings
+
+    return KafkaSettings.load(kafka_config, bootstrap=bootstrap, group=group, **more)
+
+
+def _fail(e: CasegridError, as_json: bool) -> None:
+    from adapters.cli import _fail as fail
+
+    fail(e, as_json)
+
+
+@kafka_app.command("run")
+def run(
+    inbound: Annotated[bool, typer.Option("--in", help="Consume reports and unit updates.")] = False,
+    outbound: Annotated[bool, typer.Option("--out", help="Publish case events.")] = False,
+    bootstrap: Bootstrap = None,
+    group: Group = None,
+    kafka_config: KafkaConfig = None,
+    batch: Annotated[int | None, typer.Option(help="Records per transaction (default 500).")] = None,
+    idle_exit: Annotated[float | None, typer.Option(
+        help="Stop after this many seconds with nothing to do (default: run until SIGTERM).")] = None,
+):
+    """Run the worker (both directions unless --in or --out is given); SIGTERM stops it cleanly."""
+    from adapters.cli import STATE
+    from adapters.kafka_worker import KafkaWorker, open_store
+
+    if not inbound and not outbound:
+        inbound = outbound = True
+    try:
+        settings = _settings(bootstrap, group, kafka_config, batch=batch)
+        app, service, _ = open_store(data_dir=STATE.data_dir, config=STATE.config)
+    except CasegridError as e:
+        _fail(e, False)
+    worker = KafkaWorker(app, service, settings, inbound=inbound, outbound=outbound)
+    worker.install_signal_handlers()
+    try:
+        stats = worker.run(idle_exit=idle_exit)
+    finally:
+        app.close()
+    print(json.dumps({"stopped": True, **stats}), file=sys.stderr)
+
+
+@kafka_app.command("status")
+def status_cmd(
+    bootstrap: Bootstrap = None,
+    group: Group = None,
+    kafka_config: KafkaConfig = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+):
+    """Inbound positions and lag per partition, outbound position, dead-letter counts."""
+    from adapters.cli import STATE
+    from adapters.kafka_worker import open_store, status
+
+    try:
+        settings = _settings(bootstrap, group, kafka_config)
+        app, _, _ = open_store(data_dir=STATE.data_dir, config=STATE.config)
+    except CasegridError as e:
+        _fail(e, as_json)
+    try:
+        st = status(app, settings)
+    finally:
+        app.close()
+    if as_json:
+        print(json.dumps(st, ensure_ascii=False))
+        return
+    out.print(f"broker {st['bootstrap']} ({st['broker']}), group [bold]{st['group']}[/]")
+    t = Table("topic", "partition", "next offset (ours)", "kafka committed", "end offset", "lag")
+    for r in st["inbound"]:
+        t.add_row(r["topic"], str(r["partition"]), str(r["next_offset"]),
+                  str(r["kafka_committed"]), str(r["end_offset"]), str(r["lag"]))
+    out.print(t)
+    o = st["outbound"]
+    out.print(f"outbound {o['topic']}: position {o['position']} of {o['head']} "
+              f"(lag {o['lag_events']} events)")
+    d = Table("dead letters from", "kind", "count", "unpublished", title=st["dead_letter_topic"])
+    for r in st["dead_letters"]:
+        d.add_row(r["topic"], r["kind"], str(r["count"]), str(r["unpublished"]))
+    out.print(d)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(kafka_app, name="kafka")

@@ -1,0 +1,381 @@
+"""Inbound Kafka messages → case commands, applied idempotently in one transaction per batch.
+
+Two message types, each with a JSON Schema (adapters/schemas, copied to docs/schemas):
+  * casegrid.report.v1       (topic casegrid.reports.v1): a new problem (上报)
+  * casegrid.unit-update.v1  (topic casegrid.unit-updates.v1): a member unit's accept,
+    return (退回), resolution feedback (处置反馈), extension (延期) or shelve (挂账) request
+
+Idempotency: a report's case id is uuid5(EXTERNAL_NS, f"source:{source}:{external_id}"),
+so a repeated report finds its case already there; every applied message leaves an inbox
+row (source, message_id) written in the same transaction as its events (kafka_store), so a
+repeated message id changes nothing. A message that is malformed, invalid or refused by
+the lifecycle becomes a dead letter (same transaction), published afterwards with its
+original bytes and error. Nothing is dropped: every record ends as applied, duplicate or
+dead letter, and the next offset moves only in the transaction that records that.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid5
+
+import structlog
+from eventsourcing.persistence import IntegrityError
+from jsonschema import Draft202012Validator
+
+from adapters.kafka_store import KWARG, KafkaRows, seen_messages
+from domain.case import Case
+from domain.errors import CasegridError, RefusedError, ValidationError
+from projections.sql import Sql
+from workflows.commands import CaseAction, ReportCase
+from workflows.lifecycle import STATES, UNIT_STATES
+from workflows.service import EXTERNAL_NS, CaseService
+
+log = structlog.get_logger("casegrid.kafka.in")
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+REPORT, UNIT_UPDATE = "casegrid.report.v1", "casegrid.unit-update.v1"
+SCHEMA_FILES = {REPORT: "report.v1.json", UNIT_UPDATE: "unit-update.v1.json"}
+ACTION_TRIGGER = {
+    "return": "return",
+    "resolve": "resolve",
+    "request_extension": "request_extension",
+    "request_shelve": "request_shelve",
+}
+DEFAULT_CHANNEL_ACTORS = {"citizen": "citizen_app", "hotline": "hotline_12345", "camera": "system"}
+
+
+@cache
+def schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+
+
+@cache
+def validator(message_type: str) -> Draft202012Validator:
+    return Draft202012Validator(schema(SCHEMA_FILES[message_type]))
+
+
+def report_case_id(source: str, external_id: str) -> UUID:
+    """The case a (source, external id) pair becomes; the same for Kafka and the importer."""
+    return uuid5(EXTERNAL_NS, f"source:{source}:{external_id}")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Kafka record, as the worker got it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class BadMessage(CasegridError):
+    """The bytes are not a valid message of the expected type (schema, JSON, times)."""
+
+    kind = "malformed"
+
+    def __init__(self, field: str | None, rule: str):
+        self.field, self.rule = field, rule
+        super().__init__(f"{field}: {rule}" if field else rule)
+
+    def to_dict(self) -> dict:
+        return {"error": self.kind, "field": self.field, "rule": self.rule, "message": str(self)}
+
+
+@dataclass
+class Message:
+    type: str
+    source: str
+    message_id: str
+    command: ReportCase | CaseAction | None  # None: accept (签收) — checked, no event
+    case_id: UUID
+    unit: str | None = None
+    actor: str | None = None
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    fallback: bool = False
+    case_ids: list[UUID] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.applied + self.duplicates + self.dead
+
+
+def _schema_error(err) -> BadMessage:
+    path = ".".join(str(p) for p in err.absolute_path)
+    if err.validator == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return BadMessage(f"{path}.{missing}" if path else missing, "is required")
+    if err.validator == "additionalProperties":
+        extra = err.message.split("'")[1] if "'" in err.message else ""
+        return BadMessage(f"{path}.{extra}" if path else extra, "is not a field of this message")
+    rule = err.message if len(err.message) < 300 else err.message[:300] + "…"
+    return BadMessage(path or "(message)", f"{err.validator}: {rule}")
+
+
+def decode(value: bytes | None, expected: str) -> dict:
+    """Bytes → a schema-valid dict of the expected message type, or BadMessage."""
+    if value is None:
+        raise BadMessage("(message)", "is empty (a tombstone), not a JSON object")
+    try:
+        doc = json.loads(value.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise BadMessage("(message)", f"is not UTF-8: {e.reason} at byte {e.start}") from None
+    except json.JSONDecodeError as e:
+        raise BadMessage("(message)", f"is not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    if not isinstance(doc, dict):
+        raise BadMessage("(message)", f"must be a JSON object, not {type(doc).__name__}")
+    kind = doc.get("schema")
+    if kind != expected:
+        raise BadMessage("schema", f"must be '{expected}' on this topic, not {kind!r}")
+    errors = sorted(validator(expected).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise _schema_error(errors[0])
+    return doc
+
+
+def _time(doc: dict, key: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(doc[key].replace("Z", "+00:00"))
+    except ValueError:
+        raise BadMessage(key, f"'{doc[key]}' is not an ISO 8601 time") from None
+    if t.tzinfo is None:
+        raise BadMessage(key, f"'{doc[key]}' needs a zone offset (e.g. +08:00 or Z)")
+    return t
+
+
+class InboundProcessor:
+    """Turns a batch of records into one transaction of events + inbox + dead letters + offsets."""
+
+    def __init__(
+        self,
+        service: CaseService,
+        *,
+        group: str,
+        topics: dict[str, str],
+        channel_actors: dict[str, str] | None = None,
+        fallback_retries: int = 5,
+    ):
+        self.service = service
+        self.app = service.app
+        self.city = service.city
+        self.sql = Sql(self.app.recorder)
+        self.group = group
+        self.types = {topics["reports"]: REPORT, topics["unit_updates"]: UNIT_UPDATE}
+        self.channel_actors = {**DEFAULT_CHANNEL_ACTORS, **(channel_actors or {})}
+        self.fallback_retries = fallback_retries
+
+    # ---------------------------------------------------------------- parsing
+
+    def parse(self, rec: Record) -> Message:
+        expected = self.types.get(rec.topic)
+        if expected is None:
+            raise BadMessage("(topic)", f"casegrid does not read topic '{rec.topic}'")
+        doc = decode(rec.value, expected)
+        at = _time(doc, "occurred_at")
+        if expected == REPORT:
+            actor = doc.get("actor") or self.channel_actors.get(doc["channel"])
+            if not actor:
+                raise BadMessage("actor", f"is required for channel '{doc['channel']}' (no default account)")
+            cid = report_case_id(doc["source"], doc["external_id"])
+            loc = doc.get("location") or {}
+            cmd = ReportCase(
+                channel=doc["channel"], category=doc["category"], grid=doc["grid"], actor=actor,
+                occurred_at=at, description=doc.get("description", ""),
+                urgency=doc.get("urgency", "normal"), lat=loc.get("lat"), lon=loc.get("lon"),
+                evidence=list(doc.get("evidence", [])), external_id=doc["external_id"], case_id=cid,
+            )
+            return Message(REPORT, doc["source"], doc["message_id"], cmd, cid)
+        try:
+            cid = UUID(doc["case_id"])
+        except ValueError:
+            raise BadMessage("case_id", f"'{doc['case_id']}' is not a UUID") from None
+        action = doc["action"]
+        cmd = None
+        if action != "accept":
+            cmd = CaseAction(
+                case_id=cid, trigger=ACTION_TRIGGER[action], actor=doc["actor"], occurred_at=at,
+                reason=doc.get("reason"), evidence=list(doc.get("evidence", [])),
+                extra=doc.get("extra"),
+            )
+        return Message(UNIT_UPDATE, doc["source"], doc["message_id"], cmd, cid, doc["unit"],
+                       doc["actor"])
+
+    # ---------------------------------------------------------------- applying
+
+    def _check_unit_actor(self, msg: Message) -> None:
+        self.city.unit(msg.unit, "unit")
+        user = self.city.user(msg.actor, "actor")
+        if user.role != "unit_member" or user.unit != msg.unit:
+            raise ValidationError("actor", f"'{user.id}' is not a member of unit '{msg.unit}'")
+
+    def _apply(self, msg: Message, cases: dict[UUID, Case]) -> str:
+        """Apply one message to the batch's cases; returns the inbox outcome."""
+        svc = self.service
+        if msg.type == REPORT:
+            if msg.case_id in cases:
+                return "duplicate"
+            try:
+                case = svc._report(msg.command)
+            except ValidationError as e:
+                if e.field == "external_id" and "already case" in e.rule:
+                    return "duplicate"
+                raise
+            cases[case.id] = case
+            return "applied"
+        self._check_unit_actor(msg)
+        case = cases.get(msg.case_id) or svc._for_write(msg.case_id)
+        if msg.command is None:  # accept (签收): the case must be with this unit
+            if case.state not in UNIT_STATES or case.unit != msg.unit:
+                raise RefusedError(
+                    f"refused: case is {case.state} ({STATES[case.state]['zh']}) with unit "
+                    f"'{case.unit}'; unit '{msg.unit}' cannot accept it",
+                    state=case.state, trigger="accept", role="unit_member",
+                )
+            cases[case.id] = case
+            return "accepted"
+        svc._act(case, msg.command)
+        cases[case.id] = case
+        return "applied"
+
+    def _dead_row(self, rec: Record, err: CasegridError) -> tuple:
+        payload = base64.b64encode(rec.value or b"").decode("ascii")
+        key = rec.key.decode("utf-8", "replace") if rec.key is not None else None
+        return (self.group, rec.topic, rec.partition, rec.offset, key, payload, err.kind,
+                getattr(err, "field", None), str(err)[:2000])
+
+    def _save(self, cases: dict[UUID, Case], rows: KafkaRows) -> None:
+        self.app.save(*cases.values(), **{KWARG: rows})
+        cache = self.service._cache
+        for case in cases.values():
+            cache[case.id] = case
+            cache.move_to_end(case.id)
+        while len(cache) > self.service._cache_size:
+            cache.popitem(last=False)
+
+    def process(self, records: Sequence[Record]) -> BatchResult:
+        """Apply a batch; every record ends applied, duplicate or dead-lettered, offsets moved."""
+        result = BatchResult()
+        if not records:
+            return result
+        rows = KafkaRows()
+        for r in records:
+            k = (self.group, r.topic, r.partition)
+            rows.offsets[k] = max(rows.offsets.get(k, 0), r.offset + 1)
+        parsed: list[tuple[Record, Message]] = []
+        for r in records:
+            try:
+                parsed.append((r, self.parse(r)))
+            except BadMessage as e:
+                rows.dead.append(self._dead_row(r, e))
+        seen = seen_messages(self.sql, [(m.source, m.message_id) for _, m in parsed])
+        cases: dict[UUID, Case] = {}
+        for r, m in parsed:
+            key = (m.source, m.message_id)
+            if key in seen:
+                result.duplicates += 1
+                continue
+            try:
+                outcome = self._apply(m, cases)
+            except CasegridError as e:
+                rows.dead.append(self._dead_row(r, e))
+                continue
+            seen.add(key)
+            rows.inbox.append((m.source, m.message_id, str(m.case_id), outcome, r.topic,
+                               r.partition, r.offset))
+            if outcome == "duplicate":
+                result.duplicates += 1
+            else:
+                result.applied += 1
+        try:
+            self._save(cases, rows)
+        except IntegrityError:
+            for cid in cases:
+                self.service._cache.pop(cid, None)
+            log.warning("inbound_batch_conflict_fallback", records=len(records))
+            return self._one_by_one(records)
+        result.dead = len(rows.dead)
+        result.case_ids = list(cases)
+        return result
+
+    def _one_by_one(self, records: Sequence[Record]) -> BatchResult:
+        """After a version conflict: each message in its own transaction, with retries."""
+        result = BatchResult(fallback=True)
+        rows = KafkaRows()
+        for r in records:
+            k = (self.group, r.topic, r.partition)
+            rows.offsets[k] = max(rows.offsets.get(k, 0), r.offset + 1)
+            try:
+                m = self.parse(r)
+            except BadMessage as e:
+                rows.dead.append(self._dead_row(r, e))
+                continue
+            for attempt in range(self.fallback_retries + 1):
+                if seen_messages(self.sql, [(m.source, m.message_id)]):
+                    result.duplicates += 1
+                    break
+                cases: dict[UUID, Case] = {}
+                try:
+                    outcome = self._apply(m, cases)
+                except CasegridError as e:
+                    rows.dead.append(self._dead_row(r, e))
+                    break
+                one = KafkaRows(inbox=[(m.source, m.message_id, str(m.case_id), outcome,
+                                        r.topic, r.partition, r.offset)])
+                try:
+                    self._save(cases, one)
+                except IntegrityError:
+                    for cid in cases:
+                        self.service._cache.pop(cid, None)
+                    if attempt == self.fallback_retries:
+                        rows.dead.append(self._dead_row(r, _Conflict(m)))
+                    continue
+                if outcome == "duplicate":
+                    result.duplicates += 1
+                else:
+                    result.applied += 1
+                    result.case_ids.append(m.case_id)
+                break
+        self._save({}, rows)  # dead letters and offsets, no events
+        result.dead = len(rows.dead)
+        return result
+
+
+class _Conflict(CasegridError):
+    kind = "conflict"
+
+    def __init__(self, m: Message):
+        super().__init__(f"conflict: case {m.case_id} kept changing; gave up on message {m.message_id}")
+
+
+def dead_letter_value(row: tuple) -> tuple[bytes | None, bytes]:
+    """A stored dead letter → (key, value) for the dead-letter topic (schema dead-letter.v1)."""
+    group, topic, part, offset, key, payload, kind, fld, error, recorded_at = row
+    raw = base64.b64decode(payload)
+    try:
+        text: Any = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    rule = error.split(": ", 1)[1] if fld and ": " in error else None
+    doc = {
+        "schema": "casegrid.dead-letter.v1", "source_topic": topic, "source_partition": int(part),
+        "source_offset": int(offset), "group_id": group,
+        "error": {"kind": kind, "field": fld, "rule": rule, "message": error},
+        "payload_base64": payload, "payload_text": text, "key": key, "recorded_at": recorded_at,
+    }
+    return (key.encode("utf-8") if key is not None else None,
+            json.dumps(doc, ensure_ascii=False).encode("utf-8"))

@@ -1,0 +1,201 @@
+"""Kafka bookkeeping in our own database, written in the same transaction as the case events.
+
+The inbound worker saves a batch's case events together with
+  * the inbox rows (source, message_id) of the messages it applied (dedupe),
+  * the dead letters of the messages it could not apply (an outbox: published afterwards),
+  * the next offset of every (group, topic, partition) the batch came from,
+all in ONE database transaction. It does so by passing them as a keyword of
+`Application.save(...)`: eventsourcing hands keywords down to the recorder's
+`_insert_events(cursor, stored_events, **kwargs)`, which runs inside the transaction
+that inserts the events. The recorders below add our rows there. So an event without
+its inbox row, or an offset past a message whose events are missing, cannot exist.
+
+Tables (same database as the events; `?` SQL through projections.sql):
+  cg_kafka_inbox         (source, message_id) -> case id, outcome, where it came from
+  cg_kafka_offsets       (group_id, topic, partition_id) -> next offset to read
+  cg_kafka_dead_letters  (group_id, topic, partition_id, kafka_offset) -> error, original bytes,
+                         published_at (NULL until the dead-letter topic has it)
+  cg_kafka_publish       (publisher) -> position in the event log already published
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from projections.sql import Cur, Sql, ts
+
+KWARG = "casegrid_kafka"
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS cg_kafka_inbox ("
+    " source TEXT NOT NULL, message_id TEXT NOT NULL, case_id TEXT, outcome TEXT NOT NULL,"
+    " topic TEXT NOT NULL, partition_id INTEGER NOT NULL, kafka_offset BIGINT NOT NULL,"
+    " recorded_at TEXT NOT NULL, PRIMARY KEY (source, message_id))",
+    "CREATE TABLE IF NOT EXISTS cg_kafka_offsets ("
+    " group_id TEXT NOT NULL, topic TEXT NOT NULL, partition_id INTEGER NOT NULL,"
+    " next_offset BIGINT NOT NULL, updated_at TEXT NOT NULL,"
+    " PRIMARY KEY (group_id, topic, partition_id))",
+    "CREATE TABLE IF NOT EXISTS cg_kafka_dead_letters ("
+    " group_id TEXT NOT NULL, topic TEXT NOT NULL, partition_id INTEGER NOT NULL,"
+    " kafka_offset BIGINT NOT NULL, msg_key TEXT, payload TEXT NOT NULL, error_kind TEXT NOT NULL,"
+    " error_field TEXT, error TEXT NOT NULL, recorded_at TEXT NOT NULL, published_at TEXT,"
+    " PRIMARY KEY (group_id, topic, partition_id, kafka_offset))",
+    "CREATE INDEX IF NOT EXISTS cg_kafka_dead_letters_unpublished"
+    " ON cg_kafka_dead_letters (published_at, recorded_at)",
+    "CREATE TABLE IF NOT EXISTS cg_kafka_publish ("
+    " publisher TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)",
+)
+
+
+def now_ts() -> str:
+    return ts(datetime.now(UTC))
+
+
+@dataclass
+class KafkaRows:
+    """What one inbound transaction writes besides the case events."""
+
+    inbox: list[tuple] = field(default_factory=list)  # source, message_id, case_id, outcome, topic, partition_id, offset
+    dead: list[tuple] = field(default_factory=list)  # group, topic, partition_id, offset, key, payload_b64, kind, field, error
+    offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)  # (group, topic, partition) -> next
+
+    def write(self, cur: Cur) -> None:
+        at = now_ts()
+        cur.executemany(
+            "INSERT INTO cg_kafka_inbox (source, message_id, case_id, outcome, topic, partition_id,"
+            " kafka_offset, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, message_id) DO NOTHING",
+            [(*row, at) for row in self.inbox],
+        )
+        cur.executemany(
+            "INSERT INTO cg_kafka_dead_letters (group_id, topic, partition_id, kafka_offset, msg_key,"
+            " payload, error_kind, error_field, error, recorded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (group_id, topic, partition_id, kafka_offset) DO NOTHING",
+            [(*row, at) for row in self.dead],
+        )
+        cur.executemany(
+            "INSERT INTO cg_kafka_offsets (group_id, topic, partition_id, next_offset, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_id, topic, partition_id) DO UPDATE"
+            " SET next_offset = excluded.next_offset, updated_at = excluded.updated_at"
+            " WHERE cg_kafka_offsets.next_offset < excluded.next_offset",
+            [(g, t, p, n, at) for (g, t, p), n in sorted(self.offsets.items())],
+        )
+
+
+class SQLiteKafkaRecorder(SQLiteApplicationRecorder):
+    def _insert_events(self, c: Any, stored_events: Any, **kwargs: Any) -> Any:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        rows: KafkaRows | None = kwargs.get(KWARG)
+        if rows is not None:
+            rows.write(Cur(c, "sqlite"))
+        return ids
+
+
+class PostgresKafkaRecorder(PostgresApplicationRecorder):
+    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        rows: KafkaRows | None = kwargs.get(KWARG)
+        if rows is not None:
+            rows.write(Cur(curs, "postgres"))
+
+
+def recorder_env(env: dict[str, str]) -> dict[str, str]:
+    """The store settings with our recorder class, for the application the worker uses."""
+    module = env.get("PERSISTENCE_MODULE", "")
+    if module.endswith("postgres"):
+        if env.get("POSTGRES_ENABLE_DB_FUNCTIONS", "").lower() in ("y", "yes", "t", "true", "on", "1"):
+            raise RuntimeError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS must be off for the Kafka worker: the inbox rows "
+                "are written in the events' transaction"
+            )
+        return env | {"APPLICATION_RECORDER_TOPIC": "adapters.kafka_store:PostgresKafkaRecorder"}
+    if module.endswith("sqlite"):
+        return env | {"APPLICATION_RECORDER_TOPIC": "adapters.kafka_store:SQLiteKafkaRecorder"}
+    raise RuntimeError("the Kafka worker needs SQLite or PostgreSQL, not the in-memory store")
+
+
+def create_tables(sql: Sql) -> None:
+    with sql.transaction() as cur:
+        for stmt in DDL:
+            cur.execute(stmt)
+
+
+def seen_messages(sql: Sql, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (source, message_id) pairs are already in the inbox."""
+    found: set[tuple[str, str]] = set()
+    by_source: dict[str, list[str]] = {}
+    for s, m in keys:
+        by_source.setdefault(s, []).append(m)
+    for source, ids in by_source.items():
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = sql.query(
+                f"SELECT message_id FROM cg_kafka_inbox WHERE source = ? AND message_id IN ({marks})",
+                (source, *chunk),
+            )
+            found.update((source, r[0]) for r in rows)
+    return found
+
+
+def stored_offsets(sql: Sql, group: str) -> dict[tuple[str, int], int]:
+    rows = sql.query(
+        "SELECT topic, partition_id, next_offset FROM cg_kafka_offsets WHERE group_id = ?", (group,)
+    )
+    return {(t, int(p)): int(n) for t, p, n in rows}
+
+
+def publish_position(sql: Sql, publisher: str) -> int:
+    rows = sql.query("SELECT position FROM cg_kafka_publish WHERE publisher = ?", (publisher,))
+    return int(rows[0][0]) if rows else 0
+
+
+def advance_publish_position(sql: Sql, publisher: str, old: int, new: int) -> bool:
+    """Compare-and-set; False if another publisher moved it first (it then re-reads)."""
+    with sql.transaction() as cur:
+        cur.execute(
+            "INSERT INTO cg_kafka_publish (publisher, position, updated_at) VALUES (?, 0, ?)"
+            " ON CONFLICT (publisher) DO NOTHING",
+            (publisher, now_ts()),
+        )
+        moved = cur.execute(
+            "UPDATE cg_kafka_publish SET position = ?, updated_at = ?"
+            " WHERE publisher = ? AND position = ?",
+            (new, now_ts(), publisher, old),
+        )
+    return moved == 1
+
+
+def unpublished_dead_letters(sql: Sql, limit: int = 500) -> list[tuple]:
+    return sql.query(
+        "SELECT group_id, topic, partition_id, kafka_offset, msg_key, payload, error_kind, error_field,"
+        " error, recorded_at FROM cg_kafka_dead_letters WHERE published_at IS NULL"
+        " ORDER BY recorded_at, topic, partition_id, kafka_offset LIMIT ?",
+        (limit,),
+    )
+
+
+def mark_dead_letters_published(sql: Sql, keys: list[tuple]) -> None:
+    at = now_ts()
+    with sql.transaction() as cur:
+        cur.executemany(
+            "UPDATE cg_kafka_dead_letters SET published_at = ?"
+            " WHERE group_id = ? AND topic = ? AND partition_id = ? AND kafka_offset = ?",
+            [(at, *k) for k in keys],
+        )
+
+
+def dead_letter_counts(sql: Sql) -> list[dict]:
+    rows = sql.query(
+        "SELECT topic, error_kind, COUNT(*), SUM(CASE WHEN published_at IS NULL THEN 1 ELSE 0 END)"
+        " FROM cg_kafka_dead_letters GROUP BY topic, error_kind ORDER BY topic, error_kind"
+    )
+    return [
+        {"topic": t, "kind": k, "count": int(n), "unpublished": int(u or 0)} for t, k, n, u in rows
+    ]

@@ -1,0 +1,361 @@
+"""The Kafka worker: consume reports and unit updates, publish case events and dead letters.
+
+One process, one loop: poll a batch → apply it in one database transaction (events,
+inbox, dead letters, next offsets) → commit the Kafka offsets → publish dead letters →
+publish the next outbound events. Our database is the authority on positions: on every
+partition assignment the consumer seeks to the offset stored there, so a broker that
+lost its committed offsets (Tansu keeps them in memory) or a crash between our commit
+and Kafka's changes nothing. SIGTERM / SIGINT finish the batch in hand and leave the
+group cleanly.
+
+Settings, highest first: command-line options, environment variables
+(CASEGRID_KAFKA_BOOTSTRAP, CASEGRID_KAFKA_GROUP, CASEGRID_KAFKA_TOPIC_REPORTS,
+CASEGRID_KAFKA_TOPIC_UNIT_UPDATES, CASEGRID_KAFKA_TOPIC_CASE_EVENTS,
+CASEGRID_KAFKA_TOPIC_DEAD_LETTER, CASEGRID_KAFKA_BATCH, CASEGRID_KAFKA_SESSION_TIMEOUT_MS,
+CASEGRID_KAFKA_PARTITIONS), the `kafka:` mapping of the YAML file named by
+--kafka-config / CASEGRID_KAFKA_CONFIG, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+
+from adapters.bootstrap import load_city, store_env
+from adapters.kafka_in import InboundProcessor, Record
+from adapters.kafka_out import OutboundPublisher, producer_config, publish_dead_letters
+from adapters.kafka_store import (
+    create_tables,
+    dead_letter_counts,
+    publish_position,
+    recorder_env,
+    stored_offsets,
+)
+from domain.errors import ConfigError
+from projections.sql import Sql
+from workflows.service import CaseApplication, CaseService
+
+log = structlog.get_logger("casegrid.kafka")
+
+DEFAULT_TOPICS = {
+    "reports": "casegrid.reports.v1",
+    "unit_updates": "casegrid.unit-updates.v1",
+    "case_events": "casegrid.case-events.v1",
+    "dead_letter": "casegrid.dead-letter.v1",
+}
+ENV = "CASEGRID_KAFKA_"
+
+
+@dataclass
+class KafkaSettings:
+    bootstrap: str = "localhost:9092"
+    group: str = "casegrid"
+    client_id: str = "casegrid"
+    topics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
+    channel_actors: dict[str, str] = field(default_factory=dict)
+    source: str = "urn:casegrid"
+    batch: int = 500
+    poll_ms: int = 200
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 3000
+    partitions: int = 3  # used when the worker creates missing topics
+    create_topics: bool = True
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, env: dict | None = None, **overrides) -> KafkaSettings:
+        env = dict(os.environ if env is None else env)
+        s = cls()
+        path = path or env.get(f"{ENV}CONFIG")
+        if path:
+            try:
+                raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            except FileNotFoundError:
+                raise ConfigError("kafka-config", f"no such file '{path}'") from None
+            section = raw.get("kafka", raw) if isinstance(raw, dict) else None
+            if not isinstance(section, dict):
+                raise ConfigError("kafka", "must be a mapping")
+            s._apply(section, "kafka")
+        from_env: dict[str, Any] = {}
+        for f in fields(cls):
+            v = env.get(f"{ENV}{f.name.upper()}")
+            if v is not None and f.name not in ("topics", "channel_actors"):
+                from_env[f.name] = v
+        topics = {k: env[f"{ENV}TOPIC_{k.upper()}"] for k in DEFAULT_TOPICS if f"{ENV}TOPIC_{k.upper()}" in env}
+        if topics:
+            from_env["topics"] = topics
+        s._apply(from_env, "env")
+        s._apply({k: v for k, v in overrides.items() if v is not None}, "option")
+        return s
+
+    def _apply(self, values: dict, where: str) -> None:
+        known = {f.name: f for f in fields(self)}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"{where}.{key}", f"unknown setting; known: {', '.join(known)}")
+            current = getattr(self, key)
+            if isinstance(current, dict):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{where}.{key}", "must be a mapping")
+                unknown = set(value) - set(current) if key == "topics" else set()
+                if unknown:
+                    raise ConfigError(f"{where}.{key}", f"unknown topic role(s) {sorted(unknown)}; "
+                                      f"known: {', '.join(DEFAULT_TOPICS)}")
+                setattr(self, key, {**current, **{k: str(v) for k, v in value.items()}})
+            elif isinstance(current, bool):
+                setattr(self, key, str(value).lower() in ("1", "true", "yes", "on"))
+            elif isinstance(current, int):
+                try:
+                    setattr(self, key, int(value))
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{where}.{key}", f"'{value}' is not a whole number") from None
+            else:
+                setattr(self, key, str(value))
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def open_store(*, data_dir=None, env: dict | None = None, config=None, city=None, clock=None):
+    """The case application with the Kafka-aware recorder, its service and SQL helper."""
+    from datetime import UTC, datetime
+
+    city = city or load_city(config)
+    app = CaseApplication(env=recorder_env(store_env(data_dir, env)))
+    service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
+    sql = Sql(app.recorder)
+    create_tables(sql)
+    return app, service, sql
+
+
+def ensure_topics(settings: KafkaSettings) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-admin")
+    try:
+        existing = set(admin.list_topics())
+        new = [NewTopic(t, settings.partitions, 1) for t in settings.topics.values() if t not in existing]
+        if new:
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass
+            log.info("topics_created", topics=[t.name for t in new], partitions=settings.partitions)
+    finally:
+        admin.close()
+
+
+class KafkaWorker:
+    def __init__(self, app: CaseApplication, service: CaseService, settings: KafkaSettings, *,
+                 inbound: bool = True, outbound: bool = True):
+        self.app, self.service, self.settings = app, service, settings
+        self.sql = Sql(app.recorder)
+        self.inbound, self.outbound = inbound, outbound
+        self.stop_event = threading.Event()
+        self.consumer = None
+        self.producer = None
+        self.processor = InboundProcessor(
+            service, group=settings.group, topics=settings.topics,
+            channel_actors=settings.channel_actors,
+        )
+        self.publisher: OutboundPublisher | None = None
+        self.stats = {"applied": 0, "duplicates": 0, "dead": 0, "published": 0}
+
+    # ------------------------------------------------------------ setup / teardown
+
+    def start(self) -> None:
+        from kafka import KafkaConsumer, KafkaProducer
+
+        s = self.settings
+        if s.create_topics:
+            ensure_topics(s)
+        self.producer = KafkaProducer(**producer_config(s.bootstrap, s.client_id))
+        if self.outbound:
+            self.publisher = OutboundPublisher(self.app, self.producer, s.topics["case_events"],
+                                               batch=max(s.batch, 100), source=s.source)
+        if self.inbound:
+            self.consumer = KafkaConsumer(
+                bootstrap_servers=s.bootstrap, group_id=s.group, client_id=s.client_id,
+                enable_auto_commit=False, auto_offset_reset="earliest",
+                session_timeout_ms=s.session_timeout_ms,
+                heartbeat_interval_ms=min(s.heartbeat_interval_ms, s.session_timeout_ms // 3),
+                max_poll_records=s.batch,
+            )
+            self.consumer.subscribe([s.topics["reports"], s.topics["unit_updates"]],
+                                    listener=_SeekToStored(self))
+        log.info("kafka_worker_started", bootstrap=s.bootstrap, group=s.group,
+                 inbound=self.inbound, outbound=self.outbound, topics=s.topics)
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            try:
+                self.consumer.close(autocommit=False)
+            except Exception as e:  # noqa: BLE001 - closing: log and go on
+                log.warning("consumer_close_failed", error=str(e))
+            self.consumer = None
+        if self.producer is not None:
+            try:
+                self.producer.flush(timeout=10)
+                self.producer.close(timeout=10)
+            except Exception as e:  # noqa: BLE001
+                log.warning("producer_close_failed", error=str(e))
+            self.producer = None
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum, _frame):
+            log.info("kafka_worker_stopping", signal=signal.Signals(signum).name)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    # ------------------------------------------------------------ the loop
+
+    def poll_once(self, timeout_ms: int | None = None) -> int:
+        """Poll, apply, commit. Returns how many records were handled."""
+        from kafka.structs import OffsetAndMetadata
+
+        if self.consumer is None:
+            return 0
+        polled = self.consumer.poll(timeout_ms=self.settings.poll_ms if timeout_ms is None else timeout_ms,
+                                    max_records=self.settings.batch)
+        records = [
+            Record(tp.topic, tp.partition, m.offset, m.key, m.value)
+            for tp, msgs in sorted(polled.items(), key=lambda kv: (kv[0].topic, kv[0].partition))
+            for m in msgs
+        ]
+        if not records:
+            return 0
+        result = self.processor.process(records)  # our transaction commits here
+        self.stats["applied"] += result.applied
+        self.stats["duplicates"] += result.duplicates
+        self.stats["dead"] += result.dead
+        commits = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "", -1) for tp, msgs in polled.items() if msgs}
+        try:
+            self.consumer.commit(commits)  # only after our own commit
+        except Exception as e:  # noqa: BLE001 - our database has the position; log and go on
+            log.warning("kafka_commit_failed", error=str(e))
+        for tp, msgs in polled.items():
+            if not msgs:
+                continue
+            hw = self.consumer.highwater(tp)
+            nxt = msgs[-1].offset + 1
+            log.info("inbound_batch", topic=tp.topic, partition=tp.partition,
+                     offset=msgs[-1].offset, first_offset=msgs[0].offset, records=len(msgs),
+                     lag=max(0, hw - nxt) if hw is not None else None)
+        log.info("inbound_applied", records=len(records), applied=result.applied,
+                 duplicates=result.duplicates, dead=result.dead, fallback=result.fallback)
+        return len(records)
+
+    def publish_once(self) -> int:
+        n = 0
+        if self.producer is not None and self.inbound:
+            n += publish_dead_letters(self.sql, self.producer, self.settings.topics["dead_letter"])
+        if self.publisher is not None:
+            k = self.publisher.step()
+            self.stats["published"] += k
+            n += k
+        return n
+
+    def run(self, *, idle_exit: float | None = None, max_seconds: float | None = None) -> dict:
+        self.start()
+        started = last_work = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                got = self.poll_once()
+                sent = self.publish_once()
+                now = time.monotonic()
+                if got or sent:
+                    last_work = now
+                if idle_exit is not None and now - last_work >= idle_exit:
+                    log.info("kafka_worker_idle_exit", idle_seconds=idle_exit)
+                    break
+                if max_seconds is not None and now - started >= max_seconds:
+                    break
+                if not got and not sent and self.consumer is None:
+                    self.stop_event.wait(self.settings.poll_ms / 1000)
+        finally:
+            self.close()
+            log.info("kafka_worker_stopped", **self.stats)
+        return self.stats
+
+
+class _SeekToStored:
+    """On assignment, start each partition at the offset our database recorded."""
+
+    def __init__(self, worker: KafkaWorker):
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked) -> None:
+        log.info("partitions_revoked", partitions=[f"{tp.topic}:{tp.partition}" for tp in revoked])
+
+    def on_partitions_assigned(self, assigned) -> None:
+        stored = stored_offsets(self.worker.sql, self.worker.settings.group)
+        for tp in assigned:
+            nxt = stored.get((tp.topic, tp.partition))
+            if nxt is not None:
+                self.worker.consumer.seek(tp, nxt)
+            log.info("partition_assigned", topic=tp.topic, partition=tp.partition, offset=nxt)
+
+
+# ------------------------------------------------------------ status
+
+
+def status(app: CaseApplication, settings: KafkaSettings, *, timeout_ms: int = 5000) -> dict:
+    sql = Sql(app.recorder)
+    create_tables(sql)
+    stored = stored_offsets(sql, settings.group)
+    head = app.recorder.max_notification_id() or 0
+    out_pos = publish_position(sql, f"kafka:{settings.topics['case_events']}")
+    inbound = [
+        {"topic": t, "partition": p, "next_offset": n, "end_offset": None, "kafka_committed": None,
+         "lag": None}
+        for (t, p), n in sorted(stored.items())
+    ]
+    broker = "ok"
+    try:
+        from kafka import KafkaConsumer, TopicPartition
+
+        c = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.group,
+                          enable_auto_commit=False, request_timeout_ms=max(timeout_ms, 2000) + 1000,
+                          api_version_auto_timeout_ms=timeout_ms)
+        try:
+            tps = []
+            for role in ("reports", "unit_updates"):
+                parts = c.partitions_for_topic(settings.topics[role]) or set()
+                tps += [TopicPartition(settings.topics[role], p) for p in sorted(parts)]
+            ends = c.end_offsets(tps) if tps else {}
+            rows = {(r["topic"], r["partition"]): r for r in inbound}
+            for tp in tps:
+                row = rows.get((tp.topic, tp.partition))
+                if row is None:
+                    row = {"topic": tp.topic, "partition": tp.partition, "next_offset": 0,
+                           "end_offset": None, "kafka_committed": None, "lag": None}
+                    inbound.append(row)
+                row["end_offset"] = ends.get(tp)
+                row["kafka_committed"] = c.committed(tp)
+                if row["end_offset"] is not None:
+                    row["lag"] = max(0, row["end_offset"] - row["next_offset"])
+        finally:
+            c.close(autocommit=False)
+    except Exception as e:  # noqa: BLE001 - the database part is still worth showing
+        broker = f"unreachable: {type(e).__name__}: {e}"
+    inbound.sort(key=lambda r: (r["topic"], r["partition"]))
+    return {
+        "bootstrap": settings.bootstrap,
+        "group": settings.group,
+        "broker": broker,
+        "inbound": inbound,
+        "outbound": {"topic": settings.topics["case_events"], "position": out_pos, "head": head,
+                     "lag_events": head - out_pos},
+        "dead_letters": dead_letter_counts(sql),
+        "dead_letter_topic": settings.topics["dead_letter"],
+    }
