@@ -32,7 +32,7 @@ def build(svc, n: int, recipe: str, cell: str, reporter: str, checker: str, ids:
         t0 = datetime(day.year, day.month, day.day, 9, 0, tzinfo=SH)
         k = [0]
 
-        def at(minutes=None):
+        def at(minutes=None, k=k, t0=t0):
             k[0] += 1
             return t0 + timedelta(minutes=minutes if minutes is not None else 5 * k[0])
 
@@ -42,7 +42,7 @@ def build(svc, n: int, recipe: str, cell: str, reporter: str, checker: str, ids:
                                      occurred_at=t0))
         ids.setdefault(recipe, []).append(str(case.id))
 
-        def go(trigger, who, when=None, **kw):
+        def go(trigger, who, when=None, case=case, at=at, **kw):
             svc.act(CaseAction(case.id, trigger, who, when or at(), **kw))
 
         if channel == "citizen":
