@@ -1,0 +1,84 @@
+"""The console's words, in Chinese (default) and English (the 中/EN switch)."""
+
+from __future__ import annotations
+
+ROLE = {
+    "supervisor": ("监督员", "Supervisor"),
+    "channel": ("公众渠道", "Public channel"),
+    "acceptor": ("受理员", "Acceptor"),
+    "duty_chief": ("值班长", "Duty chief"),
+    "dispatcher": ("派遣员", "Dispatcher"),
+    "unit_member": ("成员单位", "Member unit"),
+    "inspector": ("纪检监察", "Inspector"),
+    "system": ("系统", "System"),
+}
+
+QUEUE = {
+    "verification": ("待核实", "Awaiting verification"),
+    "filing": ("待立案", "Awaiting filing"),
+    "dispatch": ("待派遣", "Awaiting dispatch"),
+    "check": ("待核查", "Awaiting check"),
+    "closure": ("待结案", "Awaiting closure"),
+    "extension_decision": ("延期待批", "Extension decisions"),
+    "shelve_decision": ("挂账待批", "Shelving decisions"),
+}
+
+WORDS = {
+    "app": ("数字城管监督指挥中心", "Digital urban management center"),
+    "login": ("登录", "Log in"), "logout": ("退出", "Log out"),
+    "user_id": ("用户名", "User id"), "password": ("密码", "Password"),
+    "demo_logins": ("演示账号（密码均为 demo）", "Demo logins (password: demo)"),
+    "queues": ("工作台", "Queues"), "inbox": ("本单位待办", "Unit inbox"),
+    "report": ("上报", "Report"), "cases": ("案件", "Cases"), "map": ("地图", "Map"),
+    "scoreboard": ("考评排名", "Scoreboard"), "trail": ("责任倒查", "Accountability"),
+    "case": ("案件", "Case"), "state": ("状态", "State"), "category": ("类别", "Category"),
+    "grid": ("网格", "Grid cell"), "community": ("社区", "Community"), "unit": ("责任单位", "Unit"),
+    "due": ("时限", "Due"), "due_at": ("截止时间", "Due at"), "overdue": ("已超时", "Overdue"),
+    "near": ("临近", "Due soon"), "ok": ("正常", "On time"),
+    "channel": ("渠道", "Channel"), "urgency": ("紧急程度", "Urgency"),
+    "description": ("描述", "Description"), "evidence": ("证据材料", "Evidence"),
+    "timeline": ("时间线", "Timeline"), "time": ("发生时间", "Occurred"),
+    "event": ("事件", "Event"), "actor": ("操作人", "Actor"), "role": ("角色", "Role"),
+    "after": ("之后状态", "State after"), "step_due": ("应完成", "Step due"),
+    "detail": ("说明", "Detail"), "late": ("超时", "late"),
+    "actions": ("可执行操作", "Actions you may take now"),
+    "no_actions": ("当前角色在此状态下无可执行操作。", "Your role has no step in this state."),
+    "read_only": ("纪检监察只读：可查看全部，不可操作。", "Inspectors read everything and change nothing."),
+    "holder": ("当前责任主体", "Held by"), "reporter": ("上报人", "Reporter"),
+    "reported_at": ("上报时间", "Reported"), "version": ("版本", "Version"),
+    "submit": ("提交", "Submit"), "reason": ("理由/意见", "Reason"),
+    "passed": ("通过", "Passed"), "failed": ("不通过", "Failed"),
+    "approve": ("同意", "Approve"), "reject": ("不同意", "Reject"),
+    "suggested": ("确责建议", "Routing suggestion"), "rule": ("规则", "Rule"),
+    "basis": ("依据", "Basis"), "extra": ("延长时间（如 4h、2d）", "Extra time (e.g. 4h, 2d)"),
+    "closure_type": ("结案类型", "Closure type"), "rating": ("评价", "Rating"),
+    "evidence_url": ("照片链接", "Photo URL"), "lat": ("纬度", "Latitude"), "lon": ("经度", "Longitude"),
+    "all": ("全部", "All"), "filter": ("筛选", "Filter"), "count": ("数量", "Count"),
+    "by": ("维度", "By"), "from": ("起", "From"), "to": ("止", "To"),
+    "rank": ("排名", "Rank"), "name": ("名称", "Name"), "score": ("得分", "Score"),
+    "grade": ("等次", "Grade"), "indicator": ("指标", "Indicator"),
+    "chart": ("分周趋势", "Week by week"), "numerator": ("分子", "Numerator"),
+    "denominator": ("分母", "Denominator"), "value": ("数值", "Value"),
+    "missed": ("超时记录", "Missed deadlines"), "custody": ("持有记录", "Custody"),
+    "person": ("经办人", "Person"), "met": ("按时", "Met"), "overrun": ("超出(分钟)", "Overrun (min)"),
+    "step": ("环节", "Step"), "extensions": ("延期", "Extensions"), "returns": ("退回", "Returns"),
+    "reworks": ("返工", "Reworks"), "urgings": ("督办", "Urgings"),
+    "by_unit": ("按单位", "By unit"), "by_case": ("按案件", "By case"),
+    "case_id": ("案件编号", "Case id"), "open": ("打开", "Open"),
+    "open_cases": ("在办案件", "Open cases"), "legend": ("图例", "Legend"),
+    "overdue_by_unit": ("各单位超时在办", "Overdue by unit"),
+    "unavailable": ("该统计模块尚未就绪。", "This read model is not available yet."),
+    "error": ("出错了", "Error"), "back": ("返回", "Back"), "more": ("更多", "more"),
+    "done": ("已完成", "Done"), "none": ("无", "none"), "yes": ("是", "yes"), "no": ("否", "no"),
+    "mine": ("我的待办", "My queues"), "others": ("其他队列", "Other queues"),
+    "as_of": ("截至", "As of"), "explain": ("指标溯源", "Where this figure comes from"),
+    "trail_of": ("案件责任倒查", "Trail of case"), "stale": ("案件已被他人更新，请重新确认", "The case changed meanwhile; check again"),
+    "lang": ("EN", "中文"),
+}
+
+
+def word(key: str, lang: str) -> str:
+    pair = WORDS.get(key) or QUEUE.get(key) or ROLE.get(key)
+    if pair is None:
+        return key
+    return pair[1] if lang == "en" else pair[0]

@@ -1,0 +1,214 @@
+"""The read side for the HTTP adapter: keep projections caught up, and call the read models.
+
+`Follower` runs in a background thread of the server and calls `catch_up` every ~0.5 s
+(and the deadline tick every minute), so the console follows the event log live; a
+reader also catches up on demand before it reads, so an answer never misses a write the
+same client made a moment before.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import structlog
+
+from adapters.bootstrap import Casegrid
+from domain.errors import CasegridError, ValidationError
+from projections.cases import due_case_ids, list_cases
+from projections.sql import from_ts
+
+log = structlog.get_logger("casegrid.http")
+
+QUEUE_STATES = {  # queue name -> states in it (the contract of projections/queues.py)
+    "verification": ("pending_verification",),
+    "filing": ("pending_filing",),
+    "dispatch": ("pending_dispatch",),
+    "check": ("pending_check",),
+    "closure": ("pending_closure",),
+    "extension_decision": ("extension_requested",),
+    "shelve_decision": ("shelve_requested",),
+}
+UNIT_OPEN = ("dispatched", "extension_requested", "shelve_requested")
+
+
+class Unavailable(CasegridError):
+    """503: a read model this server was built without (module not installed yet)."""
+
+    kind = "unavailable"
+
+
+def projection_module(name: str):
+    try:
+        return importlib.import_module(f"projections.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"projections.{name}":
+            raise Unavailable(f"read model 'projections.{name}' is not available in this build") from None
+        raise
+
+
+class Follower:
+    def __init__(self, cg: Casegrid, *, interval: float = 0.5, tick_every: float = 60.0):
+        self.cg = cg
+        self.interval = interval
+        self.tick_every = tick_every
+        self._lock = threading.Lock()
+        self._applied = -1
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def ensure(self) -> None:
+        """Catch every projection up to the log's head (cheap when already there)."""
+        head = self.cg.projections.head()
+        if head <= self._applied:
+            return
+        with self._lock:
+            if head <= self._applied:
+                return
+            self.cg.projections.catch_up()
+            self._applied = head
+
+    def tick(self, now: datetime | None = None) -> list:
+        self.ensure()
+        now = now or self.cg.service.clock()
+        return self.cg.service.tick(now, due_case_ids(self.cg.sql, now))
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="casegrid-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        last_tick = 0.0
+        clock = 0.0
+        while not self._stop.wait(self.interval):
+            clock += self.interval
+            try:
+                self.ensure()
+                if self.tick_every and clock - last_tick >= self.tick_every:
+                    last_tick = clock
+                    missed = self.tick()
+                    if missed:
+                        log.info("deadline_tick", missed=len(missed))
+            except Exception as e:  # keep following; the next round retries
+                log.warning("follower_error", error=repr(e))
+
+
+# ---------------------------------------------------------------- read models
+
+
+def parse_day(value: str | None, field: str, default: date) -> date:
+    if value in (None, ""):
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
+
+
+def parse_time(value: str | None, field: str, city) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, f"'{value}' is not an ISO 8601 time like 2026-10-08T09:30") from None
+    return t if t.tzinfo else t.replace(tzinfo=city.tz)
+
+
+def queues(cg: Casegrid, *, unit: str | None, now: datetime) -> dict:
+    """projections.queues when present, else the same shape from the case summaries."""
+    try:
+        mod = projection_module("queues")
+    except Unavailable:
+        return _queues_from_summaries(cg, unit=unit, now=now)
+    return mod.queues(cg.sql, cg.city, unit=unit, now=now)
+
+
+def _item(row: dict, now: datetime) -> dict:
+    due = from_ts(row["due_at"]) if row.get("due_at") else None
+    return {"case_id": row["case_id"], "state": row["state"], "category": row["category"],
+            "grid": row["grid"], "unit": row["unit"], "due_at": due.isoformat() if due else None,
+            "overdue": bool(due and due < now), "lat": None, "lon": None}
+
+
+def _queues_from_summaries(cg: Casegrid, *, unit: str | None, now: datetime) -> dict:
+    rows = list_cases(cg.sql, limit=100_000)
+    out: dict = {"now": now.isoformat(), "queues": {q: [] for q in QUEUE_STATES},
+                 "overdue_by_unit": {}, "unit_inbox": []}
+    for r in sorted(rows, key=lambda r: r["due_at"] or "9"):
+        it = _item(r, now)
+        for q, states in QUEUE_STATES.items():
+            if r["state"] in states and unit is None:
+                out["queues"][q].append(it)
+        if r["state"] in UNIT_OPEN and r["unit"]:
+            if it["overdue"]:
+                out["overdue_by_unit"].setdefault(r["unit"], []).append(it)
+            if unit is not None and r["unit"] == unit:
+                out["unit_inbox"].append(it)
+    return out
+
+
+def scoreboard(cg: Casegrid, *, by: str, start: date, end: date, as_of: datetime | None = None):
+    return projection_module("scoreboard").scoreboard(cg.sql, cg.city, by=by, start=start, end=end,
+                                                      as_of=as_of)
+
+
+def explain(cg: Casegrid, *, by: str, key: str, indicator: str, start: date, end: date,
+            as_of: datetime | None = None):
+    return projection_module("scoreboard").explain(cg.sql, cg.city, by=by, key=key,
+                                                   indicator=indicator, start=start, end=end,
+                                                   as_of=as_of)
+
+
+def indicators() -> dict:
+    try:
+        return dict(projection_module("scoreboard").INDICATORS)
+    except Unavailable:
+        return {}
+
+
+def dimensions() -> tuple:
+    try:
+        return tuple(projection_module("scoreboard").DIMENSIONS)
+    except Unavailable:
+        return ("unit",)
+
+
+def case_trail(cg: Casegrid, case_id: str) -> dict:
+    return projection_module("trail").case_trail(cg.sql, cg.city, case_id)
+
+
+def missed_deadlines(cg: Casegrid, *, unit: str | None, actor: str | None, start: date, end: date):
+    return projection_module("trail").missed_deadlines(cg.sql, cg.city, unit=unit, actor=actor,
+                                                       start=start, end=end)
+
+
+def default_range(cg: Casegrid) -> tuple[date, date]:
+    """From the first reported case (at most 92 days back) to today, in the city's zone."""
+    today = cg.service.clock().astimezone(cg.city.tz).date()
+    rows = cg.sql.query("SELECT MIN(reported_at) FROM cg_cases")
+    first = from_ts(rows[0][0]).astimezone(cg.city.tz).date() if rows and rows[0][0] else today
+    return max(first, today - timedelta(days=92)), today
+
+
+def weeks(start: date, end: date, limit: int = 14) -> list[tuple[date, date]]:
+    """Consecutive week-long periods (Monday to Sunday) covering start..end, at most `limit`."""
+    first = start - timedelta(days=start.weekday())
+    out = []
+    while first <= end:
+        out.append((max(first, start), min(first + timedelta(days=6), end)))
+        first += timedelta(days=7)
+    return out[-limit:]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
