@@ -30,10 +30,19 @@ def _settings(bootstrap, group, kafka_config, **more):
     return KafkaSettings.load(kafka_config, bootstrap=bootstrap, group=group, **more)
 
 
-def _fail(e: CasegridError, as_json: bool) -> None:
-    from adapters.cli import _fail as fail
+_CLI: dict = {}  # the module that defines the main app (it is __main__ under `python -m adapters.cli`)
 
-    fail(e, as_json)
+
+def _cli():
+    if "module" not in _CLI:
+        import adapters.cli
+
+        return adapters.cli
+    return _CLI["module"]
+
+
+def _fail(e: CasegridError, as_json: bool) -> None:
+    _cli()._fail(e, as_json)
 
 
 @kafka_app.command("run")
@@ -48,8 +57,9 @@ def run(
         help="Stop after this many seconds with nothing to do (default: run until SIGTERM).")] = None,
 ):
     """Run the worker (both directions unless --in or --out is given); SIGTERM stops it cleanly."""
-    from adapters.cli import STATE
     from adapters.kafka_worker import KafkaWorker, open_store
+
+    STATE = _cli().STATE
 
     if not inbound and not outbound:
         inbound = outbound = True
@@ -75,8 +85,9 @@ def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ):
     """Inbound positions and lag per partition, outbound position, dead-letter counts."""
-    from adapters.cli import STATE
     from adapters.kafka_worker import open_store, status
+
+    STATE = _cli().STATE
 
     try:
         settings = _settings(bootstrap, group, kafka_config)
@@ -106,4 +117,7 @@ def status_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    callback = app.registered_callback.callback if app.registered_callback else None
+    if callback is not None:
+        _CLI["module"] = sys.modules[callback.__module__]
     app.add_typer(kafka_app, name="kafka")

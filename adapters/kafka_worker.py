@@ -28,6 +28,7 @@ from typing import Any
 
 import structlog
 import yaml
+from kafka import ConsumerRebalanceListener
 
 from adapters.bootstrap import load_city, store_env
 from adapters.kafka_in import InboundProcessor, Record
@@ -288,7 +289,7 @@ class KafkaWorker:
         return self.stats
 
 
-class _SeekToStored:
+class _SeekToStored(ConsumerRebalanceListener):
     """On assignment, start each partition at the offset our database recorded."""
 
     def __init__(self, worker: KafkaWorker):
@@ -326,7 +327,7 @@ def status(app: CaseApplication, settings: KafkaSettings, *, timeout_ms: int = 5
 
         c = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.group,
                           enable_auto_commit=False, request_timeout_ms=max(timeout_ms, 2000) + 1000,
-                          api_version_auto_timeout_ms=timeout_ms)
+                          bootstrap_timeout_ms=timeout_ms)
         try:
             tps = []
             for role in ("reports", "unit_updates"):
