@@ -18,6 +18,7 @@ CASEGRID_KAFKA_PARTITIONS), the `kafka:` mapping of the YAML file named by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -145,10 +146,8 @@ def ensure_topics(settings: KafkaSettings) -> None:
         existing = set(admin.list_topics())
         new = [NewTopic(t, settings.partitions, 1) for t in settings.topics.values() if t not in existing]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
             log.info("topics_created", topics=[t.name for t in new], partitions=settings.partitions)
     finally:
         admin.close()

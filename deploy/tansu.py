@@ -17,6 +17,7 @@ offset, which is why casegrid keeps its own positions in its own database.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -150,10 +151,8 @@ def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -> None
         existing = set(admin.list_topics())
         new = [NewTopic(n, partitions, 1) for n in names if n not in existing]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 

@@ -38,7 +38,6 @@ from tests.support import T0, city
 from workflows.commands import CaseAction, ReportCase
 
 
-
 @pytest.fixture(scope="module")
 def broker():
     with ThrowawayBroker() as b:
@@ -96,7 +95,7 @@ def test_10k_messages_with_duplicates_and_malformed(broker, tmp_path):
     p = producer(broker.bootstrap)
     sent = [p.send(topics["reports"], key=key, value=value) for key, value, _ in msgs]
     p.flush()
-    for (key, _, kind), fut in zip(msgs, sent, strict=True):
+    for (_key, _, kind), fut in zip(msgs, sent, strict=True):
         md = fut.get(timeout=10)
         if kind not in ("ok", "dup"):
             bad_expect[(md.partition, md.offset)] = kind
