@@ -30,10 +30,9 @@ import structlog
 from eventsourcing.persistence import IntegrityError
 from jsonschema import Draft202012Validator
 
-from adapters.kafka_store import KWARG, KafkaRows, seen_messages
+from adapters.kafka_store import KWARG, KafkaRows, seen_messages, sql_for
 from domain.case import Case
 from domain.errors import CasegridError, RefusedError, ValidationError
-from projections.sql import Sql
 from workflows.commands import CaseAction, ReportCase
 from workflows.lifecycle import STATES, UNIT_STATES
 from workflows.service import EXTERNAL_NS, CaseService
@@ -173,7 +172,7 @@ class InboundProcessor:
         self.service = service
         self.app = service.app
         self.city = service.city
-        self.sql = Sql(self.app.recorder)
+        self.sql = sql_for(self.app)
         self.group = group
         self.types = {topics["reports"]: REPORT, topics["unit_updates"]: UNIT_UPDATE}
         self.channel_actors = {**DEFAULT_CHANNEL_ACTORS, **(channel_actors or {})}

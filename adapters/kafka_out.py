@@ -25,6 +25,7 @@ from adapters.kafka_store import (
     advance_publish_position,
     mark_dead_letters_published,
     publish_position,
+    sql_for,
     unpublished_dead_letters,
 )
 from projections.sql import Sql
@@ -95,7 +96,7 @@ class OutboundPublisher:
     def __init__(self, app: Any, producer: Any, topic: str, *, name: str | None = None,
                  batch: int = 1000, source: str = "urn:casegrid", send_timeout: float = 30.0):
         self.app = app
-        self.sql = Sql(app.recorder)
+        self.sql = sql_for(app)
         self.producer = producer
         self.topic = topic
         self.name = name or f"kafka:{topic}"

@@ -120,6 +120,14 @@ def recorder_env(env: dict[str, str]) -> dict[str, str]:
     raise RuntimeError("the Kafka worker needs SQLite or PostgreSQL, not the in-memory store")
 
 
+def sql_for(app: Any) -> Sql:
+    """projections.sql.Sql for the application; the dialect from the recorder's class tree
+    (Sql guesses it from the recorder's module name, which ours do not carry)."""
+    sql = Sql(app.recorder)
+    sql.dialect = "postgres" if isinstance(app.recorder, PostgresApplicationRecorder) else "sqlite"
+    return sql
+
+
 def create_tables(sql: Sql) -> None:
     with sql.transaction() as cur:
         for stmt in DDL:

@@ -39,10 +39,10 @@ from adapters.kafka_store import (
     dead_letter_counts,
     publish_position,
     recorder_env,
+    sql_for,
     stored_offsets,
 )
 from domain.errors import ConfigError
-from projections.sql import Sql
 from workflows.service import CaseApplication, CaseService
 
 log = structlog.get_logger("casegrid.kafka")
@@ -132,7 +132,7 @@ def open_store(*, data_dir=None, env: dict | None = None, config=None, city=None
     city = city or load_city(config)
     app = CaseApplication(env=recorder_env(store_env(data_dir, env)))
     service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
-    sql = Sql(app.recorder)
+    sql = sql_for(app)
     create_tables(sql)
     return app, service, sql
 
@@ -157,7 +157,7 @@ class KafkaWorker:
     def __init__(self, app: CaseApplication, service: CaseService, settings: KafkaSettings, *,
                  inbound: bool = True, outbound: bool = True):
         self.app, self.service, self.settings = app, service, settings
-        self.sql = Sql(app.recorder)
+        self.sql = sql_for(app)
         self.inbound, self.outbound = inbound, outbound
         self.stop_event = threading.Event()
         self.consumer = None
@@ -310,7 +310,7 @@ class _SeekToStored(ConsumerRebalanceListener):
 
 
 def status(app: CaseApplication, settings: KafkaSettings, *, timeout_ms: int = 5000) -> dict:
-    sql = Sql(app.recorder)
+    sql = sql_for(app)
     create_tables(sql)
     stored = stored_offsets(sql, settings.group)
     head = app.recorder.max_notification_id() or 0
