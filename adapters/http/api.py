@@ -410,7 +410,9 @@ def series(cg: Casegrid, *, by: str, indicator: str, start: date, end: date) -> 
     for i, (p0, p1) in enumerate(periods):
         board = reads.scoreboard(cg, by=by, start=p0, end=p1)
         for row in board["rows"]:
-            k = keys.setdefault(row["key"], {"key": row["key"], "name": row["name"],
+            name = cg.city.units[row["key"]].short if by == "unit" and row["key"] in cg.city.units \
+                else row["name"]
+            k = keys.setdefault(row["key"], {"key": row["key"], "name": name,
                                              "values": [None] * len(periods)})
             k["values"][i] = row["rates"].get(indicator)
     return {"by": by, "indicator": indicator, "zh": (inds.get(indicator) or {}).get("zh"),

@@ -42,6 +42,11 @@ MY_QUEUES = {
     "dispatcher": ["dispatch", "extension_decision"],
 }
 ROWS_PER_QUEUE = 40
+PREFERRED = {  # the chart's first indicator per dimension
+    "unit": ["on_time_resolution_rate"], "supervisor": ["valid_report_rate"],
+    "dispatcher": ["on_time_dispatch_rate"], "duty-chief": ["on_time_filing_rate"],
+    "*": ["discovery_rate", "on_time_closure_rate"],
+}
 
 
 # ---------------------------------------------------------------- helpers
@@ -378,7 +383,8 @@ def scoreboard_page(request: Request, by: str = "unit", indicator: str | None = 
         {k for r in board["rows"] for k in r.get("rates", {})})
     count_names = [k for k, v in inds.items() if v.get("kind") == "count"]
     shown_rates = [k for k in rate_names if any(r["rates"].get(k) is not None for r in board["rows"])]
-    indicator = indicator or (shown_rates[0] if shown_rates else (rate_names[0] if rate_names else None))
+    preferred = [p for p in PREFERRED.get(by, PREFERRED["*"]) if p in shown_rates]
+    indicator = indicator or (preferred or shown_rates or rate_names or [None])[0]
     chart = None
     if indicator and by in ("unit", "community", "squad", "street", "district", "supervisor",
                             "dispatcher", "duty-chief", "grid"):
@@ -427,12 +433,14 @@ def trail_page(request: Request, unit: str | None = None, case_id: str | None = 
         data = reads.missed_deadlines(cg, unit=unit or None, actor=None, start=s, end=e)
     except reads.Unavailable:
         return page(request, "unavailable.html", user=user, what="trail")
-    per_unit: dict[str, int] = {}
-    per_person: dict[str, int] = {}
-    for m in data.get("misses", []):
-        per_unit[m.get("holder") or "?"] = per_unit.get(m.get("holder") or "?", 0) + 1
-        if m.get("person"):
-            per_person[m["person"]] = per_person.get(m["person"], 0) + 1
+    per_unit: dict[str, int] = dict(data.get("per_unit") or {})
+    per_person: dict[str, int] = dict(data.get("per_person") or {})
+    if not per_unit and not per_person:
+        for m in data.get("misses", []):
+            if m.get("holder_kind") == "unit":
+                per_unit[m["holder"]] = per_unit.get(m["holder"], 0) + 1
+            if m.get("person"):
+                per_person[m["person"]] = per_person.get(m["person"], 0) + 1
     return page(request, "trail.html", user=user, data=data, unit=unit, units=cg.city.units,
                 per_unit=sorted(per_unit.items(), key=lambda x: -x[1]),
                 per_person=sorted(per_person.items(), key=lambda x: -x[1])[:12],
@@ -467,18 +475,16 @@ def map_page(request: Request):
     now = cg.service.clock()
     unit = unit_scope(user, None) if user.role in ("unit_member",) else None
     data = reads.queues(cg, unit=unit, now=now)
-    items = list(data.get("unit_inbox", [])) if unit else [
-        i for q in data["queues"].values() for i in q]
+    items = list(data.get("unit_inbox", []))
     if not unit:
-        items += [i for v in data.get("overdue_by_unit", {}).values() for i in v]
-        items += _open_unit_cases(cg, now)
+        items += [i for q in data["queues"].values() for i in q]
     seen, points = set(), []
     for it in items:
         if it["case_id"] in seen:
             continue
         seen.add(it["case_id"])
         lat, lon = it.get("lat"), it.get("lon")
-        if lat is None and it.get("state") is not None:
+        if "lat" not in it or (lat is None and not reads.has_locations()):
             lat, lon = _location(cg, it["case_id"])
         if lat is None or lon is None:
             continue
@@ -493,14 +499,6 @@ def map_page(request: Request):
                 points_json=json.dumps(points, ensure_ascii=False),
                 cells_json=json.dumps(cells, ensure_ascii=False),
                 bbox_json=json.dumps(geo.bbox(cg.city)))
-
-
-def _open_unit_cases(cg: Casegrid, now: datetime) -> list[dict]:
-    out = []
-    for state in reads.UNIT_OPEN:
-        for r in list_cases(cg.sql, state=state, limit=5000):
-            out.append(reads._item(r, now))
-    return out
 
 
 _LOC: dict[str, tuple] = {}

@@ -152,9 +152,18 @@ def _queues_from_summaries(cg: Casegrid, *, unit: str | None, now: datetime) -> 
         if r["state"] in UNIT_OPEN and r["unit"]:
             if it["overdue"]:
                 out["overdue_by_unit"].setdefault(r["unit"], []).append(it)
-            if unit is not None and r["unit"] == unit:
+            if unit is None or r["unit"] == unit:
                 out["unit_inbox"].append(it)
     return out
+
+
+def has_locations() -> bool:
+    """Whether the queue items carry lat/lon (projections.queues does; the fallback does not)."""
+    try:
+        projection_module("queues")
+    except Unavailable:
+        return False
+    return True
 
 
 def scoreboard(cg: Casegrid, *, by: str, start: date, end: date, as_of: datetime | None = None):
@@ -184,12 +193,44 @@ def dimensions() -> tuple:
 
 
 def case_trail(cg: Casegrid, case_id: str) -> dict:
-    return projection_module("trail").case_trail(cg.sql, cg.city, case_id)
+    return _split_holders(projection_module("trail").case_trail(cg.sql, cg.city, case_id))
 
 
 def missed_deadlines(cg: Casegrid, *, unit: str | None, actor: str | None, start: date, end: date):
-    return projection_module("trail").missed_deadlines(cg.sql, cg.city, unit=unit, actor=actor,
-                                                       start=start, end=end)
+    """One unit's or one person's missed deadlines; with neither, everyone's (each unit, then
+    each person at the center), every miss once, with per-unit and per-person counts."""
+    mod = projection_module("trail")
+    if unit is not None or actor is not None:
+        out = mod.missed_deadlines(cg.sql, cg.city, unit=unit, actor=actor, start=start, end=end)
+        return _split_holders(out)
+    seen, misses, per_unit, per_person = set(), [], {}, {}
+    center = [u.id for u in cg.city.users.values()
+              if u.role in ("supervisor", "acceptor", "dispatcher", "duty_chief")]
+    parts = [("unit", u) for u in cg.city.units] + [("actor", a) for a in center]
+    for kind, key in parts:
+        got = mod.missed_deadlines(cg.sql, cg.city, start=start, end=end, **{kind: key})
+        for m in got["misses"]:
+            ident = (m["case_id"], m.get("step"), m.get("due_at"))
+            if ident in seen:
+                continue
+            seen.add(ident)
+            misses.append(m)
+        if got["count"]:
+            (per_unit if kind == "unit" else per_person)[key] = got["count"]
+    misses.sort(key=lambda m: (m.get("due_at") or "", m["case_id"]))
+    return _split_holders({"unit": None, "actor": None, "from": start.isoformat(),
+                           "to": end.isoformat(), "count": len(misses),
+                           "cases": sorted({m["case_id"] for m in misses}), "misses": misses,
+                           "per_unit": per_unit, "per_person": per_person})
+
+
+def _split_holders(out: dict) -> dict:
+    """Give each miss holder_kind / holder apart ('unit:hw' -> 'unit', 'hw') for the console."""
+    for m in out.get("misses", []):
+        h = m.get("holder") or ""
+        if "holder_kind" not in m and ":" in h:
+            m["holder_kind"], m["holder"] = h.split(":", 1)
+    return out
 
 
 def default_range(cg: Casegrid) -> tuple[date, date]:
