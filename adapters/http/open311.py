@@ -44,9 +44,14 @@ def _cg(request: Request) -> Casegrid:
     return request.app.state.cg
 
 
-def _fmt(fmt: str) -> None:
-    if fmt not in ("", ".json"):
-        raise ValidationError("format", f"'{fmt.lstrip('.')}' is not supported; use .json")
+def _strip_format(value: str) -> str:
+    """'E0102.json' -> 'E0102'; another format suffix (.xml) is refused: this server speaks JSON."""
+    stem, dot, fmt = value.rpartition(".")
+    if not dot:
+        return value
+    if fmt != "json":
+        raise ValidationError("format", f"'{fmt}' is not supported; use .json")
+    return stem
 
 
 def _service(cg: Casegrid, code: str) -> dict:
@@ -65,10 +70,10 @@ def services(request: Request, jurisdiction_id: str | None = None):
     return [_service(cg, code) for code in sorted(cg.city.categories)]
 
 
-@router.get("/services/{service_code}.{fmt}")
 @router.get("/services/{service_code}")
-def service_definition(request: Request, service_code: str, fmt: str = "json"):
-    _fmt("." + fmt if fmt else "")
+def service_definition(request: Request, service_code: str):
+    """Service definition (also as services/{service_code}.json)."""
+    service_code = _strip_format(service_code)
     cg = _cg(request)
     if service_code not in cg.city.categories:
         raise NotFoundError(f"service_code: unknown service '{service_code}'")
@@ -108,7 +113,9 @@ def _report(cg: Casegrid, user, params: dict):
         raise ValidationError("service_code", f"unknown service '{code}'")
     lat, lon = _float(params, "lat"), _float(params, "long")
     grid = params.get("address_id") or None
-    if grid is None:
+    if grid is not None:
+        cg.city.cell(grid, "address_id")
+    else:
         if lat is None or lon is None:
             raise ValidationError("lat", "a location is required: lat and long, or address_id "
                                   "(a 14-digit grid cell code)")
@@ -223,12 +230,15 @@ def get_requests(request: Request, service_request_id: str | None = None,
     return [_view(cg, cg.service.get(r[0])) for r in rows]
 
 
-@router.get("/requests/{service_request_id}.{fmt}")
 @router.get("/requests/{service_request_id}")
-def get_request(request: Request, service_request_id: str, fmt: str = "json"):
-    _fmt("." + fmt if fmt else "")
+def get_request(request: Request, service_request_id: str):
+    """One request (also as requests/{service_request_id}.json)."""
+    service_request_id = _strip_format(service_request_id)
     cg = _cg(request)
-    case = cg.service.get(service_request_id)
+    try:
+        case = cg.service.get(service_request_id)
+    except ValidationError:  # not even a case id: for GeoReport simply an unknown request
+        raise NotFoundError(f"service_request_id: no request '{service_request_id}'") from None
     if case.channel not in PUBLIC_CHANNELS:
         raise NotFoundError(f"service_request_id: no request '{service_request_id}'")
     return [_view(cg, case)]
