@@ -41,7 +41,7 @@ MY_QUEUES = {
     "duty_chief": ["extension_decision", "shelve_decision", "filing", "closure"],
     "dispatcher": ["dispatch", "extension_decision"],
 }
-ROWS_PER_QUEUE = 40
+ROWS_PER_QUEUE = 100
 PREFERRED = {  # the chart's first indicator per dimension
     "unit": ["on_time_resolution_rate"], "supervisor": ["valid_report_rate"],
     "dispatcher": ["on_time_dispatch_rate"], "duty-chief": ["on_time_filing_rate"],

@@ -1,0 +1,316 @@
+"""The web console in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+Each demo user logs in and does their job by clicking: the acceptor takes a 12345 report,
+the supervisor verifies it, the acceptor files it, the dispatcher dispatches it on the
+routing rule's suggestion, the unit resolves it, the supervisor fails the check, the unit
+reworks it, the supervisor passes it and the acceptor closes it; the duty chief reads the
+scoreboard and drills down to the cases; the inspector reads the trail and can change
+nothing. Screenshots go to artifacts/screenshots/.
+
+Needs /usr/bin/chromium and CJK fonts: `bash deploy/install-chromium.sh`. Set
+CASEGRID_SKIP_BROWSER=1 to skip these tests (a missing browser is otherwise an error).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from adapters.bootstrap import bootstrap
+from adapters.http.server import load_demo
+from tests.e2e.http_support import LiveServer
+from tests.support import city
+
+CHROMIUM = os.environ.get("CASEGRID_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.skipif(os.environ.get("CASEGRID_SKIP_BROWSER") == "1",
+                                reason="browser tests disabled by CASEGRID_SKIP_BROWSER=1")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cg = bootstrap(data_dir=tmp_path_factory.mktemp("console"), city=city())
+    load_demo(cg, cases=120, echo=lambda *_: None)  # a little history for boards and trail
+    with LiveServer(cg) as s:
+        yield s
+    cg.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `bash deploy/install-chromium.sh`")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
+            headless=True, args=ARGS, viewport={"width": 1366, "height": 900}, locale="zh-CN")
+        yield ctx
+        ctx.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    pg = browser.new_page()
+    pg.set_default_timeout(15_000)
+    requests_out: list[str] = []
+    pg.on("request", lambda r: None if r.url.startswith(server.url) or r.url.startswith("data:")
+          else requests_out.append(r.url))
+    pg.base = server.url  # type: ignore[attr-defined]
+    yield pg
+    assert requests_out == [], f"the console fetched from outside the server: {requests_out}"
+    pg.close()
+
+
+def shot(pg, name: str) -> None:
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def login(pg, user: str, password: str = "demo") -> None:
+    pg.context.clear_cookies()
+    pg.goto(pg.base + "/login")
+    pg.fill("#user", user)
+    pg.fill("#password", password)
+    pg.click("#login-submit")
+    pg.wait_for_selector("#whoami")
+    assert pg.get_attribute("#whoami", "data-user") == user
+
+
+def state_of(pg) -> str:
+    return pg.get_attribute("#case-state", "data-state")
+
+
+def open_from_queue(pg, queue: str, case_id: str) -> None:
+    """From the home page (the center's queues), click the case in one queue."""
+    pg.click('nav a[data-nav="queues"]')
+    pg.click(f'#queue-{queue} a[href="/cases/{case_id}"]')
+    pg.wait_for_selector("#case-state")
+
+
+def open_from_inbox(pg, case_id: str) -> None:
+    pg.click('nav a[data-nav="inbox"]')
+    pg.click(f'#unit-inbox a[href="/cases/{case_id}"]')
+    pg.wait_for_selector("#case-state")
+
+
+def submit(pg, action: str) -> None:
+    pg.click(f"#act-{action} button[type=submit]")
+    pg.wait_for_selector("#done, #action-error")
+    assert pg.query_selector("#action-error") is None, pg.inner_text("#action-error")
+
+
+# ---------------------------------------------------------------- the whole case by clicking
+
+
+def test_every_role_does_its_job_by_clicking(page):
+    pg = page
+    # 受理员 takes a 12345 hotline report
+    login(pg, "acc_wang")
+    shot(pg, "01-acceptor-queues")
+    pg.click('nav a[data-nav="report"]')
+    pg.select_option("#channel", "hotline")
+    pg.select_option("#category", "E0102")
+    pg.select_option("#grid", "44030301000101")
+    pg.fill("#description", "市民来电：坭岗路口垃圾堆积")
+    pg.fill("#lat", "22.5712")
+    pg.fill("#lon", "114.1133")
+    pg.fill("#evidence-url", "https://img.example/hotline.jpg")
+    shot(pg, "02-acceptor-report-form")
+    pg.click("#report-submit")
+    pg.wait_for_selector("#case-id")
+    cid = pg.inner_text("#case-id").strip()
+    assert state_of(pg) == "pending_verification"
+    assert "https://img.example/hotline.jpg" in pg.inner_text("#evidence")
+    shot(pg, "03-reported")
+
+    # 监督员 verifies on site
+    login(pg, "sup_zhang")
+    open_from_queue(pg, "verification", cid)
+    assert pg.is_visible("#act-verify")
+    assert pg.query_selector("#act-file") is None  # not the supervisor's step
+    submit(pg, "verify")
+    assert state_of(pg) == "pending_filing"
+    shot(pg, "04-supervisor-verified")
+
+    # 受理员 files
+    login(pg, "acc_wang")
+    open_from_queue(pg, "filing", cid)
+    submit(pg, "file")
+    assert state_of(pg) == "pending_dispatch"
+
+    # 派遣员 dispatches on the routing rule's suggestion
+    login(pg, "disp_chen")
+    open_from_queue(pg, "dispatch", cid)
+    assert "R-" in pg.inner_text("#routing-rule")
+    assert pg.eval_on_selector("#dispatch-unit", "e => e.value") == "hw"
+    shot(pg, "05-dispatcher-form-prefilled")
+    submit(pg, "dispatch")
+    assert state_of(pg) == "dispatched"
+    assert "环境卫生" in pg.inner_text("#case-unit")
+
+    # 成员单位 (环卫所) resolves from its inbox
+    login(pg, "hw_luo")
+    shot(pg, "06-unit-inbox")
+    open_from_inbox(pg, cid)
+    pg.fill("#act-resolve input[name=evidence]", "https://img.example/after.jpg")
+    submit(pg, "resolve")
+    assert state_of(pg) == "pending_check"
+
+    # 监督员 fails the check: rework (返工)
+    login(pg, "sup_zhang")
+    open_from_queue(pg, "check", cid)
+    pg.check('#act-check input[name=passed][value="0"]')
+    pg.fill("#act-check input[name=reason]", "现场未清理干净")
+    submit(pg, "check")
+    assert state_of(pg) == "dispatched"
+    shot(pg, "07-check-failed-rework")
+
+    # the unit reworks
+    login(pg, "hw_luo")
+    open_from_inbox(pg, cid)
+    submit(pg, "resolve")
+    assert state_of(pg) == "pending_check"
+
+    # 监督员 passes the check
+    login(pg, "sup_zhang")
+    open_from_queue(pg, "check", cid)
+    submit(pg, "check")
+    assert state_of(pg) == "pending_closure"
+
+    # 受理员 closes
+    login(pg, "acc_wang")
+    open_from_queue(pg, "closure", cid)
+    submit(pg, "close")
+    assert state_of(pg) == "closed"
+    rows = pg.query_selector_all("#timeline tr[data-event]")
+    events = [r.get_attribute("data-event") for r in rows]
+    assert events[:4] == ["Reported", "Verified", "Filed", "Dispatched"]
+    assert events.count("Resolved") == 2 and events.count("Checked") == 2
+    assert events[-1] == "Closed"
+    assert "王芳" in pg.inner_text("#timeline") and "罗刚" in pg.inner_text("#timeline")
+    shot(pg, "08-closed-timeline")
+
+    # 纪检监察 reads the case and its trail, and has no buttons
+    login(pg, "insp_sun")
+    pg.goto(f"{pg.base}/cases/{cid}")
+    assert pg.is_visible("#read-only") and pg.query_selector("form.act") is None
+    pg.click("#trail-link")
+    pg.wait_for_selector("#custody")
+    holders = pg.inner_text("#custody")
+    assert "环卫" in holders and "监督员" in holders
+    shot(pg, "09-inspector-case-trail")
+
+
+def test_a_supervisor_reports_from_patrol(page):
+    pg = page
+    login(pg, "sup_li")
+    pg.click('nav a[data-nav="report"]')
+    assert pg.eval_on_selector_all("#channel option", "os => os.map(o => o.value)") == ["patrol"]
+    pg.select_option("#category", "E0501")
+    pg.fill("#description", "巡查发现无照游商")
+    pg.click("#report-submit")
+    pg.wait_for_selector("#case-id")
+    assert state_of(pg) == "pending_filing"
+
+
+def test_a_refused_step_shows_the_rule(page, server):
+    pg = page
+    login(pg, "sup_zhang")
+    pg.click('nav a[data-nav="report"]')
+    pg.fill("#lat", "22.57")  # lat without lon
+    pg.click("#report-submit")
+    pg.wait_for_selector("#report-error")
+    assert pg.get_attribute("#report-error", "data-field") == "lon"
+
+
+def test_the_unit_inbox_holds_only_its_own_cases(page, server):
+    pg = page
+    login(pg, "cg_liu")
+    pg.click('nav a[data-nav="inbox"]')
+    ids = [a.get_attribute("href").split("/")[-1] for a in pg.query_selector_all("#unit-inbox a")]
+    for cid in ids:
+        assert server.cg.service.get(cid).unit == "cgj"
+    other = next((r[0] for r in server.cg.sql.query(
+        "SELECT case_id FROM cg_cases WHERE unit = 'hw' LIMIT 1")), None)
+    if other:
+        resp = pg.goto(f"{pg.base}/cases/{other}")
+        assert resp.status == 404
+    shot(pg, "10-unit-cgj-inbox")
+
+
+def test_the_duty_chief_reads_the_scoreboard_and_drills_down(page):
+    pg = page
+    login(pg, "chief_zhao")
+    shot(pg, "11-duty-chief-queues")
+    pg.click('nav a[data-nav="scoreboard"]')
+    pg.wait_for_selector("#ranking tr[data-key]")
+    pg.wait_for_function("window.cgChart !== undefined")
+    grades = [g.inner_text() for g in pg.query_selector_all("#ranking .grade")]
+    assert grades and set(grades) <= set("ABCDE")
+    shot(pg, "12-scoreboard")
+    link = pg.query_selector("#ranking a.drill")
+    link.click()
+    pg.wait_for_selector("#explain")
+    assert pg.inner_text("#explain-value")
+    ids = pg.query_selector_all("#numerator a, #denominator a")
+    assert ids
+    shot(pg, "13-scoreboard-drilldown")
+    ids[0].click()
+    pg.wait_for_selector("#case-state")
+
+
+def test_the_inspector_reads_the_trail_per_unit(page):
+    pg = page
+    login(pg, "insp_sun")
+    pg.click('nav a[data-nav="trail"]')
+    pg.wait_for_selector("#misses")
+    assert int(pg.inner_text("#miss-count")) > 0
+    shot(pg, "14-trail-overview")
+    unit_link = pg.query_selector("#misses-by-holder a")
+    unit_link.click()
+    pg.wait_for_selector("#misses")
+    assert re.search(r"unit=\w", pg.url)
+    shot(pg, "15-trail-one-unit")
+
+
+def test_the_map_draws_open_cases_without_tiles(page):
+    pg = page
+    login(pg, "chief_zhao")
+    pg.click('nav a[data-nav="map"]')
+    pg.wait_for_function("window.cgMap !== undefined")
+    assert int(pg.inner_text("#map-count")) > 0
+    assert len(pg.query_selector_all("#map path.leaflet-interactive")) > 35  # cells + markers
+    shot(pg, "16-map")
+
+
+def test_english_switch(page):
+    pg = page
+    login(pg, "disp_chen")
+    pg.click("#lang-switch")
+    pg.wait_for_selector('nav a[data-nav="queues"]')
+    assert pg.inner_text('nav a[data-nav="queues"]') == "Queues"
+    shot(pg, "17-english-queues")
+    pg.click("#lang-switch")
+    assert pg.inner_text('nav a[data-nav="queues"]') == "工作台"
+
+
+def test_wrong_password_is_refused(page):
+    pg = page
+    pg.context.clear_cookies()
+    pg.goto(pg.base + "/login")
+    pg.fill("#user", "acc_wang")
+    pg.fill("#password", "nope")
+    pg.click("#login-submit")
+    pg.wait_for_selector("#login-error")
+    pg.goto(pg.base + "/queues")
+    assert "/login" in pg.url
