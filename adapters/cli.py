@@ -607,6 +607,7 @@ def queue_cmd(
 # ---------------------------------------------------------------- more command groups
 # Each further group lives in its own module with `register(app)`; add one line here.
 __import__("adapters.cli_kafka", fromlist=["register"]).register(app)
+__import__("adapters.cli_import", fromlist=["register"]).register(app)
 __import__("adapters.http.server", fromlist=["register"]).register(app)
 
 

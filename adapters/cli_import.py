@@ -1,0 +1,102 @@
+"""`casegrid import FILE --mapping MAPPING [--dry-run] [--create-unknown]`: historical cases."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from domain.errors import CasegridError, ValidationError
+
+out = Console()
+err = Console(stderr=True)
+_CLI: dict = {}
+
+
+def _cli():
+    if "module" not in _CLI:
+        import adapters.cli
+
+        return adapters.cli
+    return _CLI["module"]
+
+
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON-lines export of the other system.")],
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping YAML (docs/import/*.yaml).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row; store nothing.")] = False,
+    create_unknown: Annotated[bool, typer.Option(
+        "--create-unknown",
+        help="Create unmapped source categories and units in a city overlay instead of "
+             "rejecting their rows.")] = False,
+    city_out: Annotated[Path | None, typer.Option(
+        help="Where --create-unknown writes the extended city file "
+             "(default DATA_DIR/city-with-imports.yaml).")] = None,
+    show: Annotated[int, typer.Option(help="Skipped rows to list (text output).")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+):
+    """Import past cases with their own timestamps; a re-run imports nothing twice."""
+    from adapters.bootstrap import bootstrap
+    from adapters.importer import Importer, Mapping, count_rows
+
+    cli = _cli()
+    try:
+        m = Mapping.load(mapping)
+        if not file.exists():
+            raise ValidationError("file", f"no such file '{file}'")
+        cg = bootstrap(data_dir=cli.STATE.data_dir, config=cli.STATE.config)
+    except CasegridError as e:
+        cli._fail(e, as_json)
+    try:
+        imp = Importer(cg.service, m, create_unknown=create_unknown)
+        total = count_rows(file, m.format)
+        with Progress(TextColumn("[bold]import[/] {task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                      disable=as_json or not err.is_terminal) as bar:
+            task = bar.add_task(file.name, total=total)
+            rep = imp.run(file, dry_run=dry_run, progress=lambda n: bar.advance(task, n))
+        if create_unknown and (imp.created["categories"] or imp.created["units"]) and not dry_run:
+            target = city_out or Path(cli.STATE.data_dir or "data") / "city-with-imports.yaml"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(yaml.safe_dump(imp.city.raw, allow_unicode=True, sort_keys=False),
+                              encoding="utf-8")
+            rep.created["city_file"] = str(target)
+    except CasegridError as e:
+        cli._fail(e, as_json)
+    finally:
+        cg.close()
+    result = rep.as_dict()
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    verb = "would import" if dry_run else "imported"
+    out.print(f"{file.name}: {result['rows']} rows, {verb} {result['imported']} cases "
+              f"({result['events']} events), already imported {result['already_imported']}, "
+              f"skipped {result['skipped']}, partial {result['partial']}; "
+              f"{result['rows_per_second']} rows/s")
+    out.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items())))
+    for r in rep.skipped[:show]:
+        out.print(f"  row {r['row']}: {r['field']}: {r['reason']}" if r["field"] and not
+                  str(r["reason"]).startswith(f"{r['field']}:") else f"  row {r['row']}: {r['reason']}")
+    if len(rep.skipped) > show:
+        out.print(f"  … {len(rep.skipped) - show} more (use --json for all)")
+    for r in rep.partial[:show]:
+        out.print(f"  row {r['row']} stopped at {r['stopped_at']}: {r['reason']}")
+    if rep.created.get("city_file"):
+        out.print(f"created {len(rep.created['categories'])} categories and "
+                  f"{len(rep.created['units'])} units in {rep.created['city_file']}; pass "
+                  f"--config {rep.created['city_file']} to work with these cases")
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    callback = app.registered_callback.callback if app.registered_callback else None
+    if callback is not None:
+        _CLI["module"] = sys.modules[callback.__module__]
+    app.command("import")(import_cmd)
