@@ -271,6 +271,7 @@ def _case_page(request: Request, user: User, case_id: str, *, status: int = 200,
                 allowed=detail["allowed"], suggestion=suggested, units=cg.city.units,
                 closure_types=CLOSURE_TYPES, ratings=RATINGS, error=error, form=form or {},
                 done=request.query_params.get("done"), event_zh=EVENT_ZH, near=NEAR_MINUTES,
+                channel_zh={k: v["zh"] for k, v in CHANNELS.items()},
                 trail_ok=user.role in TRAIL_READERS or user.role == "unit_member")
 
 
@@ -305,9 +306,9 @@ async def case_act(request: Request, case_id: str, action: str):
     except CasegridError as e:
         from adapters.http.app import STATUS
 
+        status, error = STATUS.get(e.kind, 400), e.to_dict() | {"action": action}
         return await run_in_threadpool(
-            lambda: _case_page(request, user, case_id, status=STATUS.get(e.kind, 400),
-                               error=e.to_dict() | {"action": action}, form=dict(form)))
+            lambda: _case_page(request, user, case_id, status=status, error=error, form=dict(form)))
     return RedirectResponse(f"/cases/{case_id}?done={quote(action)}", status_code=303)
 
 
@@ -461,7 +462,12 @@ def trail_case_page(request: Request, case_id: str):
         data = reads.case_trail(cg, str(case.id))
     except reads.Unavailable:
         return page(request, "unavailable.html", user=user, what="trail")
-    return page(request, "trail_case.html", user=user, data=data, case=case)
+    keys = {"at": "time", "actor": "actor", "role": "role", "type": "event", "reason": "reason",
+            "due_at": "due_at", "holder": "holder", "person": "person", "step": "step",
+            "passed": "passed", "approved": "approve", "minutes": "extra",
+            "recorded_as_of": "time"}
+    return page(request, "trail_case.html", user=user, data=data, case=case, keys=keys,
+                event_zh=EVENT_ZH)
 
 
 # ---------------------------------------------------------------- map

@@ -44,7 +44,7 @@ WORDS = {
     "actions": ("可执行操作", "Actions you may take now"),
     "no_actions": ("当前角色在此状态下无可执行操作。", "Your role has no step in this state."),
     "read_only": ("纪检监察只读：可查看全部，不可操作。", "Inspectors read everything and change nothing."),
-    "holder": ("当前责任主体", "Held by"), "reporter": ("上报人", "Reporter"),
+    "holder": ("当前责任主体", "Held by"), "held_by": ("责任主体", "Held by"), "reporter": ("上报人", "Reporter"),
     "reported_at": ("上报时间", "Reported"), "version": ("版本", "Version"),
     "submit": ("提交", "Submit"), "reason": ("理由/意见", "Reason"),
     "passed": ("通过", "Passed"), "failed": ("不通过", "Failed"),
