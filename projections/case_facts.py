@@ -91,13 +91,12 @@ def fold(row: dict, e: Any) -> dict:
     return row
 
 
-def _step_counts(row: dict, step: str, out: Counter, dim: str, key: str | None) -> None:
-    if key is None or not row[f"{step}_started"]:
-        return
-    if row[f"{step}_done"] or row[f"{step}_missed"]:
-        out[(dim, key, f"{step}_due")] += 1
-        if row[f"{step}_done"] and not row[f"{step}_missed"]:
-            out[(dim, key, f"{step}_on_time")] += 1
+def _step_names(row: dict, step: str) -> tuple[str, ...]:
+    if not row[f"{step}_started"] or not (row[f"{step}_done"] or row[f"{step}_missed"]):
+        return ()
+    if row[f"{step}_done"] and not row[f"{step}_missed"]:
+        return (f"{step}_due", f"{step}_on_time")
+    return (f"{step}_due",)
 
 
 def case_counts(row: dict) -> dict[str, int]:
@@ -136,52 +135,72 @@ def case_counts(row: dict) -> dict[str, int]:
 UNIT_COUNTS = ("dispatched", "due", "resolved", "on_time", "overdue", "overdue_open", "reworked",
                "rework_events", "extended", "shelved", "fix_passed", "due_closure", "closed",
                "closed_on_time", "urged")
+COUNTED_DIMS = ("grid", "unit", "supervisor", "dispatcher", "duty-chief")  # areas roll up from grid
+_SQUAD_SUPERVISORS: dict[int, dict[str, list[str]]] = {}
 
 
-def contributions(row: dict, city: City) -> Counter:
-    """Every (dimension, key, count) cell this case adds to."""
+def squad_supervisors(city: City) -> dict[str, list[str]]:
+    got = _SQUAD_SUPERVISORS.get(id(city))
+    if got is None:
+        got = {}
+        for u in city.users.values():
+            if u.role == "supervisor" and u.squad:
+                got.setdefault(u.squad, []).append(u.id)
+        _SQUAD_SUPERVISORS[id(city)] = got
+    return got
+
+
+def contributions(row: dict, city: City, dims: tuple[str, ...] = DIMENSIONS) -> Counter:
+    """Every (dimension, key, count) cell this case adds to (areas: every level of its grid)."""
     out: Counter = Counter()
     own = case_counts(row)
+    if row["returned_by"]:
+        own["returned"] = len(row["returned_by"])
+    steps = [n for s in STEPS for n in _step_names(row, s)]
     for dim in AREA_DIMS:
         key = row[dim]
-        if key is None:
+        if key is None or dim not in dims:
             continue
         for name, n in own.items():
             out[(dim, key, name)] += n
-        for s in STEPS:
-            _step_counts(row, s, out, dim, key)
-    if row["unit"]:
-        for name in UNIT_COUNTS:
-            if own.get(name):
-                out[("unit", row["unit"], name)] += own[name]
-    for unit in row["returned_by"]:
-        out[("unit", unit, "returned")] += 1
-        for dim in AREA_DIMS:
-            if row[dim] is not None:
-                out[(dim, row[dim], "returned")] += 1
-    # supervisors: their own reports; the misses in their squad's area; verify and check
-    if row["reporter_role"] == "supervisor":
-        for name in ("reported", "patrol_reported", "valid"):
-            if own.get(name):
-                out[("supervisor", row["reporter"], name)] += 1
-    if row["squad"] and row["filed"]:
-        for u in city.users.values():
-            if u.role == "supervisor" and u.squad == row["squad"]:
-                out[("supervisor", u.id, "filed")] += 1
+        for name in steps:
+            out[(dim, key, name)] += 1
+    if "unit" in dims:
+        if row["unit"]:
+            for name in UNIT_COUNTS:
+                if own.get(name):
+                    out[("unit", row["unit"], name)] += own[name]
+        for unit in row["returned_by"]:
+            out[("unit", unit, "returned")] += 1
+    if "supervisor" in dims:
+        # their own reports; the misses in their squad's area; their verifications and checks
+        if row["reporter_role"] == "supervisor":
+            for name in ("reported", "patrol_reported", "valid"):
+                if own.get(name):
+                    out[("supervisor", row["reporter"], name)] += 1
+        if row["squad"] and row["filed"]:
+            for sup in squad_supervisors(city).get(row["squad"], ()):
+                out[("supervisor", sup, "filed")] += 1
                 if own.get("others_filed"):
-                    out[("supervisor", u.id, "others_filed")] += 1
-    _step_counts(row, "verify", out, "supervisor", row["verifier"])
-    _step_counts(row, "check", out, "supervisor", row["checker"])
-    # the center: filing decisions (acceptor / duty chief) and dispatch
-    if row["filer"]:
-        _step_counts(row, "file", out, "duty-chief", row["filer"])
+                    out[("supervisor", sup, "others_filed")] += 1
+        if row["verifier"]:
+            for name in _step_names(row, "verify"):
+                out[("supervisor", row["verifier"], name)] += 1
+        if row["checker"]:
+            for name in _step_names(row, "check"):
+                out[("supervisor", row["checker"], name)] += 1
+    if "duty-chief" in dims and row["filer"]:  # filing decisions: acceptor / duty chief
+        f = row["filer"]
+        for name in _step_names(row, "file"):
+            out[("duty-chief", f, name)] += 1
         if row["filed"]:
-            out[("duty-chief", row["filer"], "filed")] += 1
+            out[("duty-chief", f, "filed")] += 1
             if row["filed_voided"]:
-                out[("duty-chief", row["filer"], "filed_voided")] += 1
-    if row["dispatcher"]:
+                out[("duty-chief", f, "filed_voided")] += 1
+    if "dispatcher" in dims and row["dispatcher"]:
         d = row["dispatcher"]
-        _step_counts(row, "dispatch", out, "dispatcher", d)
+        for name in _step_names(row, "dispatch"):
+            out[("dispatcher", d, name)] += 1
         out[("dispatcher", d, "dispatched")] += 1
         if row["dispatch_done"] and not row["returned_by"]:
             out[("dispatcher", d, "dispatch_accurate")] += 1

@@ -25,6 +25,49 @@ class CaseSummaries:
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_state ON cg_cases (state, unit)")
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_due ON cg_cases (due_at)")
 
+    COLS = ("case_id", "state", "step", "due_at", "missed_due", "unit", "category", "grid",
+            "channel", "urgency", "external_id", "reported_at", "last_at", "version", "position",
+            "lat", "lon")
+
+    def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
+        """Fold the batch into each touched case's row in memory; write each row once."""
+        ids = sorted({str(e.originator_id) for e, _ in items})
+        rows: dict[str, dict] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            cur.execute(f"SELECT {', '.join(self.COLS)} FROM cg_cases WHERE case_id IN"
+                        f" ({','.join('?' * len(chunk))})", chunk)
+            rows.update((r[0], dict(zip(self.COLS, r, strict=True))) for r in cur.fetchall())
+        for e, pos in items:
+            cid = str(e.originator_id)
+            name = type(e).__name__
+            if name == "Reported":
+                rows[cid] = {
+                    "case_id": cid, "missed_due": None, "unit": None, "category": e.category,
+                    "grid": e.grid, "channel": e.channel, "urgency": e.urgency,
+                    "external_id": e.external_id, "reported_at": ts(e.occurred_at),
+                    "lat": e.lat, "lon": e.lon,
+                }
+            row = rows.get(cid)
+            if row is None:
+                continue
+            row.update(state=e.state, step=e.step, due_at=ts(e.due_at), last_at=ts(e.occurred_at),
+                       version=e.originator_version, position=pos)
+            if name == "Dispatched":
+                row["unit"] = e.unit
+            elif name == "Returned":
+                row["unit"] = None
+            elif name == "DeadlineMissed":
+                row["missed_due"] = ts(e.missed_due_at)
+        cols = self.COLS
+        cur.insert_values(
+            f"INSERT INTO cg_cases ({', '.join(cols)})",
+            [tuple(rows[cid][c] for c in cols) for cid in ids if cid in rows],
+            "ON CONFLICT (case_id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
+            types=(*["text"] * 13, "integer", "bigint", "float8", "float8"),
+        )
+
     def apply(self, cur: Cur, event: Any, position: int) -> None:
         name = type(event).__name__
         cid = str(event.originator_id)

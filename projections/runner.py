@@ -63,7 +63,11 @@ class ProjectionRunner:
         return self.app.recorder.max_notification_id() or 0
 
     def catch_up(
-        self, names: Sequence[str] | None = None, *, progress: Callable[[int], None] | None = None
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+        max_events: int | None = None,
     ) -> int:
         """Apply every event not yet applied; returns how many events were read.
 
@@ -92,6 +96,8 @@ class ProjectionRunner:
             done += n
             if progress:
                 progress(n)
+            if max_events is not None and done >= max_events:
+                return done
 
     def _positions(self, names: Sequence[str]) -> dict[str, int]:
         rows = dict(self.sql.query("SELECT projection, position FROM cg_tracking"))

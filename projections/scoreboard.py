@@ -17,7 +17,14 @@ from typing import Any
 from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
-from projections.case_facts import AREA_DIMS, DIMENSIONS, contributions, fold, new_row
+from projections.case_facts import (
+    AREA_DIMS,
+    COUNTED_DIMS,
+    DIMENSIONS,
+    contributions,
+    fold,
+    new_row,
+)
 from projections.sql import Cur, Sql, ts
 
 INDICATORS: dict[str, dict] = {
@@ -65,7 +72,7 @@ class Scoreboard:
                 chunk,
             )
             rows.update((cid, json.loads(r)) for cid, r in cur.fetchall())
-        before = {cid: contributions(r, self.city) for cid, r in rows.items()}
+        before = {cid: contributions(r, self.city, COUNTED_DIMS) for cid, r in rows.items()}
         versions, positions = [], {}
         for e, pos in items:
             cid = str(e.originator_id)
@@ -73,40 +80,35 @@ class Scoreboard:
                 row = rows[cid] = new_row(e, self.city)
             else:
                 row = rows.get(cid)
-                if row is None:  # a case reported before this projection existed cannot happen
+                if row is None:  # cannot happen: a case's Reported comes first in the log
                     continue
                 fold(row, e)
             positions[cid] = pos
             versions.append((cid, row["day"], ts(e.timestamp), pos, json.dumps(row)))
-        delta: Counter = Counter()
-        for cid in positions:
-            delta.update(contributions(rows[cid], self.city))
-            delta.subtract(before.get(cid, Counter()))
-        cur.executemany(
-            "INSERT INTO cg_sb_case (case_id, day, unit, position, row) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit,"
-            " position = excluded.position, row = excluded.row",
+        cur.insert_values(
+            "INSERT INTO cg_sb_case (case_id, day, unit, position, row)",
             [(cid, rows[cid]["day"], rows[cid]["unit"], p, json.dumps(rows[cid]))
              for cid, p in positions.items()],
+            "ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit,"
+            " position = excluded.position, row = excluded.row",
+            types=("text", "text", "text", "bigint", "text"),
         )
-        days = {cid: rows[cid]["day"] for cid in positions}
-        changes: Counter = Counter()
+        changes: Counter = Counter()  # the batch's net change of every touched cell
         for cid in positions:
-            day = days[cid]
-            for cell, n in contributions(rows[cid], self.city).items():
+            day = rows[cid]["day"]
+            for cell, n in contributions(rows[cid], self.city, COUNTED_DIMS).items():
                 changes[(day, *cell)] += n
             for cell, n in before.get(cid, Counter()).items():
                 changes[(day, *cell)] -= n
-        cur.executemany(
-            "INSERT INTO cg_sb_counts (day, dim, key, name, n) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (dim, day, key, name) DO UPDATE SET n = cg_sb_counts.n + excluded.n",
+        cur.insert_values(
+            "INSERT INTO cg_sb_counts (day, dim, key, name, n)",
             [(*k, n) for k, n in changes.items() if n],
+            "ON CONFLICT (dim, day, key, name) DO UPDATE SET n = cg_sb_counts.n + excluded.n",
+            types=("text", "text", "text", "text", "bigint"),
         )
-        cur.executemany(
-            "INSERT INTO cg_sb_versions (case_id, day, recorded_at, position, row)"
-            " VALUES (?, ?, ?, ?, ?)",
-            versions,
-        )
+        cur.insert_values(
+            "INSERT INTO cg_sb_versions (case_id, day, recorded_at, position, row)", versions,
+            types=("text", "text", "text", "bigint", "text"))
 
 
 # ---------------------------------------------------------------- reading
@@ -137,18 +139,23 @@ def _rows_as_of(sql: Sql, start: date, end: date, as_of: datetime | None) -> lis
 def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dict[str, Counter]:
     per_key: dict[str, Counter] = {}
     if as_of is None:
+        dim = "grid" if by in AREA_DIMS else by  # areas roll up from their grid cells
         for key, name, n in sql.query(
             "SELECT key, name, SUM(n) FROM cg_sb_counts WHERE dim = ? AND day >= ? AND day <= ?"
             " GROUP BY key, name",
-            (by, start.isoformat(), end.isoformat()),
+            (dim, start.isoformat(), end.isoformat()),
         ):
+            if by in AREA_DIMS and by != "grid":
+                cell = city.cells.get(key)
+                key = getattr(cell, by, None) if cell else None
+                if key is None:
+                    continue
             if n:
-                per_key.setdefault(key, Counter())[name] = int(n)
+                per_key.setdefault(key, Counter())[name] += int(n)
         return per_key
     for row in _rows_as_of(sql, start, end, as_of):
-        for (dim, key, name), n in contributions(row, city).items():
-            if dim == by:
-                per_key.setdefault(key, Counter())[name] += n
+        for (_dim, key, name), n in contributions(row, city, (by,)).items():
+            per_key.setdefault(key, Counter())[name] += n
     return per_key
 
 
@@ -201,7 +208,7 @@ def _ids(rows: list[dict], city: City, by: str, key: str, name: str) -> list[str
         return [c for c in _ids(rows, city, by, key, a) if c not in drop]
     out = []
     for row in rows:
-        if contributions(row, city).get((by, key, name)):
+        if contributions(row, city, (by,)).get((by, key, name)):
             out.append(row["case_id"])
     return sorted(out)
 
@@ -218,7 +225,7 @@ def explain(sql: Sql, city: City, *, by: str, key: str, indicator: str, start: d
         n_ids, d_ids = _ids(rows, city, by, key, num), _ids(rows, city, by, key, den)
         value = None if not d_ids else round(len(n_ids) / len(d_ids), 4)
         if num == "rework_events":  # an event count: sum, not cases
-            events = sum(contributions(r, city).get((by, key, num), 0) for r in rows)
+            events = sum(contributions(r, city, (by,)).get((by, key, num), 0) for r in rows)
             value = None if not d_ids else round(events / len(d_ids), 4)
     else:
         zh, num, den = COUNTS.get(indicator, indicator), indicator, None

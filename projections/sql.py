@@ -46,6 +46,19 @@ class Cur:
         if rows:
             self._cur.executemany(self._sql(sql), rows)
 
+    def insert_values(self, head: str, rows: list[tuple], tail: str = "", *, types: tuple) -> None:
+        """`head VALUES … tail` for many rows: executemany on SQLite; on PostgreSQL one
+        statement per batch, the columns sent as typed arrays and unnested server-side."""
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * len(types))
+            self._cur.executemany(f"{head} VALUES ({marks}) {tail}", rows)
+            return
+        arrays = ", ".join(f"%b::{t}[]" for t in types)  # binary: no text escaping
+        self._cur.execute(f"{head} SELECT * FROM unnest({arrays}) {tail}",
+                          [list(col) for col in zip(*rows, strict=True)])
+
     def fetchall(self) -> list[tuple]:
         rows = self._cur.fetchall()
         if self.dialect == "postgres":
@@ -63,7 +76,7 @@ def ts(t: datetime | None) -> str | None:
     """A time as sortable UTC text: '2026-11-21T08:30:00.000000Z'."""
     if t is None:
         return None
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_ts(s: str | None) -> datetime | None:

@@ -47,12 +47,13 @@ class Trail:
                 getattr(e, "held_by", None), e.reason, missed_due, miss_holder,
                 json.dumps(detail, ensure_ascii=False),
             ))
-        cur.executemany(
+        cur.insert_values(
             "INSERT INTO cg_trail (case_id, version, position, type, occurred_at, recorded_at,"
             " actor, role, state, step, due_at, held_by, reason, missed_due_at, miss_holder,"
-            " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (case_id, version) DO NOTHING",
+            " detail)",
             rows,
+            "ON CONFLICT (case_id, version) DO NOTHING",
+            types=("text", "integer", "bigint", *["text"] * 13),
         )
 
 
