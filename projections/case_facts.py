@@ -46,7 +46,7 @@ def new_row(e: Any, city: City) -> dict:
 
 def fold(row: dict, e: Any) -> dict:
     """Apply one event (not the Reported that made the row) to the row, in place."""
-    name = type(e).__name__
+    name = getattr(e, "type", None) or type(e).__name__
     if name == "DeadlineMissed":
         row[f"{e.missed_step}_missed"] = True
         return row

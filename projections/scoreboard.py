@@ -1,10 +1,10 @@
 """Scoreboards (考评排名): counts per dimension and day, rates, scores, grades, drill-down.
 
-Three tables, all written in the batch's transaction with the tracking position:
-`cg_sb_case` (each case's current facts), `cg_sb_counts` (the sum of every case's
-contributions per day, dimension, key and count; kept by adding each batch's net
-change) and `cg_sb_versions` (each case's facts after every event, with its recorded
-time, so a board can be rebuilt as it stood at any moment).
+Two tables, written in the batch's transaction with the tracking position: `cg_sb_case`
+(each case's current facts) and `cg_sb_counts` (the sum of every case's contributions per
+day, dimension, key and count; kept by adding each batch's net change). A board as it
+stood at a past moment is folded again from the trail's copy of the events recorded by
+then (`cg_trail`, see projections/trail.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from projections.case_facts import (
     fold,
     new_row,
 )
-from projections.sql import Cur, Sql, ts
+from projections.sql import Cur, Sql
+from projections.trail import events_as_of
 
 INDICATORS: dict[str, dict] = {
     **{k: {"zh": v, "kind": "count"} for k, v in COUNTS.items()},
@@ -36,7 +37,7 @@ INDICATORS: dict[str, dict] = {
 
 class Scoreboard:
     name = "scoreboard"
-    tables = ("cg_sb_case", "cg_sb_counts", "cg_sb_versions")
+    tables = ("cg_sb_case", "cg_sb_counts")
 
     def __init__(self, city: City):
         self.city = city
@@ -52,12 +53,6 @@ class Scoreboard:
             " key TEXT NOT NULL, name TEXT NOT NULL, n BIGINT NOT NULL,"
             " PRIMARY KEY (dim, day, key, name))"
         )
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS cg_sb_versions (case_id TEXT NOT NULL, day TEXT NOT NULL,"
-            " recorded_at TEXT NOT NULL, position BIGINT NOT NULL, row TEXT NOT NULL,"
-            " PRIMARY KEY (case_id, position))"
-        )
-        cur.execute("CREATE INDEX IF NOT EXISTS cg_sb_versions_day ON cg_sb_versions (day, recorded_at)")
 
     def apply(self, cur: Cur, event: Any, position: int) -> None:
         self.apply_batch(cur, [(event, position)])
@@ -73,7 +68,7 @@ class Scoreboard:
             )
             rows.update((cid, json.loads(r)) for cid, r in cur.fetchall())
         before = {cid: contributions(r, self.city, COUNTED_DIMS) for cid, r in rows.items()}
-        versions, positions = [], {}
+        positions = {}
         for e, pos in items:
             cid = str(e.originator_id)
             if type(e).__name__ == "Reported":
@@ -84,7 +79,6 @@ class Scoreboard:
                     continue
                 fold(row, e)
             positions[cid] = pos
-            versions.append((cid, row["day"], ts(e.timestamp), pos, json.dumps(row)))
         cur.insert_values(
             "INSERT INTO cg_sb_case (case_id, day, unit, position, row)",
             [(cid, rows[cid]["day"], rows[cid]["unit"], p, json.dumps(rows[cid]))
@@ -106,9 +100,7 @@ class Scoreboard:
             "ON CONFLICT (dim, day, key, name) DO UPDATE SET n = cg_sb_counts.n + excluded.n",
             types=("text", "text", "text", "text", "bigint"),
         )
-        cur.insert_values(
-            "INSERT INTO cg_sb_versions (case_id, day, recorded_at, position, row)", versions,
-            types=("text", "text", "text", "bigint", "text"))
+
 
 
 # ---------------------------------------------------------------- reading
@@ -121,19 +113,19 @@ def _check(by: str, start: date, end: date) -> None:
         raise ValidationError("to", f"{end} is before from {start}")
 
 
-def _rows_as_of(sql: Sql, start: date, end: date, as_of: datetime | None) -> list[dict]:
-    """Each cohort case's facts: now, or as they stood when only events up to as_of existed."""
+def _rows_as_of(sql: Sql, city: City, start: date, end: date, as_of: datetime | None) -> list[dict]:
+    """Each cohort case's facts: now, or folded again from the events recorded up to as_of."""
     if as_of is None:
         got = sql.query("SELECT row FROM cg_sb_case WHERE day >= ? AND day <= ?",
                         (start.isoformat(), end.isoformat()))
-    else:
-        got = sql.query(
-            "SELECT v.row FROM cg_sb_versions v JOIN (SELECT case_id, MAX(position) AS p"
-            " FROM cg_sb_versions WHERE day >= ? AND day <= ? AND recorded_at <= ?"
-            " GROUP BY case_id) m ON v.case_id = m.case_id AND v.position = m.p",
-            (start.isoformat(), end.isoformat(), ts(as_of)),
-        )
-    return [json.loads(r[0]) for r in got]
+        return [json.loads(r[0]) for r in got]
+    rows = []
+    for case_events in events_as_of(sql, city, start, end, as_of):
+        row = new_row(case_events[0], city)
+        for e in case_events[1:]:
+            fold(row, e)
+        rows.append(row)
+    return rows
 
 
 def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dict[str, Counter]:
@@ -153,7 +145,7 @@ def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dic
             if n:
                 per_key.setdefault(key, Counter())[name] += int(n)
         return per_key
-    for row in _rows_as_of(sql, start, end, as_of):
+    for row in _rows_as_of(sql, city, start, end, as_of):
         for (_dim, key, name), n in contributions(row, city, (by,)).items():
             per_key.setdefault(key, Counter())[name] += n
     return per_key
@@ -219,7 +211,7 @@ def explain(sql: Sql, city: City, *, by: str, key: str, indicator: str, start: d
     _check(by, start, end)
     if indicator not in INDICATORS and indicator not in DERIVED:
         raise ValidationError("indicator", f"'{indicator}' is not a count or rate name")
-    rows = _rows_as_of(sql, start, end, as_of)
+    rows = _rows_as_of(sql, city, start, end, as_of)
     if indicator in RATES:
         zh, num, den = RATES[indicator]
         n_ids, d_ids = _ids(rows, city, by, key, num), _ids(rows, city, by, key, den)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from domain.city import City
@@ -11,7 +12,8 @@ from domain.errors import NotFoundError, ValidationError
 from projections.sql import Cur, Sql, from_ts, ts
 
 DETAIL = ("unit", "approved", "minutes", "passed", "closure_type", "rating", "confirmed",
-          "routing_rule", "missed_step", "holder_kind", "holder")
+          "routing_rule", "missed_step", "holder_kind", "holder", "channel", "category", "grid",
+          "urgency", "external_id")
 
 
 class Trail:
@@ -28,6 +30,7 @@ class Trail:
             " PRIMARY KEY (case_id, version))"
         )
         cur.execute("CREATE INDEX IF NOT EXISTS cg_trail_miss ON cg_trail (type, missed_due_at)")
+        cur.execute("CREATE INDEX IF NOT EXISTS cg_trail_reported ON cg_trail (type, occurred_at)")
 
     def apply(self, cur: Cur, event: Any, position: int) -> None:
         self.apply_batch(cur, [(event, position)])
@@ -74,6 +77,32 @@ def _events(sql: Sql, case_ids: list[str]) -> dict[str, list[dict]]:
             d["detail"] = json.loads(d["detail"])
             out.setdefault(d["case_id"], []).append(d)
     return out
+
+
+def events_as_of(sql: Sql, city: City, start: date, end: date, as_of: datetime) -> list[list]:
+    """Per case reported in [start, end] (city days), its events recorded up to as_of, as
+    light event objects that the scoreboard's fold understands."""
+    lo, hi = _bounds(start, end, city)
+    cutoff = ts(as_of)
+    ids = [r[0] for r in sql.query(
+        "SELECT case_id FROM cg_trail WHERE type = 'Reported' AND occurred_at >= ?"
+        " AND occurred_at < ? AND recorded_at <= ?", (lo, hi, cutoff))]
+    out = []
+    for _cid, evs in sorted(_events(sql, ids).items()):
+        kept = [_light(e) for e in evs if e["recorded_at"] <= cutoff]
+        if kept:
+            out.append(kept)
+    return out
+
+
+def _light(e: dict) -> SimpleNamespace:
+    d = e["detail"]
+    return SimpleNamespace(
+        type=e["type"], originator_id=e["case_id"], occurred_at=from_ts(e["occurred_at"]),
+        actor=e["actor"], role=e["role"], state=e["state"], step=e["step"],
+        **{k: d.get(k) for k in ("unit", "approved", "passed", "closure_type", "missed_step",
+                                 "channel", "category", "grid")},
+    )
 
 
 def _local(s: str | None, city: City) -> str | None:

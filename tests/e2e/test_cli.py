@@ -400,8 +400,9 @@ def test_simulate_over_working_days_moves_cases_without_refusals(tmp_path):
 
 def test_projections_status_before_any_catch_up(cli):
     cli.report(0)
-    (row,) = cli.ok_json("projections", "status")["projections"]
-    assert (row["projection"], row["head"], row["lag_events"]) == ("cases", 1, 1)
+    rows = cli.ok_json("projections", "status")["projections"]
+    assert {r["projection"] for r in rows} == {"cases", "scoreboard", "trail"}
+    assert all((r["head"], r["lag_events"]) == (1, 1) for r in rows)
 
 
 def test_projections_rebuild_unknown_name_is_invalid(cli):

@@ -23,7 +23,6 @@ DUMPS = {
     "cg_sb_case": "SELECT case_id, day, unit, row FROM cg_sb_case ORDER BY case_id",
     "cg_sb_counts": "SELECT day, dim, key, name, n FROM cg_sb_counts WHERE n <> 0"
                     " ORDER BY day, dim, key, name",
-    "cg_sb_versions": "SELECT case_id, position, row FROM cg_sb_versions ORDER BY case_id, position",
     "cg_trail": "SELECT * FROM cg_trail ORDER BY case_id, version",
 }
 
