@@ -1,0 +1,166 @@
+"""Kafka throughput end to end: broker → case stored (inbound) and event log → broker (outbound).
+
+A throwaway Tansu broker is started on a free loopback port and a backlog of report
+messages (10% duplicates, 1% malformed, like the tests) is produced before the clock
+starts. Inbound: the worker's poll → apply → commit loop, timed from its first
+non-empty poll to the moment the last record's offset is stored in our database
+(SQLite, and PostgreSQL unless --no-postgres). Baseline, measured in the same run on the
+same store: the same worker taking one message per transaction (max_poll_records=1).
+Outbound: the publisher sending the stored events (batched flushes) against a baseline
+that flushes after every event.
+
+    python benchmarks/kafka.py [--messages 20000] [--baseline-messages 2000] [--no-postgres]
+
+Prints one `name: value unit` line per figure; the last line is the headline speedup
+(SQLite inbound, batched vs one message per transaction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# this file is named kafka.py: keep its folder off the path so `import kafka` finds the client
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import structlog  # noqa: E402
+from kafka import KafkaProducer  # noqa: E402
+
+from adapters.bootstrap import load_city  # noqa: E402
+from adapters.kafka_out import OutboundPublisher, producer_config  # noqa: E402
+from adapters.kafka_store import stored_offsets  # noqa: E402
+from adapters.kafka_worker import KafkaSettings, KafkaWorker, open_store  # noqa: E402
+from deploy.tansu import ThrowawayBroker, create_topics  # noqa: E402
+
+GRIDS = ["44030301000101", "44030301000202", "44030301000503", "44030301000604"]
+CATS = ["E0102", "E0104", "E0107", "C0101", "E0201"]
+
+
+def backlog(n: int, tag: str, seed: int = 7) -> list[tuple[bytes, bytes]]:
+    rng = random.Random(seed)
+    n_bad, n_dup = n // 100, n // 10
+    out = []
+    for i in range(n - n_bad - n_dup):
+        doc = {"schema": "casegrid.report.v1", "message_id": f"{tag}-{i}", "source": "szcg",
+               "external_id": f"{tag}-{i:07d}", "channel": "hotline", "category": CATS[i % 5],
+               "grid": GRIDS[i % 4], "occurred_at": "2026-10-12T09:00:00+08:00",
+               "description": f"12345 工单 {i}", "location": {"lat": 22.57, "lon": 114.12}}
+        out.append((doc["external_id"].encode(), json.dumps(doc, ensure_ascii=False).encode()))
+    uniq = list(out)
+    out += [uniq[rng.randrange(len(uniq))] for _ in range(n_dup)]
+    out += [(b"bad", b"{not json") for _ in range(n_bad)]
+    rng.shuffle(out)
+    return out
+
+
+def produce(bootstrap: str, topic: str, msgs: list[tuple[bytes, bytes]]) -> None:
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=512 * 1024)
+    for k, v in msgs:
+        p.send(topic, key=k, value=v)
+    p.flush()
+    p.close()
+
+
+def inbound(broker, env: dict, n: int, batch: int, tag: str) -> tuple[float, object]:
+    topics = {"reports": f"{tag}.reports", "unit_updates": f"{tag}.updates",
+              "case_events": f"{tag}.events", "dead_letter": f"{tag}.dlq"}
+    create_topics(broker.bootstrap, list(topics.values()), partitions=3)
+    produce(broker.bootstrap, topics["reports"], backlog(n, tag))
+    app, svc, sql = open_store(env=env, city=load_city())
+    settings = KafkaSettings(bootstrap=broker.bootstrap, group=f"{tag}-g", topics=topics,
+                             batch=batch, session_timeout_ms=2000, heartbeat_interval_ms=500,
+                             create_topics=False)
+    w = KafkaWorker(app, svc, settings, inbound=True, outbound=False)
+    w.start()
+    t0 = None
+    done = 0
+    try:
+        while done < n:
+            before = time.perf_counter()
+            got = w.poll_once(timeout_ms=500)
+            if got and t0 is None:
+                t0 = before
+            done = sum(stored_offsets(sql, settings.group).values()) if got else done
+        elapsed = time.perf_counter() - t0
+    finally:
+        w.close()
+    return n / elapsed, (app, topics)
+
+
+def outbound(broker, app, topic: str, batch: int, limit: int | None = None) -> float:
+    create_topics(broker.bootstrap, [topic], partitions=3)
+    producer = KafkaProducer(**producer_config(broker.bootstrap, "bench"))
+    pub = OutboundPublisher(app, producer, topic, name=f"bench:{topic}:{batch}", batch=batch)
+    head = app.recorder.max_notification_id()
+    stop = min(head, limit) if limit else head
+    t0 = time.perf_counter()
+    sent = 0
+    while sent < stop:
+        k = pub.step()
+        if not k:
+            break
+        sent += k
+    elapsed = time.perf_counter() - t0
+    producer.close()
+    return sent / elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=20000)
+    ap.add_argument("--baseline-messages", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--no-postgres", action="store_true")
+    args = ap.parse_args()
+    logging.disable(logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+    print(f"inbound_backlog: {args.messages} messages (10% duplicates, 1% malformed)")
+    stores = [("sqlite", None)]
+    pg = None
+    if not args.no_postgres:
+        from deploy.postgres import ThrowawayPostgres
+
+        pg = ThrowawayPostgres().start()
+        stores.append(("postgres", pg))
+    speedup = None
+    try:
+        with ThrowawayBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+            for name, server in stores:
+                def env(tag, server=server, name=name):
+                    if server is None:
+                        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                "SQLITE_DBNAME": str(Path(tmp) / f"{tag}.sqlite")}
+                    return server.create_database(tag)
+
+                rate, (app, topics) = inbound(broker, env(f"{name}_b"), args.messages,
+                                              args.batch, f"{name}b")
+                print(f"{name}_inbound_batched: {rate:.0f} messages/s")
+                base, (app1, _) = inbound(broker, env(f"{name}_o"), args.baseline_messages, 1,
+                                          f"{name}o")
+                print(f"{name}_inbound_one_per_transaction: {base:.0f} messages/s")
+                out = outbound(broker, app, topics["case_events"], 1000)
+                print(f"{name}_outbound_batched: {out:.0f} events/s")
+                out1 = outbound(broker, app, topics["case_events"] + "-1", 1,
+                                limit=args.baseline_messages)
+                print(f"{name}_outbound_flush_per_event: {out1:.0f} events/s")
+                app.close()
+                app1.close()
+                if name == "sqlite":
+                    speedup = rate / base
+    finally:
+        if pg is not None:
+            pg.stop()
+    print(f"speedup: {speedup:.1f}x (sqlite inbound, batched vs one message per transaction)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
