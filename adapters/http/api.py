@@ -5,7 +5,7 @@ The actor of every command is the authenticated user: a body cannot name someone
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import structlog
@@ -338,20 +338,30 @@ def case_dispatch_suggestion(request: Request, case_id: str, user: Me, cg: Cg):
 
 
 @router.get("/queues", tags=["read models"])
-def queues(request: Request, user: Me, cg: Cg, unit: str | None = None):
+def queues(request: Request, user: Me, cg: Cg, unit: str | None = None,
+           now: Annotated[str | None, Query(description="Treat this time as now")] = None):
     """The center's work queues (due times, overdue), or a unit's inbox for a unit member."""
     unit = unit_scope(user, unit)
     if unit is not None:
         cg.city.unit(unit)
     fresh(request)
-    return reads.queues(cg, unit=unit, now=cg.service.clock())
+    t = reads.parse_time(now, "now", cg.city) or cg.service.clock()
+    return reads.queues(cg, unit=unit, now=t)
 
 
 Dim = Annotated[str, Query(description="unit, grid, community, street, district, squad, "
                            "supervisor, dispatcher, duty-chief")]
 
 
-def _range(cg: Casegrid, start: str | None, end: str | None) -> tuple[date, date]:
+def _range(cg: Casegrid, start: str | None, end: str | None,
+           month: str | None = None) -> tuple[date, date]:
+    if month:
+        try:
+            first = date.fromisoformat(f"{month}-01")
+        except ValueError:
+            raise ValidationError("month", f"'{month}' is not a month YYYY-MM") from None
+        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return first, nxt - timedelta(days=1)
     d0, d1 = reads.default_range(cg)
     s, e = reads.parse_day(start, "from", d0), reads.parse_day(end, "to", d1)
     if e < s:
@@ -367,10 +377,11 @@ def _no_channel(user: User) -> None:
 @router.get("/scoreboard", tags=["read models"])
 def scoreboard(request: Request, user: Me, cg: Cg, by: Dim = "unit",
                start: Annotated[str | None, Query(alias="from")] = None,
-               end: Annotated[str | None, Query(alias="to")] = None, as_of: str | None = None):
+               end: Annotated[str | None, Query(alias="to")] = None, as_of: str | None = None,
+               month: Annotated[str | None, Query(description="YYYY-MM instead of from/to")] = None):
     """考评: counts, rates, score, grade and rank per key of a dimension, over business days."""
     _no_channel(user)
-    s, e = _range(cg, start, end)
+    s, e = _range(cg, start, end, month)
     fresh(request)
     return jsonable(reads.scoreboard(cg, by=by, start=s, end=e,
                                      as_of=reads.parse_time(as_of, "as_of", cg.city)))
@@ -381,10 +392,11 @@ def scoreboard_explain(request: Request, user: Me, cg: Cg, key: str, indicator: 
                        by: Dim = "unit",
                        start: Annotated[str | None, Query(alias="from")] = None,
                        end: Annotated[str | None, Query(alias="to")] = None,
-                       as_of: str | None = None):
+                       as_of: str | None = None,
+                       month: Annotated[str | None, Query(description="YYYY-MM")] = None):
     """One figure traced to its cases: numerator and denominator with their case ids."""
     _no_channel(user)
-    s, e = _range(cg, start, end)
+    s, e = _range(cg, start, end, month)
     fresh(request)
     return jsonable(reads.explain(cg, by=by, key=key, indicator=indicator, start=s, end=e,
                                   as_of=reads.parse_time(as_of, "as_of", cg.city)))

@@ -314,3 +314,23 @@ def test_wrong_password_is_refused(page):
     pg.wait_for_selector("#login-error")
     pg.goto(pg.base + "/queues")
     assert "/login" in pg.url
+
+
+def test_a_stale_form_is_refused_with_the_current_version(page, server):
+    """Two people look at the same case; the second one's click comes too late (409)."""
+    from workflows.commands import CaseAction, ReportCase
+
+    svc = server.cg.service
+    case = svc.report(ReportCase(channel="patrol", category="E0102", grid="44030301000102",
+                                 actor="sup_zhang", description="两人同时处理"))
+    pg = page
+    login(pg, "acc_wang")
+    pg.goto(f"{pg.base}/cases/{case.id}")
+    assert pg.inner_text("#case-version") == "1"
+    svc.act(CaseAction(case.id, "file", "chief_zhao"))  # the duty chief files it meanwhile
+    pg.fill("#act-refuse input[name=reason]", "重复上报")
+    pg.click("#act-refuse button[type=submit]")
+    pg.wait_for_selector("#action-error")
+    assert "v2" in pg.inner_text("#action-error")
+    assert pg.inner_text("#case-version") == "2" and state_of(pg) == "pending_dispatch"
+    shot(pg, "18-stale-form-409")

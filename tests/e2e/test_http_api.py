@@ -428,6 +428,10 @@ def test_scoreboard_explain_and_series(client, h):
     s = client.get("/api/scoreboard/series", params={"indicator": ind},
                    headers=h["duty_chief"]).json()
     assert s["periods"] and any(ser["key"] == UNIT for ser in s["series"])
+    month = client.get("/api/scoreboard?month=2026-10", headers=h["duty_chief"]).json()
+    assert month["from"] == "2026-10-01" and month["to"] == "2026-10-31"
+    assert client.get("/api/scoreboard?month=2026-13",
+                      headers=h["duty_chief"]).json()["field"] == "month"
     r = client.get("/api/scoreboard?by=planet", headers=h["duty_chief"])
     assert r.status_code == 422 and r.json()["field"]
     r = client.get("/api/scoreboard?from=2026-13-01", headers=h["duty_chief"])
