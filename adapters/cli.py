@@ -411,6 +411,20 @@ def projections_status(as_json: JsonOpt = False):
     _emit({"projections": rows}, as_json, text)
 
 
+@proj_app.command("follow")
+def projections_follow(interval: Annotated[float, typer.Option(help="SQLite poll seconds")] = 0.5):
+    """Keep the projections caught up until stopped (LISTEN/NOTIFY on PostgreSQL, polling on SQLite)."""
+    import signal
+    import threading
+
+    cg = _grid()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    structlog.get_logger("casegrid.projections").info("following", store=cg.projections.sql.dialect)
+    cg.projections.follow(stop, interval=interval)
+
+
 @proj_app.command("rebuild")
 def projections_rebuild(name: Annotated[str | None, typer.Argument()] = None, as_json: JsonOpt = False):
     """Drop and replay a projection (or all) from the event log."""

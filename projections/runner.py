@@ -7,6 +7,7 @@ crash mid-batch leaves nothing half-applied and two runners never apply an event
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -17,6 +18,9 @@ TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS cg_tracking ("
     " projection TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)"
 )
+
+
+SETUP_LOCK = 0x63617365  # 'case': the advisory lock that serialises table creation
 
 
 class Projection(Protocol):
@@ -39,11 +43,14 @@ class ProjectionRunner:
         self.projections = {p.name: p for p in projections}
         self.batch = batch
         self._ready = False
+        self._setup_lock = threading.Lock()
 
     def setup(self) -> None:
         if self._ready:
             return
-        with self.sql.transaction() as cur:
+        with self._setup_lock, self.sql.transaction() as cur:
+            if self.sql.dialect == "postgres":  # CREATE … IF NOT EXISTS races between processes
+                cur.execute("SELECT pg_advisory_xact_lock(?)", (SETUP_LOCK,))
             cur.execute(TRACKING_DDL)
             for p in self.projections.values():
                 p.create(cur)
@@ -125,6 +132,25 @@ class ProjectionRunner:
                 if moved != 1:
                     raise LostRace(name)
         return len(notes)
+
+    def follow(self, stop: threading.Event, *, interval: float = 0.5) -> None:
+        """Keep every projection caught up until `stop` is set.
+
+        PostgreSQL: an eventsourcing subscription (LISTEN/NOTIFY) wakes the runner when
+        events are recorded. SQLite has no subscriptions: poll every `interval` seconds.
+        """
+        self.catch_up()
+        if self.sql.dialect != "postgres":
+            while not stop.wait(interval):
+                self.catch_up()
+            return
+        while not stop.is_set():
+            with self.app.recorder.subscribe(gt=self.head()) as sub:
+                threading.Thread(target=lambda s=sub: (stop.wait(), s.stop()), daemon=True).start()
+                for _ in sub:  # the subscription only wakes us; catch_up reads in batches
+                    self.catch_up()
+                    if stop.is_set():
+                        break
 
     def rebuild(self, name: str, *, progress: Callable[[int], None] | None = None) -> int:
         """Drop a projection's tables and replay the whole log into them."""
