@@ -20,18 +20,23 @@ from adapters.bootstrap import Casegrid, bootstrap
 from workflows.simulation import Simulation
 
 DEMO_CASES = 600
-DEMO_START = datetime(2026, 10, 1)
-DEMO_DAYS = 30
+DEMO_DAYS = 30  # the month up to now, so the queues hold fresh work as well as overdue cases
 DEMO_PASSWORD = "demo"
 
 
 def load_demo(cg: Casegrid, *, cases: int = DEMO_CASES, seed: int = 1, echo=print) -> bool:
-    """Simulate a month of the sample city into an empty store; False if it already has events."""
+    """Simulate the last month of the sample city into an empty store (False if not empty).
+
+    The month ends now: cases reported in the last days are still open, with due times
+    still ahead, near or just passed, next to older overdue ones.
+    """
     if cg.projections.head() > 0:
         return False
-    begin = DEMO_START.replace(tzinfo=cg.city.tz)
-    sim = Simulation(cg.city, seed=seed, start=begin, days=DEMO_DAYS,
-                     end=datetime.now(UTC) - timedelta(minutes=1))
+    now = datetime.now(UTC)
+    first = (now.astimezone(cg.city.tz) - timedelta(days=DEMO_DAYS)).date()
+    begin = datetime.combine(first, datetime.min.time(), cg.city.tz)
+    sim = Simulation(cg.city, seed=seed, start=begin, days=DEMO_DAYS + 1,
+                     end=now - timedelta(minutes=1))
     echo(f"loading the demo: {cases} simulated cases from {begin.date()} over {DEMO_DAYS} days …")
     t0 = time.perf_counter()
 
