@@ -456,3 +456,33 @@ def test_console_script_reports_a_case(tmp_path):
     assert out["state"] == "pending_filing"
     assert Cli(tmp_path).list_ids() == [out["case_id"]]
     assert (tmp_path / "casegrid.sqlite").exists()
+
+
+# ---------------------------------------------------------------- reading boards
+
+
+def test_scoreboard_explain_trail_and_queue(cli):
+    assert cli.ok_json("simulate", "--cases", "60", "--days", "10", "--start", "2026-10-12",
+                       "--seed", "4")["refused"] == 0
+    board = cli.ok_json("scoreboard", "--by", "unit", "--month", "2026-10")
+    assert board["rows"] and board["rows"][0]["rank"] == 1 and board["rows"][0]["grade"]
+    top = board["rows"][0]
+    ex = cli.ok_json("scoreboard", "--by", "unit", "--month", "2026-10", "--explain",
+                     "resolution_rate", "--key", top["key"])
+    assert ex["numerator"]["n"] == top["counts"].get("resolved", 0)
+    assert ex["denominator"]["n"] == top["counts"].get("due", 0)
+    cli.invalid("by", "scoreboard", "--by", "planet")
+    cli.invalid("indicator", "scoreboard", "--explain", "happiness", "--key", "hw")
+    cli.invalid("key", "scoreboard", "--explain", "resolution_rate")
+    cli.invalid("month", "scoreboard", "--month", "2026-13")
+    misses = cli.ok_json("trail", "--unit", top["key"], "--from", "2026-10-01", "--to", "2026-11-30")
+    assert misses["count"] == len(misses["misses"])
+    some = cli.ok_json("case", "list", "--limit", "1")["cases"][0]["case_id"]
+    trail = cli.ok_json("trail", some)
+    assert trail["custody"] and trail["custody"][0]["holder_kind"] == "role"
+    cli.invalid("case_id", "trail")
+    cli.invalid("unit", "trail", "--unit", "nosuch", "--from", "2026-10-01", "--to", "2026-10-31")
+    q = cli.ok_json("queue", "--now", "2026-10-22T12:00:00+08:00")
+    assert set(q["queues"]) >= {"verification", "filing", "dispatch", "check", "closure"}
+    inbox = cli.ok_json("queue", "--unit", top["key"], "--now", "2026-10-22T12:00:00+08:00")
+    assert all(c["unit"] == top["key"] for c in inbox["unit_inbox"])
