@@ -1,9 +1,10 @@
 """The read side for the HTTP adapter: keep projections caught up, and call the read models.
 
-`Follower` runs in a background thread of the server and calls `catch_up` every ~0.5 s
-(and the deadline tick every minute), so the console follows the event log live; a
-reader also catches up on demand before it reads, so an answer never misses a write the
-same client made a moment before.
+`Follower` runs the projection runner's `follow` in a background thread of the server
+(woken by LISTEN/NOTIFY on PostgreSQL, polling every 0.5 s on SQLite) and the deadline
+tick every minute, so the console follows the event log live; a reader also catches up
+on demand before it reads, so an answer never misses a write the same client made a
+moment before.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Follower:
         self._lock = threading.Lock()
         self._applied = -1
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def ensure(self) -> None:
         """Catch every projection up to the log's head (cheap when already there)."""
@@ -75,31 +76,46 @@ class Follower:
         return self.cg.service.tick(now, due_case_ids(self.cg.sql, now))
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             return
-        self._thread = threading.Thread(target=self._run, name="casegrid-follower", daemon=True)
-        self._thread.start()
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._follow, name="casegrid-follow", daemon=True)]
+        if self.tick_every:
+            self._threads.append(threading.Thread(target=self._ticks, name="casegrid-tick",
+                                                  daemon=True))
+        for t in self._threads:
+            t.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads = []
 
-    def _run(self) -> None:
-        last_tick = 0.0
-        clock = 0.0
+    def _follow(self) -> None:
+        """The runner's own follow (LISTEN/NOTIFY on PostgreSQL, polling on SQLite); if it
+        fails, poll here until stopped."""
+        follow = getattr(self.cg.projections, "follow", None)
+        if follow is not None:
+            try:
+                follow(self._stop, interval=self.interval)
+                return
+            except Exception as e:
+                log.warning("follow_failed_polling_instead", error=repr(e))
         while not self._stop.wait(self.interval):
-            clock += self.interval
             try:
                 self.ensure()
-                if self.tick_every and clock - last_tick >= self.tick_every:
-                    last_tick = clock
-                    missed = self.tick()
-                    if missed:
-                        log.info("deadline_tick", missed=len(missed))
             except Exception as e:  # keep following; the next round retries
                 log.warning("follower_error", error=repr(e))
+
+    def _ticks(self) -> None:
+        while not self._stop.wait(self.tick_every):
+            try:
+                missed = self.tick()
+                if missed:
+                    log.info("deadline_tick", missed=len(missed))
+            except Exception as e:
+                log.warning("deadline_tick_error", error=repr(e))
 
 
 # ---------------------------------------------------------------- read models
