@@ -12,6 +12,7 @@ import yaml
 from domain.city import City, build_city
 from domain.errors import ConfigError
 from projections.cases import CaseSummaries
+from projections.patrol import PatrolLog
 from projections.runner import ProjectionRunner
 from projections.scoreboard import Scoreboard
 from projections.sql import Sql
@@ -78,5 +79,5 @@ def bootstrap(
     city = city or load_city(config)
     app = CaseApplication(env=store_env(data_dir, env))
     service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
-    runner = ProjectionRunner(app, [CaseSummaries(), Scoreboard(city), Trail()])
+    runner = ProjectionRunner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
     return Casegrid(app, city, service, runner, runner.sql)

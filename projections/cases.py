@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.case import Case
 from projections.sql import Cur, ts
 
 TERMINAL = ("evaluated", "voided")
@@ -31,6 +32,7 @@ class CaseSummaries:
 
     def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
         """Fold the batch into each touched case's row in memory; write each row once."""
+        items = [(e, p) for e, p in items if isinstance(e, Case.Event)]  # patrol days etc.
         ids = sorted({str(e.originator_id) for e, _ in items})
         rows: dict[str, dict] = {}
         for i in range(0, len(ids), 500):
@@ -69,6 +71,8 @@ class CaseSummaries:
         )
 
     def apply(self, cur: Cur, event: Any, position: int) -> None:
+        if not isinstance(event, Case.Event):
+            return
         name = type(event).__name__
         cid = str(event.originator_id)
         if name == "Reported":

@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
+from domain.case import Case
 from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
@@ -58,6 +59,7 @@ class Scoreboard:
         self.apply_batch(cur, [(event, position)])
 
     def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
+        items = [(e, p) for e, p in items if isinstance(e, Case.Event)]  # patrol days etc.
         ids = sorted({str(e.originator_id) for e, _ in items})
         rows: dict[str, dict] = {}
         for i in range(0, len(ids), 500):

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from domain.case import Case
 from domain.city import City
 from domain.errors import NotFoundError, ValidationError
 from projections.sql import Cur, Sql, from_ts, ts
@@ -38,6 +39,8 @@ class Trail:
     def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
         rows = []
         for e, pos in items:
+            if not isinstance(e, Case.Event):  # patrol days etc.
+                continue
             name = type(e).__name__
             detail = {k: getattr(e, k) for k in DETAIL if hasattr(e, k)}
             missed_due = miss_holder = None

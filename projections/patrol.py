@@ -1,0 +1,66 @@
+"""Patrol reports (巡查日报 / 零报告) read model: one row per squad and day."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from domain.patrol import PatrolDay
+from projections.sql import Cur, Sql, from_ts, ts
+
+COLS = ("squad", "day", "reported_at", "actor", "nil", "findings", "case_ids", "note", "late",
+        "missed_cut_off", "position")
+
+
+class PatrolLog:
+    name = "patrol"
+    tables = ("cg_patrol",)
+
+    def create(self, cur: Cur) -> None:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS cg_patrol (squad TEXT NOT NULL, day TEXT NOT NULL,"
+            " reported_at TEXT, actor TEXT, nil INTEGER, findings INTEGER, case_ids TEXT,"
+            " note TEXT, late INTEGER, missed_cut_off TEXT, position BIGINT NOT NULL,"
+            " PRIMARY KEY (squad, day))"
+        )
+
+    def apply(self, cur: Cur, event: Any, position: int) -> None:
+        self.apply_batch(cur, [(event, position)])
+
+    def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
+        for e, pos in items:
+            if not isinstance(e, PatrolDay.Event):
+                continue
+            cur.execute(
+                "INSERT INTO cg_patrol (squad, day, position) VALUES (?, ?, ?)"
+                " ON CONFLICT (squad, day) DO NOTHING", (e.squad, e.day, pos))
+            if isinstance(e, PatrolDay.PatrolReported):
+                cur.execute(
+                    "UPDATE cg_patrol SET reported_at = ?, actor = ?, nil = ?, findings = ?,"
+                    " case_ids = ?, note = ?, late = ?, position = ? WHERE squad = ? AND day = ?",
+                    (ts(e.occurred_at), e.actor, int(e.nil), e.findings, json.dumps(e.case_ids),
+                     e.note, int(e.late), pos, e.squad, e.day))
+            elif isinstance(e, PatrolDay.PatrolReportMissed):
+                cur.execute(
+                    "UPDATE cg_patrol SET missed_cut_off = ?, position = ? WHERE squad = ? AND day = ?",
+                    (ts(e.cut_off), pos, e.squad, e.day))
+
+
+def patrol_days(sql: Sql, start: date, end: date) -> list[dict]:
+    """Rows for days in [start, end]; status: reported | nil | late | late_nil | missed."""
+    out = []
+    for r in sql.query(f"SELECT {', '.join(COLS)} FROM cg_patrol WHERE day >= ? AND day <= ?"
+                       " ORDER BY day, squad", (start.isoformat(), end.isoformat())):
+        d = dict(zip(COLS, r, strict=True))
+        d["case_ids"] = json.loads(d["case_ids"]) if d["case_ids"] else []
+        d["nil"] = None if d["nil"] is None else bool(d["nil"])
+        d["late"] = bool(d["late"])
+        d["reported_at"] = from_ts(d["reported_at"])
+        d["missed_cut_off"] = from_ts(d["missed_cut_off"])
+        if d["reported_at"] is None:
+            d["status"] = "missed" if d["missed_cut_off"] else "open"
+        else:
+            d["status"] = ("late_" if d["late"] else "") + ("nil" if d["nil"] else "reported")
+        out.append(d)
+    return out
