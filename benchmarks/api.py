@@ -43,8 +43,10 @@ def start_server(env: dict, data_dir: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, "-m", "adapters.cli", "--data-dir", data_dir, "serve", "--demo",
            "--port", str(port), "--tick-every", "0"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env, "CASEGRID_LOG_LEVEL": "warning"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out = Path(data_dir) / "serve.out"
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env, "CASEGRID_DATA_DIR": data_dir,
+                                                "CASEGRID_LOG_LEVEL": "warning"},
+                            stdout=out.open("w"), stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -52,6 +54,12 @@ def start_server(env: dict, data_dir: str) -> tuple[subprocess.Popen, str]:
             raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
         try:
             if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
+                store = out.read_text()
+                if "SQLITE_DBNAME" not in env and "PERSISTENCE_MODULE" in env and \
+                        env["PERSISTENCE_MODULE"].endswith("postgres"):
+                    assert "PostgreSQL" in store, store
+                else:
+                    assert data_dir in store, f"the server is not on the benchmark's store: {store}"
                 return proc, url
         except httpx.HTTPError:
             pass
@@ -132,7 +140,7 @@ def main() -> None:
     ap.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args()
-    bench_store("sqlite", {"PERSISTENCE_MODULE": "", "SQLITE_DBNAME": ""}, args)
+    bench_store("sqlite", {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ""}, args)
     if not args.no_postgres:
         with ThrowawayPostgres() as pg:
             bench_store("postgres", pg.env, args)

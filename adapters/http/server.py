@@ -63,6 +63,7 @@ def demo_logins(cg: Casegrid) -> list:
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
+        ctx: typer.Context,
         host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
         demo: Annotated[bool, typer.Option("--demo", help="Load a simulated month first "
@@ -74,10 +75,12 @@ def register(app: typer.Typer) -> None:
         """Start the HTTP API (/api, /docs), Open311 (/open311/v2) and the web console."""
         import uvicorn
 
-        from adapters.cli import STATE
         from adapters.http import create_app
 
-        cg = bootstrap(data_dir=STATE.data_dir, config=STATE.config)
+        # the global options (--data-dir, --config) from the CLI's callback; read from the
+        # context, not adapters.cli.STATE, which is another module object under `python -m`
+        top = ctx.find_root().params
+        cg = bootstrap(data_dir=top.get("data_dir"), config=top.get("config"))
         if demo:
             load_demo(cg)
         app_ = create_app(cg, credentials=credentials, follow=True, tick_every=tick_every)

@@ -513,3 +513,39 @@ def test_the_lifecycle_over_http_on_each_store(store_env, tmp_path):
             assert any(r["key"] == UNIT for r in board["rows"])
     finally:
         cg.close()
+
+
+def test_request_logs_bind_user_role_and_case(client, h):
+    from structlog.testing import capture_logs
+
+    cid = report(client, h["supervisor"])
+    with capture_logs() as logs:
+        client.get(f"/api/cases/{cid}", headers=h["inspector"])
+    lines = [e for e in logs if e["event"] == "request"]
+    assert lines and lines[-1] | {"user": "insp_sun", "role": "inspector", "case_id": cid,
+                                  "status": 200} == lines[-1]
+
+
+def test_the_server_records_missed_deadlines_on_its_own(tmp_path):
+    """With the deadline tick on, a step past due gets its DeadlineMissed without anyone asking."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from workflows.commands import ReportCase
+
+    cg = bootstrap(data_dir=tmp_path, city=city())
+    old = datetime(2026, 10, 12, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    case = cg.service.report(ReportCase(channel="patrol", category=CATEGORY, grid=GRID,
+                                        actor="sup_zhang", occurred_at=old))
+    try:
+        with LiveServer(cg, tick_every=0.3):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if any(type(e).__name__ == "DeadlineMissed"
+                       for e in cg.service.timeline(case.id)):
+                    break
+                time.sleep(0.2)
+            else:
+                pytest.fail("no DeadlineMissed recorded by the server's tick")
+    finally:
+        cg.close()
