@@ -270,8 +270,14 @@ class KafkaWorker:
         started = last_work = time.monotonic()
         try:
             while not self.stop_event.is_set():
-                got = self.poll_once()
-                sent = self.publish_once()
+                got = self.poll_once()  # a failure here stops the worker: restart resumes
+                try:
+                    sent = self.publish_once()
+                except Exception as e:  # noqa: BLE001 - the outbox and position stay in our database
+                    log.error("publish_failed", error=f"{type(e).__name__}: {e}")
+                    sent = 0
+                    self.stop_event.wait(min(5.0, 0.5 * (1 + self.stats.setdefault("publish_errors", 0))))
+                    self.stats["publish_errors"] += 1
                 now = time.monotonic()
                 if got or sent:
                     last_work = now

@@ -288,3 +288,36 @@ def test_worker_reads_settings_from_a_file(broker, tmp_path):
         assert sql.query("SELECT group_id FROM cg_kafka_offsets") == [(f"{tag}-file",)]
     finally:
         app.close()
+
+
+def test_worker_on_postgres(broker, pg_env, tmp_path):
+    """The same worker on PostgreSQL: reports with duplicates and bad ones, end to end."""
+    tag = unique_tag()
+    topics = topics_for(tag)
+    create_topics(broker.bootstrap, list(topics.values()), partitions=2)
+    p = producer(broker.bootstrap)
+    for i in range(600):
+        doc = report(i)
+        p.send(topics["reports"], key=doc["external_id"].encode(), value=json.dumps(doc).encode())
+        if i % 6 == 0:
+            p.send(topics["reports"], key=doc["external_id"].encode(), value=json.dumps(doc).encode())
+    for k in range(7):
+        p.send(topics["reports"], key=b"bad", value=malformed(k)[0])
+    p.flush()
+    p.close()
+    log = tmp_path / "worker.log"
+    env = worker_env(broker.bootstrap, topics, f"{tag}-g", pg_env)
+    proc = start_worker(tmp_path / "unused", env, "--idle-exit", "3", log=log)
+    assert _wait(proc, 120, log) == 0
+    app, _, sql = open_store(env=pg_env, city=city())
+    try:
+        ids = _reported_ids(app)
+        assert len(ids) == 600
+        assert set(ids) == {str(report_case_id("szcg", f"SZ-{i:06d}")) for i in range(600)}
+        assert sql.query("SELECT COUNT(*) FROM cg_kafka_dead_letters")[0][0] == 7
+        head = app.recorder.max_notification_id()
+    finally:
+        app.close()
+    out = drain(broker.bootstrap, topics["case_events"], expect=head)
+    assert {json.loads(r.value)["position"] for r in out} == set(range(1, head + 1))
+    assert len(drain(broker.bootstrap, topics["dead_letter"], expect=7)) == 7
