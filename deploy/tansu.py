@@ -53,6 +53,17 @@ def find_tansu() -> str:
     )
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM when the process that started us dies
+    (even by SIGKILL), so a killed test run leaves no broker behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
@@ -94,6 +105,7 @@ class ThrowawayBroker:
                 [self.binary, "broker", "--storage-engine", "memory://tansu/",
                  "--listener-url", url, "--advertised-listener-url", url],
                 stdout=fd, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 env={**os.environ, "RUST_LOG": os.environ.get("TANSU_RUST_LOG", "warn")},
             )
             os.close(fd)
