@@ -152,9 +152,15 @@ def index(request: Request):
     return RedirectResponse(home_of(user), status_code=303)
 
 
+def local_path(target: str | None) -> str:
+    """Only a path on this server (no //host or scheme): no open redirects."""
+    t = target or "/"
+    return t if t.startswith("/") and not t.startswith("//") and "\\" not in t else "/"
+
+
 @router.get("/lang/{lang}")
 def set_lang(request: Request, lang: str, next: str = "/"):
-    resp = RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+    resp = RedirectResponse(local_path(next), status_code=303)
     resp.set_cookie("cg_lang", "en" if lang == "en" else "zh", max_age=3600 * 24 * 365,
                     samesite="lax")
     return resp
@@ -169,14 +175,13 @@ def login_form(request: Request, next: str = "/"):
 async def login_post(request: Request):
     form = await request.form()
     user_id, password = str(form.get("user", "")).strip(), str(form.get("password", ""))
-    nxt = str(form.get("next") or "/")
+    nxt = local_path(str(form.get("next") or "/"))
     try:
         user = await run_in_threadpool(request.app.state.auth.login, user_id, password)
     except AuthError as e:
         return page(request, "login.html", status=401, next=nxt, error=str(e), user_id=user_id)
     api.note(request, user=user.id, role=user.role)
-    resp = RedirectResponse(nxt if nxt.startswith("/") and nxt != "/" else home_of(user),
-                            status_code=303)
+    resp = RedirectResponse(nxt if nxt != "/" else home_of(user), status_code=303)
     resp.set_cookie(COOKIE, request.app.state.auth.issue(user), httponly=True, samesite="lax",
                     max_age=12 * 3600)
     return resp

@@ -81,8 +81,9 @@ def register(app: typer.Typer) -> None:
         # context, not adapters.cli.STATE, which is another module object under `python -m`
         top = ctx.find_root().params
         cg = bootstrap(data_dir=top.get("data_dir"), config=top.get("config"))
-        if demo:
-            load_demo(cg)
+        if demo and not load_demo(cg):
+            print(f"the store already holds {cg.projections.head()} events: not loading the demo "
+                  "(use an empty --data-dir for a fresh one)")
         app_ = create_app(cg, credentials=credentials, follow=True, tick_every=tick_every)
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
         store = cg.app.env.get("SQLITE_DBNAME") or "PostgreSQL"

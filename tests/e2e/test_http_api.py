@@ -549,3 +549,14 @@ def test_the_server_records_missed_deadlines_on_its_own(tmp_path):
                 pytest.fail("no DeadlineMissed recorded by the server's tick")
     finally:
         cg.close()
+
+
+@pytest.mark.parametrize("target,where", [
+    ("/cases", "/cases"), ("//evil.example/x", "/queues"), ("https://evil.example/", "/queues"),
+])
+def test_console_login_redirects_only_inside(server, target, where):
+    with httpx.Client(base_url=server.url) as client:  # its own cookie jar
+        r = client.post("/login", data={"user": "acc_wang", "password": "demo", "next": target})
+        assert r.status_code == 303 and r.headers["location"] == where
+        r = client.get(f"/lang/en?next={target}")
+        assert r.headers["location"] == (target if where == target else "/")
