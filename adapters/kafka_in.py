@@ -287,6 +287,8 @@ class InboundProcessor:
             key = (m.source, m.message_id)
             if key in seen:
                 result.duplicates += 1
+                log.debug("duplicate_message", topic=r.topic, partition=r.partition, offset=r.offset,
+                          source=m.source, message_id=m.message_id)
                 continue
             try:
                 outcome = self._apply(m, cases)
@@ -298,6 +300,8 @@ class InboundProcessor:
                                r.partition, r.offset))
             if outcome == "duplicate":
                 result.duplicates += 1
+                log.debug("duplicate_report", topic=r.topic, partition=r.partition, offset=r.offset,
+                          source=m.source, external_id=getattr(m.command, "external_id", None))
             else:
                 result.applied += 1
         try:
