@@ -1,0 +1,333 @@
+"""`casegrid patrol …` (daily reports, 零报告) and `casegrid report …` (日汇总、周小结、月通报).
+
+    casegrid patrol report --squad patrol-1 --date 2026-10-12 --nil
+    casegrid patrol tick [--now T] [--since D]
+    casegrid patrol list --from D --to D
+    casegrid report daily   --date 2026-10-12 --format html --out daily.html
+    casegrid report weekly  --week 2026-W43   --format xlsx
+    casegrid report monthly --month 2026-10   --format pdf [--policy OTHER.yaml]
+    casegrid report ledger  --month 2026-10   [--policy OTHER.yaml] [--json]
+    casegrid report compare --month 2026-10   --policy OTHER.yaml [--base BASE.yaml]
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from domain.city import City
+from domain.errors import CasegridError, ConfigError, ValidationError
+from domain.policy import Policy, build_policy, month_bounds
+
+out = Console()
+SAMPLE_POLICY = Path(__file__).parent / "cities" / "sample-policy.yaml"
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _cli():
+    import adapters.cli
+
+    return adapters.cli
+
+
+def load_policy(path: str | Path | None, city: City) -> Policy:
+    """--policy FILE, else the city file's inline `policy:` section, else the sample policy."""
+    if path is None and isinstance(city.raw.get("policy"), dict):
+        return build_policy(city.raw["policy"], city, path="(city file: policy)")
+    p = Path(path or SAMPLE_POLICY)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("policy", f"no such file '{p}'") from None
+    except yaml.YAMLError as e:
+        raise ConfigError("policy", f"'{p}' is not valid YAML: {e}") from None
+    return build_policy(raw, city, path=str(p))
+
+
+def _now(cg, value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    t = _cli()._at(value, "now")
+    return t.replace(tzinfo=cg.city.tz) if t.tzinfo is None else t
+
+
+def _date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
+
+
+def _patrol(cg):
+    from workflows.patrol import PatrolService
+
+    return PatrolService(cg.app, cg.city, clock=cg.service.clock)
+
+
+# ---------------------------------------------------------------- patrol
+
+
+def patrol_report(
+    squad: Annotated[str, typer.Option(help="Squad id (巡查中队), e.g. patrol-1")],
+    day: Annotated[str, typer.Option("--date", help="The day reported, YYYY-MM-DD")],
+    nil: Annotated[bool, typer.Option("--nil", help="零报告: nothing found today")] = False,
+    case_id: Annotated[list[str] | None, typer.Option("--case-id", help="A case found; repeatable")] = None,
+    findings: Annotated[int | None, typer.Option(help="Number of findings (default: case ids given)")] = None,
+    note: Annotated[str, typer.Option(help="Free text: what was patrolled, what was found")] = "",
+    actor: Annotated[str | None, typer.Option(
+        help="Who reports (default: the squad's first supervisor in the city file)")] = None,
+    at: Annotated[str | None, typer.Option(help="Business time of the report (default now)")] = None,
+    as_json: JsonOpt = False,
+):
+    """巡查日报 / 零报告: a squad's report of the day's findings, or an explicit nil report."""
+    cli = _cli()
+    cg = cli._grid(as_json)
+    try:
+        if actor is None:
+            actor = next((u.id for u in cg.city.users.values()
+                          if u.role == "supervisor" and u.squad == squad), None)
+            if actor is None:
+                raise ValidationError("actor", f"squad '{squad}' has no supervisor; give --actor")
+        when = cli._at(at)
+        pd = _patrol(cg).report(squad=squad, day=day, actor=actor, nil=nil, case_ids=case_id or [],
+                                findings=findings, note=note, at=when)
+    except CasegridError as e:
+        cli._fail(e, as_json)
+    result = {"squad": squad, "date": pd.day, "nil": pd.nil, "reported_at": pd.reported_at,
+              "late": pd.reported_at > pd.cut_off, "missed_recorded": pd.missed, "actor": pd.reporter,
+              "id": str(pd.id)}
+    cli._emit(result, as_json, lambda: print(
+        f"{squad} {pd.day}: {'零报告' if pd.nil else '日报'} recorded"
+        + (" (late: after the cut-off; the miss is recorded)" if result["late"] else "")))
+
+
+def patrol_tick(
+    now: Annotated[str | None, typer.Option(help="Treat this time as now (ISO 8601)")] = None,
+    since: Annotated[str | None, typer.Option(help="First day to check (default: patrol.start or 31 days back)")] = None,
+    as_json: JsonOpt = False,
+):
+    """Record a PatrolReportMissed for every squad-day past its cut-off without a report; never twice."""
+    cli = _cli()
+    cg = cli._grid(as_json)
+    try:
+        t = _now(cg, now)
+        missed = _patrol(cg).tick(t, since=_date(since, "since") if since else None)
+    except CasegridError as e:
+        cli._fail(e, as_json)
+    views = [{"squad": e.squad, "date": e.day, "cut_off": e.cut_off} for e in missed]
+    cli._emit({"now": t, "missed": views}, as_json, lambda: print(
+        "\n".join(f"{v['squad']} {v['date']} missed the {v['cut_off']:%H:%M} cut-off" for v in views)
+        or "no new missed patrol reports"))
+
+
+def patrol_list(
+    start: Annotated[str, typer.Option("--from", help="First day")],
+    end: Annotated[str | None, typer.Option("--to", help="Last day (default: --from)")] = None,
+    as_json: JsonOpt = False,
+):
+    """Every squad and day: reported, nil, late or missing (the 09:00 summary's first table)."""
+    from adapters.reports import patrol_section
+
+    cli = _cli()
+    cg = cli._grid(as_json)
+    try:
+        a = _date(start, "from")
+        b = _date(end, "to") if end else a
+        cg.projections.catch_up()
+        sec, rows = patrol_section(cg.sql, cg.city, a, b)
+    except CasegridError as e:
+        cli._fail(e, as_json)
+
+    def text():
+        t = Table(title=sec["title"])
+        for c in sec["columns"]:
+            t.add_column(c["label"])
+        for r in rows:
+            t.add_row(*(str(r.get(c["key"], "")) for c in sec["columns"]))
+        out.print(t)
+
+    cli._emit({"days": rows}, as_json, text)
+
+
+# ---------------------------------------------------------------- reports
+
+
+FormatOpt = Annotated[str, typer.Option("--format", help="html, xlsx, pdf or json")]
+OutOpt = Annotated[str | None, typer.Option("--out", help="Output file (default reports/<kind>-<period>.<format>)")]
+NowOpt = Annotated[str | None, typer.Option("--now", help="Generation time (default now)")]
+PolicyOpt = Annotated[str | None, typer.Option("--policy", help="Policy file (default: the city's, else the sample)")]
+
+
+def _write(cg, doc: dict, fmt: str, out_path: str | None, stem: str, as_json: bool) -> None:
+    from adapters.report_render import FORMATS, render
+
+    cli = _cli()
+    if fmt not in FORMATS:
+        cli._fail(ValidationError("format", f"'{fmt}' is not one of {', '.join(FORMATS)}"), as_json)
+    path = Path(out_path or f"reports/{stem}.{fmt}")
+    render(doc, fmt, path)
+    cli._emit({"report": doc["kind"], "format": fmt, "path": str(path), "title": doc["title"]},
+              as_json, lambda: print(path))
+
+
+def report_daily(
+    day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD")],
+    fmt: FormatOpt = "html", out_path: OutOpt = None, now: NowOpt = None, as_json: JsonOpt = False,
+):
+    """日汇总: every squad's report, nil report or missing report; new, overdue and urged cases."""
+    from adapters.reports import daily
+
+    cli = _cli()
+    cg = cli._grid(as_json)
+    try:
+        d = _date(day, "date")
+        cg.projections.catch_up()
+        doc = daily(cg.sql, cg.city, d, _now(cg, now))
+    except CasegridError as e:
+        cli._fail(e, as_json)
+    _write(cg, doc, fmt, out_path, f"daily-{d}", as_json)
+
+
+def report_weekly(
+    week: Annotated[str, typer.Option("--week", help="ISO week, e.g. 2026-W43")],
+    fmt: FormatOpt = "html", out_path: OutOpt = None, now: NowOpt = None, as_json: JsonOpt = False,
+):
+    """周小结: per street, community and unit: found, filed, resolved, overdue, beside last week."""
+    from adapters.reports import weekly
+
+    cli = _cli()
+    cg = cli._grid(as_json)
+    try:
+        cg.projections.catch_up()
+        doc = weekly(cg.sql, cg.city, week, _now(cg, now))
+    except CasegridError as e:
+        cli._fail(e, as_json)
+    _write(cg, doc, fmt, out_path, f"weekly-{week}", as_json)
+
+
+def _month(month: str) -> str:
+    try:
+        month_bounds(month)
+    except ValueError:
+        raise ValidationError("month", f"'{month}' is not a month YYYY-MM") from None
+    return month
+
+
+def report_monthly(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    fmt: FormatOpt = "pdf", out_path: OutOpt = None, now: NowOpt = None,
+    policy: PolicyOpt = None, as_json: JsonOpt = False,
+):
+    """月通报: ranking and grades, indicators, trends, hot spots, ledgers, rewards and penalties."""
+    from adapters.reports import monthly
+
+    cli = _cli()
+    cg = cli._grid(as_json)
+    try:
+        pol = load_policy(policy, cg.city)
+        cg.projections.catch_up()
+        doc = monthly(cg.sql, cg.city, _month(month), _now(cg, now), pol, app=cg.app)
+    except CasegridError as e:
+        cli._fail(e, as_json)
+    stem = f"monthly-{month}" + ("" if policy is None else f"-{pol.id}")
+    _write(cg, doc, fmt, out_path, stem, as_json)
+
+
+def report_ledger(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    now: NowOpt = None, policy: PolicyOpt = None, as_json: JsonOpt = False,
+):
+    """奖惩台账: every amount with its rule, source and cases (nothing is stored)."""
+    from projections.ledger import ledger
+
+    cli = _cli()
+    cg = cli._grid(as_json)
+    try:
+        pol = load_policy(policy, cg.city)
+        a, b = month_bounds(_month(month))
+        cg.projections.catch_up()
+        led = ledger(cg.sql, cg.city, pol, a, b, _now(cg, now), app=cg.app)
+    except CasegridError as e:
+        cli._fail(e, as_json)
+
+    def text():
+        t = Table(title=f"奖惩台账 {month} ({pol.id})")
+        for c in ("rule", "who", "amount", "cases", "explanation"):
+            t.add_column(c)
+        for ln in led["lines"]:
+            t.add_row(ln["rule_id"], f"{ln['who_kind']}:{ln['who_name']}", f"{ln['amount']:+,d}",
+                      " ".join(c[:8] for c in ln["case_ids"]), ln["explanation"])
+        out.print(t)
+        out.print(f"rewards {led['reward_total']:+,d}  deductions {led['deduction_total']:+,d}")
+
+    cli._emit(led, as_json, text)
+
+
+def report_compare(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    policy: Annotated[str, typer.Option("--policy", help="The other policy file (what-if)")],
+    base: Annotated[str | None, typer.Option("--base", help="Base policy (default: the current one)")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Also write html, xlsx, pdf or json")] = None,
+    out_path: OutOpt = None, now: NowOpt = None, as_json: JsonOpt = False,
+):
+    """What-if: the month's scores, grades and ledger under another policy, and what changes."""
+    from adapters.reports import compare
+
+    cli = _cli()
+    cg = cli._grid(as_json)
+    try:
+        a = load_policy(base, cg.city)
+        b = load_policy(policy, cg.city)
+        cg.projections.catch_up()
+        doc = compare(cg.sql, cg.city, _month(month), _now(cg, now), a, b, app=cg.app)
+    except CasegridError as e:
+        cli._fail(e, as_json)
+    if fmt:
+        _write(cg, doc, fmt, out_path, f"compare-{month}-{a.id}-{b.id}", as_json)
+        return
+    diff = next(s for s in doc["sections"] if s["id"] == "ledger_diff")
+    grades = [s for s in doc["sections"] if s["id"].startswith("grades_")]
+
+    def text():
+        for s in grades:
+            changed = [r for r in s["rows"] if r["changed"]]
+            out.print(f"[bold]{s['title']}[/]: {len(changed)} changed")
+            for r in changed:
+                out.print(f"  {r['name']}: {r['score_a']} {r['grade_a']} #{r['rank_a']}"
+                          f" → {r['score_b']} {r['grade_b']} #{r['rank_b']}")
+        t = Table(title=diff["title"])
+        for c in diff["columns"]:
+            t.add_column(c["label"])
+        for r in diff["rows"]:
+            if r["diff"] or r["who_kind_zh"] == "合计":
+                t.add_row(r["who_kind_zh"], r["who_name"], f"{r['net_a']:,}", f"{r['net_b']:,}",
+                          f"{r['diff']:+,}")
+        out.print(t)
+
+    result = {"month": month, "base": a.id, "other": b.id,
+              "grades": {s["id"][7:]: s["rows"] for s in grades}, "ledger_diff": diff["rows"],
+              "line_changes": next(s for s in doc["sections"] if s["id"] == "line_changes")["rows"]}
+    cli._emit(result, as_json, text)
+
+
+def register(app: typer.Typer) -> None:
+    patrol = typer.Typer(help="Daily patrol reports (巡查日报 / 零报告).", no_args_is_help=True)
+    patrol.command("report")(patrol_report)
+    patrol.command("tick")(patrol_tick)
+    patrol.command("list")(patrol_list)
+    report = typer.Typer(help="Reports: daily summary, weekly summary, monthly bulletin, ledger.",
+                         no_args_is_help=True)
+    report.command("daily")(report_daily)
+    report.command("weekly")(report_weekly)
+    report.command("monthly")(report_monthly)
+    report.command("ledger")(report_ledger)
+    report.command("compare")(report_compare)
+    app.add_typer(patrol, name="patrol")
+    app.add_typer(report, name="report")
+
