@@ -284,6 +284,7 @@ def timeline(cg: Casegrid, events: list) -> list[dict]:
         v = event_view(e, cg.city)
         user = cg.city.users.get(e.actor)
         v["actor_name"] = user.name if user else e.actor
+        v["recorded_at_exact"] = e.timestamp.isoformat()  # for ?as_of= links (full precision)
         if prev is not None and prev.step is not None and (e.step != prev.step or
                                                            type(e).__name__ == "DeadlineMissed"):
             v["step_ended"] = prev.step

@@ -267,7 +267,8 @@ def _case_page(request: Request, user: User, case_id: str, *, status: int = 200,
                error: dict | None = None, form: dict | None = None):
     cg = cgrid(request)
     api.note(request, case_id=case_id)
-    detail = api.case_detail(cg, user, case_id)
+    as_of = reads.parse_time(request.query_params.get("as_of"), "as_of", cg.city)
+    detail = api.case_detail(cg, user, case_id, as_of)
     now = cg.service.clock()
     c = detail["case"]
     c["due_class"] = due_class(c["due_at"], now) if c["step"] else ""
@@ -277,6 +278,7 @@ def _case_page(request: Request, user: User, case_id: str, *, status: int = 200,
                 closure_types=CLOSURE_TYPES, ratings=RATINGS, error=error, form=form or {},
                 done=request.query_params.get("done"), event_zh=EVENT_ZH, near=NEAR_MINUTES,
                 channel_zh={k: v["zh"] for k, v in CHANNELS.items()},
+                as_of=request.query_params.get("as_of"),
                 trail_ok=user.role in TRAIL_READERS or user.role == "unit_member")
 
 
@@ -335,7 +337,8 @@ def _report_page(request: Request, user: User, status: int = 200, error=None, fo
     cells = [(code, cg.city.areas.get(c.community, "")) for code, c in sorted(cg.city.cells.items())]
     cats = sorted(cg.city.categories.values(), key=lambda c: c.code)
     return page(request, "report.html", status=status, user=user, channels=_channels_for(user),
-                channel_zh={k: v["zh"] for k, v in CHANNELS.items()}, cells=cells, cats=cats,
+                channel_zh={k: v["zh"] for k, v in CHANNELS.items()},
+                as_of=request.query_params.get("as_of"), cells=cells, cats=cats,
                 error=error, form=form or {})
 
 

@@ -334,3 +334,23 @@ def test_a_stale_form_is_refused_with_the_current_version(page, server):
     assert "v2" in pg.inner_text("#action-error")
     assert pg.inner_text("#case-version") == "2" and state_of(pg) == "pending_dispatch"
     shot(pg, "18-stale-form-409")
+
+
+def test_a_case_as_it_stood_at_an_earlier_event(page, server):
+    from datetime import timedelta
+
+    from workflows.commands import CaseAction, ReportCase
+
+    svc = server.cg.service
+    case = svc.report(ReportCase(channel="patrol", category="E0102", grid="44030301000103",
+                                 actor="sup_li", description="回看"))
+    first = svc.timeline(case.id)[0].timestamp
+    svc.act(CaseAction(case.id, "file", "acc_wang", occurred_at=first + timedelta(seconds=2)))
+    pg = page
+    login(pg, "insp_sun")
+    pg.goto(f"{pg.base}/cases/{case.id}")
+    assert state_of(pg) == "pending_dispatch"
+    pg.click('#timeline tr[data-event="Reported"] a')  # the case as it stood after its report
+    pg.wait_for_selector("#as-of")
+    assert state_of(pg) == "pending_filing"
+    assert len(pg.query_selector_all("#timeline tr[data-event]")) == 1
