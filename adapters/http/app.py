@@ -15,6 +15,7 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -61,6 +62,7 @@ def create_app(
     app.include_router(open311.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # Chart.js 205 KB -> ~70 KB on the wire
 
     @app.middleware("http")
     async def request_log(request: Request, call_next):
