@@ -68,10 +68,15 @@ def run(
         app, service, _ = open_store(data_dir=STATE.data_dir, config=STATE.config)
     except CasegridError as e:
         _fail(e, False)
+    from kafka.errors import KafkaError
+
     worker = KafkaWorker(app, service, settings, inbound=inbound, outbound=outbound)
     worker.install_signal_handlers()
     try:
         stats = worker.run(idle_exit=idle_exit)
+    except KafkaError as e:
+        print(f"error: kafka ({settings.bootstrap}): {type(e).__name__}: {e}", file=sys.stderr)
+        raise typer.Exit(1) from None
     finally:
         app.close()
     print(json.dumps({"stopped": True, **stats}), file=sys.stderr)

@@ -141,7 +141,8 @@ def ensure_topics(settings: KafkaSettings) -> None:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-admin")
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-admin",
+                             bootstrap_timeout_ms=10000)
     try:
         existing = set(admin.list_topics())
         new = [NewTopic(t, settings.partitions, 1) for t in settings.topics.values() if t not in existing]
@@ -176,7 +177,10 @@ class KafkaWorker:
 
         s = self.settings
         if s.create_topics:
-            ensure_topics(s)
+            try:
+                ensure_topics(s)
+            except Exception as e:  # noqa: BLE001 - no admin rights is fine if the topics exist
+                log.warning("topics_not_created", error=f"{type(e).__name__}: {e}")
         self.producer = KafkaProducer(**producer_config(s.bootstrap, s.client_id))
         if self.outbound:
             self.publisher = OutboundPublisher(self.app, self.producer, s.topics["case_events"],
