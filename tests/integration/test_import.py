@@ -113,6 +113,20 @@ def test_create_unknown_adds_categories_and_units(sqlite_env, tmp_path):
         cg.close()
 
 
+def test_create_unknown_units_get_a_member_who_resolves(sqlite_env):
+    rep, cg = _import(sqlite_env, NYC, "nyc311.yaml", create_unknown=True)
+    try:
+        assert (rep.imported, len(rep.skipped)) == (1608, 42)
+        assert {r["field"] for r in rep.skipped} == {"Community Board"}
+        assert [u["unit"] for u in rep.created["units"]] == [
+            "imp-dfta", "imp-dhs", "imp-doe", "imp-dof", "imp-nycem"]
+        tl = cg.service.timeline(report_case_id("nyc311", "19937896"))  # DOF, closed
+        resolved = next(e for e in tl if type(e).__name__ == "Resolved")
+        assert (resolved.actor, tl[-1].state) == ("imp-dof-staff", "closed")
+    finally:
+        cg.close()
+
+
 def test_dry_run_stores_nothing(sqlite_env):
     cg = bootstrap(env=sqlite_env, city=city())
     try:
