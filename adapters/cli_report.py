@@ -140,7 +140,7 @@ def patrol_list(
         a = _date(start, "from")
         b = _date(end, "to") if end else a
         cg.projections.catch_up()
-        sec, rows = patrol_section(cg.sql, cg.city, a, b)
+        sec, rows = patrol_section(cg.sql, cg.city, a, b, datetime.now(UTC))
     except CasegridError as e:
         cli._fail(e, as_json)
 

@@ -287,7 +287,7 @@ def to_xlsx(doc: dict, path: Path) -> None:
 
 def to_pdf(doc: dict, path: Path) -> None:
     from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER
+    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
@@ -310,9 +310,10 @@ def to_pdf(doc: dict, path: Path) -> None:
     meta = ParagraphStyle("m", fontName=font, fontSize=10, leading=14, alignment=TA_CENTER,
                           textColor=colors.HexColor("#444444"), spaceAfter=10)
     h2 = ParagraphStyle("h2", fontName=font, fontSize=13, leading=18, spaceBefore=10, spaceAfter=4,
-                        textColor=colors.HexColor("#991111"))
+                        textColor=colors.HexColor("#991111"), keepWithNext=1)
     note = ParagraphStyle("n", fontName=font, fontSize=9, leading=12, textColor=colors.HexColor("#444444"))
     cell = ParagraphStyle("c", fontName=font, fontSize=7.5, leading=9.5)
+    num = ParagraphStyle("r", parent=cell, alignment=TA_RIGHT)
     ids = ParagraphStyle("i", fontName="Courier", fontSize=6, leading=7.5)
     headst = ParagraphStyle("h", fontName=font, fontSize=7.5, leading=9.5)
 
@@ -336,7 +337,8 @@ def to_pdf(doc: dict, path: Path) -> None:
             img = Image(io.BytesIO(png))
             scale = min(1.0, (width * 0.8) / img.drawWidth, (110 * mm) / img.drawHeight)
             img.drawWidth, img.drawHeight = img.drawWidth * scale, img.drawHeight * scale
-            block.append(img)
+            story.append(KeepTogether(block + [img]))  # a heading never sits alone under a chart
+            block = []
         if not sec["rows"]:
             block.append(Paragraph("（无）", note))
             story.append(KeepTogether(block))
@@ -345,7 +347,7 @@ def to_pdf(doc: dict, path: Path) -> None:
         weights = []
         for c in cols:
             if c["key"] in ("case_ids",):
-                weights.append(3.2)
+                weights.append(4.6)
             elif c["key"] in ("explanation", "source", "note", "flag"):
                 weights.append(2.6)
             elif c["key"] in ("case_id",):
@@ -358,7 +360,9 @@ def to_pdf(doc: dict, path: Path) -> None:
         col_w = [width * w / total for w in weights]
         data = [[Paragraph(esc(c["label"]), headst) for c in cols]]
         for row in table_cells(sec):
-            data.append([Paragraph(esc(v), ids if c["key"] in ("case_ids", "case_id") else cell)
+            data.append([Paragraph(esc(_pdf_ids(v)) if c["key"] == "case_ids" else esc(v),
+                                   ids if c["key"] in ("case_ids", "case_id")
+                                   else (cell if c["fmt"] in ("text", "auto") else num))
                          for v, c in zip(row, cols, strict=True)])
         t = LongTable(data, colWidths=col_w, repeatRows=1)
         t.setStyle([
@@ -385,6 +389,17 @@ def to_pdf(doc: dict, path: Path) -> None:
                             topMargin=12 * mm, bottomMargin=14 * mm, title=doc["title"],
                             author=doc["city"])
     pdf.build(story, onFirstPage=footer, onLaterPages=footer)
+
+
+PDF_MAX_IDS = 24
+
+
+def _pdf_ids(text: str) -> str:
+    """Print at most PDF_MAX_IDS case ids in a cell; the full list is in the XLSX and JSON."""
+    got = text.split()
+    if len(got) <= PDF_MAX_IDS:
+        return text
+    return " ".join(got[:PDF_MAX_IDS]) + f" …（共 {len(got)} 件，完整编号见同期 XLSX/JSON）"
 
 
 def render(doc: dict, fmt: str, out: str | Path) -> Path:

@@ -10,6 +10,7 @@ cg_trail, cg_patrol) and the scoreboards; the ledger is `domain.policy.evaluate`
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
@@ -83,7 +84,8 @@ def _meta(city: City, kind: str, title: str, start: date, end: date, now: dateti
 # ---------------------------------------------------------------- daily (零报告 / 日汇总)
 
 
-def patrol_section(sql: Sql, city: City, start: date, end: date) -> tuple[dict, list[dict]]:
+def patrol_section(sql: Sql, city: City, start: date, end: date,
+                   now: datetime | None = None) -> tuple[dict, list[dict]]:
     """Every squad and day with its report, nil report or missing report, and the patrol
     cases actually recorded in its area that day (a nil report beside them is flagged)."""
     rules = patrol_rules(city)
@@ -99,13 +101,17 @@ def patrol_section(sql: Sql, city: City, start: date, end: date) -> tuple[dict, 
             for squad, name in city.squads.items():
                 r = got.get((squad, d.isoformat()))
                 status = r["status"] if r else None
+                if status in (None, "open"):
+                    past = now is None or now > rules.cut_off_at(city, d)
+                    status = "missed" if past else "open"
                 own = found.get((squad, d.isoformat()), [])
                 flag = ""
                 if r and r["nil"] and own:
                     flag = f"零报告，但当日巡查上报 {len(own)} 件"
                 rows.append({
                     "day": d.isoformat(), "squad": squad, "squad_name": name,
-                    "status": status or "missed", "status_zh": STATUS_ZH.get(status),
+                    "status": status, "status_zh": STATUS_ZH.get(status),
+                    "miss_recorded": "已记录" if r and r["missed_cut_off"] else "",
                     "reported_at": _local(r["reported_at"], city) if r else "",
                     "actor": (city.users[r["actor"]].name if r and r["actor"] in city.users
                               else (r or {}).get("actor") or ""),
@@ -116,7 +122,8 @@ def patrol_section(sql: Sql, city: City, start: date, end: date) -> tuple[dict, 
         d += timedelta(days=1)
     sec = section("patrol", "巡查日报（零报告）情况", [
         ("day", "日期"), ("squad_name", "中队"), ("status_zh", "报告情况"),
-        ("reported_at", "报告时间"), ("actor", "报告人"), ("findings", "报告发现数", "int"),
+        ("reported_at", "报告时间"), ("actor", "报告人"), ("miss_recorded", "缺报事件"),
+        ("findings", "报告发现数", "int"),
         ("patrol_cases", "当日巡查上报案件", "int"), ("flag", "核对"), ("note", "备注")],
         rows, note=f"截止时间每日 {rules.cut_off:%H:%M}；次日 {rules.summary_by:%H:%M} 前汇总公示。")
     return sec, rows
@@ -126,7 +133,7 @@ def daily(sql: Sql, city: City, day: date, now: datetime) -> dict:
     doc = _meta(city, "daily", f"{day:%Y年%m月%d日} 控违巡查日汇总（零报告）", day, day, now,
                 publish_by=f"{day + timedelta(days=1)} {patrol_rules(city).summary_by:%H:%M}")
     sections = []
-    pat, _ = patrol_section(sql, city, day, day)
+    pat, _ = patrol_section(sql, city, day, day, now)
     sections.append(pat)
     rows = _case_rows(sql, day, day)
     at = _reported_at(sql, [r["case_id"] for r in rows])
@@ -221,7 +228,7 @@ def weekly(sql: Sql, city: City, week: str, now: datetime) -> dict:
                             {"name": "本周处置", "values": [r["resolved"] for r in rows]}]}
         sections.append(section(f"by_{by}", f"{title}案件情况（与上周对比）", cols, rows,
                                 chart=chart if by != "street" and rows else None))
-    pat, prow = patrol_section(sql, city, start, end)
+    pat, prow = patrol_section(sql, city, start, end, now)
     summary = []
     for squad, name in city.squads.items():
         c = Counter(r["status"] for r in prow if r["squad"] == squad)
@@ -270,8 +277,10 @@ def _ranking(city: City, by: str, cur: dict, prev: dict, rates: tuple, title: st
             ("grade", "等次"), *[(r, RATES[r][0], "pct") for r in rates],
             ("prev_score", "上月得分", "score"), ("prev_rank", "上月名次", "int"),
             ("delta", "得分变化", "delta")]
-    chart = {"type": "barh", "title": f"{title}综合得分",
-             "labels": [x["name"] for x in rows if x["score"] is not None],
+    label = {k: (city.units[k].short if by == "unit" and k in city.units else cur[k]["name"])
+             for k in cur}
+    chart = {"type": "barh", "title": f"{re.sub(r'^[一二三四五六七八九十]+、', '', title)}综合得分",
+             "labels": [label[x["key"]] for x in rows if x["score"] is not None],
              "series": [{"name": "本月", "values": [x["score"] for x in rows if x["score"] is not None]},
                         {"name": "上月", "values": [x["prev_score"] or 0 for x in rows
                                                    if x["score"] is not None]}]}
@@ -388,11 +397,11 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
           "community": _area(city, city.cells[g].community if g in city.cells else None),
           "unit": city.units[u].short if u in city.units else (u or ""),
           "since": _local(from_ts(last), city)} for cid, cat, g, u, rep, last in shelved]))
-    _, prow = patrol_section(sql, city, start, end)
-    bad = [r for r in prow if r["status"] not in ("reported", "nil") or r["flag"]]
+    _, prow = patrol_section(sql, city, start, end, now)
+    bad = [r for r in prow if r["status"] not in ("reported", "nil", "open") or r["flag"]]
     sections.append(section("patrol_misses", "十二、零报告未报、迟报情况", [
         ("day", "日期"), ("squad_name", "中队"), ("status_zh", "情况"), ("reported_at", "报告时间"),
-        ("flag", "核对")], bad,
+        ("miss_recorded", "缺报事件"), ("flag", "核对")], bad,
         note=f"本月应报 {len(prow)} 次，按时 {sum(r['status'] in ('reported', 'nil') for r in prow)} 次，"
              f"迟报 {sum(r['status'].startswith('late') for r in prow)} 次，"
              f"未报 {sum(r['status'] == 'missed' for r in prow)} 次。"))
