@@ -28,6 +28,7 @@ from adapters.kafka_store import (
     sql_for,
     unpublished_dead_letters,
 )
+from domain.case import Case
 from projections.sql import Sql
 
 log = structlog.get_logger("casegrid.kafka.out")
@@ -35,6 +36,7 @@ log = structlog.get_logger("casegrid.kafka.out")
 EVENT_NS = uuid5(NAMESPACE_URL, "casegrid:case-event")
 SCHEMA_VERSION = 1
 DATASCHEMA = "urn:casegrid:schema:case-event:1"
+CASE_TOPIC = f"{Case.__module__}:{Case.__qualname__}."
 _HIDDEN = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
 
@@ -111,7 +113,7 @@ class OutboundPublisher:
         return self.app.recorder.max_notification_id() or 0
 
     def step(self) -> int:
-        """Publish the next batch; returns how many events were sent (0: caught up)."""
+        """Publish the next batch; returns how many log entries it moved past (0: caught up)."""
         pos = self.position()
         notes = self.app.recorder.select_notifications(start=pos + 1, limit=self.batch)
         if not notes:
@@ -119,6 +121,8 @@ class OutboundPublisher:
         to_event = self.app.mapper.to_domain_event
         futures = []
         for note in notes:
+            if not note.topic.startswith(CASE_TOPIC):
+                continue  # other aggregates share the log (e.g. patrol days): not case events
             ev = to_event(note)
             value = json.dumps(envelope(ev, note.id, self.source), ensure_ascii=False)
             futures.append(self.producer.send(
@@ -129,7 +133,8 @@ class OutboundPublisher:
         moved = advance_publish_position(self.sql, self.name, pos, notes[-1].id)
         head = self.head()
         log.info("outbound_batch", topic=self.topic, offset=notes[-1].id, position=notes[-1].id,
-                 events=len(notes), lag=head - notes[-1].id, moved=moved)
+                 events=len(futures), skipped=len(notes) - len(futures), lag=head - notes[-1].id,
+                 moved=moved)
         return len(notes)
 
     def catch_up(self, max_batches: int | None = None) -> int:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from adapters.kafka_in import (
@@ -186,3 +187,43 @@ def test_settings_precedence_and_errors(tmp_path):
         KafkaSettings.load(f, env={})
     with pytest.raises(ConfigError, match="whole number"):
         KafkaSettings.load(None, env={"CASEGRID_KAFKA_BATCH": "many"})
+
+
+class _Sent:
+    def get(self, timeout=None):
+        return None
+
+
+class _FakeProducer:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, topic, key=None, value=None):
+        self.sent.append((topic, key, json.loads(value)))
+        return _Sent()
+
+    def flush(self, timeout=None):
+        pass
+
+
+class _NotACase(Aggregate):
+    def __init__(self, name: str):
+        self.name = name
+
+
+def test_publisher_sends_case_events_only_and_resumes_from_its_position(store):
+    from adapters.kafka_out import OutboundPublisher
+
+    app, svc, sql, p = store
+    first = drive(svc, "pending_dispatch", T0)
+    app.save(_NotACase(name="a patrol day, say"))  # another aggregate in the same log
+    drive(svc, "pending_filing", T0)
+    fake = _FakeProducer()
+    pub = OutboundPublisher(app, fake, "out", batch=2)
+    assert pub.catch_up() == app.recorder.max_notification_id() == 4
+    assert [(e["case_id"], e["stream_version"]) for _, _, e in fake.sent] == [
+        (str(first.id), 1), (str(first.id), 2), (fake.sent[2][2]["case_id"], 1)]
+    assert all(k.decode() == e["case_id"] for _, k, e in fake.sent)
+    assert pub.position() == 4 and pub.step() == 0
+    svc.act(CaseAction(first.id, "dispatch", "disp_chen", T0.replace(hour=10)))
+    assert pub.step() == 1 and fake.sent[-1][2]["type"] == "casegrid.case.Dispatched.v1"
