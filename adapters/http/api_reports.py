@@ -1,0 +1,217 @@
+"""JSON API for the CLI's `patrol` and `report` groups: daily patrol reports (巡查日报 / 零报告)
+and the daily / weekly / monthly reports, the rewards-and-penalties ledger and the what-if.
+
+Reports are for the center and the inspector; a patrol report comes from its squad's own
+people (the patrol service's rule); the tick is the duty chief's. Policy files are never
+named over HTTP: reports use the city's policy, and the what-if takes the other policy
+as a JSON mapping in the body.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.http import reads
+from adapters.http.access import CENTER_READERS, check_write, require_role
+from adapters.http.api import Cg, Me, fresh
+from domain.errors import ValidationError
+
+router = APIRouter(prefix="/api", tags=["patrol and reports"])
+MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "pdf": "application/pdf"}
+Fmt = Annotated[str, Query(alias="format", description="json, html, xlsx or pdf")]
+
+
+def _day(value: str | None, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
+
+
+def _now(cg, value: str | None) -> datetime:
+    return reads.parse_time(value, "now", cg.city) or datetime.now(UTC)
+
+
+def _patrol(cg):
+    from workflows.patrol import PatrolService
+
+    return PatrolService(cg.app, cg.city, clock=cg.service.clock)
+
+
+def _policy(cg, raw: dict | None = None, label: str = "policy"):
+    from adapters.cli_report import load_policy
+    from domain.policy import build_policy
+
+    if raw is None:
+        return load_policy(None, cg.city)
+    return build_policy(raw, cg.city, path=f"(request body: {label})")
+
+
+def _month(month: str) -> str:
+    from domain.policy import month_bounds
+
+    try:
+        month_bounds(month)
+    except ValueError:
+        raise ValidationError("month", f"'{month}' is not a month YYYY-MM") from None
+    return month
+
+
+def _send(doc: dict, fmt: str, stem: str) -> Response:
+    from adapters.report_render import FORMATS, render, to_html, to_json
+
+    if fmt not in FORMATS:
+        raise ValidationError("format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
+    if fmt == "json":
+        return Response(to_json(doc), media_type=MEDIA["json"])
+    if fmt == "html":
+        return HTMLResponse(to_html(doc))
+    with tempfile.TemporaryDirectory() as d:
+        data = render(doc, fmt, Path(d) / f"{stem}.{fmt}").read_bytes()
+    return Response(data, media_type=MEDIA[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"'})
+
+
+# ---------------------------------------------------------------- patrol
+
+
+class PatrolBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    squad: str = Field(description="Squad id (巡查中队), e.g. patrol-1")
+    date: str = Field(description="The day reported, YYYY-MM-DD")
+    nil: bool = Field(False, description="零报告: nothing found today")
+    case_ids: list[str] = []
+    findings: int | None = None
+    note: str = ""
+    at: datetime | None = None
+
+
+@router.post("/patrol/reports", status_code=201)
+def patrol_report(body: PatrolBody, user: Me, cg: Cg):
+    """巡查日报 / 零报告: the day's findings of the caller's squad, or an explicit nil report."""
+    check_write(user, "patrol_report", "patrol_day")
+    pd = _patrol(cg).report(squad=body.squad, day=body.date, actor=user.id, nil=body.nil,
+                            case_ids=body.case_ids, findings=body.findings, note=body.note,
+                            at=body.at)
+    return {"squad": body.squad, "date": str(pd.day), "nil": pd.nil,
+            "reported_at": pd.reported_at.isoformat(), "late": pd.reported_at > pd.cut_off,
+            "missed_recorded": pd.missed, "actor": pd.reporter, "id": str(pd.id)}
+
+
+@router.post("/patrol/tick")
+def patrol_tick(user: Me, cg: Cg, now: str | None = None, since: str | None = None):
+    """Record PatrolReportMissed for every squad-day past its cut-off without a report."""
+    require_role(user, ("duty_chief", "system"), "the patrol tick")
+    t = _now(cg, now)
+    missed = _patrol(cg).tick(t, since=_day(since, "since"))
+    return {"now": t.isoformat(), "missed": [
+        {"squad": e.squad, "date": str(e.day), "cut_off": e.cut_off.isoformat()} for e in missed]}
+
+
+@router.get("/patrol/days")
+def patrol_days(request: Request, user: Me, cg: Cg,
+                start: Annotated[str, Query(alias="from")],
+                end: Annotated[str | None, Query(alias="to")] = None):
+    """Every squad and day: reported, nil, late or missing."""
+    from adapters.reports import patrol_section
+
+    require_role(user, CENTER_READERS, "the patrol days")
+    a = _day(start, "from")
+    b = _day(end, "to") or a
+    fresh(request)
+    _, rows = patrol_section(cg.sql, cg.city, a, b, datetime.now(UTC))
+    return json.loads(json.dumps({"days": rows}, default=str))
+
+
+# ---------------------------------------------------------------- reports
+
+
+@router.get("/reports/daily")
+def report_daily(request: Request, user: Me, cg: Cg, day: Annotated[str, Query(alias="date")],
+                 fmt: Fmt = "json", now: str | None = None):
+    """日汇总: squads' reports, nil reports and missing ones; new, overdue and urged cases."""
+    from adapters.reports import daily
+
+    require_role(user, CENTER_READERS, "reports")
+    d = _day(day, "date")
+    fresh(request)
+    return _send(daily(cg.sql, cg.city, d, _now(cg, now)), fmt, f"daily-{d}")
+
+
+@router.get("/reports/weekly")
+def report_weekly(request: Request, user: Me, cg: Cg,
+                  week: Annotated[str, Query(description="ISO week, e.g. 2026-W43")],
+                  fmt: Fmt = "json", now: str | None = None):
+    """周小结: per street, community and unit, beside last week."""
+    from adapters.reports import weekly
+
+    require_role(user, CENTER_READERS, "reports")
+    fresh(request)
+    return _send(weekly(cg.sql, cg.city, week, _now(cg, now)), fmt, f"weekly-{week}")
+
+
+@router.get("/reports/monthly")
+def report_monthly(request: Request, user: Me, cg: Cg,
+                   month: Annotated[str, Query(description="YYYY-MM")],
+                   fmt: Fmt = "json", now: str | None = None):
+    """月通报: ranking and grades, indicators, trends, hot spots, ledgers, rewards and penalties."""
+    from adapters.reports import monthly
+
+    require_role(user, CENTER_READERS, "reports")
+    pol = _policy(cg)
+    fresh(request)
+    doc = monthly(cg.sql, cg.city, _month(month), _now(cg, now), pol, app=cg.app)
+    return _send(doc, fmt, f"monthly-{month}")
+
+
+@router.get("/reports/ledger")
+def report_ledger(request: Request, user: Me, cg: Cg,
+                  month: Annotated[str, Query(description="YYYY-MM")], now: str | None = None):
+    """奖惩台账: every amount with its rule, source and cases."""
+    from domain.policy import month_bounds
+    from projections.ledger import ledger
+
+    require_role(user, CENTER_READERS, "reports")
+    pol = _policy(cg)
+    a, b = month_bounds(_month(month))
+    fresh(request)
+    led = ledger(cg.sql, cg.city, pol, a, b, _now(cg, now), app=cg.app)
+    return json.loads(json.dumps(led, default=str, ensure_ascii=False))
+
+
+class CompareBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: str
+    policy: dict = Field(description="The other policy, as the policy file's mapping")
+    base: dict | None = Field(None, description="Base policy mapping (default the current one)")
+    now: str | None = None
+
+
+@router.post("/reports/compare")
+def report_compare(request: Request, body: CompareBody, user: Me, cg: Cg):
+    """What-if: the month's scores, grades and ledger under another policy, and what changes."""
+    from adapters.reports import compare
+
+    require_role(user, CENTER_READERS, "reports")
+    a = _policy(cg, body.base, "base")
+    b = _policy(cg, body.policy, "policy")
+    fresh(request)
+    doc = compare(cg.sql, cg.city, _month(body.month), _now(cg, body.now), a, b, app=cg.app)
+    secs = {s["id"]: s for s in doc["sections"]}
+    out = {"month": body.month, "base": a.id, "other": b.id,
+           "grades": {k[7:]: s["rows"] for k, s in secs.items() if k.startswith("grades_")},
+           "ledger_diff": secs["ledger_diff"]["rows"],
+           "line_changes": secs["line_changes"]["rows"]}
+    return json.loads(json.dumps(out, default=str, ensure_ascii=False))
