@@ -226,4 +226,6 @@ def test_publisher_sends_case_events_only_and_resumes_from_its_position(store):
     assert all(k.decode() == e["case_id"] for _, k, e in fake.sent)
     assert pub.position() == 4 and pub.step() == 0
     svc.act(CaseAction(first.id, "dispatch", "disp_chen", T0.replace(hour=10)))
-    assert pub.step() == 1 and fake.sent[-1][2]["type"] == "casegrid.case.Dispatched.v1"
+    assert pub.step() == 2  # DeadlineMissed (dispatch was due 09:31), then Dispatched
+    assert [e["type"] for _, _, e in fake.sent[-2:]] == [
+        "casegrid.case.DeadlineMissed.v1", "casegrid.case.Dispatched.v1"]
