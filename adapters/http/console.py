@@ -100,6 +100,8 @@ def nav(user: User) -> list[tuple[str, str]]:
     items += [("/cases", "cases"), ("/map", "map"), ("/scoreboard", "scoreboard")]
     if user.role in TRAIL_READERS or user.role == "unit_member":
         items.append(("/trail", "trail"))
+    if user.role in api.CENTER_READERS or _can_patrol(user):
+        items.append(("/reports", "reports"))
     return items
 
 
@@ -530,3 +532,71 @@ def reads_uuid(case_id: str):
     from workflows.service import parse_case_id
 
     return parse_case_id(case_id)
+
+
+# ---------------------------------------------------------------- patrol days and reports
+
+PATROL_REPORTERS = ("supervisor", "unit_member", "acceptor", "duty_chief")
+
+
+def _can_patrol(user: User) -> bool:
+    return user.role in PATROL_REPORTERS and (user.role not in ("supervisor", "unit_member")
+                                               or bool(user.squad))
+
+
+@router.get("/reports")
+def reports_page(request: Request):
+    user = viewer(request)
+    cg = cgrid(request)
+    from adapters.reports import patrol_section
+
+    today = cg.service.clock().astimezone(cg.city.tz).date()
+    sec = rows = None
+    if user.role in api.CENTER_READERS:
+        request.app.state.follower.ensure()
+        sec, rows = patrol_section(cg.sql, cg.city, today - timedelta(days=6), today,
+                                   cg.service.clock())
+        rows = list(reversed(rows))
+    elif not _can_patrol(user):
+        raise Forbidden("reports are for the center and the inspector", role=user.role)
+    iso = today.isocalendar()
+    return page(request, "reports.html", user=user, sec=sec, rows=rows, today=today.isoformat(),
+                week=f"{iso.year}-W{iso.week:02d}", month=today.isoformat()[:7],
+                can_patrol=_can_patrol(user),
+                squads=[s for s in cg.city.squads.items()
+                        if user.role not in ("supervisor", "unit_member") or s[0] == user.squad],
+                done=request.query_params.get("done"), error=None, form={})
+
+
+@router.post("/patrol")
+async def patrol_post(request: Request):
+    user = viewer(request)
+    cg = cgrid(request)
+    form = await request.form()
+
+    def run():
+        from workflows.patrol import PatrolService
+
+        api.check_write(user, "patrol_report", "patrol_day")
+        ids = [x for x in str(form.get("case_ids") or "").split() if x]
+        n = str(form.get("findings") or "").strip()
+        return PatrolService(cg.app, cg.city, clock=cg.service.clock).report(
+            squad=str(form.get("squad") or ""), day=str(form.get("date") or ""), actor=user.id,
+            nil=form.get("nil") == "1", case_ids=ids, findings=int(n) if n.isdigit() else None,
+            note=str(form.get("note") or ""))
+
+    try:
+        pd = await run_in_threadpool(run)
+    except CasegridError as e:
+        from adapters.http.app import STATUS
+
+        today = cg.service.clock().astimezone(cg.city.tz).date()
+        iso = today.isocalendar()
+        return page(request, "reports.html", status=STATUS.get(e.kind, 400), user=user, sec=None,
+                    rows=None, today=today.isoformat(), week=f"{iso.year}-W{iso.week:02d}",
+                    month=today.isoformat()[:7], can_patrol=True,
+                    squads=[s for s in cg.city.squads.items()
+                            if user.role not in ("supervisor", "unit_member") or s[0] == user.squad],
+                    done=None, error=e.to_dict(), form=dict(form))
+    late = "late" if pd.reported_at > pd.cut_off else "ok"
+    return RedirectResponse(f"/reports?done={quote(pd.squad)}+{pd.day}+{late}", status_code=303)

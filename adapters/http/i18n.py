@@ -73,6 +73,12 @@ WORDS = {
     "mine": ("我的待办", "My queues"), "others": ("其他队列", "Other queues"),
     "as_of": ("截至", "As of"), "explain": ("指标溯源", "Where this figure comes from"),
     "trail_of": ("案件责任倒查", "Trail of case"), "stale": ("案件已被他人更新，请重新确认", "The case changed meanwhile; check again"),
+    "reports": ("报表", "Reports"), "patrol_report": ("巡查日报 / 零报告", "Patrol report / nil report"),
+    "squad": ("中队", "Squad"), "date": ("日期", "Date"), "nil": ("零报告（今日无发现）", "Nil report (nothing found)"),
+    "findings": ("发现数", "Findings"), "case_ids": ("案件编号（空格分隔）", "Case ids (space separated)"),
+    "note": ("备注", "Note"), "patrol_days": ("近七日巡查日报情况", "Patrol reports, last 7 days"),
+    "daily": ("日汇总", "Daily summary"), "weekly": ("周小结", "Weekly summary"),
+    "monthly": ("月通报", "Monthly bulletin"), "download": ("下载", "Download"),
     "lang": ("EN", "中文"),
 }
 

@@ -354,3 +354,23 @@ def test_a_case_as_it_stood_at_an_earlier_event(page, server):
     pg.wait_for_selector("#as-of")
     assert state_of(pg) == "pending_filing"
     assert len(pg.query_selector_all("#timeline tr[data-event]")) == 1
+
+
+def test_a_supervisor_files_a_nil_report_and_the_chief_reads_the_reports(page, server):
+    pg = page
+    login(pg, "sup_li")  # squad patrol-2
+    pg.click('nav a[data-nav="reports"]')
+    assert pg.eval_on_selector_all("#patrol-squad option", "os => os.map(o => o.value)") == ["patrol-2"]
+    assert pg.is_checked("#patrol-nil")
+    pg.click("#patrol-submit")
+    pg.wait_for_selector("#done")
+    assert "patrol-2" in pg.inner_text("#done")
+    login(pg, "chief_zhao")
+    pg.click('nav a[data-nav="reports"]')
+    statuses = [r.get_attribute("data-status") for r in pg.query_selector_all("#patrol-days tr[data-status]")]
+    assert statuses and set(statuses) <= {"reported", "nil", "late", "missed", "open"}
+    shot(pg, "19-patrol-days-and-reports")
+    href = pg.get_attribute('a[data-report="daily-html"]', "href")
+    resp = pg.goto(pg.base + href)
+    assert resp.status == 200 and "日" in pg.title() + pg.inner_text("body")[:200]
+    shot(pg, "20-daily-summary-html")
