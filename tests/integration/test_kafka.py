@@ -38,6 +38,8 @@ from tests.integration.kafka_support import (
 from tests.support import T0, city
 from workflows.commands import CaseAction, ReportCase
 
+pytestmark = pytest.mark.kafka  # heavy: a real broker process, 10k messages, SIGKILL (~45 s)
+
 
 @pytest.fixture(scope="module")
 def broker():
