@@ -201,7 +201,7 @@ def to_html(doc: dict) -> str:
 
 
 def _sheet_name(title: str, used: set[str]) -> str:
-    name = re.sub(r"[\[\]:*?/\\]", "", re.sub(r"^[一二三四五六七八九十]+[、(（]?", "", title))[:28] or "表"
+    name = re.sub(r"[\[\]:*?/\\]", "", re.sub(r"^[一二三四五六七八九十]+、", "", title))[:28] or "表"
     base, k = name, 2
     while name in used:
         name = f"{base[:26]}{k}"

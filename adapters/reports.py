@@ -406,32 +406,32 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
              f"迟报 {sum(r['status'].startswith('late') for r in prow)} 次，"
              f"未报 {sum(r['status'] == 'missed' for r in prow)} 次。"))
     led = ledger(sql, city, policy, start, end, now, app=app)
-    sections += ledger_sections(city, led, "十三")
+    sections += ledger_sections(city, led, ("十三", "十四", "十五"))
     doc["ledger"] = led
     doc["sections"] = sections
     return doc
 
 
-def ledger_sections(city: City, led: dict, number: str = "") -> list[dict]:
+def ledger_sections(city: City, led: dict, numbers: tuple = ("", "", "")) -> list[dict]:
     lines = [{**ln, "who_kind_zh": WHO_ZH.get(ln["who_kind"], ln["who_kind"]),
               "case_ids": " ".join(ln["case_ids"]), "n_cases": len(ln["case_ids"])}
              for ln in led["lines"]]
     totals = [{**t, "who_kind_zh": WHO_ZH.get(t["who_kind"], t["who_kind"]),
                "rules": " ".join(t["rules"]), "n_cases": len(t["case_ids"])} for t in led["totals"]]
-    pre = f"{number}、" if number else ""
+    pre = [f"{n}、" if n else "" for n in numbers]
     out = [
-        section("ledger_totals", f"{pre}奖惩汇总（政策 {led['policy']['id']}）", [
+        section("ledger_totals", f"{pre[0]}奖惩汇总（政策 {led['policy']['id']}）", [
             ("who_kind_zh", "对象类别"), ("who_name", "对象"), ("reward", "奖励（元）", "yuan"),
             ("deduction", "扣减（元）", "yuan"), ("net", "合计（元）", "yuan"), ("rules", "规则"),
             ("n_cases", "涉及案件数", "int")], totals,
             note=f"奖励合计 {led['reward_total']} 元，扣减合计 {-led['deduction_total']} 元。"),
-        section("ledger", f"{pre[:-1] + '(续)、' if pre else ''}奖惩明细（每笔金额的规则与案件）", [
+        section("ledger", f"{pre[1]}奖惩明细（每笔金额的规则与案件）", [
             ("rule_id", "规则"), ("source", "出处"), ("who_kind_zh", "对象类别"), ("who_name", "对象"),
             ("amount", "金额（元）", "yuan"), ("explanation", "依据说明"), ("case_ids", "案件编号")],
             lines),
     ]
     if led["pending"]:
-        out.append(section("ledger_pending", "尚在时限内、暂未计入的案件", [
+        out.append(section("ledger_pending", f"{pre[2]}尚在时限内、暂未计入的案件", [
             ("rule_id", "规则"), ("case_id", "案件编号"), ("explanation", "说明")], led["pending"]))
     return out
 
