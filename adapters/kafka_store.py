@@ -128,10 +128,21 @@ def sql_for(app: Any) -> Sql:
     return sql
 
 
-def create_tables(sql: Sql) -> None:
-    with sql.transaction() as cur:
-        for stmt in DDL:
-            cur.execute(stmt)
+def create_tables(sql: Sql, attempts: int = 5) -> None:
+    """Create our tables if missing. Two processes starting at once can collide on
+    PostgreSQL's catalog (CREATE TABLE IF NOT EXISTS is not race-free): retry."""
+    import time
+
+    for attempt in range(attempts):
+        try:
+            with sql.transaction() as cur:
+                for stmt in DDL:
+                    cur.execute(stmt)
+            return
+        except Exception:  # noqa: BLE001 - re-raised on the last attempt
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def seen_messages(sql: Sql, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
