@@ -16,6 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from adapters.bootstrap import Casegrid, bootstrap, load_city
+from adapters.cli_state import STATE as CLI_STATE
 from adapters.logs import setup_logging
 from adapters.views import case_view, event_view, jsonable, local
 from domain.errors import CasegridError, ValidationError
@@ -63,12 +64,7 @@ EXIT = {"invalid": 2, "config": 2, "refused": 3, "not_found": 4, "conflict": 5}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
-class _State:
-    data_dir: str | None = None
-    config: str | None = None
-
-
-STATE = _State()
+STATE = CLI_STATE  # shared with the command groups (see adapters/cli_state.py)
 
 
 @app.callback()

@@ -15,7 +15,7 @@ from typing import Any
 class Sql:
     def __init__(self, recorder: Any):
         self.datastore = getattr(recorder, "datastore", None)  # None: in-memory store
-        self.dialect = "postgres" if "postgres" in type(recorder).__module__ else "sqlite"
+        self.dialect = "postgres" if _is_postgres(self.datastore) else "sqlite"
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Cur]:
@@ -28,6 +28,16 @@ class Sql:
         with self.transaction(commit=False) as cur:
             cur.execute(sql, params)
             return cur.fetchall()
+
+
+def _is_postgres(datastore: Any) -> bool:
+    if datastore is None:
+        return False
+    try:
+        from eventsourcing.postgres import PostgresDatastore
+    except ImportError:  # psycopg missing: it cannot be PostgreSQL
+        return False
+    return isinstance(datastore, PostgresDatastore)
 
 
 class Cur:
