@@ -118,12 +118,16 @@ def chart_png(spec: dict, *, width: float = 9.0, height: float = 3.6) -> bytes:
                 bars = ax.barh(off, vals, height=w, label=s["name"])
             else:
                 bars = ax.bar(off, vals, width=w, label=s["name"])
-            ax.bar_label(bars, fmt="%g", fontsize=7, padding=2)
+            ax.bar_label(bars, labels=["" if v is None else f"{v:g}" for v in s["values"]],
+                         fontsize=7, padding=2)
         if kind == "barh":
             ax.set_yticks(pos, labels, fontsize=8)
             ax.invert_yaxis()
         else:
             ax.set_xticks(pos, labels, fontsize=8, rotation=20 if len(labels) > 6 else 0)
+    from matplotlib.ticker import MaxNLocator
+
+    (ax.xaxis if kind == "barh" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
     ax.set_title(spec.get("title", ""), fontsize=11)
     if n > 1 or kind == "line":
         ax.legend(fontsize=8)
@@ -332,13 +336,11 @@ def to_pdf(doc: dict, path: Path) -> None:
         block = [Paragraph(esc(sec["title"]), h2)]
         if sec.get("note"):
             block.append(Paragraph(esc(sec["note"]), note))
-        if sec.get("chart") and sec["chart"]["labels"]:
-            png = chart_png(sec["chart"])
-            img = Image(io.BytesIO(png))
-            scale = min(1.0, (width * 0.8) / img.drawWidth, (110 * mm) / img.drawHeight)
-            img.drawWidth, img.drawHeight = img.drawWidth * scale, img.drawHeight * scale
-            story.append(KeepTogether(block + [img]))  # a heading never sits alone under a chart
-            block = []
+        chart = None
+        if sec.get("chart") and sec["chart"]["labels"]:  # drawn after its table
+            chart = Image(io.BytesIO(chart_png(sec["chart"])))
+            scale = min(1.0, (width * 0.8) / chart.drawWidth, (110 * mm) / chart.drawHeight)
+            chart.drawWidth, chart.drawHeight = chart.drawWidth * scale, chart.drawHeight * scale
         if not sec["rows"]:
             block.append(Paragraph("（无）", note))
             story.append(KeepTogether(block))
@@ -347,9 +349,11 @@ def to_pdf(doc: dict, path: Path) -> None:
         weights = []
         for c in cols:
             if c["key"] in ("case_ids",):
-                weights.append(4.6)
-            elif c["key"] in ("explanation", "source", "note", "flag"):
-                weights.append(2.6)
+                weights.append(3.4)
+            elif c["key"] == "explanation":
+                weights.append(3.8)
+            elif c["key"] in ("source", "note", "flag"):
+                weights.append(2.2)
             elif c["key"] in ("case_id",):
                 weights.append(2.3)
             elif c["fmt"] == "text" or c["fmt"] == "auto":
@@ -376,6 +380,8 @@ def to_pdf(doc: dict, path: Path) -> None:
             story.append(KeepTogether([*block, t]))
         else:
             story += [*block, t]
+        if chart is not None:
+            story += [Spacer(1, 2 * mm), chart]
         story.append(Spacer(1, 4 * mm))
 
     def footer(canvas, d):

@@ -282,7 +282,7 @@ def _ranking(city: City, by: str, cur: dict, prev: dict, rates: tuple, title: st
     chart = {"type": "barh", "title": f"{re.sub(r'^[一二三四五六七八九十]+、', '', title)}综合得分",
              "labels": [label[x["key"]] for x in rows if x["score"] is not None],
              "series": [{"name": "本月", "values": [x["score"] for x in rows if x["score"] is not None]},
-                        {"name": "上月", "values": [x["prev_score"] or 0 for x in rows
+                        {"name": "上月", "values": [x["prev_score"] for x in rows
                                                    if x["score"] is not None]}]}
     return section(sid, f"{title}考评排名", cols, rows, chart=chart if rows else None)
 
@@ -354,8 +354,15 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
         a, b = start + timedelta(days=i), pstart + timedelta(days=i)
         trend.append({"day": i + 1, "cur": per_day.get(a.isoformat(), 0) if a <= end else None,
                       "prev": pper_day.get(b.isoformat(), 0) if b <= pend else None})
-    sections.append(section("trend", "七、每日上报趋势（本月与上月）", [
-        ("day", "日"), ("cur", "本月上报", "int"), ("prev", "上月上报", "int")], trend,
+    buckets = []
+    for k in range(0, ndays, 7):
+        part = trend[k:k + 7]
+        buckets.append({"days": f"{k + 1}–{k + len(part)}日",
+                        "cur": sum(t["cur"] or 0 for t in part),
+                        "prev": sum(t["prev"] or 0 for t in part)})
+    buckets.append({"days": "合计", "cur": len(rows), "prev": len(prows)})
+    sections.append(section("trend", "七、上报趋势（本月与上月同期）", [
+        ("days", "日期段"), ("cur", f"{month} 上报", "int"), ("prev", f"{pm} 上报", "int")], buckets,
         chart={"type": "line", "title": "每日上报案件数", "labels": [str(t["day"]) for t in trend],
                "series": [{"name": f"{month}", "values": [t["cur"] for t in trend]},
                           {"name": f"{pm}", "values": [t["prev"] for t in trend]}]}))
@@ -424,7 +431,9 @@ def ledger_sections(city: City, led: dict, numbers: tuple = ("", "", "")) -> lis
             ("who_kind_zh", "对象类别"), ("who_name", "对象"), ("reward", "奖励（元）", "yuan"),
             ("deduction", "扣减（元）", "yuan"), ("net", "合计（元）", "yuan"), ("rules", "规则"),
             ("n_cases", "涉及案件数", "int")], totals,
-            note=f"奖励合计 {led['reward_total']} 元，扣减合计 {-led['deduction_total']} 元。"),
+            note=f"奖励合计 {led['reward_total']:,} 元，扣减合计 {-led['deduction_total']:,} 元，"
+                 f"净额 {led['reward_total'] + led['deduction_total']:,} 元。金额为正是奖励，为负是扣减；"
+                 "每笔的规则、出处与案件见下表。"),
         section("ledger", f"{pre[1]}奖惩明细（每笔金额的规则与案件）", [
             ("rule_id", "规则"), ("source", "出处"), ("who_kind_zh", "对象类别"), ("who_name", "对象"),
             ("amount", "金额（元）", "yuan"), ("explanation", "依据说明"), ("case_ids", "案件编号")],

@@ -588,7 +588,8 @@ def evaluate(policy: Policy, inp: Inputs) -> dict:
         t["net"] += ln.amount
         t["rules"].add(ln.rule_id)
         t["case_ids"].update(ln.case_ids)
-    tot = sorted(totals.values(), key=lambda t: (t["who_kind"], t["who"]))
+    order = {"street": 0, "community": 1, "squad": 2, "unit": 3, "person": 4, "citizen": 5}
+    tot = sorted(totals.values(), key=lambda t: (order.get(t["who_kind"], 9), t["who"]))
     for t in tot:
         t["rules"], t["case_ids"] = sorted(t["rules"]), sorted(t["case_ids"])
     return {
