@@ -19,6 +19,7 @@ from adapters.bootstrap import Casegrid, bootstrap, load_city
 from adapters.cli_state import STATE as CLI_STATE
 from adapters.logs import setup_logging
 from adapters.views import case_view, event_view, jsonable, local
+from domain.calendar import month_range
 from domain.errors import CasegridError, ValidationError
 from projections.cases import due_case_ids, list_cases
 from workflows.commands import CaseAction, ReportCase
@@ -452,12 +453,7 @@ def _date(value: str | None, field: str) -> date | None:
 
 def _period(cg: Casegrid, start: str | None, end: str | None, month: str | None) -> tuple[date, date]:
     if month:
-        try:
-            first = date.fromisoformat(f"{month}-01")
-        except ValueError:
-            raise ValidationError("month", f"'{month}' is not a month YYYY-MM") from None
-        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-        return first, nxt - timedelta(days=1)
+        return month_range(month)
     today = datetime.now(cg.city.tz).date()
     a = _date(start, "from") or today.replace(day=1)
     b = _date(end, "to") or today

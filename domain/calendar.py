@@ -95,6 +95,18 @@ class WorkCalendar:
         return n * {"m": 1, "min": 1, "h": 60, "d": self.day_minutes}[unit]
 
 
+def month_range(month: str, field: str = "month") -> tuple[date, date]:
+    """'2026-10' -> (2026-10-01, 2026-10-31)."""
+    from domain.errors import ValidationError
+
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except (ValueError, TypeError):
+        raise ValidationError(field, f"'{month}' is not a month YYYY-MM") from None
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first, nxt - timedelta(days=1)
+
+
 def _minutes(a: time, b: time) -> int:
     return (b.hour * 60 + b.minute) - (a.hour * 60 + a.minute)
 

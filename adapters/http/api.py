@@ -5,7 +5,7 @@ The actor of every command is the authenticated user: a body cannot name someone
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -26,6 +26,7 @@ from adapters.http.access import (
 )
 from adapters.http.auth import AuthError
 from adapters.views import case_view, event_view, jsonable
+from domain.calendar import month_range
 from domain.city import User
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from projections.cases import list_cases
@@ -357,12 +358,7 @@ Dim = Annotated[str, Query(description="unit, grid, community, street, district,
 def _range(cg: Casegrid, start: str | None, end: str | None,
            month: str | None = None) -> tuple[date, date]:
     if month:
-        try:
-            first = date.fromisoformat(f"{month}-01")
-        except ValueError:
-            raise ValidationError("month", f"'{month}' is not a month YYYY-MM") from None
-        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-        return first, nxt - timedelta(days=1)
+        return month_range(month)
     d0, d1 = reads.default_range(cg)
     s, e = reads.parse_day(start, "from", d0), reads.parse_day(end, "to", d1)
     if e < s:
