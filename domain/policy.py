@@ -60,8 +60,15 @@ class Policy:
         """The city with this policy's grade bands and weights (what-if on grades)."""
         if not self.scoring:
             return city
-        bands, weights = _scoring({"scoring": self.scoring})
-        return replace(city, bands=bands, weights=weights)
+        key = (id(city), repr(self.scoring))
+        got = _SCORED.get(key)
+        if got is None or got[0] is not city:
+            bands, weights = _scoring({"scoring": self.scoring})
+            got = _SCORED[key] = (city, replace(city, bands=bands, weights=weights))
+        return got[1]
+
+
+_SCORED: dict[tuple, tuple[City, City]] = {}  # one scoring variant per city and policy scoring
 
 
 def _p(path: str, key: str) -> str:
@@ -373,7 +380,8 @@ def _start_month(fact: CaseFact, marker: str) -> date | None:
     return None
 
 
-def _illegal_construction(rule: Rule, policy: Policy, inp: Inputs, pending: list) -> list[Line]:
+def _illegal_construction(rule: Rule, policy: Policy, inp: Inputs, pending: list,
+                          lines: list[Line]) -> list[Line]:
     p, city, out = rule.params, inp.city, []
     for f in inp.cases:
         if not _cat_match(p["categories"], f.category) or not f.filed or f.voided:
@@ -427,13 +435,15 @@ def _channel_zh(ch: str) -> str:
     return _CHANNEL_ZH.get(ch, ch)
 
 
-def _citizen_reward(rule: Rule, policy: Policy, inp: Inputs, pending: list) -> list[Line]:
+def _citizen_reward(rule: Rule, policy: Policy, inp: Inputs, pending: list,
+                    lines: list[Line]) -> list[Line]:
     p, city, out = rule.params, inp.city, []
+    done = {c for ln in lines if ln.kind == "citizen_report_reward" for c in ln.case_ids}
     for f in inp.cases:
         if f.channel not in p["channels"] or not _cat_match(p["categories"], f.category):
             continue
-        if not f.confirmed or not f.filed or f.voided:
-            continue
+        if not f.confirmed or not f.filed or f.voided or f.case_id in done:
+            continue  # one reward per report: the first citizen_report_reward rule that matches
         amount, basis = p["default_amount"], "默认标准"
         for a in p["amounts"]:
             cat, area, urg = str(a.get("category", "*")), str(a.get("area", "*")), str(a.get("urgency", "*"))
@@ -451,7 +461,8 @@ def _citizen_reward(rule: Rule, policy: Policy, inp: Inputs, pending: list) -> l
     return out
 
 
-def _collectors(rule: Rule, policy: Policy, inp: Inputs, pending: list) -> list[Line]:
+def _collectors(rule: Rule, policy: Policy, inp: Inputs, pending: list,
+                lines: list[Line]) -> list[Line]:
     p, city = rule.params, inp.city
     entries: dict[str, list[str]] = {}
     wrong: dict[str, list[str]] = {}
@@ -486,7 +497,8 @@ def _collectors(rule: Rule, policy: Policy, inp: Inputs, pending: list) -> list[
     return out
 
 
-def _no_major_year(rule: Rule, policy: Policy, inp: Inputs, pending: list) -> list[Line]:
+def _no_major_year(rule: Rule, policy: Policy, inp: Inputs, pending: list,
+                   lines: list[Line]) -> list[Line]:
     p, city = rule.params, inp.city
     if p["month"] != "*" and inp.end.month != p["month"]:
         return []
@@ -520,7 +532,8 @@ def _year_start(end: date) -> date:
     return date(y - 1, m, 1)
 
 
-def _grade_award(rule: Rule, policy: Policy, inp: Inputs, pending: list) -> list[Line]:
+def _grade_award(rule: Rule, policy: Policy, inp: Inputs, pending: list,
+                 lines: list[Line]) -> list[Line]:
     p, city = rule.params, inp.city
     out = []
     for row in inp.boards.get(p["by"], []):
@@ -578,11 +591,14 @@ def evaluate(policy: Policy, inp: Inputs) -> dict:
         if rule.kind == "joint":
             lines += _joint(rule, policy, inp, lines)
         else:
-            lines += EVALUATORS[rule.kind](rule, policy, inp, pending)
+            lines += EVALUATORS[rule.kind](rule, policy, inp, pending, lines)
     totals: dict[tuple[str, str], dict] = {}
     for ln in lines:
-        t = totals.setdefault((ln.who_kind, ln.who), {
-            "who_kind": ln.who_kind, "who": ln.who, "who_name": ln.who_name, "reward": 0,
+        key, name = (ln.who_kind, ln.who), ln.who_name
+        if ln.who_kind == "citizen":  # reporters are many and anonymous: one total
+            key, name = ("citizen", "*"), "举报人（合计）"
+        t = totals.setdefault(key, {
+            "who_kind": key[0], "who": key[1], "who_name": name, "reward": 0,
             "deduction": 0, "net": 0, "rules": set(), "case_ids": set()})
         t["reward" if ln.amount > 0 else "deduction"] += ln.amount
         t["net"] += ln.amount

@@ -88,7 +88,8 @@ def ledger(sql: Sql, city: City, policy: Policy, start: date, end: date, now: da
     describe = describer(app) if app is not None else None
     facts = case_facts(sql, city, start, end, describe, want)
     year = None
-    if any(r.kind == "no_major_incident_year" for r in policy.rules):
+    if any(r.kind == "no_major_incident_year" and r.params["month"] in ("*", end.month)
+           for r in policy.rules):
         year = case_facts(sql, city, _year_start(end), end)
     inp = Inputs(city=city, start=start, end=end, now=now, cases=facts, year_cases=year,
                  boards=boards(sql, scored, start, end))

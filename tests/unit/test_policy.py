@@ -158,6 +158,13 @@ def test_citizen_reward_by_nature_and_area():
              fact("p", T)]
     got = {ln["case_ids"][0]: ln["amount"] for ln in run(policy(rule), cases)["lines"]}
     assert got == {"u": 500, "y": 300, "d": 200}
+    # a second reward rule that also matches pays nothing more for the same report
+    again = {**rule, "id": "R2", "params": {"categories": ["E01"], "default_amount": 100}}
+    led = run(policy(rule, again), cases + [fact("other", T, channel="citizen", category="E0102",
+                                                 confirmed=True)])
+    assert sorted((ln["rule_id"], ln["amount"]) for ln in led["lines"]) == [
+        ("R", 200), ("R", 300), ("R", 500), ("R2", 100)]
+    assert [(t["who_name"], t["net"]) for t in led["totals"]] == [("举报人（合计）", 1100)]
 
 
 def test_collector_entries():
