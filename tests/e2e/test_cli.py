@@ -401,7 +401,7 @@ def test_simulate_over_working_days_moves_cases_without_refusals(tmp_path):
 def test_projections_status_before_any_catch_up(cli):
     cli.report(0)
     rows = cli.ok_json("projections", "status")["projections"]
-    assert {r["projection"] for r in rows} == {"cases", "scoreboard", "trail"}
+    assert {r["projection"] for r in rows} == {"cases", "scoreboard", "trail", "patrol"}
     assert all((r["head"], r["lag_events"]) == (1, 1) for r in rows)
 
 
