@@ -110,14 +110,26 @@ def patrol_report(
 def patrol_tick(
     now: Annotated[str | None, typer.Option(help="Treat this time as now (ISO 8601)")] = None,
     since: Annotated[str | None, typer.Option(help="First day to check (default: patrol.start or 31 days back)")] = None,
+    loop: Annotated[bool, typer.Option(help="Keep ticking every --interval seconds")] = False,
+    interval: float = 300.0,
     as_json: JsonOpt = False,
 ):
     """Record a PatrolReportMissed for every squad-day past its cut-off without a report; never twice."""
+    import time
+
+    import structlog
+
     cli = _cli()
     cg = cli._grid(as_json)
     try:
-        t = _now(cg, now)
-        missed = _patrol(cg).tick(t, since=_date(since, "since") if since else None)
+        first = _date(since, "since") if since else None
+        while True:
+            t = _now(cg, now)
+            missed = _patrol(cg).tick(t, since=first)
+            if not loop:
+                break
+            structlog.get_logger("casegrid.patrol").info("tick", now=t.isoformat(), missed=len(missed))
+            time.sleep(interval)
     except CasegridError as e:
         cli._fail(e, as_json)
     views = [{"squad": e.squad, "date": e.day, "cut_off": e.cut_off} for e in missed]
