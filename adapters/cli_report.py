@@ -174,6 +174,13 @@ FormatOpt = Annotated[str, typer.Option("--format", help="html, xlsx, pdf or jso
 OutOpt = Annotated[str | None, typer.Option("--out", help="Output file (default reports/<kind>-<period>.<format>)")]
 NowOpt = Annotated[str | None, typer.Option("--now", help="Generation time (default now)")]
 PolicyOpt = Annotated[str | None, typer.Option("--policy", help="Policy file (default: the city's, else the sample)")]
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="As it stood then: only events recorded up to this time (and --now defaults to it)")]
+
+
+def _times(cg, now: str | None, as_of: str | None) -> tuple[datetime, datetime | None]:
+    cutoff = _now(cg, as_of) if as_of else None
+    return (_now(cg, now) if now or cutoff is None else cutoff), cutoff
 
 
 def _write(cg, doc: dict, fmt: str, out_path: str | None, stem: str, as_json: bool) -> None:
@@ -234,7 +241,7 @@ def _month(month: str) -> str:
 def report_monthly(
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
     fmt: FormatOpt = "pdf", out_path: OutOpt = None, now: NowOpt = None,
-    policy: PolicyOpt = None, as_json: JsonOpt = False,
+    policy: PolicyOpt = None, as_of: AsOfOpt = None, as_json: JsonOpt = False,
 ):
     """月通报: ranking and grades, indicators, trends, hot spots, ledgers, rewards and penalties."""
     from adapters.reports import monthly
@@ -243,8 +250,9 @@ def report_monthly(
     cg = cli._grid(as_json)
     try:
         pol = load_policy(policy, cg.city)
+        t_now, cutoff = _times(cg, now, as_of)
         cg.projections.catch_up()
-        doc = monthly(cg.sql, cg.city, _month(month), _now(cg, now), pol, app=cg.app)
+        doc = monthly(cg.sql, cg.city, _month(month), t_now, pol, app=cg.app, as_of=cutoff)
     except CasegridError as e:
         cli._fail(e, as_json)
     stem = f"monthly-{month}" + ("" if policy is None else f"-{pol.id}")
@@ -253,7 +261,7 @@ def report_monthly(
 
 def report_ledger(
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
-    now: NowOpt = None, policy: PolicyOpt = None, as_json: JsonOpt = False,
+    now: NowOpt = None, policy: PolicyOpt = None, as_of: AsOfOpt = None, as_json: JsonOpt = False,
 ):
     """奖惩台账: every amount with its rule, source and cases (nothing is stored)."""
     from projections.ledger import ledger
@@ -263,8 +271,9 @@ def report_ledger(
     try:
         pol = load_policy(policy, cg.city)
         a, b = month_bounds(_month(month))
+        t_now, cutoff = _times(cg, now, as_of)
         cg.projections.catch_up()
-        led = ledger(cg.sql, cg.city, pol, a, b, _now(cg, now), app=cg.app)
+        led = ledger(cg.sql, cg.city, pol, a, b, t_now, app=cg.app, as_of=cutoff)
     except CasegridError as e:
         cli._fail(e, as_json)
 
@@ -286,7 +295,7 @@ def report_compare(
     policy: Annotated[str, typer.Option("--policy", help="The other policy file (what-if)")],
     base: Annotated[str | None, typer.Option("--base", help="Base policy (default: the current one)")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Also write html, xlsx, pdf or json")] = None,
-    out_path: OutOpt = None, now: NowOpt = None, as_json: JsonOpt = False,
+    out_path: OutOpt = None, now: NowOpt = None, as_of: AsOfOpt = None, as_json: JsonOpt = False,
 ):
     """What-if: the month's scores, grades and ledger under another policy, and what changes."""
     from adapters.reports import compare
@@ -296,8 +305,9 @@ def report_compare(
     try:
         a = load_policy(base, cg.city)
         b = load_policy(policy, cg.city)
+        t_now, cutoff = _times(cg, now, as_of)
         cg.projections.catch_up()
-        doc = compare(cg.sql, cg.city, _month(month), _now(cg, now), a, b, app=cg.app)
+        doc = compare(cg.sql, cg.city, _month(month), t_now, a, b, app=cg.app, as_of=cutoff)
     except CasegridError as e:
         cli._fail(e, as_json)
     if fmt:

@@ -171,6 +171,7 @@ img.chart{max-width:100%;display:block;margin:.5em 0}
 <h1>{{ doc.title }}</h1>
 <div class="meta">{{ doc.city }}　统计期间 {{ doc["from"] }} 至 {{ doc["to"] }}　生成时间 {{ doc.generated_at }}
 {% if doc.publish_by %}　应发布时间 {{ doc.publish_by }} 前{% endif %}
+{% if doc.as_of %}<br>数据截至 {{ doc.as_of }}（此后记录的事件不计入）{% endif %}
 {% if doc.policy %}<br>奖惩政策：{{ doc.policy.name }}（{{ doc.policy.id }}）{% endif %}</div>
 {% for sec in sections %}
 <h2>{{ sec.title }}</h2>
@@ -229,6 +230,8 @@ def to_xlsx(doc: dict, path: Path) -> None:
             ("生成时间", doc["generated_at"])]
     if doc.get("publish_by"):
         meta.append(("应发布时间", doc["publish_by"]))
+    if doc.get("as_of"):
+        meta.append(("数据截至", doc["as_of"]))
     if doc.get("policy"):
         meta.append(("奖惩政策", f"{doc['policy']['name']}（{doc['policy']['id']}）"))
     for i, (k, v) in enumerate(meta, start=3):
@@ -328,6 +331,8 @@ def to_pdf(doc: dict, path: Path) -> None:
     line = f"{doc['city']}　统计期间 {doc['from']} 至 {doc['to']}　生成时间 {doc['generated_at']}"
     if doc.get("publish_by"):
         line += f"　应发布时间 {doc['publish_by']} 前"
+    if doc.get("as_of"):
+        line += f"<br/>数据截至 {doc['as_of']}（此后记录的事件不计入）"
     if doc.get("policy"):
         line += f"<br/>奖惩政策：{esc(doc['policy']['name'])}（{esc(doc['policy']['id'])}）"
     story.append(Paragraph(line, meta))

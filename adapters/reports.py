@@ -20,7 +20,7 @@ from domain.indicators import COUNTS, RATES
 from domain.policy import Policy, month_bounds
 from projections.ledger import ledger
 from projections.patrol import patrol_days
-from projections.scoreboard import scoreboard
+from projections.scoreboard import _rows_as_of, scoreboard
 from projections.sql import Sql, from_ts, ts
 from projections.trail import _bounds
 from workflows.lifecycle import STATES
@@ -55,7 +55,13 @@ def _area(city: City, code: str | None) -> str:
     return city.areas.get(code, code or "") if code else ""
 
 
-def _case_rows(sql: Sql, start: date, end: date) -> list[dict]:
+def _case_rows(sql: Sql, start: date, end: date, city: City | None = None,
+               as_of: datetime | None = None) -> list[dict]:
+    """The scoreboard's facts of each case reported in [start, end]; as_of: folded again
+    from the events recorded by then."""
+    if as_of is not None:
+        rows = _rows_as_of(sql, city, start, end, as_of)
+        return sorted(rows, key=lambda r: (r["day"], r["case_id"]))
     return [json.loads(r[0]) for r in sql.query(
         "SELECT row FROM cg_sb_case WHERE day >= ? AND day <= ? ORDER BY day, case_id",
         (start.isoformat(), end.isoformat()))]
@@ -72,8 +78,10 @@ def _reported_at(sql: Sql, ids: list[str]) -> dict[str, str]:
     return out
 
 
-def _board(sql: Sql, city: City, by: str, start: date, end: date) -> dict[str, dict]:
-    return {r["key"]: r for r in scoreboard(sql, city, by=by, start=start, end=end)["rows"]}
+def _board(sql: Sql, city: City, by: str, start: date, end: date,
+           as_of: datetime | None = None) -> dict[str, dict]:
+    return {r["key"]: r for r in scoreboard(sql, city, by=by, start=start, end=end,
+                                            as_of=as_of)["rows"]}
 
 
 def _meta(city: City, kind: str, title: str, start: date, end: date, now: datetime, **extra) -> dict:
@@ -85,13 +93,13 @@ def _meta(city: City, kind: str, title: str, start: date, end: date, now: dateti
 
 
 def patrol_section(sql: Sql, city: City, start: date, end: date,
-                   now: datetime | None = None) -> tuple[dict, list[dict]]:
+                   now: datetime | None = None, as_of: datetime | None = None) -> tuple[dict, list[dict]]:
     """Every squad and day with its report, nil report or missing report, and the patrol
     cases actually recorded in its area that day (a nil report beside them is flagged)."""
     rules = patrol_rules(city)
-    got = {(r["squad"], r["day"]): r for r in patrol_days(sql, start, end)}
+    got = {(r["squad"], r["day"]): r for r in patrol_days(sql, start, end, as_of)}
     found: dict[tuple[str, str], list[str]] = {}
-    for row in _case_rows(sql, start, end):
+    for row in _case_rows(sql, start, end, city, as_of):
         if row["channel"] == "patrol" and row["squad"]:
             found.setdefault((row["squad"], row["day"]), []).append(row["case_id"])
     rows = []
@@ -298,7 +306,9 @@ def _indicators(cur: dict, counts: tuple, title: str, sid: str) -> dict:
                                 *[(c, COUNTS[c], "int") for c in counts]], rows)
 
 
-def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app=None) -> dict:
+def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app=None,
+            as_of: datetime | None = None) -> dict:
+    """The bulletin; as_of: as it stood then (events recorded up to as_of; now defaults to it)."""
     try:
         start, end = month_bounds(month)
     except ValueError:
@@ -308,9 +318,9 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
     scored = policy.city_for_scoring(city)  # grades under the policy's scoring, if it has one
     doc = _meta(city, "monthly", f"{start:%Y年%m月} 城市管理工作分析通报", start, end, now,
                 publish_by=f"{end + timedelta(days=5)}", policy={"id": policy.id, "name": policy.name},
-                previous_month=pm)
+                previous_month=pm, as_of=_local(as_of, city) if as_of else None)
     sections = []
-    totals = {k: scoreboard(sql, scored, by="district", start=a, end=b)["rows"]
+    totals = {k: scoreboard(sql, scored, by="district", start=a, end=b, as_of=as_of)["rows"]
               for k, (a, b) in (("cur", (start, end)), ("prev", (pstart, pend)))}
 
     def total(which, name):
@@ -334,18 +344,20 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
     sections.append(section("summary", "一、总体情况（与上月对比）", [
         ("item", "指标"), ("cur", "本月", "auto"), ("prev", "上月", "auto"), ("change", "变化", "auto")],
         summary))
-    units, punits = _board(sql, scored, "unit", start, end), _board(sql, scored, "unit", pstart, pend)
+    units = _board(sql, scored, "unit", start, end, as_of)
+    punits = _board(sql, scored, "unit", pstart, pend, as_of)
     sections.append(_ranking(city, "unit", units, punits, UNIT_RATES, "二、成员单位", "ranking"))
     sections.append(_indicators(units, UNIT_COUNTS, "三、成员单位指标明细", "unit_indicators"))
-    comms = _board(sql, scored, "community", start, end)
-    pcomms = _board(sql, scored, "community", pstart, pend)
+    comms = _board(sql, scored, "community", start, end, as_of)
+    pcomms = _board(sql, scored, "community", pstart, pend, as_of)
     sections.append(_ranking(city, "community", comms, pcomms, AREA_RATES, "四、社区（责任区）",
                              "area_ranking"))
     sections.append(_indicators(comms, AREA_COUNTS, "五、社区指标明细", "area_indicators"))
-    squads, psquads = _board(sql, scored, "squad", start, end), _board(sql, scored, "squad", pstart, pend)
+    squads = _board(sql, scored, "squad", start, end, as_of)
+    psquads = _board(sql, scored, "squad", pstart, pend, as_of)
     sections.append(_ranking(city, "squad", squads, psquads, AREA_RATES, "六、驻点中队",
                              "squad_ranking"))
-    rows, prows = _case_rows(sql, start, end), _case_rows(sql, pstart, pend)
+    rows, prows = _case_rows(sql, start, end, city, as_of), _case_rows(sql, pstart, pend, city, as_of)
     # trend: cases reported per day, this month against last
     per_day, pper_day = Counter(r["day"] for r in rows), Counter(r["day"] for r in prows)
     ndays = max((end - start).days, (pend - pstart).days) + 1
@@ -395,8 +407,7 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
           "unit": city.units[r["unit"]].short if r["unit"] in city.units else (r["unit"] or ""),
           "state": STATES.get(r["state"], {}).get("zh", r["state"]),
           "resolved": "已处置（超时）" if r["resolved"] else "未处置"} for r in overdue]))
-    shelved = sql.query("SELECT case_id, category, grid, unit, reported_at, last_at FROM cg_cases"
-                        " WHERE state = 'shelved' ORDER BY reported_at, case_id")
+    shelved = _shelved(sql, as_of)
     sections.append(section("shelved_ledger", "十一、挂账案件台账（截至通报时）", [
         ("case_id", "案件编号"), ("reported_at", "上报时间"), ("category", "类别"),
         ("community", "社区"), ("unit", "责任单位"), ("since", "挂账时间")],
@@ -404,7 +415,7 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
           "community": _area(city, city.cells[g].community if g in city.cells else None),
           "unit": city.units[u].short if u in city.units else (u or ""),
           "since": _local(from_ts(last), city)} for cid, cat, g, u, rep, last in shelved]))
-    _, prow = patrol_section(sql, city, start, end, now)
+    _, prow = patrol_section(sql, city, start, end, now, as_of)
     bad = [r for r in prow if r["status"] not in ("reported", "nil", "open") or r["flag"]]
     sections.append(section("patrol_misses", "十二、零报告未报、迟报情况", [
         ("day", "日期"), ("squad_name", "中队"), ("status_zh", "情况"), ("reported_at", "报告时间"),
@@ -412,11 +423,27 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
         note=f"本月应报 {len(prow)} 次，按时 {sum(r['status'] in ('reported', 'nil') for r in prow)} 次，"
              f"迟报 {sum(r['status'].startswith('late') for r in prow)} 次，"
              f"未报 {sum(r['status'] == 'missed' for r in prow)} 次。"))
-    led = ledger(sql, city, policy, start, end, now, app=app)
+    led = ledger(sql, city, policy, start, end, now, app=app, as_of=as_of)
     sections += ledger_sections(city, led, ("十三", "十四", "十五"))
     doc["ledger"] = led
     doc["sections"] = sections
     return doc
+
+
+def _shelved(sql: Sql, as_of: datetime | None) -> list[tuple]:
+    """Cases shelved now, or as recorded by as_of (their latest event then is in state shelved)."""
+    if as_of is None:
+        return sql.query("SELECT case_id, category, grid, unit, reported_at, last_at FROM cg_cases"
+                         " WHERE state = 'shelved' ORDER BY reported_at, case_id")
+    cutoff = ts(as_of)
+    got = sql.query(
+        "SELECT t.case_id, c.category, c.grid, t.held_by, c.reported_at, t.occurred_at"
+        " FROM cg_trail t JOIN cg_cases c ON c.case_id = t.case_id WHERE t.state = 'shelved'"
+        " AND t.recorded_at <= ? AND t.version = (SELECT MAX(v.version) FROM cg_trail v"
+        " WHERE v.case_id = t.case_id AND v.recorded_at <= ?) ORDER BY c.reported_at, t.case_id",
+        (cutoff, cutoff))
+    return [(cid, cat, g, (held or "").partition(":")[2] or None, rep, at)
+            for cid, cat, g, held, rep, at in got]
 
 
 def ledger_sections(city: City, led: dict, numbers: tuple = ("", "", "")) -> list[dict]:
@@ -449,15 +476,15 @@ def ledger_sections(city: City, led: dict, numbers: tuple = ("", "", "")) -> lis
 
 
 def compare(sql: Sql, city: City, month: str, now: datetime, base: Policy, other: Policy,
-            app=None) -> dict:
+            app=None, as_of: datetime | None = None) -> dict:
     """The month's grades and ledger under two policies, and what changes. Writes nothing."""
     start, end = month_bounds(month)
     doc = _meta(city, "compare", f"{start:%Y年%m月} 奖惩政策对比：{base.id} → {other.id}", start, end,
                 now, base={"id": base.id, "name": base.name}, other={"id": other.id, "name": other.name})
     sections = []
     for by, title in (("unit", "成员单位"), ("community", "社区"), ("squad", "驻点中队")):
-        a = _board(sql, base.city_for_scoring(city), by, start, end)
-        b = _board(sql, other.city_for_scoring(city), by, start, end)
+        a = _board(sql, base.city_for_scoring(city), by, start, end, as_of)
+        b = _board(sql, other.city_for_scoring(city), by, start, end, as_of)
         rows = []
         for key in sorted(set(a) | set(b)):
             ra, rb = a.get(key) or {}, b.get(key) or {}
@@ -470,8 +497,8 @@ def compare(sql: Sql, city: City, month: str, now: datetime, base: Policy, other
             ("name", "名称"), ("score_a", f"得分（{base.id}）", "score"), ("grade_a", "等次"),
             ("rank_a", "名次", "int"), ("score_b", f"得分（{other.id}）", "score"), ("grade_b", "等次"),
             ("rank_b", "名次", "int"), ("changed", "有变化")], rows))
-    la = ledger(sql, city, base, start, end, now, app=app)
-    lb = ledger(sql, city, other, start, end, now, app=app)
+    la = ledger(sql, city, base, start, end, now, app=app, as_of=as_of)
+    lb = ledger(sql, city, other, start, end, now, app=app, as_of=as_of)
     ta = {(t["who_kind"], t["who"]): t for t in la["totals"]}
     tb = {(t["who_kind"], t["who"]): t for t in lb["totals"]}
     rows = []

@@ -13,20 +13,24 @@ from datetime import date, datetime
 from domain.city import City
 from domain.policy import CaseFact, Inputs, Policy, _year_start, evaluate
 from projections.scoreboard import scoreboard
-from projections.sql import Sql, from_ts
+from projections.sql import Sql, from_ts, ts
 from projections.trail import _bounds, _events
 
 
 def case_facts(sql: Sql, city: City, start: date, end: date,
                describe: Callable[[str], str] | None = None,
-               want_description: Callable[[str], bool] = lambda category: False) -> list[CaseFact]:
-    """One CaseFact per case reported in [start, end] (city days), from its recorded events."""
+               want_description: Callable[[str], bool] = lambda category: False,
+               as_of: datetime | None = None) -> list[CaseFact]:
+    """One CaseFact per case reported in [start, end] (city days), from its events recorded
+    so far (or up to as_of)."""
     lo, hi = _bounds(start, end, city)
+    cutoff = ts(as_of) or "~"  # '~' sorts after every timestamp
     ids = [r[0] for r in sql.query(
-        "SELECT case_id FROM cg_trail WHERE type = 'Reported' AND occurred_at >= ? AND occurred_at < ?",
-        (lo, hi))]
+        "SELECT case_id FROM cg_trail WHERE type = 'Reported' AND occurred_at >= ? AND occurred_at < ?"
+        " AND recorded_at <= ?", (lo, hi, cutoff))]
     out = []
-    for cid, evs in sorted(_events(sql, ids).items()):
+    for cid, all_evs in sorted(_events(sql, ids).items()):
+        evs = [e for e in all_evs if e["recorded_at"] <= cutoff]
         rep = evs[0]
         d = rep["detail"]
         at = from_ts(rep["occurred_at"])
@@ -71,13 +75,16 @@ def describer(app) -> Callable[[str], str]:
     return describe
 
 
-def boards(sql: Sql, city: City, start: date, end: date, dims=("unit", "community", "squad", "street")):
-    return {by: scoreboard(sql, city, by=by, start=start, end=end)["rows"] for by in dims}
+def boards(sql: Sql, city: City, start: date, end: date, dims=("unit", "community", "squad", "street"),
+           as_of: datetime | None = None):
+    return {by: scoreboard(sql, city, by=by, start=start, end=end, as_of=as_of)["rows"]
+            for by in dims}
 
 
 def ledger(sql: Sql, city: City, policy: Policy, start: date, end: date, now: datetime,
-           app=None) -> dict:
-    """The period's ledger under `policy` (grades from the policy's scoring, if it has one)."""
+           app=None, as_of: datetime | None = None) -> dict:
+    """The period's ledger under `policy` (grades from the policy's scoring, if it has one),
+    from the events recorded so far, or up to `as_of` (the ledger as it stood then)."""
     scored = policy.city_for_scoring(city)
     cats = [c for r in policy.rules if r.kind == "illegal_construction_24h"
             for c in r.params["categories"]]
@@ -86,11 +93,13 @@ def ledger(sql: Sql, city: City, policy: Policy, start: date, end: date, now: da
         return any(c == "*" or category.startswith(c) for c in cats)
 
     describe = describer(app) if app is not None else None
-    facts = case_facts(sql, city, start, end, describe, want)
+    facts = case_facts(sql, city, start, end, describe, want, as_of=as_of)
     year = None
     if any(r.kind == "no_major_incident_year" and r.params["month"] in ("*", end.month)
            for r in policy.rules):
-        year = case_facts(sql, city, _year_start(end), end)
+        year = case_facts(sql, city, _year_start(end), end, as_of=as_of)
     inp = Inputs(city=city, start=start, end=end, now=now, cases=facts, year_cases=year,
-                 boards=boards(sql, scored, start, end))
-    return evaluate(policy, inp)
+                 boards=boards(sql, scored, start, end, as_of=as_of))
+    out = evaluate(policy, inp)
+    out["as_of"] = as_of.isoformat() if as_of else None
+    return out

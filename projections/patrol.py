@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from domain.patrol import PatrolDay
 from projections.sql import Cur, Sql, from_ts, ts
 
 COLS = ("squad", "day", "reported_at", "actor", "nil", "findings", "case_ids", "note", "late",
-        "missed_cut_off", "position")
+        "missed_cut_off", "position", "reported_recorded", "missed_recorded")
 
 
 class PatrolLog:
@@ -22,7 +22,7 @@ class PatrolLog:
             "CREATE TABLE IF NOT EXISTS cg_patrol (squad TEXT NOT NULL, day TEXT NOT NULL,"
             " reported_at TEXT, actor TEXT, nil INTEGER, findings INTEGER, case_ids TEXT,"
             " note TEXT, late INTEGER, missed_cut_off TEXT, position BIGINT NOT NULL,"
-            " PRIMARY KEY (squad, day))"
+            " reported_recorded TEXT, missed_recorded TEXT, PRIMARY KEY (squad, day))"
         )
 
     def apply(self, cur: Cur, event: Any, position: int) -> None:
@@ -38,21 +38,29 @@ class PatrolLog:
             if isinstance(e, PatrolDay.PatrolReported):
                 cur.execute(
                     "UPDATE cg_patrol SET reported_at = ?, actor = ?, nil = ?, findings = ?,"
-                    " case_ids = ?, note = ?, late = ?, position = ? WHERE squad = ? AND day = ?",
+                    " case_ids = ?, note = ?, late = ?, position = ?, reported_recorded = ?"
+                    " WHERE squad = ? AND day = ?",
                     (ts(e.occurred_at), e.actor, int(e.nil), e.findings, json.dumps(e.case_ids),
-                     e.note, int(e.late), pos, e.squad, e.day))
+                     e.note, int(e.late), pos, ts(e.timestamp), e.squad, e.day))
             elif isinstance(e, PatrolDay.PatrolReportMissed):
                 cur.execute(
-                    "UPDATE cg_patrol SET missed_cut_off = ?, position = ? WHERE squad = ? AND day = ?",
-                    (ts(e.cut_off), pos, e.squad, e.day))
+                    "UPDATE cg_patrol SET missed_cut_off = ?, position = ?, missed_recorded = ?"
+                    " WHERE squad = ? AND day = ?", (ts(e.cut_off), pos, ts(e.timestamp), e.squad, e.day))
 
 
-def patrol_days(sql: Sql, start: date, end: date) -> list[dict]:
-    """Rows for days in [start, end]; status: reported | nil | late | late_nil | missed."""
+def patrol_days(sql: Sql, start: date, end: date, as_of: datetime | None = None) -> list[dict]:
+    """Rows for days in [start, end] (as recorded by as_of, if given); status: reported |
+    nil | late_reported | late_nil | missed | open."""
     out = []
+    cutoff = ts(as_of)
     for r in sql.query(f"SELECT {', '.join(COLS)} FROM cg_patrol WHERE day >= ? AND day <= ?"
                        " ORDER BY day, squad", (start.isoformat(), end.isoformat())):
         d = dict(zip(COLS, r, strict=True))
+        if cutoff and (d["reported_recorded"] or "") > cutoff:
+            d.update(reported_at=None, actor=None, nil=None, findings=None, case_ids=None,
+                     note=None, late=0)
+        if cutoff and (d["missed_recorded"] or "") > cutoff:
+            d["missed_cut_off"] = None
         d["case_ids"] = json.loads(d["case_ids"]) if d["case_ids"] else []
         d["nil"] = None if d["nil"] is None else bool(d["nil"])
         d["late"] = bool(d["late"])

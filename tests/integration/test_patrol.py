@@ -168,3 +168,8 @@ def test_cli_patrol_and_reports(tmp_path):
     assert json.loads(r.stdout)["ledger_diff"][-1]["diff"] == 0
     r = cli(tmp_path, "report", "ledger", "--month", "2026-10", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["lines"] == []
+    r = cli(tmp_path, "report", "ledger", "--month", "2026-10", "--as-of", "2026-11-05T09:00",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["as_of"] == got["now"] == "2026-11-05T09:00:00+08:00"

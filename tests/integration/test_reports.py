@@ -357,3 +357,48 @@ def test_daily_and_weekly(month):
     assert (street["reported"], street["reported_prev"]) == (4, 4)  # W42: IC1–IC4
     units = {r["key"]: r for r in sec(w, "by_unit")["rows"]}
     assert units["qsh-zf"]["resolved"] == 2 and units["qsh-zf"]["resolved_prev"] == 4
+
+
+def test_bulletin_as_of_the_fifth_stays_the_same(tmp_path):
+    """A bulletin made --as-of the moment it was published is the same document later,
+    after more cases, a late patrol report and an unshelved case were recorded."""
+    import time
+    from datetime import UTC
+
+    cg = grid({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+               "SQLITE_DBNAME": str(tmp_path / "asof.sqlite")}, clock=lambda: NOW)
+    ids = build(cg)
+    svc = cg.service
+    longhu = "44030301000701"
+    shelf = svc.report(ReportCase(channel="patrol", category="E0102", grid=longhu, actor="sup_li",
+                                  occurred_at=at(10, 26, 9)))
+    for k, (trigger, who, kw) in enumerate([
+            ("file", "acc_wang", {}), ("dispatch", "disp_chen", {}),
+            ("request_shelve", "hw_luo", {"reason": "需列入预算"}),
+            ("decide_shelve", "chief_zhao", {"approved": True, "reason": "同意挂账"})], start=1):
+        svc.act(CaseAction(shelf.id, trigger, who, at(10, 26, 9, k), **kw))
+    pol = load_policy(None, cg.city)
+    cg.projections.catch_up()
+    before = monthly(cg.sql, cg.city, "2026-10", NOW, pol, app=cg.app)
+    assert [r["case_id"] for r in sec(before, "shelved_ledger")["rows"]] == [str(shelf.id)]
+    time.sleep(0.01)
+    published = datetime.now(UTC)
+    time.sleep(0.01)
+    # recorded after publication: a citizen's report of October, a late patrol report for
+    # 20 October, the shelved case dispatched again
+    late = svc.report(ReportCase(channel="citizen", category="E0101", grid=NIGANG,
+                                 actor="citizen_app", occurred_at=at(10, 28, 9)))
+    svc.act(CaseAction(late.id, "verify", "sup_zhang", at(10, 28, 9, 5), passed=True))
+    svc.act(CaseAction(late.id, "file", "acc_wang", at(10, 28, 9, 10)))
+    svc.act(CaseAction(shelf.id, "dispatch", "disp_chen", NOW))
+    PatrolService(cg.app, cg.city, clock=lambda: NOW).report(
+        squad="patrol-2", day="2026-10-20", actor="sup_li", nil=True, at=NOW)
+    cg.projections.catch_up()
+    now_doc = monthly(cg.sql, cg.city, "2026-10", NOW, pol, app=cg.app)
+    assert now_doc["ledger"]["deduction_total"] < before["ledger"]["deduction_total"]  # 坭岗 again
+    assert sec(now_doc, "shelved_ledger")["rows"] == []
+    then = monthly(cg.sql, cg.city, "2026-10", NOW, pol, app=cg.app, as_of=published)
+    assert then["as_of"] and then["ledger"] == {**before["ledger"], "as_of": published.isoformat()}
+    assert then["sections"] == before["sections"]
+    assert ids["IC5"] in json.dumps(then["ledger"])
+    cg.close()
