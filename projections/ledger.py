@@ -24,13 +24,16 @@ def case_facts(sql: Sql, city: City, start: date, end: date,
     """One CaseFact per case reported in [start, end] (city days), from its events recorded
     so far (or up to as_of)."""
     lo, hi = _bounds(start, end, city)
-    cutoff = ts(as_of) or "~"  # '~' sorts after every timestamp
+    cutoff = ts(as_of)
+    cond, params = "", [lo, hi]
+    if cutoff:
+        cond, params = " AND recorded_at <= ?", [lo, hi, cutoff]
     ids = [r[0] for r in sql.query(
         "SELECT case_id FROM cg_trail WHERE type = 'Reported' AND occurred_at >= ? AND occurred_at < ?"
-        " AND recorded_at <= ?", (lo, hi, cutoff))]
+        + cond, params)]
     out = []
     for cid, all_evs in sorted(_events(sql, ids).items()):
-        evs = [e for e in all_evs if e["recorded_at"] <= cutoff]
+        evs = [e for e in all_evs if not cutoff or e["recorded_at"] <= cutoff]
         rep = evs[0]
         d = rep["detail"]
         at = from_ts(rep["occurred_at"])

@@ -71,6 +71,10 @@ def test_report_nil_late_and_tick(env):
     assert cg.sql.query("SELECT COUNT(*) FROM cg_cases") == [(1,)]
     assert cg.sql.query("SELECT COUNT(DISTINCT case_id) FROM cg_trail") == [(1,)]
     assert cg.sql.query("SELECT COUNT(*) FROM cg_sb_case") == [(1,)]
+    dump = "SELECT * FROM cg_patrol ORDER BY squad, day"
+    incremental = cg.sql.query(dump)
+    cg.projections.rebuild("patrol")
+    assert cg.sql.query(dump) == incremental  # rebuild = incremental
     events = list(cg.app.events.get(patrol_day_id("patrol-1", date(2026, 10, 13))))
     assert [type(e).__name__ for e in events] == ["Opened", "PatrolReportMissed", "PatrolReported"]
     assert all(isinstance(e, PatrolDay.Event) for e in events)

@@ -402,3 +402,24 @@ def test_bulletin_as_of_the_fifth_stays_the_same(tmp_path):
     assert then["sections"] == before["sections"]
     assert ids["IC5"] in json.dumps(then["ledger"])
     cg.close()
+
+
+def test_the_same_month_on_postgres(pg_env, tmp_path):
+    """The bulletin's SQL on PostgreSQL: the same grades and the same yuan, as of now and as of
+    the publication moment, and a PDF."""
+    from datetime import UTC
+
+    cg = grid(pg_env, clock=lambda: NOW)
+    try:
+        build(cg)
+        pol = load_policy(None, cg.city)
+        doc = monthly(cg.sql, cg.city, "2026-10", NOW, pol, app=cg.app)
+        led = doc["ledger"]
+        assert (led["reward_total"], led["deduction_total"]) == (6712, -39025)
+        rows = {r["key"]: (r["score"], r["grade"]) for r in sec(doc, "area_ranking")["rows"]}
+        assert rows["440303010001"] == (86.67, "B") and rows["440303010005"] == (66.67, "C")
+        then = monthly(cg.sql, cg.city, "2026-10", NOW, pol, app=cg.app, as_of=datetime.now(UTC))
+        assert then["sections"] == doc["sections"]
+        assert render(doc, "pdf", tmp_path / "pg.pdf").read_bytes()[:5] == b"%PDF-"
+    finally:
+        cg.close()
