@@ -30,6 +30,8 @@ STATUS_ZH = {"reported": "按时报告", "nil": "零报告", "late_reported": "�
              "missed": "未报告", "open": "未报告（未到截止）", None: "未报告"}
 CHANNEL_ZH = {"patrol": "巡查", "citizen": "群众举报", "hotline": "12345热线", "camera": "视频监控",
               "inspection": "督查暗访", "unit": "成员单位自查"}
+STEP_ZH = {"verify": "核实", "file": "立案", "dispatch": "派遣", "resolve": "处置", "check": "核查",
+           "close": "结案"}
 WHO_ZH = {"community": "社区", "street": "镇/街道", "squad": "驻点中队", "person": "责任人",
           "citizen": "举报人", "unit": "成员单位"}
 
@@ -160,7 +162,7 @@ def daily(sql: Sql, city: City, day: date, now: datetime) -> dict:
     sections.append(section("overdue", "当日超期案件", [
         ("case_id", "案件编号"), ("step", "超期环节"), ("due_at", "应完成时间"),
         ("holder", "责任主体"), ("category", "类别"), ("state", "当前状态")],
-        [{"case_id": cid, "step": json.loads(det).get("missed_step"),
+        [{"case_id": cid, "step": STEP_ZH.get(json.loads(det).get("missed_step"), ""),
           "due_at": _local(from_ts(due), city), "holder": _holder(city, holder),
           "category": _cat(city, cat), "state": STATES.get(st, {}).get("zh", st)}
          for cid, due, holder, det, cat, _grid, st in miss]))
@@ -230,7 +232,8 @@ def weekly(sql: Sql, city: City, week: str, now: datetime) -> dict:
         b, p = _board(sql, city, by, start, end), _board(sql, city, by, pstart, pend)
         rows = _compare_rows(city, by, b, p, {})
         chart = {"type": "bar", "title": f"{title}发现与处置（本周 vs 上周）",
-                 "labels": [r["name"] for r in rows],
+                 "labels": [city.units[r["key"]].short if by == "unit" and r["key"] in city.units
+                            else r["name"] for r in rows],
                  "series": [{"name": "本周发现", "values": [r["reported"] for r in rows]},
                             {"name": "上周发现", "values": [r["reported_prev"] for r in rows]},
                             {"name": "本周处置", "values": [r["resolved"] for r in rows]}]}
