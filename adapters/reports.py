@@ -223,7 +223,8 @@ def weekly(sql: Sql, city: City, week: str, now: datetime) -> dict:
     start, end = week_bounds(week)
     pstart, pend = start - timedelta(days=7), end - timedelta(days=7)
     doc = _meta(city, "weekly", f"{week} 周小结（{start} 至 {end}）", start, end, now,
-                previous={"from": pstart.isoformat(), "to": pend.isoformat()})
+                previous={"from": pstart.isoformat(), "to": pend.isoformat()},
+                publish_by=f"{end + timedelta(days=1)}（周一）")
     cols = [("name", "名称")]
     for c, zh in WEEK_COUNTS:
         cols += [(c, f"{zh}", "int"), (f"{c}_prev", f"上周{zh}", "int")]
