@@ -250,3 +250,18 @@ def test_policy_validation_names_the_field(mutate, field, rule):
     with pytest.raises(ConfigError) as e:
         build_policy(raw, city())
     assert e.value.field == field and rule in e.value.rule
+
+
+def test_policy_inline_in_the_city_file_is_the_default(tmp_path):
+    from dataclasses import replace
+
+    raw = yaml.safe_load(Path(SAMPLE_POLICY).read_text(encoding="utf-8"))
+    raw["id"] = "inline-1"
+    c = replace(city(), raw={**city().raw, "policy": raw})
+    assert load_policy(None, c).id == "inline-1"
+    assert load_policy(SAMPLE_POLICY, c).id == "sample-2026"  # --policy still wins
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_policy(bad, city())
+    assert e.value.field == "policy" and "not valid YAML" in e.value.rule
