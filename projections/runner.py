@@ -37,7 +37,7 @@ class LostRace(Exception):
 
 
 class ProjectionRunner:
-    def __init__(self, app: Any, projections: Sequence[Projection], *, batch: int = 500):
+    def __init__(self, app: Any, projections: Sequence[Projection], *, batch: int = 5000):
         self.app = app
         self.sql = Sql(app.recorder)
         self.projections = {p.name: p for p in projections}
