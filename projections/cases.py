@@ -29,79 +29,59 @@ class CaseSummaries:
     COLS = ("case_id", "state", "step", "due_at", "missed_due", "unit", "category", "grid",
             "channel", "urgency", "external_id", "reported_at", "last_at", "version", "position",
             "lat", "lon")
+    TYPES = (*["text"] * 13, "integer", "bigint", "float8", "float8")
+    MOVES = ("case_id", "state", "step", "due_at", "last_at", "version", "position",
+             "unit_set", "unit", "missed_due")
+
+    def apply(self, cur: Cur, event: Any, position: int) -> None:
+        self.apply_batch(cur, [(event, position)])
 
     def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
-        """Fold the batch into each touched case's row in memory; write each row once."""
-        items = [(e, p) for e, p in items if isinstance(e, Case.Event)]  # patrol days etc.
-        ids = sorted({str(e.originator_id) for e, _ in items})
-        rows: dict[str, dict] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            cur.execute(f"SELECT {', '.join(self.COLS)} FROM cg_cases WHERE case_id IN"
-                        f" ({','.join('?' * len(chunk))})", chunk)
-            rows.update((r[0], dict(zip(self.COLS, r, strict=True))) for r in cur.fetchall())
+        """Fold the batch per case in memory: insert the new cases, update the others once."""
+        new: dict[str, dict] = {}
+        moved: dict[str, dict] = {}
         for e, pos in items:
+            if not isinstance(e, Case.Event):  # patrol days etc.
+                continue
             cid = str(e.originator_id)
             name = type(e).__name__
             if name == "Reported":
-                rows[cid] = {
+                new[cid] = {
                     "case_id": cid, "missed_due": None, "unit": None, "category": e.category,
                     "grid": e.grid, "channel": e.channel, "urgency": e.urgency,
                     "external_id": e.external_id, "reported_at": ts(e.occurred_at),
                     "lat": e.lat, "lon": e.lon,
                 }
-            row = rows.get(cid)
-            if row is None:
-                continue
+            row = new.get(cid) or moved.setdefault(
+                cid, {"case_id": cid, "unit_set": 0, "unit": None, "missed_due": None})
             row.update(state=e.state, step=e.step, due_at=ts(e.due_at), last_at=ts(e.occurred_at),
                        version=e.originator_version, position=pos)
-            if name == "Dispatched":
-                row["unit"] = e.unit
-            elif name == "Returned":
-                row["unit"] = None
+            if name in ("Dispatched", "Returned"):
+                row["unit"] = e.unit if name == "Dispatched" else None
+                row["unit_set"] = 1
             elif name == "DeadlineMissed":
                 row["missed_due"] = ts(e.missed_due_at)
-        cols = self.COLS
-        cur.insert_values(
-            f"INSERT INTO cg_cases ({', '.join(cols)})",
-            [tuple(rows[cid][c] for c in cols) for cid in ids if cid in rows],
-            "ON CONFLICT (case_id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
-            types=(*["text"] * 13, "integer", "bigint", "float8", "float8"),
-        )
-
-    def apply(self, cur: Cur, event: Any, position: int) -> None:
-        if not isinstance(event, Case.Event):
+        cur.insert_values(f"INSERT INTO cg_cases ({', '.join(self.COLS)})",
+                          [tuple(r[c] for c in self.COLS) for r in new.values()],
+                          types=self.TYPES)
+        rows = [tuple(r[c] for c in self.MOVES) for r in moved.values()]
+        if not rows:
             return
-        name = type(event).__name__
-        cid = str(event.originator_id)
-        if name == "Reported":
-            cur.execute(
-                "INSERT INTO cg_cases (case_id, state, step, due_at, missed_due, unit, category,"
-                " grid, channel, urgency, external_id, reported_at, last_at, version, position,"
-                " lat, lon) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    cid, event.state, event.step, ts(event.due_at), event.category, event.grid,
-                    event.channel, event.urgency, event.external_id, ts(event.occurred_at),
-                    ts(event.occurred_at), event.originator_version, position, event.lat,
-                    event.lon,
-                ),
-            )
-            return
-        sets = "state = ?, step = ?, due_at = ?, last_at = ?, version = ?, position = ?"
-        params: list = [
-            event.state, event.step, ts(event.due_at), ts(event.occurred_at),
-            event.originator_version, position,
-        ]
-        if name == "Dispatched":
-            sets += ", unit = ?"
-            params.append(event.unit)
-        elif name == "Returned":
-            sets += ", unit = NULL"
-        elif name == "DeadlineMissed":
-            sets += ", missed_due = ?"
-            params.append(ts(event.missed_due_at))
-        cur.execute(f"UPDATE cg_cases SET {sets} WHERE case_id = ?", (*params, cid))
+        sets = ("state = v.state, step = v.step, due_at = v.due_at, last_at = v.last_at,"
+                " version = v.version, position = v.position,"
+                " unit = CASE WHEN v.unit_set = 1 THEN v.unit ELSE cg_cases.unit END,"
+                " missed_due = COALESCE(v.missed_due, cg_cases.missed_due)")
+        if cur.dialect == "postgres":
+            cur.execute_arrays(
+                f"UPDATE cg_cases SET {sets} FROM unnest({{arrays}}) AS v({', '.join(self.MOVES)})"
+                " WHERE cg_cases.case_id = v.case_id",
+                rows, ("text", "text", "text", "text", "text", "integer", "bigint", "integer",
+                       "text", "text"))
+        else:
+            cur.executemany(
+                "UPDATE cg_cases SET " + sets.replace("v.", ":").replace("cg_cases.", "")
+                + " WHERE case_id = :case_id",
+                [dict(zip(self.MOVES, r, strict=True)) for r in rows])
 
 
 def due_case_ids(sql, now) -> list[str]:

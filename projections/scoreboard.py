@@ -9,10 +9,11 @@ then (`cg_trail`, see projections/trail.py).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import date, datetime
 from typing import Any
+
+import orjson
 
 from domain.case import Case
 from domain.city import City
@@ -68,7 +69,7 @@ class Scoreboard:
                 f"SELECT case_id, row FROM cg_sb_case WHERE case_id IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
-            rows.update((cid, json.loads(r)) for cid, r in cur.fetchall())
+            rows.update((cid, orjson.loads(r)) for cid, r in cur.fetchall())
         before = {cid: contributions(r, self.city, COUNTED_DIMS) for cid, r in rows.items()}
         positions = {}
         for e, pos in items:
@@ -83,7 +84,7 @@ class Scoreboard:
             positions[cid] = pos
         cur.insert_values(
             "INSERT INTO cg_sb_case (case_id, day, unit, position, row)",
-            [(cid, rows[cid]["day"], rows[cid]["unit"], p, json.dumps(rows[cid]))
+            [(cid, rows[cid]["day"], rows[cid]["unit"], p, orjson.dumps(rows[cid]).decode())
              for cid, p in positions.items()],
             "ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit,"
             " position = excluded.position, row = excluded.row",
@@ -120,7 +121,7 @@ def _rows_as_of(sql: Sql, city: City, start: date, end: date, as_of: datetime | 
     if as_of is None:
         got = sql.query("SELECT row FROM cg_sb_case WHERE day >= ? AND day <= ?",
                         (start.isoformat(), end.isoformat()))
-        return [json.loads(r[0]) for r in got]
+        return [orjson.loads(r[0]) for r in got]
     rows = []
     for case_events in events_as_of(sql, city, start, end, as_of):
         row = new_row(case_events[0], city)

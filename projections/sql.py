@@ -54,7 +54,7 @@ class Cur:
 
     def executemany(self, sql: str, rows: list) -> None:
         if rows:
-            self._cur.executemany(self._sql(sql), rows)
+            self._cur.executemany(sql if isinstance(rows[0], dict) else self._sql(sql), rows)
 
     def insert_values(self, head: str, rows: list[tuple], tail: str = "", *, types: tuple) -> None:
         """`head VALUES … tail` for many rows: executemany on SQLite; on PostgreSQL one
@@ -65,8 +65,25 @@ class Cur:
             marks = ", ".join("?" * len(types))
             self._cur.executemany(f"{head} VALUES ({marks}) {tail}", rows)
             return
-        arrays = ", ".join(f"%b::{t}[]" for t in types)  # binary: no text escaping
-        self._cur.execute(f"{head} SELECT * FROM unnest({arrays}) {tail}",
+        self.execute_arrays(f"{head} SELECT * FROM unnest({{arrays}}) {tail}", rows, types)
+
+    def copy_rows(self, table: str, cols: tuple[str, ...], rows: list[tuple]) -> None:
+        """Plain inserts of new rows: COPY on PostgreSQL, executemany on SQLite."""
+        if not rows:
+            return
+        if self.dialect == "postgres":
+            with self._cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(cols))
+        self._cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+
+    def execute_arrays(self, sql: str, rows: list[tuple], types: tuple) -> None:
+        """PostgreSQL: run `sql` once with each column of `rows` as one typed array,
+        sent in binary (no text escaping); `{arrays}` in `sql` stands for the arrays."""
+        arrays = ", ".join(f"%b::{t}[]" for t in types)
+        self._cur.execute(sql.replace("{arrays}", arrays),
                           [list(col) for col in zip(*rows, strict=True)])
 
     def fetchall(self) -> list[tuple]:
