@@ -1,7 +1,7 @@
 """Render a report document (adapters/reports.py) as JSON, HTML, XLSX or PDF.
 
 - charts: matplotlib (Agg) PNGs, with a CJK font when one is installed (Debian
-  `fonts-noto-cjk`; deploy/install-report-deps.sh);
+  `fonts-noto-cjk`; deploy/install-system-deps.sh);
 - HTML: Jinja2, charts embedded as data URIs, one self-contained file;
 - XLSX: openpyxl, one sheet per table plus a cover and a chart sheet;
 - PDF: reportlab, A4 landscape, Chinese text in the built-in CID font STSong-Light

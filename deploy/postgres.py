@@ -10,7 +10,7 @@ Usage from the shell (prints ``export K=V`` lines, runs until Ctrl-C/SIGTERM)::
     python deploy/postgres.py [--durable]
 
 The server binaries come from the Debian ``postgresql`` package; install them
-with ``deploy/install-postgres.sh``. When running as root, the server is run
+with ``deploy/install-system-deps.sh``. When running as root, the server is run
 as the ``postgres`` OS user (PostgreSQL refuses to run as root).
 """
 
@@ -51,7 +51,7 @@ def find_pg_bin() -> Path:
     if not candidates:
         raise RuntimeError(
             f"No PostgreSQL server found under {PG_ROOT}/*/bin (initdb missing). "
-            "Run deploy/install-postgres.sh to install it."
+            "Run deploy/install-system-deps.sh to install it."
         )
     return max(candidates)[1]
 

@@ -7,7 +7,7 @@ reworks it, the supervisor passes it and the acceptor closes it; the duty chief 
 scoreboard and drills down to the cases; the inspector reads the trail and can change
 nothing. Screenshots go to artifacts/screenshots/.
 
-Needs /usr/bin/chromium and CJK fonts: `bash deploy/install-chromium.sh`. Set
+Needs /usr/bin/chromium and CJK fonts: `bash deploy/install-system-deps.sh`. Set
 CASEGRID_SKIP_BROWSER=1 to skip these tests (a missing browser is otherwise an error).
 """
 
@@ -47,7 +47,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `bash deploy/install-chromium.sh`")
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `bash deploy/install-system-deps.sh`")
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)

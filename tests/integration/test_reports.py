@@ -246,7 +246,7 @@ def test_pdf_has_the_ranking_table(month, tmp_path):
     pdf = render(doc, "pdf", tmp_path / "bulletin.pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-"
     if not shutil.which("pdftoppm"):
-        pytest.fail("pdftoppm missing: run deploy/install-report-deps.sh (poppler-utils)")
+        pytest.fail("pdftoppm missing: run deploy/install-system-deps.sh (poppler-utils)")
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "2", str(pdf),
                     str(tmp_path / "page")], check=True)
     pngs = sorted(tmp_path.glob("page-*.png"))
