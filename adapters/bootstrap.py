@@ -24,14 +24,18 @@ SAMPLE_CITY = Path(__file__).parent / "cities" / "sample.yaml"
 
 def load_city(path: str | Path | None = None) -> City:
     """Read and validate the city file: --config, else $CASEGRID_CONFIG, else the sample city."""
-    path = Path(path or os.environ.get("CASEGRID_CONFIG") or SAMPLE_CITY)
+    return build_city(read_yaml(path or os.environ.get("CASEGRID_CONFIG") or SAMPLE_CITY, "config"))
+
+
+def read_yaml(path: str | Path, field: str):
+    """A YAML file's content; a missing or malformed file is a ConfigError naming `field`."""
+    path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError("config", f"no such file '{path}'") from None
+        raise ConfigError(field, f"no such file '{path}'") from None
     except yaml.YAMLError as e:
-        raise ConfigError("config", f"'{path}' is not valid YAML: {e}") from None
-    return build_city(raw)
+        raise ConfigError(field, f"'{path}' is not valid YAML: {e}") from None
 
 
 def store_env(data_dir: str | Path | None = None, env: dict | None = None) -> dict[str, str]:

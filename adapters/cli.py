@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from adapters.bootstrap import Casegrid, bootstrap, load_city
 from adapters.cli_state import STATE as CLI_STATE
 from adapters.logs import setup_logging
-from adapters.views import case_view, event_view, jsonable, local
+from adapters.views import case_view, city_summary, event_view, jsonable, local
 from domain.calendar import month_range
 from domain.errors import CasegridError, ValidationError
 from projections.cases import due_case_ids, list_cases
@@ -132,13 +132,7 @@ def config_show(as_json: JsonOpt = False):
         city = load_city(STATE.config)
     except CasegridError as e:
         _fail(e, as_json)
-    summary = {
-        "name": city.name, "timezone": str(city.tz), "cells": len(city.cells),
-        "communities": sum(1 for c in city.areas if len(c) == 12),
-        "categories": len(city.categories), "units": len(city.units),
-        "routing_rules": len(city.routing), "time_limits": len(city.time_limits),
-        "users": len(city.users), "day_minutes": city.calendar.day_minutes,
-    }
+    summary = city_summary(city)
     _emit({"summary": summary, "config": city.raw}, as_json)
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
+from adapters.bootstrap import read_yaml
 from domain.city import City
-from domain.errors import CasegridError, ConfigError, ValidationError
+from domain.errors import CasegridError, ValidationError
 from domain.policy import Policy, build_policy, month_bounds
 
 out = Console()
@@ -41,13 +41,7 @@ def load_policy(path: str | Path | None, city: City) -> Policy:
     if path is None and isinstance(city.raw.get("policy"), dict):
         return build_policy(city.raw["policy"], city, path="(city file: policy)")
     p = Path(path or SAMPLE_POLICY)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("policy", f"no such file '{p}'") from None
-    except yaml.YAMLError as e:
-        raise ConfigError("policy", f"'{p}' is not valid YAML: {e}") from None
-    return build_policy(raw, city, path=str(p))
+    return build_policy(read_yaml(p, "policy"), city, path=str(p))
 
 
 def _now(cg, value: str | None) -> datetime:
@@ -231,10 +225,7 @@ def report_weekly(
 
 
 def _month(month: str) -> str:
-    try:
-        month_bounds(month)
-    except ValueError:
-        raise ValidationError("month", f"'{month}' is not a month YYYY-MM") from None
+    month_bounds(month)  # ValidationError("month", …) when it is not YYYY-MM
     return month
 
 

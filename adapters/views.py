@@ -93,3 +93,14 @@ def case_view(case: Case, city: City, holder, now: datetime | None = None) -> di
         "last_at": local(case.last_at, city),
     }
     return out
+
+
+def city_summary(city: City) -> dict:
+    """The loaded configuration in a few numbers (config show, GET /api/config)."""
+    return {
+        "name": city.name, "timezone": str(city.tz), "cells": len(city.cells),
+        "communities": sum(1 for c in city.areas if len(c) == 12),
+        "categories": len(city.categories), "units": len(city.units),
+        "routing_rules": len(city.routing), "time_limits": len(city.time_limits),
+        "users": len(city.users), "day_minutes": city.calendar.day_minutes,
+    }

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
+from domain.calendar import month_range
 from domain.city import City, _scoring
 from domain.errors import ConfigError
 
@@ -617,7 +618,4 @@ def evaluate(policy: Policy, inp: Inputs) -> dict:
     }
 
 
-def month_bounds(month: str) -> tuple[date, date]:
-    first = date.fromisoformat(f"{month}-01")
-    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return first, nxt - timedelta(days=1)
+month_bounds = month_range  # '2026-10' -> first and last day; ValidationError names 'month'

@@ -25,7 +25,7 @@ from adapters.http.access import (
     unit_scope,
 )
 from adapters.http.auth import AuthError
-from adapters.views import case_view, event_view, jsonable
+from adapters.views import case_view, city_summary, event_view, jsonable
 from domain.calendar import month_range
 from domain.city import User
 from domain.errors import ConflictError, NotFoundError, ValidationError
@@ -467,13 +467,7 @@ def trail_misses(request: Request, user: Me, cg: Cg, unit: str | None = None,
 def config(user: Me, cg: Cg, full: bool = False):
     """The loaded city configuration (summary; `full=true` for the whole file)."""
     city = cg.city
-    summary = {
-        "name": city.name, "timezone": str(city.tz), "cells": len(city.cells),
-        "communities": sum(1 for c in city.areas if len(c) == 12),
-        "categories": len(city.categories), "units": len(city.units),
-        "routing_rules": len(city.routing), "time_limits": len(city.time_limits),
-        "users": len(city.users), "day_minutes": city.calendar.day_minutes,
-    }
+    summary = city_summary(city)
     out: dict = {"summary": summary,
                  "units": {u.id: u.name for u in city.units.values()},
                  "categories": {c.code: c.name for c in city.categories.values()},

@@ -62,10 +62,7 @@ def _policy(cg, raw: dict | None = None, label: str = "policy"):
 def _month(month: str) -> str:
     from domain.policy import month_bounds
 
-    try:
-        month_bounds(month)
-    except ValueError:
-        raise ValidationError("month", f"'{month}' is not a month YYYY-MM") from None
+    month_bounds(month)  # ValidationError("month", …) when it is not YYYY-MM
     return month
 
 
