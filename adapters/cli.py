@@ -10,22 +10,19 @@ from typing import Annotated
 
 import structlog
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
-from adapters.bootstrap import Casegrid, bootstrap, load_city
-from adapters.cli_state import STATE as CLI_STATE
+from adapters.bootstrap import Casegrid, load_city
+from adapters.cli_common import STATE, JsonOpt, _at, _emit, _fail, _grid, err, out
 from adapters.logs import setup_logging
-from adapters.views import case_view, city_summary, event_view, jsonable, local
-from domain.calendar import month_range
+from adapters.views import case_view, city_summary, event_view, local
 from domain.errors import CasegridError, ValidationError
 from projections.cases import due_case_ids, list_cases
 from workflows.commands import CaseAction, ReportCase
 from workflows.lifecycle import CLOSURE_TYPES, RATINGS, STATES
 from workflows.machine import allowed_triggers
-from workflows.service import parse_case_id
 from workflows.simulation import Simulation
 
 
@@ -59,15 +56,6 @@ app.add_typer(deadlines_app, name="deadlines")
 app.add_typer(config_app, name="config")
 app.add_typer(proj_app, name="projections")
 
-out = Console()
-err = Console(stderr=True)
-EXIT = {"invalid": 2, "config": 2, "refused": 3, "not_found": 4, "conflict": 5}
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-STATE = CLI_STATE  # shared with the command groups (see adapters/cli_state.py)
-
-
 @app.callback()
 def main_options(
     data_dir: Annotated[str | None, typer.Option(envvar="CASEGRID_DATA_DIR",
@@ -78,39 +66,6 @@ def main_options(
 ):
     STATE.data_dir, STATE.config = data_dir, config
     setup_logging(log_level)
-
-
-def _grid(as_json: bool = False) -> Casegrid:
-    try:
-        return bootstrap(data_dir=STATE.data_dir, config=STATE.config)
-    except CasegridError as e:
-        _fail(e, as_json)
-
-
-def _fail(e: CasegridError, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(e.to_dict(), ensure_ascii=False), file=sys.stderr)
-    else:
-        print(f"error: {e}", file=sys.stderr)
-    raise typer.Exit(EXIT.get(e.kind, 1))
-
-
-def _emit(obj: dict, as_json: bool, text=None) -> None:
-    if as_json:
-        print(json.dumps(jsonable(obj), ensure_ascii=False))
-    elif text is not None:
-        text()
-    else:
-        out.print(obj)
-
-
-def _at(value: str | None, field: str = "at") -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, f"'{value}' is not an ISO 8601 time like 2026-10-08T09:30") from None
 
 
 def _show_case(cg: Casegrid, case, as_json: bool) -> None:
@@ -433,179 +388,9 @@ def projections_rebuild(name: Annotated[str | None, typer.Argument()] = None, as
     _emit({"rebuilt": done}, as_json, lambda: print(f"rebuilt {done}"))
 
 
-# ---------------------------------------------------------------- reading boards
-
-
-def _date(value: str | None, field: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
-
-
-def _period(cg: Casegrid, start: str | None, end: str | None, month: str | None) -> tuple[date, date]:
-    if month:
-        return month_range(month)
-    today = datetime.now(cg.city.tz).date()
-    a = _date(start, "from") or today.replace(day=1)
-    b = _date(end, "to") or today
-    return a, b
-
-
-def _as_of(cg: Casegrid, value: str | None) -> datetime | None:
-    t = _at(value, "as_of")
-    if t is not None and t.tzinfo is None:
-        t = t.replace(tzinfo=cg.city.tz)
-    return t
-
-
-@app.command("scoreboard")
-def scoreboard_cmd(
-    by: Annotated[str, typer.Option(help="unit, grid, community, street, district, squad, "
-                                         "supervisor, dispatcher, duty-chief")] = "unit",
-    start: Annotated[str | None, typer.Option("--from", help="First day (cases reported from)")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Last day, inclusive")] = None,
-    month: Annotated[str | None, typer.Option(help="A calendar month YYYY-MM instead of --from/--to")] = None,
-    as_of: Annotated[str | None, typer.Option(help="Only events recorded up to this time")] = None,
-    explain_: Annotated[str | None, typer.Option("--explain", help="Indicator to drill into")] = None,
-    key: Annotated[str | None, typer.Option(help="Row key for --explain (unit id, grid code…)")] = None,
-    as_json: JsonOpt = False,
-):
-    """考评排名: counts, rates, score, grade and rank per unit, area or person."""
-    from projections.scoreboard import INDICATORS, explain, scoreboard
-
-    cg = _grid(as_json)
-    try:
-        a, b = _period(cg, start, end, month)
-        cutoff = _as_of(cg, as_of)
-        if explain_ and not key:
-            raise ValidationError("key", "--explain needs --key (the row to drill into)")
-        cg.projections.catch_up()
-        if explain_:
-            result = explain(cg.sql, cg.city, by=by, key=key, indicator=explain_, start=a, end=b,
-                             as_of=cutoff)
-        else:
-            result = scoreboard(cg.sql, cg.city, by=by, start=a, end=b, as_of=cutoff)
-    except CasegridError as e:
-        _fail(e, as_json)
-
-    def text():
-        if explain_:
-            r = result
-            out.print(f"[bold]{r['indicator']} {r['zh']}[/] for {r['by']} {r['key']} {r['name']}"
-                      f" {r['from']}..{r['to']}: {r['value']}")
-            for part in ("numerator", "denominator"):
-                if r[part]:
-                    out.print(f"{part} ({r[part]['count']}, {r[part]['n']} cases):")
-                    for cid in r[part]["case_ids"]:
-                        out.print(f"  {cid}")
-            return
-        t = Table(title=f"scoreboard by {result['by']} {result['from']}..{result['to']}"
-                  + (f" as of {result['as_of']}" if result["as_of"] else ""))
-        shown = [r for r in ("resolution_rate", "on_time_resolution_rate", "rectification_rate",
-                             "rework_rate", "closure_rate", "discovery_rate", "valid_report_rate",
-                             "on_time_verify_rate", "on_time_dispatch_rate", "on_time_filing_rate")
-                 if any(row["rates"].get(r) is not None for row in result["rows"])]
-        for col in ("rank", "key", "name", "score", "grade", *[INDICATORS[r]["zh"] for r in shown]):
-            t.add_column(col)
-        for row in result["rows"]:
-            cells = [f"{row['rates'][r]:.1%}" if row["rates"].get(r) is not None else "—"
-                     for r in shown]
-            t.add_row(str(row["rank"] or "—"), row["key"], row["name"], str(row["score"] or "—"),
-                      row["grade"] or "—", *cells)
-        out.print(t)
-
-    _emit(result, as_json, text)
-
-
-@app.command("trail")
-def trail_cmd(
-    case_id: Annotated[str | None, typer.Argument(help="A case id")] = None,
-    unit: Annotated[str | None, typer.Option(help="Missed deadlines of a member unit")] = None,
-    actor: Annotated[str | None, typer.Option(help="Missed deadlines of a person")] = None,
-    start: Annotated[str | None, typer.Option("--from")] = None,
-    end: Annotated[str | None, typer.Option("--to")] = None,
-    as_json: JsonOpt = False,
-):
-    """责任倒查: who held a case and for how long, or the misses of a unit or person."""
-    from projections.trail import case_trail, missed_deadlines
-
-    cg = _grid(as_json)
-    try:
-        if (case_id is None) == (unit is None and actor is None):
-            raise ValidationError("case_id", "give a case id, or --unit / --actor with --from/--to")
-        cg.projections.catch_up()
-        if case_id is not None:
-            result = case_trail(cg.sql, cg.city, str(parse_case_id(case_id)))
-        else:
-            a, b = _period(cg, start, end, None)
-            result = missed_deadlines(cg.sql, cg.city, unit=unit, actor=actor, start=a, end=b)
-    except CasegridError as e:
-        _fail(e, as_json)
-
-    def text():
-        if case_id is not None:
-            t = Table(title=f"custody 责任链 {case_id}")
-            for col in ("holder", "person", "from", "to", "step", "due", "met", "overrun (working min)"):
-                t.add_column(col)
-            for s in result["custody"]:
-                t.add_row(f"{s['holder_kind']}:{s['holder']}", s["person"] or "", s["from"] or "",
-                          s["to"] or "(now)", s["step"] or "", s["due_at"] or "",
-                          {True: "yes", False: "NO", None: ""}[s["met"]],
-                          str(s["overrun_working_minutes"] or ""))
-            out.print(t)
-            for part in ("misses", "extensions", "returns", "reworks", "shelving", "urgings"):
-                for item in result[part]:
-                    out.print(f"{part}: {item}")
-            return
-        t = Table(title=f"missed deadlines {unit or actor} {result['from']}..{result['to']}"
-                  f" ({result['count']})")
-        for col in ("case_id", "step", "due", "done", "overrun (working min)", "holder", "person"):
-            t.add_column(col)
-        for m in result["misses"]:
-            t.add_row(m["case_id"], m["step"], m["due_at"], m["done_at"] or "(open)",
-                      str(m["overrun_working_minutes"] or ""), m["holder"], m["person"] or "")
-        out.print(t)
-
-    _emit(result, as_json, text)
-
-
-@app.command("queue")
-def queue_cmd(
-    unit: Annotated[str | None, typer.Option(help="One member unit's inbox")] = None,
-    now: Annotated[str | None, typer.Option(help="Treat this time as now")] = None,
-    as_json: JsonOpt = False,
-):
-    """待办: the center's queues or a unit's inbox, earliest due first; overdue per unit."""
-    from projections.queues import queues
-
-    cg = _grid(as_json)
-    try:
-        t_now = _as_of(cg, now) or datetime.now(UTC)
-        cg.projections.catch_up(["cases"])
-        result = queues(cg.sql, cg.city, unit=unit, now=t_now)
-    except CasegridError as e:
-        _fail(e, as_json)
-
-    def text():
-        sections = dict(result.get("queues", {}))
-        sections["unit_inbox"] = result["unit_inbox"]
-        for name, items in sections.items():
-            t = Table(title=f"{name} ({len(items)})")
-            for col in ("case_id", "state", "category", "unit", "due_at", "overdue"):
-                t.add_column(col)
-            for it in items[:20]:
-                t.add_row(it["case_id"], it["state"], f"{it['category']} {it['category_name'] or ''}",
-                          it["unit"] or "", it["due_at"] or "", "OVERDUE" if it["overdue"] else "")
-            out.print(t)
-
-    _emit(result, as_json, text)
-
-
 # ---------------------------------------------------------------- more command groups
 # Each further group lives in its own module with `register(app)`; add one line here.
+__import__("adapters.cli_boards", fromlist=["register"]).register(app)
 __import__("adapters.cli_kafka", fromlist=["register"]).register(app)
 __import__("adapters.cli_import", fromlist=["register"]).register(app)
 __import__("adapters.http.server", fromlist=["register"]).register(app)

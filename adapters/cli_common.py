@@ -1,0 +1,80 @@
+"""What every `casegrid` command shares: output, errors and exit codes, options, the wiring."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from adapters.bootstrap import Casegrid, bootstrap
+from adapters.cli_state import STATE
+from adapters.views import jsonable
+from domain.calendar import month_range
+from domain.errors import CasegridError, ValidationError
+
+out = Console()
+err = Console(stderr=True)
+EXIT = {"invalid": 2, "config": 2, "refused": 3, "not_found": 4, "conflict": 5}
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _grid(as_json: bool = False) -> Casegrid:
+    try:
+        return bootstrap(data_dir=STATE.data_dir, config=STATE.config)
+    except CasegridError as e:
+        _fail(e, as_json)
+
+
+def _fail(e: CasegridError, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(e.to_dict(), ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"error: {e}", file=sys.stderr)
+    raise typer.Exit(EXIT.get(e.kind, 1))
+
+
+def _emit(obj: dict, as_json: bool, text=None) -> None:
+    if as_json:
+        print(json.dumps(jsonable(obj), ensure_ascii=False))
+    elif text is not None:
+        text()
+    else:
+        out.print(obj)
+
+
+def _at(value: str | None, field: str = "at") -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, f"'{value}' is not an ISO 8601 time like 2026-10-08T09:30") from None
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
+
+
+def _period(cg: Casegrid, start: str | None, end: str | None, month: str | None) -> tuple[date, date]:
+    if month:
+        return month_range(month)
+    today = datetime.now(cg.city.tz).date()
+    a = _date(start, "from") or today.replace(day=1)
+    b = _date(end, "to") or today
+    return a, b
+
+
+def _as_of(cg: Casegrid, value: str | None) -> datetime | None:
+    t = _at(value, "as_of")
+    if t is not None and t.tzinfo is None:
+        t = t.replace(tzinfo=cg.city.tz)
+    return t
