@@ -25,6 +25,7 @@ def scoreboard_cmd(
     start: Annotated[str | None, typer.Option("--from", help="First day (cases reported from)")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day, inclusive")] = None,
     month: Annotated[str | None, typer.Option(help="A calendar month YYYY-MM instead of --from/--to")] = None,
+    week: Annotated[str | None, typer.Option(help="An ISO week YYYY-Www, e.g. 2026-W42")] = None,
     as_of: Annotated[str | None, typer.Option(help="Only events recorded up to this time")] = None,
     explain_: Annotated[str | None, typer.Option("--explain", help="Indicator to drill into")] = None,
     key: Annotated[str | None, typer.Option(help="Row key for --explain (unit id, grid code…)")] = None,
@@ -35,7 +36,7 @@ def scoreboard_cmd(
 
     cg = _grid(as_json)
     try:
-        a, b = _period(cg, start, end, month)
+        a, b = _period(cg, start, end, month, week)
         cutoff = _as_of(cg, as_of)
         if explain_ and not key:
             raise ValidationError("key", "--explain needs --key (the row to drill into)")

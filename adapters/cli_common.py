@@ -13,7 +13,7 @@ from rich.console import Console
 from adapters.bootstrap import Casegrid, bootstrap
 from adapters.cli_state import STATE
 from adapters.views import jsonable
-from domain.calendar import month_range
+from domain.calendar import month_range, week_range
 from domain.errors import CasegridError, ValidationError
 
 out = Console()
@@ -64,9 +64,13 @@ def _date(value: str | None, field: str) -> date | None:
         raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
 
 
-def _period(cg: Casegrid, start: str | None, end: str | None, month: str | None) -> tuple[date, date]:
+def _period(cg: Casegrid, start: str | None, end: str | None, month: str | None,
+            week: str | None = None) -> tuple[date, date]:
+    """--month YYYY-MM, --week YYYY-Www (ISO), or --from/--to (default: this month so far)."""
     if month:
         return month_range(month)
+    if week:
+        return week_range(week)
     today = datetime.now(cg.city.tz).date()
     a = _date(start, "from") or today.replace(day=1)
     b = _date(end, "to") or today

@@ -107,6 +107,18 @@ def month_range(month: str, field: str = "month") -> tuple[date, date]:
     return first, nxt - timedelta(days=1)
 
 
+def week_range(week: str, field: str = "week") -> tuple[date, date]:
+    """ISO week '2026-W42' -> (its Monday, its Sunday)."""
+    from domain.errors import ValidationError
+
+    try:
+        year, w = str(week).upper().split("-W")
+        monday = date.fromisocalendar(int(year), int(w), 1)
+    except (ValueError, TypeError):
+        raise ValidationError(field, f"'{week}' is not an ISO week like 2026-W42") from None
+    return monday, monday + timedelta(days=6)
+
+
 def _minutes(a: time, b: time) -> int:
     return (b.hour * 60 + b.minute) - (a.hour * 60 + a.minute)
 

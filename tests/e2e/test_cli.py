@@ -475,6 +475,9 @@ def test_scoreboard_explain_trail_and_queue(cli):
     cli.invalid("indicator", "scoreboard", "--explain", "happiness", "--key", "hw")
     cli.invalid("key", "scoreboard", "--explain", "resolution_rate")
     cli.invalid("month", "scoreboard", "--month", "2026-13")
+    week = cli.ok_json("scoreboard", "--by", "squad", "--week", "2026-W43")
+    assert (week["from"], week["to"]) == ("2026-10-19", "2026-10-25")
+    cli.invalid("week", "scoreboard", "--week", "2026-43")
     misses = cli.ok_json("trail", "--unit", top["key"], "--from", "2026-10-01", "--to", "2026-11-30")
     assert misses["count"] == len(misses["misses"])
     some = cli.ok_json("case", "list", "--limit", "1")["cases"][0]["case_id"]
