@@ -82,20 +82,26 @@ def trail_cmd(
     case_id: Annotated[str | None, typer.Argument(help="A case id")] = None,
     unit: Annotated[str | None, typer.Option(help="Missed deadlines of a member unit")] = None,
     actor: Annotated[str | None, typer.Option(help="Missed deadlines of a person")] = None,
+    squad: Annotated[str | None, typer.Option(help="Missed daily reports (零报告) of a squad")] = None,
     start: Annotated[str | None, typer.Option("--from")] = None,
     end: Annotated[str | None, typer.Option("--to")] = None,
     as_json: JsonOpt = False,
 ):
-    """责任倒查: who held a case and for how long, or the misses of a unit or person."""
+    """责任倒查: who held a case and for how long, or the misses of a unit, person or squad."""
+    from projections.patrol import squad_misses
     from projections.trail import case_trail, missed_deadlines
 
     cg = _grid(as_json)
     try:
-        if (case_id is None) == (unit is None and actor is None):
-            raise ValidationError("case_id", "give a case id, or --unit / --actor with --from/--to")
+        if (case_id is None) == (unit is None and actor is None and squad is None):
+            raise ValidationError(
+                "case_id", "give a case id, or --unit / --actor / --squad with --from/--to")
         cg.projections.catch_up()
         if case_id is not None:
             result = case_trail(cg.sql, cg.city, str(parse_case_id(case_id)))
+        elif squad is not None:
+            a, b = _period(cg, start, end, None)
+            result = squad_misses(cg.sql, cg.city, squad=squad, start=a, end=b)
         else:
             a, b = _period(cg, start, end, None)
             result = missed_deadlines(cg.sql, cg.city, unit=unit, actor=actor, start=a, end=b)
@@ -103,6 +109,16 @@ def trail_cmd(
         _fail(e, as_json)
 
     def text():
+        if squad is not None:
+            t = Table(title=f"daily reports missed or late {squad} {result['name']}"
+                      f" {result['from']}..{result['to']} ({result['count']})")
+            for col in ("day", "status", "cut-off passed", "reported at", "by"):
+                t.add_column(col)
+            for m in result["patrol_misses"]:
+                t.add_row(m["day"], m["status"], m["cut_off"] or "", m["reported_at"] or "",
+                          m["reported_by"] or "")
+            out.print(t)
+            return
         if case_id is not None:
             t = Table(title=f"custody 责任链 {case_id}")
             for col in ("holder", "person", "from", "to", "step", "due", "met", "overrun (working min)"):

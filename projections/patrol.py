@@ -72,3 +72,21 @@ def patrol_days(sql: Sql, start: date, end: date, as_of: datetime | None = None)
             d["status"] = ("late_" if d["late"] else "") + ("nil" if d["nil"] else "reported")
         out.append(d)
     return out
+
+
+def squad_misses(sql: Sql, city, *, squad: str, start: date, end: date) -> dict:
+    """The accountability trail of a squad's daily reports (零报告): days missed or late."""
+    from domain.errors import ValidationError
+
+    if squad not in city.squads:
+        raise ValidationError("squad", f"unknown squad '{squad}'")
+    days = [d for d in patrol_days(sql, start, end) if d["squad"] == squad
+            and d["status"] in ("missed", "late_reported", "late_nil")]
+    misses = [{"day": d["day"], "status": d["status"],
+               "cut_off": d["missed_cut_off"].astimezone(city.tz).isoformat(timespec="minutes")
+               if d["missed_cut_off"] else None,
+               "reported_at": d["reported_at"].astimezone(city.tz).isoformat(timespec="minutes")
+               if d["reported_at"] else None,
+               "reported_by": d["actor"]} for d in days]
+    return {"squad": squad, "name": city.squads[squad], "from": start.isoformat(),
+            "to": end.isoformat(), "count": len(misses), "patrol_misses": misses}

@@ -153,6 +153,13 @@ def test_cli_patrol_and_reports(tmp_path):
     listed = cli(tmp_path, "patrol", "list", "--from", "2026-10-12", "--to", "2026-10-13", "--json")
     assert [d["status"] for d in json.loads(listed.stdout)["days"]] == ["nil", "missed", "missed",
                                                                          "missed"]
+    trail = cli(tmp_path, "trail", "--squad", "patrol-2", "--from", "2026-10-12", "--to",
+                "2026-10-13", "--json")
+    assert trail.returncode == 0, trail.stderr
+    assert [(m["day"], m["status"]) for m in json.loads(trail.stdout)["patrol_misses"]] == [
+        ("2026-10-12", "missed"), ("2026-10-13", "missed")]
+    bad_trail = cli(tmp_path, "trail", "--squad", "nope", "--from", "2026-10-12", "--json")
+    assert bad_trail.returncode == 2 and json.loads(bad_trail.stderr)["field"] == "squad"
     pdf = tmp_path / "m.pdf"
     r = cli(tmp_path, "report", "monthly", "--month", "2026-10", "--format", "pdf", "--out", str(pdf),
             "--now", "2026-11-05T08:00", "--json")
