@@ -14,7 +14,7 @@ NULL` are sent to the dead-letter topic, flushed, then marked.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -28,6 +28,7 @@ from adapters.kafka_store import (
     sql_for,
     unpublished_dead_letters,
 )
+from adapters.views import jsonable
 from domain.case import Case
 from projections.sql import Sql
 
@@ -44,24 +45,12 @@ def event_id(case_id: UUID | str, version: int) -> str:
     return str(uuid5(EVENT_NS, f"{case_id}:{version}"))
 
 
-def _json(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, UUID):
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return [_json(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _json(x) for k, x in v.items()}
-    return v
-
-
 def envelope(event: Any, position: int, source: str = "urn:casegrid") -> dict:
     """A stored case event → the case-event.v1 envelope (CloudEvents names where they fit)."""
     cid = str(event.originator_id)
     version = int(event.originator_version)
     recorded = event.timestamp.astimezone(UTC).isoformat()
-    data = {k: _json(v) for k, v in vars(event).items() if k not in _HIDDEN}
+    data = {k: jsonable(v) for k, v in vars(event).items() if k not in _HIDDEN}
     return {
         "specversion": "1.0",
         "id": event_id(cid, version),
@@ -73,7 +62,7 @@ def envelope(event: Any, position: int, source: str = "urn:casegrid") -> dict:
         "dataschema": DATASCHEMA,
         "case_id": cid,
         "stream_version": version,
-        "occurred_at": _json(getattr(event, "occurred_at", event.timestamp)),
+        "occurred_at": jsonable(getattr(event, "occurred_at", event.timestamp)),
         "recorded_at": recorded,
         "schema_version": SCHEMA_VERSION,
         "position": int(position),

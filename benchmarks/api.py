@@ -10,7 +10,9 @@ keep-alive httpx connection each):
 
     python benchmarks/api.py [--seconds 8] [--clients 1,8,32] [--no-postgres]
 
-Prints one line per (store, workload, clients): requests per second and p50/p95 latency.
+Prints `name: value unit` lines per (store, workload, clients): throughput, p50 and p95
+latency, errors; the last line is the headline: the report throughput with the most
+clients against one client, on the last store measured (the baseline of the same run).
 Client and server share the machine (2 cores on the development box), so the figures
 are for the whole loop, not the server alone.
 """
@@ -123,11 +125,13 @@ def bench_store(name: str, env: dict, args) -> list[str]:
             for workload in ("report", "scoreboard"):
                 for n in args.clients:
                     res = run(url, tok, workload, n, args.seconds)
-                    line = (f"{name:8} {workload:10} clients={n:<3} {res['rps']:8.1f} req/s   "
-                            f"p50 {res['p50_ms']:7.1f} ms   p95 {res['p95_ms']:7.1f} ms   "
-                            f"({res['requests']} requests, {res['errors']} errors)")
-                    print(line, flush=True)
-                    lines.append(line)
+                    key = f"{name}_{workload}_{n}_clients"
+                    for line in (f"{key}_throughput: {res['rps']:.1f} requests/s",
+                                 f"{key}_p50: {res['p50_ms']:.1f} ms",
+                                 f"{key}_p95: {res['p95_ms']:.1f} ms",
+                                 f"{key}_errors: {res['errors']} requests"):
+                        print(line, flush=True)
+                    lines.append((workload, n, res["rps"]))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -140,10 +144,16 @@ def main() -> None:
     ap.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args()
-    bench_store("sqlite", {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ""}, args)
+    label = "sqlite"
+    got = bench_store(label, {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ""},
+                      args)
     if not args.no_postgres:
         with ThrowawayPostgres() as pg:
-            bench_store("postgres", pg.env, args)
+            label, got = "postgres", bench_store("postgres", pg.env, args)
+    reports = {n: rps for workload, n, rps in got if workload == "report"}
+    lo, hi = min(reports), max(reports)
+    print(f"speedup: {reports[hi] / reports[lo]:.1f}x ({label} report throughput, {hi} clients"
+          f" vs {lo} client)")
 
 
 if __name__ == "__main__":
