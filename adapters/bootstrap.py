@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from eventsourcing.persistence import InternalError
 
 from domain.city import City, build_city
 from domain.errors import ConfigError
@@ -58,6 +60,19 @@ def store_env(data_dir: str | Path | None = None, env: dict | None = None) -> di
     }
 
 
+def open_application(env: dict) -> CaseApplication:
+    """The event store. Several processes starting at once on PostgreSQL can collide in
+    eventsourcing's CREATE OR REPLACE FUNCTION ("tuple concurrently updated"): retry."""
+    for attempt in range(6):
+        try:
+            return CaseApplication(env=env)
+        except InternalError as e:
+            if "concurrently" not in str(e) or attempt == 5:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class Casegrid:
     """Everything an adapter needs, wired once."""
@@ -81,7 +96,7 @@ def bootstrap(
     clock=None,
 ) -> Casegrid:
     city = city or load_city(config)
-    app = CaseApplication(env=store_env(data_dir, env))
+    app = open_application(store_env(data_dir, env))
     service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
     runner = ProjectionRunner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
     return Casegrid(app, city, service, runner, runner.sql)

@@ -31,7 +31,7 @@ import structlog
 import yaml
 from kafka import ConsumerRebalanceListener
 
-from adapters.bootstrap import load_city, store_env
+from adapters.bootstrap import load_city, open_application, store_env
 from adapters.kafka_in import InboundProcessor, Record
 from adapters.kafka_out import OutboundPublisher, producer_config, publish_dead_letters
 from adapters.kafka_store import (
@@ -130,7 +130,7 @@ def open_store(*, data_dir=None, env: dict | None = None, config=None, city=None
     from datetime import UTC, datetime
 
     city = city or load_city(config)
-    app = CaseApplication(env=recorder_env(store_env(data_dir, env)))
+    app = open_application(recorder_env(store_env(data_dir, env)))
     service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
     sql = sql_for(app)
     create_tables(sql)
@@ -283,8 +283,8 @@ class KafkaWorker:
                     self.stop_event.wait(min(5.0, 0.5 * (1 + self.stats.setdefault("publish_errors", 0))))
                     self.stats["publish_errors"] += 1
                 now = time.monotonic()
-                if got or sent:
-                    last_work = now
+                if got or sent or (self.consumer is not None and not self.consumer.assignment()):
+                    last_work = now  # busy, or not idle yet: the group has given us no partition
                 if idle_exit is not None and now - last_work >= idle_exit:
                     log.info("kafka_worker_idle_exit", idle_seconds=idle_exit)
                     break
