@@ -147,6 +147,7 @@ class ProjectionRunner:
         while not stop.is_set():
             with self.app.recorder.subscribe(gt=self.head()) as sub:
                 threading.Thread(target=lambda s=sub: (stop.wait(), s.stop()), daemon=True).start()
+                self.catch_up()  # what was recorded before the subscription started listening
                 for _ in sub:  # the subscription only wakes us; catch_up reads in batches
                     self.catch_up()
                     if stop.is_set():
