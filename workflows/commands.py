@@ -41,6 +41,7 @@ class CaseAction:
     extra: str | None = None  # extension asked for: '2h', '3d' (working time)
     closure_type: str | None = None
     rating: str | None = None
+    expected_version: int | None = None  # the version the actor saw: refuse if it moved on
 
 
 Command = ReportCase | CaseAction

@@ -110,6 +110,12 @@ class CaseService:
     def act(self, cmd: CaseAction) -> Case:
         def once():
             case = self._for_write(cmd.case_id)
+            if cmd.expected_version is not None and case.version != cmd.expected_version:
+                # the actor decided on a version that is no longer current: no retry on top
+                raise ConflictError(
+                    f"conflict: case {case.id} is at version {case.version}, not "
+                    f"{cmd.expected_version}; reload it and decide again",
+                    current_version=case.version)
             self._act(case, cmd)
             return self._save([case])
 

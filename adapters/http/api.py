@@ -9,7 +9,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import structlog
-from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +27,7 @@ from adapters.http.auth import AuthError
 from adapters.views import case_view, city_summary, event_view, jsonable
 from domain.calendar import month_range
 from domain.city import User
-from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.errors import NotFoundError, ValidationError
 from projections.cases import list_cases
 from workflows.commands import CaseAction, ReportCase
 from workflows.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES, TRANSITIONS, UNIT_STATES
@@ -175,28 +174,11 @@ def act(cg: Casegrid, user: User, case_id: str, trigger: str, body: ActionBody):
         case_id=parse_case_id(case_id), trigger=trigger, actor=user.id, occurred_at=body.at,
         unit=body.unit, passed=body.passed, approved=body.approve, reason=body.reason,
         evidence=body.evidence, extra=body.extra, closure_type=body.closure_type,
-        rating=body.rating)
+        rating=body.rating, expected_version=body.expected_version)
     case = cg.service.get(cmd.case_id)
     check_read_case(user, case)
     check_write(user, trigger, case.state)
-    if body.expected_version is None:
-        return cg.service.act(cmd)
-    if case.version != body.expected_version:
-        raise _stale(case.id, body.expected_version, case.version)
-    # the same check → record → save as CaseService.act, on the version the client saw:
-    # a concurrent writer makes the save fail instead of being retried on top
-    cg.service._act(case, cmd)
-    try:
-        cg.service._save([case])
-    except IntegrityError:
-        current = cg.service.get(case.id).version
-        raise _stale(case.id, body.expected_version, current) from None
-    return case
-
-
-def _stale(case_id, expected: int, current: int) -> ConflictError:
-    return ConflictError(f"conflict: case {case_id} is at version {current}, not {expected}; "
-                         "reload it and decide again", current_version=current)
+    return cg.service.act(cmd)  # a stale expected_version is a ConflictError (409)
 
 
 def _action_endpoint(name: str, trigger: str):

@@ -226,3 +226,19 @@ def test_cell_rolls_up(svc):
     cell = svc.city.cells[GRID]
     assert (cell.community, cell.street, cell.district) == ("440303010001", "440303010", "440303")
     assert cell.squad == "patrol-1"
+
+
+def test_expected_version_refuses_a_stale_decision(svc):
+    from domain.errors import ConflictError
+    from workflows.commands import CaseAction
+
+    case = drive(svc, "pending_dispatch")  # version 2
+    svc.act(CaseAction(case.id, "urge", "chief_zhao", T0 + timedelta(minutes=5), reason="快"))
+    with pytest.raises(ConflictError) as e:
+        svc.act(CaseAction(case.id, "dispatch", "disp_chen", T0 + timedelta(minutes=6),
+                           expected_version=2))
+    assert e.value.current_version == 3
+    assert svc.get(case.id).state == "pending_dispatch"
+    done = svc.act(CaseAction(case.id, "dispatch", "disp_chen", T0 + timedelta(minutes=6),
+                              expected_version=3))
+    assert done.state == "dispatched"
