@@ -20,7 +20,7 @@ from domain.indicators import COUNTS, RATES
 from domain.policy import Policy, month_bounds
 from projections.ledger import ledger
 from projections.patrol import patrol_days
-from projections.scoreboard import _rows_as_of, scoreboard
+from projections.scoreboard import case_rows, scoreboard
 from projections.sql import Sql, from_ts, ts
 from projections.trail import _bounds
 from workflows.lifecycle import STATES
@@ -61,12 +61,7 @@ def _case_rows(sql: Sql, start: date, end: date, city: City | None = None,
                as_of: datetime | None = None) -> list[dict]:
     """The scoreboard's facts of each case reported in [start, end]; as_of: folded again
     from the events recorded by then."""
-    if as_of is not None:
-        rows = _rows_as_of(sql, city, start, end, as_of)
-        return sorted(rows, key=lambda r: (r["day"], r["case_id"]))
-    return [json.loads(r[0]) for r in sql.query(
-        "SELECT row FROM cg_sb_case WHERE day >= ? AND day <= ? ORDER BY day, case_id",
-        (start.isoformat(), end.isoformat()))]
+    return case_rows(sql, city, start, end, as_of)
 
 
 def _reported_at(sql: Sql, ids: list[str]) -> dict[str, str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import orjson
+
 from domain.city import City
 
 STEPS = ("verify", "file", "dispatch", "resolve", "check", "close")
@@ -42,6 +44,24 @@ def new_row(e: Any, city: City) -> dict:
     if e.step:
         row[f"{e.step}_started"] = True
     return row
+
+
+ROW_KEYS = (  # every key of a row, in the order cg_sb_case stores their values
+    "case_id", "day", "grid", "community", "street", "district", "squad", "channel",
+    "category", "reporter", "reporter_role", "state", "step", "filed", "voided",
+    "filed_voided", "dispatched", "unit", "returned_by", "resolved", "fix_passed", "reworks",
+    "extensions", "shelved", "closed", "closure_type", "urgings", "verifier", "filer",
+    "dispatcher", "checker", *(f"{s}_{k}" for s in STEPS for k in ("started", "done", "missed")),
+)
+
+
+def pack(row: dict) -> str:
+    """A row as stored in cg_sb_case: its values as a JSON array, in ROW_KEYS order."""
+    return orjson.dumps([row[k] for k in ROW_KEYS]).decode()
+
+
+def unpack(text: str) -> dict:
+    return dict(zip(ROW_KEYS, orjson.loads(text), strict=True))
 
 
 def fold(row: dict, e: Any) -> dict:

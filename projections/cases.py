@@ -33,17 +33,16 @@ class CaseSummaries:
     MOVES = ("case_id", "state", "step", "due_at", "last_at", "version", "position",
              "unit_set", "unit", "missed_due")
 
-    def apply(self, cur: Cur, event: Any, position: int) -> None:
-        self.apply_batch(cur, [(event, position)])
+    def forget(self) -> None:
+        """Nothing is held between batches."""
 
-    def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
+    def prepare(self, sql: Any, items: list, start: int, end: int) -> tuple[list, list]:
         """Fold the batch per case in memory: insert the new cases, update the others once."""
         new: dict[str, dict] = {}
         moved: dict[str, dict] = {}
-        for e, pos in items:
+        for e, pos, cid in items:
             if not isinstance(e, Case.Event):  # patrol days etc.
                 continue
-            cid = str(e.originator_id)
             name = type(e).__name__
             if name == "Reported":
                 new[cid] = {
@@ -61,10 +60,12 @@ class CaseSummaries:
                 row["unit_set"] = 1
             elif name == "DeadlineMissed":
                 row["missed_due"] = ts(e.missed_due_at)
-        cur.insert_values(f"INSERT INTO cg_cases ({', '.join(self.COLS)})",
-                          [tuple(r[c] for c in self.COLS) for r in new.values()],
-                          types=self.TYPES)
-        rows = [tuple(r[c] for c in self.MOVES) for r in moved.values()]
+        return ([tuple(r[c] for c in self.COLS) for r in new.values()],
+                [tuple(r[c] for c in self.MOVES) for r in moved.values()])
+
+    def write(self, cur: Cur, ops: tuple[list, list]) -> None:
+        new, rows = ops
+        cur.insert_values(f"INSERT INTO cg_cases ({', '.join(self.COLS)})", new, types=self.TYPES)
         if not rows:
             return
         sets = ("state = v.state, step = v.step, due_at = v.due_at, last_at = v.last_at,"
@@ -72,6 +73,8 @@ class CaseSummaries:
                 " unit = CASE WHEN v.unit_set = 1 THEN v.unit ELSE cg_cases.unit END,"
                 " missed_due = COALESCE(v.missed_due, cg_cases.missed_due)")
         if cur.dialect == "postgres":
+            # the rows sit in memory: look each case up by its key, not a hash of the table
+            cur.execute("SET LOCAL random_page_cost = 1.1")
             cur.execute_arrays(
                 f"UPDATE cg_cases SET {sets} FROM unnest({{arrays}}) AS v({', '.join(self.MOVES)})"
                 " WHERE cg_cases.case_id = v.case_id",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
 
 from domain.patrol import PatrolDay
 from projections.sql import Cur, Sql, from_ts, ts
@@ -25,13 +24,14 @@ class PatrolLog:
             " reported_recorded TEXT, missed_recorded TEXT, PRIMARY KEY (squad, day))"
         )
 
-    def apply(self, cur: Cur, event: Any, position: int) -> None:
-        self.apply_batch(cur, [(event, position)])
+    def forget(self) -> None:
+        """Nothing is held between batches."""
 
-    def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
+    def prepare(self, sql: Sql, items: list, start: int, end: int) -> list:
+        return [(e, pos) for e, pos, _cid in items if isinstance(e, PatrolDay.Event)]
+
+    def write(self, cur: Cur, items: list) -> None:
         for e, pos in items:
-            if not isinstance(e, PatrolDay.Event):
-                continue
             cur.execute(
                 "INSERT INTO cg_patrol (squad, day, position) VALUES (?, ?, ?)"
                 " ON CONFLICT (squad, day) DO NOTHING", (e.squad, e.day, pos))

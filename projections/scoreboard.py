@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
-from typing import Any
-
-import orjson
 
 from domain.case import Case
 from domain.city import City
@@ -26,6 +23,8 @@ from projections.case_facts import (
     contributions,
     fold,
     new_row,
+    pack,
+    unpack,
 )
 from projections.sql import Cur, Sql
 from projections.trail import events_as_of
@@ -41,8 +40,11 @@ class Scoreboard:
     name = "scoreboard"
     tables = ("cg_sb_case", "cg_sb_counts")
 
-    def __init__(self, city: City):
+    def __init__(self, city: City, hold: int = 60_000):
         self.city = city
+        self.hold = hold  # cases whose rows stay in memory between batches
+        self._held: dict[str, tuple[dict, Counter]] = {}
+        self._at: int | None = None  # the position `_held` is valid at
 
     def create(self, cur: Cur) -> None:
         cur.execute(
@@ -56,54 +58,81 @@ class Scoreboard:
             " PRIMARY KEY (dim, day, key, name))"
         )
 
-    def apply(self, cur: Cur, event: Any, position: int) -> None:
-        self.apply_batch(cur, [(event, position)])
+    def forget(self) -> None:
+        self._held.clear()
+        self._at = None
 
-    def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
-        items = [(e, p) for e, p in items if isinstance(e, Case.Event)]  # patrol days etc.
-        ids = sorted({str(e.originator_id) for e, _ in items})
-        rows: dict[str, dict] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            cur.execute(
-                f"SELECT case_id, row FROM cg_sb_case WHERE case_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            rows.update((cid, orjson.loads(r)) for cid, r in cur.fetchall())
-        before = {cid: contributions(r, self.city, COUNTED_DIMS) for cid, r in rows.items()}
+    def prepare(self, sql: Sql, items: list, start: int, end: int) -> tuple[list, list]:
+        """Fold the batch into each touched case's row; the net change of every cell.
+
+        The rows and contributions of recently touched cases are held between batches
+        (`_held`, at most `hold` cases), valid while this runner applied every batch up
+        to `start` itself; others are read from `cg_sb_case`.
+        """
+        held = self._held
+        if start != self._at:
+            held.clear()
+        self._at = None  # until this batch is prepared
+        city = self.city
+        items = [it for it in items if isinstance(it[0], Case.Event)]  # patrol days etc.
+        missing = sorted({cid for e, _p, cid in items
+                          if cid not in held and type(e).__name__ != "Reported"})
+        for i in range(0, len(missing), 1000):
+            chunk = missing[i:i + 1000]
+            for cid, r in sql.query("SELECT case_id, row FROM cg_sb_case WHERE case_id IN"
+                                    f" ({','.join('?' * len(chunk))})", chunk):
+                row = unpack(r)
+                held[cid] = (row, contributions(row, city, COUNTED_DIMS))
+        touched: dict[str, tuple[dict, Counter]] = {}  # case -> (row, contributions before)
         positions = {}
-        for e, pos in items:
-            cid = str(e.originator_id)
-            if type(e).__name__ == "Reported":
-                row = rows[cid] = new_row(e, self.city)
-            else:
-                row = rows.get(cid)
-                if row is None:  # cannot happen: a case's Reported comes first in the log
+        for e, pos, cid in items:
+            got = touched.get(cid)
+            if got is None:
+                if type(e).__name__ == "Reported":
+                    touched[cid] = (new_row(e, city), _EMPTY)
+                    positions[cid] = pos
                     continue
-                fold(row, e)
+                got = held.pop(cid, None)
+                if got is None:  # cannot happen: a case's Reported comes first in the log
+                    continue
+                touched[cid] = got
+            fold(got[0], e)
             positions[cid] = pos
+        changes: Counter = Counter()  # the batch's net change of every touched cell
+        rows = []
+        for cid, (row, before) in touched.items():
+            after = contributions(row, city, COUNTED_DIMS)
+            day = row["day"]
+            for cell, n in after.items():
+                if before.get(cell) != n:
+                    changes[(day, *cell)] += n - before.get(cell, 0)
+            for cell, n in before.items():
+                if cell not in after:
+                    changes[(day, *cell)] -= n
+            held[cid] = (row, after)  # re-inserted: the most recently touched are last
+            rows.append((cid, day, row["unit"], positions[cid], pack(row)))
+        # rows of the batch before may not be committed yet: never drop those
+        while len(held) > max(self.hold, 3 * len(items)):
+            del held[next(iter(held))]
+        self._at = end
+        return rows, [(*k, n) for k, n in changes.items() if n]
+
+    def write(self, cur: Cur, ops: tuple[list, list]) -> None:
+        rows, changes = ops
         cur.insert_values(
-            "INSERT INTO cg_sb_case (case_id, day, unit, position, row)",
-            [(cid, rows[cid]["day"], rows[cid]["unit"], p, orjson.dumps(rows[cid]).decode())
-             for cid, p in positions.items()],
+            "INSERT INTO cg_sb_case (case_id, day, unit, position, row)", rows,
             "ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit,"
             " position = excluded.position, row = excluded.row",
             types=("text", "text", "text", "bigint", "text"),
         )
-        changes: Counter = Counter()  # the batch's net change of every touched cell
-        for cid in positions:
-            day = rows[cid]["day"]
-            for cell, n in contributions(rows[cid], self.city, COUNTED_DIMS).items():
-                changes[(day, *cell)] += n
-            for cell, n in before.get(cid, Counter()).items():
-                changes[(day, *cell)] -= n
         cur.insert_values(
-            "INSERT INTO cg_sb_counts (day, dim, key, name, n)",
-            [(*k, n) for k, n in changes.items() if n],
+            "INSERT INTO cg_sb_counts (day, dim, key, name, n)", changes,
             "ON CONFLICT (dim, day, key, name) DO UPDATE SET n = cg_sb_counts.n + excluded.n",
             types=("text", "text", "text", "text", "bigint"),
         )
 
+
+_EMPTY: Counter = Counter()
 
 
 # ---------------------------------------------------------------- reading
@@ -121,7 +150,7 @@ def _rows_as_of(sql: Sql, city: City, start: date, end: date, as_of: datetime | 
     if as_of is None:
         got = sql.query("SELECT row FROM cg_sb_case WHERE day >= ? AND day <= ?",
                         (start.isoformat(), end.isoformat()))
-        return [orjson.loads(r[0]) for r in got]
+        return [unpack(r[0]) for r in got]
     rows = []
     for case_events in events_as_of(sql, city, start, end, as_of):
         row = new_row(case_events[0], city)
@@ -129,6 +158,13 @@ def _rows_as_of(sql: Sql, city: City, start: date, end: date, as_of: datetime | 
             fold(row, e)
         rows.append(row)
     return rows
+
+
+def case_rows(sql: Sql, city: City | None, start: date, end: date,
+              as_of: datetime | None = None) -> list[dict]:
+    """Each case reported in [start, end] as the scoreboard knows it (by day, then id)."""
+    return sorted(_rows_as_of(sql, city, start, end, as_of),
+                  key=lambda r: (r["day"], r["case_id"]))
 
 
 def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dict[str, Counter]:

@@ -99,11 +99,20 @@ class Cur:
         return tuple(r.values()) if self.dialect == "postgres" else tuple(r)
 
 
+_TS: dict[datetime, str] = {}  # recent conversions: a batch converts the same times often
+
+
 def ts(t: datetime | None) -> str | None:
     """A time as sortable UTC text: '2026-11-21T08:30:00.000000Z'."""
     if t is None:
         return None
-    return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    s = _TS.get(t)
+    if s is None:
+        if len(_TS) >= 50_000:
+            _TS.clear()
+        s = _TS[t] = (t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+                      + "Z")
+    return s
 
 
 def from_ts(s: str | None) -> datetime | None:

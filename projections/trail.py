@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
-from typing import Any
 
 import orjson
 
@@ -43,12 +42,12 @@ class Trail:
         cur.execute("CREATE INDEX IF NOT EXISTS cg_trail_reported ON cg_trail (occurred_at)"
                     " WHERE type = 'Reported'")
 
-    def apply(self, cur: Cur, event: Any, position: int) -> None:
-        self.apply_batch(cur, [(event, position)])
+    def forget(self) -> None:
+        """Nothing is held between batches."""
 
-    def apply_batch(self, cur: Cur, items: list[tuple[Any, int]]) -> None:
+    def prepare(self, sql: Sql, items: list, start: int, end: int) -> list[tuple]:
         rows = []
-        for e, pos in items:
+        for e, pos, cid in items:
             if not isinstance(e, Case.Event):  # patrol days etc.
                 continue
             name = type(e).__name__
@@ -61,11 +60,14 @@ class Trail:
                 missed_due = ts(e.missed_due_at)
                 miss_holder = f"{e.holder_kind}:{e.holder}"
             rows.append((
-                str(e.originator_id), e.originator_version, pos, name, ts(e.occurred_at),
+                cid, e.originator_version, pos, name, ts(e.occurred_at),
                 ts(e.timestamp), e.actor, e.role, e.state, e.step, ts(e.due_at),
                 getattr(e, "held_by", None), e.reason, missed_due, miss_holder,
                 orjson.dumps(detail).decode(),
             ))
+        return rows
+
+    def write(self, cur: Cur, rows: list[tuple]) -> None:
         cur.copy_rows("cg_trail", COLUMNS, rows)  # the runner's tracking makes each row new
 
 

@@ -95,14 +95,14 @@ sys.path.insert(0, {root!r})
 from projections import scoreboard
 from tests.support import grid
 env, flag = json.loads(sys.argv[1]), sys.argv[2]
-orig, batches = scoreboard.Scoreboard.apply_batch, []
-def slow(self, cur, items):
-    orig(self, cur, items)
+orig, batches = scoreboard.Scoreboard.write, []
+def slow(self, cur, ops):
+    orig(self, cur, ops)
     batches.append(1)
     if len(batches) == 3:  # written but not committed: die here
         open(flag, "w").write("in batch")
         time.sleep(120)
-scoreboard.Scoreboard.apply_batch = slow
+scoreboard.Scoreboard.write = slow
 cg = grid(env)
 cg.projections.batch = 100
 cg.projections.catch_up()
