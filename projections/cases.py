@@ -38,30 +38,37 @@ class CaseSummaries:
 
     def prepare(self, sql: Any, items: list, start: int, end: int) -> tuple[list, list]:
         """Fold the batch per case in memory: insert the new cases, update the others once."""
-        new: dict[str, dict] = {}
-        moved: dict[str, dict] = {}
-        for e, pos, cid in items:
+        reported: dict[str, tuple] = {}
+        last: dict[str, list] = {}  # case -> [event, times, position, unit set, unit, miss]
+        for e, t, pos, cid in items:
             if not isinstance(e, Case.Event):  # patrol days etc.
                 continue
             name = type(e).__name__
+            got = last.get(cid)
+            if got is None:
+                got = last[cid] = [e, t, pos, 0, None, None]
+            else:
+                got[0], got[1], got[2] = e, t, pos
             if name == "Reported":
-                new[cid] = {
-                    "case_id": cid, "missed_due": None, "unit": None, "category": e.category,
-                    "grid": e.grid, "channel": e.channel, "urgency": e.urgency,
-                    "external_id": e.external_id, "reported_at": ts(e.occurred_at),
-                    "lat": e.lat, "lon": e.lon,
-                }
-            row = new.get(cid) or moved.setdefault(
-                cid, {"case_id": cid, "unit_set": 0, "unit": None, "missed_due": None})
-            row.update(state=e.state, step=e.step, due_at=ts(e.due_at), last_at=ts(e.occurred_at),
-                       version=e.originator_version, position=pos)
-            if name in ("Dispatched", "Returned"):
-                row["unit"] = e.unit if name == "Dispatched" else None
-                row["unit_set"] = 1
+                reported[cid] = (e, t)
+            elif name == "Dispatched":
+                got[3], got[4] = 1, e.unit
+            elif name == "Returned":
+                got[3], got[4] = 1, None
             elif name == "DeadlineMissed":
-                row["missed_due"] = ts(e.missed_due_at)
-        return ([tuple(r[c] for c in self.COLS) for r in new.values()],
-                [tuple(r[c] for c in self.MOVES) for r in moved.values()])
+                got[5] = t["missed_due_at"]
+        new, moved = [], []
+        for cid, (e, t, pos, unit_set, unit, miss) in last.items():
+            first = reported.get(cid)
+            if first is None:
+                moved.append((cid, e.state, e.step, t.get("due_at"), t["occurred_at"],
+                              e.originator_version, pos, unit_set, unit, miss))
+                continue
+            r, rt = first
+            new.append((cid, e.state, e.step, t.get("due_at"), miss, unit, r.category, r.grid,
+                        r.channel, r.urgency, r.external_id, rt["occurred_at"], t["occurred_at"],
+                        e.originator_version, pos, r.lat, r.lon))
+        return new, moved
 
     def write(self, cur: Cur, ops: tuple[list, list]) -> None:
         new, rows = ops

@@ -21,6 +21,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+from projections.sql import iso_ts, ts
+
 fromisoformat = datetime.fromisoformat
 
 
@@ -38,20 +40,27 @@ class EventDecoder:
         self._classes: dict[str, tuple[type, int]] = {}
 
     def __call__(self, note: tuple) -> Any:
+        return self.with_times(note)[0]
+
+    def with_times(self, note: tuple) -> tuple[Any, dict[str, str]]:
+        """The event, and each of its times as ts() text (what the tables store)."""
         if not self.fast:
             return self.slow(note)
+        times = {}
         try:
             state = orjson.loads(note[4])
             for k, v in state.items():
                 if type(v) is dict:
                     if self.iso and v.get("_type_") == "datetime_iso" and len(v) == 2:
-                        state[k] = fromisoformat(v["_data_"])
+                        text = v["_data_"]
+                        state[k] = fromisoformat(text)
+                        times[k] = iso_ts(text)
                     else:
                         state[k] = self._value(v)
                 elif type(v) is list:
                     state[k] = self._value(v)
-        except (orjson.JSONDecodeError, KeyError):  # a big integer, an unknown transcoding
-            return self.slow(note)
+        except (orjson.JSONDecodeError, KeyError, ValueError):  # a big integer, an unknown
+            return self.slow(note)  # transcoding, a time in another format
         topic = note[3]
         got = self._classes.get(topic)
         if got is None:
@@ -66,12 +75,13 @@ class EventDecoder:
             from_version += 1
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
-        return event
+        return event, times
 
-    def slow(self, note: tuple) -> Any:
-        return self.mapper.to_domain_event(Notification(
+    def slow(self, note: tuple) -> tuple[Any, dict[str, str]]:
+        event = self.mapper.to_domain_event(Notification(
             id=note[0], originator_id=note[1], originator_version=note[2], topic=note[3],
             state=note[4]))
+        return event, {k: ts(v) for k, v in vars(event).items() if isinstance(v, datetime)}
 
     def _value(self, v: Any) -> Any:
         """The transcoder's object hook, applied bottom-up like json's object_hook."""

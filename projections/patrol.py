@@ -28,7 +28,7 @@ class PatrolLog:
         """Nothing is held between batches."""
 
     def prepare(self, sql: Sql, items: list, start: int, end: int) -> list:
-        return [(e, pos) for e, pos, _cid in items if isinstance(e, PatrolDay.Event)]
+        return [(e, pos) for e, _t, pos, _cid in items if isinstance(e, PatrolDay.Event)]
 
     def write(self, cur: Cur, items: list) -> None:
         for e, pos in items:

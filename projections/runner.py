@@ -69,7 +69,8 @@ class Projection(Protocol):
         """Drop whatever the projection holds in memory between batches."""
 
 
-Item = tuple[Any, int, str]  # (event, notification id, originator id as text)
+Item = tuple[Any, dict, int, str]  # (event, its times as ts() text, notification id,
+#                                    originator id as text)
 
 
 class LostRace(Exception):
@@ -188,8 +189,8 @@ class ProjectionRunner:
                 if not notes:
                     break
                 end = notes[-1][0]
-                decode = self.decode
-                items = [(decode(n), n[0], str(n[1])) for n in notes]
+                decode = self.decode.with_times
+                items = [(*decode(n), n[0], str(n[1])) for n in notes]
                 ops = [(p, p.prepare(self.sql, items, pos, end)) for p in projs]
                 if pending is not None:
                     self._finish(pending, progress)

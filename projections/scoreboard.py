@@ -75,7 +75,7 @@ class Scoreboard:
         self._at = None  # until this batch is prepared
         city = self.city
         items = [it for it in items if isinstance(it[0], Case.Event)]  # patrol days etc.
-        missing = sorted({cid for e, _p, cid in items
+        missing = sorted({cid for e, _t, _p, cid in items
                           if cid not in held and type(e).__name__ != "Reported"})
         for i in range(0, len(missing), 1000):
             chunk = missing[i:i + 1000]
@@ -85,7 +85,7 @@ class Scoreboard:
                 held[cid] = (row, contributions(row, city, COUNTED_DIMS))
         touched: dict[str, tuple[dict, Counter]] = {}  # case -> (row, contributions before)
         positions = {}
-        for e, pos, cid in items:
+        for e, _t, pos, cid in items:
             got = touched.get(cid)
             if got is None:
                 if type(e).__name__ == "Reported":

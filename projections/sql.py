@@ -99,20 +99,36 @@ class Cur:
         return tuple(r.values()) if self.dialect == "postgres" else tuple(r)
 
 
-_TS: dict[datetime, str] = {}  # recent conversions: a batch converts the same times often
-
-
 def ts(t: datetime | None) -> str | None:
     """A time as sortable UTC text: '2026-11-21T08:30:00.000000Z'."""
     if t is None:
         return None
-    s = _TS.get(t)
-    if s is None:
-        if len(_TS) >= 50_000:
-            _TS.clear()
-        s = _TS[t] = (t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
-                      + "Z")
-    return s
+    return t.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+_HH = [f"{h:02d}" for h in range(24)]
+_SHIFT = {f"{sign}{h:02d}:00": (-h if sign == "+" else h) for h in range(15) for sign in "+-"}
+
+
+def iso_ts(s: str) -> str:
+    """ts() of a time given as datetime.isoformat() text: by string arithmetic for a
+    whole-hour offset that does not cross midnight, else through datetime."""
+    n = len(s)
+    if n == 32 and s[19] == ".":
+        frac = s[19:26]
+    elif n == 25:
+        frac = ".000000"
+    else:
+        return ts(datetime.fromisoformat(s))
+    tail = s[-6:]
+    if tail == "+00:00":
+        return s[:19] + frac + "Z"
+    shift = _SHIFT.get(tail)
+    if shift is not None and s[10] == "T":
+        h = int(s[11:13]) + shift
+        if 0 <= h < 24:
+            return s[:11] + _HH[h] + s[13:19] + frac + "Z"
+    return ts(datetime.fromisoformat(s))
 
 
 def from_ts(s: str | None) -> datetime | None:

@@ -47,23 +47,23 @@ class Trail:
 
     def prepare(self, sql: Sql, items: list, start: int, end: int) -> list[tuple]:
         rows = []
-        for e, pos, cid in items:
+        for e, t, pos, cid in items:
             if not isinstance(e, Case.Event):  # patrol days etc.
                 continue
             name = type(e).__name__
             keys = _DETAIL_KEYS.get(type(e))
             if keys is None:
                 keys = _DETAIL_KEYS[type(e)] = tuple(k for k in DETAIL if hasattr(e, k))
-            detail = {k: getattr(e, k) for k in keys}
+            d = e.__dict__
+            detail = {k: d[k] for k in keys}
             missed_due = miss_holder = None
             if name == "DeadlineMissed":
-                missed_due = ts(e.missed_due_at)
+                missed_due = t["missed_due_at"]
                 miss_holder = f"{e.holder_kind}:{e.holder}"
             rows.append((
-                cid, e.originator_version, pos, name, ts(e.occurred_at),
-                ts(e.timestamp), e.actor, e.role, e.state, e.step, ts(e.due_at),
-                getattr(e, "held_by", None), e.reason, missed_due, miss_holder,
-                orjson.dumps(detail).decode(),
+                cid, d["originator_version"], pos, name, t["occurred_at"], t["timestamp"],
+                d["actor"], d["role"], d["state"], d["step"], t.get("due_at"), d.get("held_by"),
+                d["reason"], missed_due, miss_holder, orjson.dumps(detail).decode(),
             ))
         return rows
 
