@@ -18,6 +18,11 @@ STEPS = ("verify", "file", "dispatch", "resolve", "check", "close")
 # the event that completes each step (a refusal is the filing decision too)
 DONE_BY = {"Verified": "verify", "Filed": "file", "Dispatched": "dispatch",
            "Resolved": "resolve", "Checked": "check", "Closed": "close"}
+STARTED = {s: f"{s}_started" for s in STEPS}  # the row's keys, made once
+DONE = {s: f"{s}_done" for s in STEPS}
+MISSED = {s: f"{s}_missed" for s in STEPS}
+_STEP_KEYS = {s: (STARTED[s], DONE[s], MISSED[s], (f"{s}_due",), (f"{s}_due", f"{s}_on_time"))
+              for s in STEPS}
 OTHERS = ("citizen", "hotline", "inspection")  # found by others: the patrol missed it (漏报)
 AREA_DIMS = ("grid", "community", "street", "district", "squad")
 DIMENSIONS = ("unit", *AREA_DIMS, "supervisor", "dispatcher", "duty-chief")
@@ -68,15 +73,15 @@ def fold(row: dict, e: Any) -> dict:
     """Apply one event (not the Reported that made the row) to the row, in place."""
     name = getattr(e, "type", None) or type(e).__name__
     if name == "DeadlineMissed":
-        row[f"{e.missed_step}_missed"] = True
+        row[MISSED[e.missed_step]] = True
         return row
     done = DONE_BY.get(name)
     if name == "Refused" and row["step"] == "file":
         done = "file"  # refusing to file is the filing decision
-    if done and row[f"{done}_started"]:
-        row[f"{done}_done"] = True
+    if done and row[STARTED[done]]:
+        row[DONE[done]] = True
     if e.step and e.step != row["step"]:
-        row[f"{e.step}_started"] = True
+        row[STARTED[e.step]] = True
     row["state"], row["step"] = e.state, e.step
     if name == "Verified":
         row["verifier"] = row["verifier"] or e.actor
@@ -112,11 +117,12 @@ def fold(row: dict, e: Any) -> dict:
 
 
 def _step_names(row: dict, step: str) -> tuple[str, ...]:
-    if not row[f"{step}_started"] or not (row[f"{step}_done"] or row[f"{step}_missed"]):
+    started, done, missed, due, on_time = _STEP_KEYS[step]
+    if not row[started] or not (row[done] or row[missed]):
         return ()
-    if row[f"{step}_done"] and not row[f"{step}_missed"]:
-        return (f"{step}_due", f"{step}_on_time")
-    return (f"{step}_due",)
+    if row[done] and not row[missed]:
+        return on_time
+    return due
 
 
 def case_counts(row: dict) -> dict[str, int]:

@@ -86,7 +86,7 @@ class ProjectionRunner:
     in order, and a failed batch discards everything prepared after it.
     """
 
-    def __init__(self, app: Any, projections: Sequence[Projection], *, batch: int = 20000,
+    def __init__(self, app: Any, projections: Sequence[Projection], *, batch: int = 50_000,
                  pipeline: bool | None = None):
         self.app = app
         self.sql = Sql(app.recorder)
@@ -190,7 +190,7 @@ class ProjectionRunner:
                     break
                 end = notes[-1][0]
                 decode = self.decode.with_times
-                items = [(*decode(n), n[0], str(n[1])) for n in notes]
+                items = [(*decode(n), n[0], n[5]) for n in notes]
                 ops = [(p, p.prepare(self.sql, items, pos, end)) for p in projs]
                 if pending is not None:
                     self._finish(pending, progress)
@@ -218,7 +218,7 @@ class ProjectionRunner:
 
     def read(self, pos: int, limit: int, stop: int | None = None) -> list[tuple]:
         """Notifications after `pos` (up to `stop`) as tuples (id, originator_id, version,
-        topic, state): read straight from the recorder's table, without building a
+        topic, state, originator_id as text): read straight from the recorder's table, without building a
         Notification object per row, when the recorder is one of eventsourcing's own."""
         rec = self.app.recorder
         table = getattr(rec, "events_table_name", None)
@@ -227,7 +227,8 @@ class ProjectionRunner:
             from psycopg.rows import tuple_row
             from psycopg.sql import SQL, Identifier
 
-            query = SQL("SELECT notification_id, originator_id, originator_version, topic, state"
+            query = SQL("SELECT notification_id, originator_id, originator_version, topic, state,"
+                        " originator_id::text"
                         " FROM {}.{} WHERE notification_id > %s AND notification_id <= %s"
                         " ORDER BY notification_id LIMIT %s").format(
                 Identifier(rec.datastore.schema), Identifier(table))
@@ -240,8 +241,9 @@ class ProjectionRunner:
                 f"SELECT rowid, originator_id, originator_version, topic, state FROM {table}"
                 " WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?", (pos, stop, limit))
             convert = rec.convert_originator_id  # stored as hex text
-            return [(n, convert(o), v, t, s) for n, o, v, t, s in rows]
-        return [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            return [(n, i, v, t, s, str(i)) for n, o, v, t, s in rows for i in (convert(o),)]
+        return [(n.id, n.originator_id, n.originator_version, n.topic, n.state,
+                 str(n.originator_id))
                 for n in rec.select_notifications(start=pos + 1, limit=limit, stop=stop)]
 
     def _finish(self, pending: tuple, progress: Callable[[int], None] | None) -> None:

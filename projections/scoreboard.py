@@ -9,6 +9,7 @@ then (`cg_trail`, see projections/trail.py).
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import date, datetime
 
@@ -40,11 +41,12 @@ class Scoreboard:
     name = "scoreboard"
     tables = ("cg_sb_case", "cg_sb_counts")
 
-    def __init__(self, city: City, hold: int = 60_000):
+    def __init__(self, city: City, hold: int = 40_000):
         self.city = city
         self.hold = hold  # cases whose rows stay in memory between batches
         self._held: dict[str, tuple[dict, Counter]] = {}
         self._at: int | None = None  # the position `_held` is valid at
+        self._last_touched = 0  # cases the batch before touched
 
     def create(self, cur: Cur) -> None:
         cur.execute(
@@ -61,6 +63,7 @@ class Scoreboard:
     def forget(self) -> None:
         self._held.clear()
         self._at = None
+        self._last_touched = 0
 
     def prepare(self, sql: Sql, items: list, start: int, end: int) -> tuple[list, list]:
         """Fold the batch into each touched case's row; the net change of every cell.
@@ -71,7 +74,7 @@ class Scoreboard:
         """
         held = self._held
         if start != self._at:
-            held.clear()
+            self.forget()
         self._at = None  # until this batch is prepared
         city = self.city
         items = [it for it in items if isinstance(it[0], Case.Event)]  # patrol days etc.
@@ -103,17 +106,22 @@ class Scoreboard:
         for cid, (row, before) in touched.items():
             after = contributions(row, city, COUNTED_DIMS)
             day = row["day"]
-            for cell, n in after.items():
-                if before.get(cell) != n:
-                    changes[(day, *cell)] += n - before.get(cell, 0)
-            for cell, n in before.items():
-                if cell not in after:
-                    changes[(day, *cell)] -= n
+            if after != before:
+                for cell, n in after.items():
+                    if before.get(cell) != n:
+                        changes[(day, *cell)] += n - before.get(cell, 0)
+                for cell, n in before.items():
+                    if cell not in after:
+                        changes[(day, *cell)] -= n
             held[cid] = (row, after)  # re-inserted: the most recently touched are last
             rows.append((cid, day, row["unit"], positions[cid], pack(row)))
-        # rows of the batch before may not be committed yet: never drop those
-        while len(held) > max(self.hold, 3 * len(items)):
-            del held[next(iter(held))]
+        # the rows of the batch before may not be committed yet: never drop those (they,
+        # then this batch's, are the last in `held`)
+        keep = max(self.hold, self._last_touched + len(touched))
+        if len(held) > keep:
+            for cid in list(itertools.islice(held, len(held) - keep)):
+                del held[cid]
+        self._last_touched = len(touched)
         self._at = end
         return rows, [(*k, n) for k, n in changes.items() if n]
 
