@@ -379,12 +379,11 @@ def projections_rebuild(name: Annotated[str | None, typer.Argument()] = None, as
     if name and name not in cg.projections.projections:
         _fail(ValidationError("name", f"'{name}' is not one of {', '.join(cg.projections.projections)}"), as_json)
     head = cg.projections.head()
-    done = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=err, disable=as_json or not err.is_terminal) as bar:
-        for n in names:
-            task = bar.add_task(n, total=head)
-            done[n] = cg.projections.rebuild(n, progress=lambda k, task=task: bar.advance(task, k))
+        task = bar.add_task(", ".join(names), total=head)
+        n = cg.projections.rebuild(names, progress=lambda k: bar.advance(task, k))
+    done = dict.fromkeys(names, n)
     _emit({"rebuilt": done}, as_json, lambda: print(f"rebuilt {done}"))
 
 

@@ -237,19 +237,26 @@ class InboundProcessor:
             cases[case.id] = case
             return "applied"
         self._check_unit_actor(msg)
-        case = cases.get(msg.case_id) or svc._for_write(msg.case_id)
-        if msg.command is None:  # accept (签收): the case must be with this unit
-            if case.state not in UNIT_STATES or case.unit != msg.unit:
-                raise RefusedError(
-                    f"refused: case is {case.state} ({STATES[case.state]['zh']}) with unit "
-                    f"'{case.unit}'; unit '{msg.unit}' cannot accept it",
-                    state=case.state, trigger="accept", role="unit_member",
-                )
-            cases[case.id] = case
-            return "accepted"
-        svc._act(case, msg.command)
+
+        def decide(case: Case) -> bool:
+            if msg.command is None:  # accept (签收): the case must be with this unit
+                if case.state not in UNIT_STATES or case.unit != msg.unit:
+                    raise RefusedError(
+                        f"refused: case is {case.state} ({STATES[case.state]['zh']}) with unit "
+                        f"'{case.unit}'; unit '{msg.unit}' cannot accept it",
+                        state=case.state, trigger="accept", role="unit_member",
+                    )
+            else:
+                svc._act(case, msg.command)
+            return True
+
+        case = cases.get(msg.case_id)
+        if case is None:  # a copy this process holds is checked against the store if refused
+            case = svc._on_current(msg.case_id, decide)
+        else:
+            decide(case)
         cases[case.id] = case
-        return "applied"
+        return "accepted" if msg.command is None else "applied"
 
     def _dead_row(self, rec: Record, err: CasegridError) -> tuple:
         payload = base64.b64encode(rec.value or b"").decode("ascii")

@@ -3,6 +3,12 @@
 Each projection has its own row in `cg_tracking`. A batch of events is applied and the
 position advanced in one transaction, with a compare-and-set on the old position, so a
 crash mid-batch leaves nothing half-applied and two runners never apply an event twice.
+
+Catching up a large log (measured at a million events, benchmarks/projections.py):
+batches of 50,000 events; events decoded with orjson (projections/decode.py); on
+PostgreSQL the server writes one batch while Python reads and prepares the next; the
+scoreboard keeps recently touched cases' rows between batches for as long as this runner
+alone moved its position; the cyclic garbage collector is paused meanwhile.
 """
 
 from __future__ import annotations
@@ -284,20 +290,31 @@ class ProjectionRunner:
                     if stop.is_set():
                         break
 
-    def rebuild(self, name: str, *, progress: Callable[[int], None] | None = None) -> int:
-        """Drop a projection's tables and replay the whole log into them."""
-        proj = self.projections[name]
+    def rebuild(self, names: str | Sequence[str] | None = None, *,
+                progress: Callable[[int], None] | None = None) -> int:
+        """Drop projections' tables (one name, several, or all) and replay the whole log
+        into them together; then refresh the planner's statistics of the new tables.
+        Returns how many events were read."""
+        wanted = [names] if isinstance(names, str) else list(names or self.projections)
         self.setup()
-        with self._run_lock, self.sql.transaction() as cur:
-            proj.forget()
-            for table in proj.tables:
-                cur.execute(f"DROP TABLE IF EXISTS {table}")
-            proj.create(cur)
-            cur.execute(
-                "UPDATE cg_tracking SET position = 0, updated_at = ? WHERE projection = ?",
-                (ts(datetime.now(UTC)), name),
-            )
-        return self.catch_up([name], progress=progress)
+        with self._run_lock:
+            with self.sql.transaction() as cur:
+                for name in wanted:
+                    proj = self.projections[name]
+                    proj.forget()
+                    for table in proj.tables:
+                        cur.execute(f"DROP TABLE IF EXISTS {table}")
+                    proj.create(cur)
+                    cur.execute(
+                        "UPDATE cg_tracking SET position = 0, updated_at = ? WHERE projection = ?",
+                        (ts(datetime.now(UTC)), name),
+                    )
+            done = self.catch_up(wanted, progress=progress)
+            with self.sql.transaction() as cur:
+                for name in wanted:
+                    for table in self.projections[name].tables:
+                        cur.execute(f"ANALYZE {table}")
+        return done
 
     def status(self) -> list[dict]:
         self.setup()

@@ -108,8 +108,7 @@ class CaseService:
         return self._retrying(cmd, lambda: self._save([self._report(cmd)]))[0]
 
     def act(self, cmd: CaseAction) -> Case:
-        def once():
-            case = self._for_write(cmd.case_id)
+        def decide(case: Case) -> bool:
             if cmd.expected_version is not None and case.version != cmd.expected_version:
                 # the actor decided on a version that is no longer current: no retry on top
                 raise ConflictError(
@@ -117,7 +116,10 @@ class CaseService:
                     f"{cmd.expected_version}; reload it and decide again",
                     current_version=case.version)
             self._act(case, cmd)
-            return self._save([case])
+            return True
+
+        def once():
+            return self._save([self._on_current(cmd.case_id, decide)])
 
         return self._retrying(cmd, once)[0]
 
@@ -138,8 +140,11 @@ class CaseService:
                         raise ValidationError("external_id", f"reported twice in one batch as {case.id}")
                 else:
                     cid = parse_case_id(cmd.case_id)
-                    case = cases.get(cid) or self._for_write(cid)
-                    self._act(case, cmd)
+                    case = cases.get(cid)
+                    if case is None:
+                        case = self._on_current(cid, lambda c, cmd=cmd: self._act(c, cmd) or True)
+                    else:
+                        self._act(case, cmd)
                 cases[case.id] = case
                 outcomes.append(Outcome(cmd, case.id))
             except CasegridError as e:
@@ -166,8 +171,8 @@ class CaseService:
         for cid in case_ids:
 
             def once(cid=cid):
-                case = self._for_write(cid)
-                if not case.miss_deadline(now, self.holder(case)):
+                case = self._on_current(cid, lambda c: c.miss_deadline(now, self.holder(c)))
+                if case is None:
                     return []
                 events = list(case.pending_events)
                 self._save([case])
@@ -179,10 +184,23 @@ class CaseService:
                      due_at=e.missed_due_at.isoformat(), holder=f"{e.holder_kind}:{e.holder}")
         return recorded
 
-    def _for_write(self, case_id: UUID | str) -> Case:
+    def _on_current(self, case_id: UUID | str, decide: Callable[[Case], bool]) -> Case | None:
+        """Run `decide` on the case as this process last saved it, if held, else as stored;
+        the case if it decided to act, None if there was nothing to do.
+
+        A held copy may be stale: another process may have written since. Acting on it is
+        safe (the save fails on its version and the command is retried on a fresh load),
+        but a refusal or a "nothing to do" on it is checked again on the stored case."""
         cid = parse_case_id(case_id)
         case = self._cache.pop(cid, None)  # taken out: a failed command leaves no dirty copy
-        return case if case is not None else self.get(cid)
+        if case is not None:
+            try:
+                if decide(case):
+                    return case
+            except CasegridError:
+                pass
+        case = self.get(cid)
+        return case if decide(case) else None
 
     def _save(self, cases: list[Case]) -> list[Case]:
         self.app.save(*cases)  # on any error the cases stay out of the cache

@@ -477,7 +477,7 @@ def projections_rebuild(request: Request, user: Me, cg: Cg,
         raise ValidationError("name", f"'{name}' is not one of {', '.join(cg.projections.projections)}")
     follower = request.app.state.follower
     with follower._lock:
-        done = {n: cg.projections.rebuild(n) for n in names}
+        done = dict.fromkeys(names, cg.projections.rebuild(names))
     return {"rebuilt": done}
 
 

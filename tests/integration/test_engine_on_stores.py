@@ -123,3 +123,20 @@ def test_batch_conflict_falls_back_without_losing_updates(store_env):
                               reason="四督办"))
     reasons = [e.reason for e in other.service.timeline(case.id) if type(e).__name__ == "Urged"]
     assert reasons == ["先督办", "再督办", "三督办", "四督办"]
+
+
+def test_a_stale_held_copy_never_refuses_what_the_stored_case_allows(store_env):
+    """This process holds the case as it saved it; another process moved it on since.
+    A command the stored case allows must not be refused on the stale copy."""
+    cg, other = grid(store_env), grid(store_env)
+    case = drive(cg.service, "pending_filing")  # cg holds it: pending filing
+    act(other.service, case, "file", "acc_wang", T0 + timedelta(minutes=5))
+    # on cg's copy 'dispatch' is not allowed (not filed yet); on the stored case it is
+    act(cg.service, case, "dispatch", "disp_chen", T0 + timedelta(minutes=6),
+        expected_version=2)  # the version the dispatcher saw, which is current
+    assert cg.service.get(case.id).state == "dispatched"
+    act(other.service, case, "urge", "chief_zhao", T0 + timedelta(minutes=7), reason="督办")
+    outcomes = cg.service.execute([CaseAction(case.id, "resolve", MEMBER,
+                                              T0 + timedelta(minutes=8))])
+    assert outcomes[0].error is None, outcomes[0].error
+    assert cg.service.get(case.id).state == "pending_check"

@@ -11,6 +11,8 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from projections.cases import due_case_ids
 from projections.scoreboard import scoreboard
 from tests.support import SH, grid
@@ -163,3 +165,50 @@ def test_case_and_board_as_of(store_env):
     assert then["rows"] == before["rows"]
     old = svc.timeline(case.id, as_of=moment)
     assert [type(e).__name__ for e in old] == ["Reported", "Filed", "Dispatched"]
+
+
+def test_runners_taking_turns_drop_what_they_held(store_env):
+    """A runner holds scoreboard rows between batches; when another runner (another
+    process) moved the projection meanwhile, it must read them again, not reuse them."""
+    a, b = grid(store_env), grid(store_env)
+    t0 = datetime(2026, 10, 12, 9, 0, tzinfo=SH)
+    ids = [a.service.report(ReportCase(channel="patrol", category="E0102",
+                                       grid="44030301000101", actor="sup_zhang",
+                                       occurred_at=t0 + timedelta(minutes=i))).id
+           for i in range(5)]
+    a.projections.catch_up()  # a now holds the five rows
+    for cid in ids:
+        b.service.act(CaseAction(cid, "file", "acc_wang", t0 + timedelta(minutes=20)))
+    b.projections.catch_up()  # b moves the projections on
+    for cid in ids:
+        a.service.act(CaseAction(cid, "dispatch", "disp_chen", t0 + timedelta(minutes=30)))
+    a.projections.catch_up()  # a must not fold the dispatch into its stale (unfiled) rows
+    board = scoreboard(a.sql, a.city, by="street", start=date(2026, 10, 1),
+                       end=date(2026, 10, 31))["rows"][0]["counts"]
+    assert board["filed"] == 5 and board["dispatched"] == 5
+    incremental = dump(a)
+    for name in a.projections.projections:
+        a.projections.rebuild(name)
+    assert dump(a) == incremental
+
+
+def test_collector_is_back_on_after_a_catch_up_even_one_that_failed(tmp_path, monkeypatch):
+    import gc
+
+    from projections import scoreboard as sb
+
+    cg = grid({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+               "SQLITE_DBNAME": str(tmp_path / "gc.sqlite")})
+    simulate(cg, cases=10, days=2)
+    assert gc.isenabled()
+
+    def boom(self, *args):
+        assert not gc.isenabled()  # paused while catching up
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sb.Scoreboard, "prepare", boom)
+    with cg.projections.sql.transaction() as cur:
+        cur.execute("UPDATE cg_tracking SET position = 0 WHERE projection = 'scoreboard'")
+    with pytest.raises(RuntimeError, match="boom"):
+        cg.projections.catch_up()
+    assert gc.isenabled()
