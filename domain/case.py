@@ -20,6 +20,8 @@ from domain.errors import ValidationError
 
 
 class Case(Aggregate):
+    source_due_at: datetime | None = None  # absent from snapshots taken before it existed
+
     class Event(Aggregate.Event):
         occurred_at: datetime  # business time (业务时间) from the channel
         actor: str
@@ -55,8 +57,16 @@ class Case(Aggregate):
         lon: float | None
         evidence: list
         external_id: str | None
+        source_due_at: datetime | None  # the source system's own due time (imported history)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["source_due_at"] = None
 
         def apply_step(self, case: Case) -> None:
+            case.source_due_at = self.source_due_at
             case.channel = self.channel
             case.category = self.category
             case.grid = self.grid

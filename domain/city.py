@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from domain.calendar import WorkCalendar, parse_hours
 from domain.errors import ConfigError, ValidationError
 from domain.indicators import DEFAULT_BANDS, DEFAULT_WEIGHTS, valid_term
+from domain.validate import DEFAULT_INTAKE, Intake
 
 ROLES = (
     "supervisor",  # 监督员 / 网格员
@@ -117,6 +118,7 @@ class City:
     raw: dict = field(repr=False, compare=False, default_factory=dict)
     bands: tuple[tuple[str, float], ...] = DEFAULT_BANDS  # grade names and floors, best first
     weights: dict[str, dict[str, float]] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    intake: Intake = DEFAULT_INTAKE  # bounds on business time and command fields
 
     @property
     def tz(self) -> ZoneInfo:
@@ -444,4 +446,46 @@ def build_city(raw: dict) -> City:
         raw=raw,
         bands=bands,
         weights=weights,
+        intake=_intake(raw, cal),
     )
+
+
+def _intake(raw: dict, cal: WorkCalendar) -> Intake:
+    """Section `intake`: the earliest business time, the clock skew allowed into the
+    future, and the bounds on text, evidence and extensions."""
+    from datetime import datetime, timedelta
+
+    from domain.times import FLOOR_DAY, parse_day
+
+    sec = raw.get("intake") or {}
+    if not isinstance(sec, dict):
+        raise ConfigError("intake", "must be a mapping")
+    out: dict = {}
+    if "history_from" in sec:
+        try:
+            day = parse_day(str(sec["history_from"]), "intake.history_from", floor=FLOOR_DAY)
+        except ValidationError as e:
+            raise ConfigError("intake.history_from", e.rule) from None
+        out["history_from"] = datetime.combine(day, datetime.min.time(), cal.tz)
+    if "future_skew" in sec:
+        m = re.fullmatch(r"(\d+)(s|m|h)", str(sec["future_skew"]).strip())
+        if not m or int(m.group(1)) > {"s": 86400, "m": 1440, "h": 24}[m.group(2)]:
+            raise ConfigError("intake.future_skew", "must be like '30s', '5m' or '1h', at most a day")
+        n = int(m.group(1))
+        out["future_skew"] = timedelta(**{ {"s": "seconds", "m": "minutes", "h": "hours"}[m.group(2)]: n})
+    if "max_extension" in sec:
+        try:
+            out["max_extension_minutes"] = cal.parse_duration(sec["max_extension"])
+        except ValueError as e:
+            raise ConfigError("intake.max_extension", str(e)) from None
+    for key in ("max_description", "max_reason", "max_evidence", "max_url"):
+        if key in sec:
+            v = sec[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 100_000:
+                raise ConfigError(f"intake.{key}", "must be a whole number from 1 to 100000")
+            out[key] = v
+    unknown = set(sec) - {"history_from", "future_skew", "max_extension", "max_description",
+                          "max_reason", "max_evidence", "max_url"}
+    if unknown:
+        raise ConfigError(f"intake.{sorted(unknown)[0]}", "is not a known key")
+    return Intake(**out)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from domain.city import City
+from domain.times import as_zone
 
 STEPS = ("verify", "file", "dispatch", "resolve", "check", "close")
 # the event that completes each step (a refusal is the filing decision too)
@@ -30,7 +31,7 @@ DIMENSIONS = ("unit", *AREA_DIMS, "supervisor", "dispatcher", "duty-chief")
 
 def new_row(e: Any, city: City) -> dict:
     cell = city.cells.get(e.grid)
-    day = e.occurred_at.astimezone(city.tz).date().isoformat()
+    day = as_zone(e.occurred_at, city.tz).date().isoformat()
     row = {
         "case_id": str(e.originator_id), "day": day, "grid": e.grid,
         "community": cell.community if cell else None, "street": cell.street if cell else None,

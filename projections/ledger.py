@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from domain.city import City
 from domain.policy import CaseFact, Inputs, Policy, _year_start, evaluate
+from domain.times import as_zone
 from projections.scoreboard import scoreboard
 from projections.sql import Sql, from_ts, ts
 from projections.trail import _bounds, _events
@@ -39,7 +40,7 @@ def case_facts(sql: Sql, city: City, start: date, end: date,
         at = from_ts(rep["occurred_at"])
         cell = city.cells.get(d.get("grid"))
         f = CaseFact(
-            case_id=cid, reported_at=at, day=at.astimezone(city.tz).date(),
+            case_id=cid, reported_at=at, day=as_zone(at, city.tz).date(),
             channel=d.get("channel"), category=d.get("category"), grid=d.get("grid"),
             community=cell.community if cell else None, street=cell.street if cell else None,
             squad=cell.squad if cell else None, reporter=rep["actor"], reporter_role=rep["role"],

@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 
 from domain.patrol import PatrolDay
+from domain.times import as_zone
 from projections.sql import Cur, Sql, from_ts, ts
 
 COLS = ("squad", "day", "reported_at", "actor", "nil", "findings", "case_ids", "note", "late",
@@ -83,9 +84,9 @@ def squad_misses(sql: Sql, city, *, squad: str, start: date, end: date) -> dict:
     days = [d for d in patrol_days(sql, start, end) if d["squad"] == squad
             and d["status"] in ("missed", "late_reported", "late_nil")]
     misses = [{"day": d["day"], "status": d["status"],
-               "cut_off": d["missed_cut_off"].astimezone(city.tz).isoformat(timespec="minutes")
+               "cut_off": as_zone(d["missed_cut_off"], city.tz).isoformat(timespec="minutes")
                if d["missed_cut_off"] else None,
-               "reported_at": d["reported_at"].astimezone(city.tz).isoformat(timespec="minutes")
+               "reported_at": as_zone(d["reported_at"], city.tz).isoformat(timespec="minutes")
                if d["reported_at"] else None,
                "reported_by": d["actor"]} for d in days]
     return {"squad": squad, "name": city.squads[squad], "from": start.isoformat(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.city import City
+from domain.times import as_zone
 from projections.sql import Sql, from_ts, ts
 
 CENTER_QUEUES = {
@@ -25,8 +26,8 @@ def _item(r: tuple, city: City, now: datetime) -> dict:
     d = dict(zip(COLS, r, strict=True))
     due = from_ts(d["due_at"])
     d["overdue"] = bool(due and due < now)
-    d["due_at"] = due.astimezone(city.tz).isoformat(timespec="seconds") if due else None
-    d["reported_at"] = from_ts(d["reported_at"]).astimezone(city.tz).isoformat(timespec="seconds")
+    d["due_at"] = as_zone(due, city.tz).isoformat(timespec="seconds") if due else None
+    d["reported_at"] = as_zone(from_ts(d["reported_at"]), city.tz).isoformat(timespec="seconds")
     cat = city.categories.get(d["category"])
     d["category_name"] = cat.name if cat else None
     return d
@@ -37,7 +38,7 @@ def queues(sql: Sql, city: City, *, unit: str | None = None, now: datetime) -> d
     if unit is not None:
         city.unit(unit)
     order = " ORDER BY CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, case_id"
-    out: dict = {"now": now.astimezone(city.tz).isoformat(timespec="seconds"), "unit": unit}
+    out: dict = {"now": as_zone(now, city.tz).isoformat(timespec="seconds"), "unit": unit}
     if unit is None:
         out["queues"] = {}
         for name, state in CENTER_QUEUES.items():

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.times import utc_text
+
 
 class Sql:
     def __init__(self, recorder: Any):
@@ -103,7 +105,10 @@ def ts(t: datetime | None) -> str | None:
     """A time as sortable UTC text: '2026-11-21T08:30:00.000000Z'."""
     if t is None:
         return None
-    return t.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    try:
+        return t.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    except (OverflowError, ValueError):  # year 1 at +14:00, stored by an older version
+        return utc_text(t)
 
 
 _HH = [f"{h:02d}" for h in range(24)]

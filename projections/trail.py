@@ -10,6 +10,7 @@ import orjson
 from domain.case import Case
 from domain.city import City
 from domain.errors import NotFoundError, ValidationError
+from domain.times import as_zone
 from projections.sql import Cur, Sql, from_ts, ts
 
 DETAIL = ("unit", "approved", "minutes", "passed", "closure_type", "rating", "confirmed",
@@ -118,7 +119,7 @@ def _light(e: dict) -> SimpleNamespace:
 
 def _local(s: str | None, city: City) -> str | None:
     t = from_ts(s)
-    return t.astimezone(city.tz).isoformat(timespec="seconds") if t else None
+    return as_zone(t, city.tz).isoformat(timespec="seconds") if t else None
 
 
 def _overrun(city: City, due: str | None, end: str | None) -> dict:

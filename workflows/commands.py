@@ -23,6 +23,8 @@ class ReportCase:
     evidence: list[str] = field(default_factory=list)
     external_id: str | None = None
     case_id: UUID | None = None  # set by importers that keep their own ids
+    source_due_at: datetime | None = None  # the source system's own due time (imports)
+    history_from: datetime | None = None  # an import mapping's own earliest business time
 
 
 @dataclass
@@ -42,6 +44,7 @@ class CaseAction:
     closure_type: str | None = None
     rating: str | None = None
     expected_version: int | None = None  # the version the actor saw: refuse if it moved on
+    history_from: datetime | None = None  # an import mapping's own earliest business time
 
 
 Command = ReportCase | CaseAction

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from domain import validate
 from domain.case import Case
 from domain.city import URGENCIES, City, User
 from domain.errors import CasegridError, ConflictError, NotFoundError, RefusedError, ValidationError
+from domain.times import CEILING, FLOOR, check_business_time, parse_time
 from workflows.commands import CaseAction, Command, ReportCase
 from workflows.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES, UNIT_STATES
 from workflows.machine import Move, decide
@@ -40,9 +41,6 @@ EVENT_FOR = {
     "urge": Case.Urged,
 }
 EXTERNAL_NS = uuid5(NAMESPACE_URL, "casegrid:external-id")
-FUTURE_TOLERANCE = timedelta(minutes=5)
-MAX_TEXT = 2000
-_URL = re.compile(r"^(https?|s3|file)://\S+$")
 
 
 class CaseApplication(Application):
@@ -242,19 +240,20 @@ class CaseService:
     # ------------------------------------------------------------------ the checks
 
     def _actor(self, actor: str) -> User:
-        if not actor:
-            raise ValidationError("actor", "is required")
-        return self.city.user(actor)
+        return self.city.user(validate.identifier(actor, "actor", required=True))
 
-    def _when(self, at: datetime | None) -> datetime:
+    def _when(self, at: datetime | str | None, cmd: Command) -> datetime:
+        """Business time: the channel's (bounded by history_from and the clock skew), or now."""
         now = self.clock()
         if at is None:
             return now
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=self.city.tz)
-        if at - now > FUTURE_TOLERANCE:
-            raise ValidationError("occurred_at", f"{at.isoformat()} lies in the future")
-        return at
+        at = parse_time(at, "occurred_at", self.city.tz)
+        intake = self.city.intake
+        earliest = intake.history_from
+        if cmd.history_from is not None:  # an import mapping's own bound, never below FLOOR
+            earliest = max(parse_time(cmd.history_from, "history_from", self.city.tz), FLOOR)
+        return check_business_time(at, "occurred_at", now=now, earliest=earliest,
+                                   future_skew=intake.future_skew)
 
     def _due(self, step: str | None, category: str, urgency: str, start: datetime):
         if step is None:
@@ -264,24 +263,27 @@ class CaseService:
 
     def _report(self, cmd: ReportCase) -> Case:
         user = self._actor(cmd.actor)
-        if cmd.channel not in CHANNELS:
-            raise ValidationError("channel", f"'{cmd.channel}' is not one of {', '.join(CHANNELS)}")
-        ch = CHANNELS[cmd.channel]
+        ch = CHANNELS[validate.choice(cmd.channel, "channel", CHANNELS)]
         if user.role not in ch["roles"]:
             raise RefusedError(
                 f"refused: channel '{cmd.channel}' takes reports from roles "
                 f"{', '.join(ch['roles'])}, not '{user.role}'",
                 state="new", trigger="report", role=user.role,
             )
-        cat = self.city.category(cmd.category)
-        self.city.cell(cmd.grid)
-        if cmd.urgency not in URGENCIES:
-            raise ValidationError("urgency", f"'{cmd.urgency}' is not one of {', '.join(URGENCIES)}")
-        lat, lon = _location(cmd.lat, cmd.lon)
-        description = _text(cmd.description, "description", required=False) or ""
-        evidence = _evidence(cmd.evidence)
-        ext = _text(cmd.external_id, "external_id", required=False, limit=128)
-        at = self._when(cmd.occurred_at)
+        intake = self.city.intake
+        cat = self.city.category(validate.identifier(cmd.category, "category", required=True))
+        self.city.cell(validate.identifier(cmd.grid, "grid", required=True))
+        validate.choice(cmd.urgency, "urgency", URGENCIES)
+        lat, lon = validate.location(cmd.lat, cmd.lon)
+        description = validate.text(cmd.description, "description",
+                                    limit=intake.max_description) or ""
+        evidence = validate.evidence(cmd.evidence, intake=intake)
+        ext = validate.identifier(cmd.external_id, "external_id")
+        at = self._when(cmd.occurred_at, cmd)
+        source_due = None
+        if cmd.source_due_at is not None:
+            source_due = parse_time(cmd.source_due_at, "source_due_at", self.city.tz,
+                                    floor=FLOOR, ceiling=CEILING)
         move = decide("new", "report", user.role, {"needs_verification": ch["verify"]})
         if cmd.case_id is not None:
             case_id = cmd.case_id
@@ -313,6 +315,7 @@ class CaseService:
             lon=lon,
             evidence=evidence,
             external_id=ext,
+            source_due_at=source_due,
         )
 
     def _exists(self, case_id: UUID) -> bool:
@@ -320,7 +323,10 @@ class CaseService:
 
     def _act(self, case: Case, cmd: CaseAction) -> None:
         user = self._actor(cmd.actor)
-        trigger = cmd.trigger.replace("-", "_")
+        trigger = validate.identifier(cmd.trigger, "trigger", required=True).replace("-", "_")
+        validate.flag(cmd.passed, "passed")
+        validate.flag(cmd.approved, "approved")
+        validate.version(cmd.expected_version)
         flags = {"passed": cmd.passed, "approved": cmd.approved}
         if trigger in ("verify", "check") and cmd.passed is None:
             raise ValidationError("passed", f"{trigger} needs an outcome: passed or failed")
@@ -333,7 +339,7 @@ class CaseService:
                 f"'{case.unit}'; trigger '{trigger}' by role 'unit_member' of unit '{user.unit}'",
                 state=case.state, trigger=trigger, role=user.role,
             )
-        at = self._when(cmd.occurred_at)
+        at = self._when(cmd.occurred_at, cmd)
         reason = self._reason(move, cmd)
         fields = self._fields(case, move, cmd, reason)
         step = STATES[move.dest]["step"]
@@ -360,7 +366,7 @@ class CaseService:
         )
 
     def _reason(self, move: Move, cmd: CaseAction) -> str | None:
-        reason = _text(cmd.reason, "reason", required=False)
+        reason = validate.text(cmd.reason, "reason", limit=self.city.intake.max_reason)
         rule = move.requires_reason
         needed = (
             rule == "always"
@@ -390,22 +396,20 @@ class CaseService:
         if t == "decide_shelve":
             return {"approved": bool(cmd.approved)}
         if t in ("resolve", "check"):
-            out = {"evidence": _evidence(cmd.evidence)}
+            out = {"evidence": validate.evidence(cmd.evidence, intake=self.city.intake)}
             if t == "check":
                 out["passed"] = bool(cmd.passed)
             return out
         if t == "close":
             return {"closure_type": self._closure_type(case, cmd, reason)}
         if t == "evaluate":
-            if cmd.rating not in RATINGS:
-                raise ValidationError("rating", f"must be one of {', '.join(RATINGS)}")
-            return {"rating": cmd.rating}
+            return {"rating": validate.choice(cmd.rating, "rating", RATINGS)}
         return {}
 
     def _dispatch_fields(self, case: Case, cmd: CaseAction, reason) -> dict:
         rule = self.city.route(case.category, self.city.cells[case.grid])
         suggested = rule.unit if rule else None
-        unit = cmd.unit or suggested
+        unit = validate.identifier(cmd.unit, "unit") or suggested
         if unit is None:
             raise ValidationError(
                 "unit", f"no routing rule matches {case.category} in {case.grid}; name the unit"
@@ -424,17 +428,22 @@ class CaseService:
         }
 
     def _extra(self, extra: str | None) -> float:
-        if not extra:
+        if extra is None or extra == "":
             raise ValidationError("extra", "request_extension needs the extra time, e.g. '4h' or '2d'")
+        if isinstance(extra, str):
+            extra = validate.identifier(extra, "extra", required=True)
+        elif isinstance(extra, bool) or not isinstance(extra, (int, float)):
+            raise ValidationError("extra", "must be a duration like '4h' or '2d'")
         try:
-            return self.city.calendar.parse_duration(extra)
-        except ValueError as e:
+            minutes = self.city.calendar.parse_duration(extra)
+        except (ValueError, OverflowError) as e:
             raise ValidationError("extra", str(e)) from None
+        return validate.duration(minutes, "extra", most=self.city.intake.max_extension_minutes)
 
     def _closure_type(self, case: Case, cmd: CaseAction, reason) -> str:
         ct = cmd.closure_type
-        if ct is not None and ct not in CLOSURE_TYPES:
-            raise ValidationError("closure_type", f"must be one of {', '.join(CLOSURE_TYPES)}")
+        if ct is not None:
+            validate.choice(ct, "closure_type", CLOSURE_TYPES)
         if case.state == "shelved":
             if ct not in (None, "special"):
                 raise ValidationError("closure_type", "a shelved case closes only as 'special'")
@@ -468,36 +477,3 @@ def parse_case_id(value: UUID | str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise ValidationError("case_id", f"'{value}' is not a case id (a UUID)") from None
-
-
-def _text(value, field: str, *, required: bool, limit: int = MAX_TEXT) -> str | None:
-    if value is None or not str(value).strip():
-        if required:
-            raise ValidationError(field, "must not be empty")
-        return None
-    value = str(value).strip()
-    if len(value) > limit:
-        raise ValidationError(field, f"is {len(value)} characters; at most {limit}")
-    return value
-
-
-def _location(lat, lon) -> tuple[float | None, float | None]:
-    if lat is None and lon is None:
-        return None, None
-    if lat is None or lon is None:
-        raise ValidationError("lat" if lat is None else "lon", "give both lat and lon, or neither")
-    lat, lon = float(lat), float(lon)
-    if not -90 <= lat <= 90:
-        raise ValidationError("lat", f"{lat} is outside -90..90")
-    if not -180 <= lon <= 180:
-        raise ValidationError("lon", f"{lon} is outside -180..180")
-    return lat, lon
-
-
-def _evidence(refs) -> list[str]:
-    out = []
-    for i, ref in enumerate(refs or []):
-        if not isinstance(ref, str) or not _URL.match(ref):
-            raise ValidationError(f"evidence[{i}]", f"'{ref}' is not a URL (http, https, s3, file)")
-        out.append(ref)
-    return out
