@@ -141,6 +141,9 @@ def case_counts(row: dict) -> dict[str, int]:
         "voided": row["voided"],
         "filed_voided": row["filed_voided"],
         "dispatched": row["dispatched"],
+        # 准确派遣: the dispatch step is due and done, and no unit ever sent the case back
+        "dispatch_accurate": (row["dispatch_started"] and row["dispatch_done"]
+                              and not row["returned_by"]),
         "due": due,
         "resolved": due and row["resolved"],
         "on_time": due and row["resolved"] and not row["resolve_missed"],
@@ -163,18 +166,35 @@ UNIT_COUNTS = ("dispatched", "due", "resolved", "on_time", "overdue", "overdue_o
                "rework_events", "extended", "shelved", "fix_passed", "due_closure", "closed",
                "closed_on_time", "urged")
 COUNTED_DIMS = ("grid", "unit", "supervisor", "dispatcher", "duty-chief")  # areas roll up from grid
-_SQUAD_SUPERVISORS: dict[int, dict[str, list[str]]] = {}
+_STEP_COUNTS = tuple(f"{s}_{k}" for s in STEPS for k in ("due", "on_time"))
+_AREA_COUNTS = frozenset((
+    "reported", "patrol_reported", "valid", "filed", "patrol_filed", "others_filed", "voided",
+    "filed_voided", "dispatched", "dispatch_accurate", "due", "resolved", "on_time", "overdue",
+    "overdue_open", "reworked", "rework_events", "returned", "extended", "shelved",
+    "fix_passed", "due_closure", "closed", "closed_on_time", "urged", *_STEP_COUNTS))
+# the counts each dimension is given by `contributions`: a rate whose numerator or
+# denominator is not among them is no figure of that dimension's board (shown as none)
+ATTRIBUTED: dict[str, frozenset[str]] = {
+    **{dim: _AREA_COUNTS for dim in AREA_DIMS},
+    "unit": frozenset((*UNIT_COUNTS, "returned")),
+    "supervisor": frozenset(("reported", "patrol_reported", "valid", "filed", "others_filed",
+                             "verify_due", "verify_on_time", "check_due", "check_on_time")),
+    "dispatcher": frozenset(("dispatched", "dispatch_due", "dispatch_on_time",
+                             "dispatch_accurate", "returned")),
+    "duty-chief": frozenset(("file_due", "file_on_time", "filed", "filed_voided")),
+}
+_SQUAD_SUPERVISORS: dict[int, tuple[City, dict[str, list[str]]]] = {}
 
 
 def squad_supervisors(city: City) -> dict[str, list[str]]:
     got = _SQUAD_SUPERVISORS.get(id(city))
-    if got is None:
-        got = {}
+    if got is None or got[0] is not city:  # an id is reused once its city is gone
+        sups: dict[str, list[str]] = {}
         for u in city.users.values():
             if u.role == "supervisor" and u.squad:
-                got.setdefault(u.squad, []).append(u.id)
-        _SQUAD_SUPERVISORS[id(city)] = got
-    return got
+                sups.setdefault(u.squad, []).append(u.id)
+        got = _SQUAD_SUPERVISORS[id(city)] = (city, sups)
+    return got[1]
 
 
 def contributions(row: dict, city: City, dims: tuple[str, ...] = DIMENSIONS) -> Counter:
@@ -229,7 +249,7 @@ def contributions(row: dict, city: City, dims: tuple[str, ...] = DIMENSIONS) -> 
         for name in _step_names(row, "dispatch"):
             out[("dispatcher", d, name)] += 1
         out[("dispatcher", d, "dispatched")] += 1
-        if row["dispatch_done"] and not row["returned_by"]:
+        if own.get("dispatch_accurate"):
             out[("dispatcher", d, "dispatch_accurate")] += 1
         if row["returned_by"]:
             out[("dispatcher", d, "returned")] += len(row["returned_by"])

@@ -19,6 +19,7 @@ from domain.errors import ValidationError
 from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
 from projections.case_facts import (
     AREA_DIMS,
+    ATTRIBUTED,
     COUNTED_DIMS,
     DIMENSIONS,
     contributions,
@@ -141,6 +142,7 @@ class Scoreboard:
 
 
 _EMPTY: Counter = Counter()
+EVENT_COUNTS = ("rework_events", "returned")  # counted per event; the rest per case
 
 
 # ---------------------------------------------------------------- reading
@@ -198,6 +200,19 @@ def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dic
     return per_key
 
 
+def _base(name: str) -> tuple[str, ...]:
+    return DERIVED.get(name, (name,))
+
+
+def applies(by: str, name: str) -> bool:
+    """Whether a count or rate is a figure of the `by` board: every count it is made of is
+    given to that dimension (a supervisor's board has no discovery rate, a duty chief's no
+    miss rate: their cases' other counts belong to other boards)."""
+    got = ATTRIBUTED.get(by, frozenset())
+    parts = (RATES[name][1], RATES[name][2]) if name in RATES else (name,)
+    return all(b in got for p in parts for b in _base(p))
+
+
 def key_name(city: City, by: str, key: str) -> str:
     if by == "unit":
         u = city.units.get(key)
@@ -220,11 +235,12 @@ def scoreboard(sql: Sql, city: City, *, by: str, start: date, end: date,
     weights = city.weights.get("area" if by in AREA_DIMS else by, {})
     rows = []
     for key, counts in _counts(sql, city, by, start, end, as_of).items():
-        rates = {r: rate(counts, r) for r in RATES}
+        rates = {r: rate(counts, r) if applies(by, r) else None for r in RATES}
         value = score(rates, weights)
         rows.append({
             "key": key, "name": key_name(city, by, key),
-            "counts": {k: count(counts, k) for k in (*COUNTS, *DERIVED) if count(counts, k)},
+            "counts": {k: count(counts, k) for k in (*COUNTS, *DERIVED)
+                       if applies(by, k) and count(counts, k)},
             "rates": {k: (None if v is None else round(v, 4)) for k, v in rates.items()},
             "score": value, "grade": grade(value, city.bands), "rank": None,
         })
@@ -258,7 +274,7 @@ def explain(sql: Sql, city: City, *, by: str, key: str, indicator: str, start: d
     _check(by, start, end)
     if indicator not in INDICATORS and indicator not in DERIVED:
         raise ValidationError("indicator", f"'{indicator}' is not a count or rate name")
-    rows = _rows_as_of(sql, city, start, end, as_of)
+    rows = _rows_as_of(sql, city, start, end, as_of) if applies(by, indicator) else []
     if indicator in RATES:
         zh, num, den = RATES[indicator]
         n_ids, d_ids = _ids(rows, city, by, key, num), _ids(rows, city, by, key, den)
@@ -270,10 +286,13 @@ def explain(sql: Sql, city: City, *, by: str, key: str, indicator: str, start: d
         zh, num, den = COUNTS.get(indicator, indicator), indicator, None
         n_ids, d_ids = _ids(rows, city, by, key, indicator), []
         value = len(n_ids)
+        if indicator in EVENT_COUNTS:  # events, not cases: the board's figure is their number
+            value = sum(contributions(r, city, (by,)).get((by, key, indicator), 0) for r in rows)
     return {
         "indicator": indicator, "zh": zh, "by": by, "key": key, "name": key_name(city, by, key),
         "from": start.isoformat(), "to": end.isoformat(),
         "as_of": as_of.isoformat() if as_of else None, "value": value,
+        "applies": applies(by, indicator),
         "numerator": {"count": num, "n": len(n_ids), "case_ids": n_ids},
         "denominator": {"count": den, "n": len(d_ids), "case_ids": d_ids} if den else None,
     }
