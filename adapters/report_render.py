@@ -4,8 +4,14 @@
   `fonts-noto-cjk`; deploy/install-system-deps.sh);
 - HTML: Jinja2, charts embedded as data URIs, one self-contained file;
 - XLSX: openpyxl, one sheet per table plus a cover and a chart sheet;
-- PDF: reportlab, A4 landscape, Chinese text in the built-in CID font STSong-Light
-  (needs no font file), charts as images.
+- PDF: reportlab, A4 landscape, charts as images. Every character, the case-id
+  cells included, is set in WenQuanYi Micro Hei (Debian `fonts-wqy-microhei`;
+  deploy/install-system-deps.sh), embedded as subsets, so the PDF prints and its text
+  extracts on any machine (no viewer-side CID font such as poppler-data's is needed).
+  Case ids use the same file's "Mono" face, which has the CJK glyphs too. The font is
+  a TrueType-outline .ttc: reportlab cannot embed OpenType/CFF fonts such as Noto
+  Sans CJK. Without a usable font file to_pdf raises PdfFontMissing, naming the
+  package to install, rather than writing a PDF whose text would not print.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import base64
 import io
 import json
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +31,16 @@ CJK_FONT_FILES = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
 )
+# The PDF's fonts, first usable wins: (file, face index of the text, face index of the
+# case ids). TrueType outlines only (reportlab embeds no CFF), and Latin, digits and CJK
+# in one face (DroidSansFallback has no digits); the first is installed by
+# deploy/install-system-deps.sh, the second is accepted where already present.
+PDF_FONT_FILES = (
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0, 1),  # Micro Hei, Micro Hei Mono
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0, 1),  # Zen Hei, Zen Hei Mono
+)
+PDF_FONT_NEEDS = "0123456789azAZ-—…%+.:（）　：，、。第页坭岗社区通报排名"  # a face lacking one is refused
+PDF_FONT, PDF_FONT_MONO = "CgPdfSans", "CgPdfMono"  # reportlab names of the two faces
 
 
 # ---------------------------------------------------------------- values
@@ -292,14 +309,62 @@ def to_xlsx(doc: dict, path: Path) -> None:
 # ---------------------------------------------------------------- PDF
 
 
+class PdfFontMissing(RuntimeError):
+    """No embeddable CJK font for the PDF: install Debian's fonts-wqy-microhei."""
+
+
+_PDF_FONTS: tuple[str, str] | None = None
+_PDF_FONTS_LOCK = threading.Lock()
+
+
+def pdf_fonts() -> tuple[str, str]:
+    """The reportlab names of the PDF's text and case-id faces, registered once per process.
+
+    Parsing the 5 MB font file is the slow part, so it is done on the first PDF only.
+    Raises PdfFontMissing, naming what to install, when no file of PDF_FONT_FILES is
+    there or none can be embedded."""
+    global _PDF_FONTS
+    if _PDF_FONTS is not None:
+        return _PDF_FONTS
+    with _PDF_FONTS_LOCK:
+        if _PDF_FONTS is None:
+            from reportlab.pdfbase import pdfmetrics
+            from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+            tried = []
+            for f, text_ix, mono_ix in PDF_FONT_FILES:
+                if not Path(f).is_file():
+                    tried.append(f"{f}: absent")
+                    continue
+                try:
+                    faces = (TTFont(PDF_FONT, f, subfontIndex=text_ix),
+                             TTFont(PDF_FONT_MONO, f, subfontIndex=mono_ix))
+                except (TTFError, OSError) as e:
+                    tried.append(f"{f}: {e}")
+                    continue
+                lacks = {c for face in faces for c in PDF_FONT_NEEDS
+                         if ord(c) not in face.face.charToGlyph}
+                if lacks:
+                    tried.append(f"{f}: no glyph for {''.join(sorted(lacks))}")
+                    continue
+                for face in faces:
+                    pdfmetrics.registerFont(face)
+                _PDF_FONTS = (PDF_FONT, PDF_FONT_MONO)
+                break
+            else:
+                raise PdfFontMissing(
+                    "no embeddable CJK font for the PDF bulletin; install Debian's "
+                    "fonts-wqy-microhei (bash deploy/install-system-deps.sh, or apt-get install "
+                    "fonts-wqy-microhei). Tried: " + "; ".join(tried))
+    return _PDF_FONTS
+
+
 def to_pdf(doc: dict, path: Path) -> None:
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_CENTER, TA_RIGHT
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import (
         Image,
         KeepTogether,
@@ -309,8 +374,7 @@ def to_pdf(doc: dict, path: Path) -> None:
         Spacer,
     )
 
-    font = "STSong-Light"
-    pdfmetrics.registerFont(UnicodeCIDFont(font))
+    font, mono = pdf_fonts()
     page = landscape(A4)
     title = ParagraphStyle("t", fontName=font, fontSize=20, leading=26, alignment=TA_CENTER,
                            spaceAfter=6)
@@ -321,7 +385,7 @@ def to_pdf(doc: dict, path: Path) -> None:
     note = ParagraphStyle("n", fontName=font, fontSize=9, leading=12, textColor=colors.HexColor("#444444"))
     cell = ParagraphStyle("c", fontName=font, fontSize=7.5, leading=9.5)
     num = ParagraphStyle("r", parent=cell, alignment=TA_RIGHT)
-    ids = ParagraphStyle("i", fontName="Courier", fontSize=6, leading=7.5)
+    ids = ParagraphStyle("i", fontName=mono, fontSize=6, leading=7.5)
     headst = ParagraphStyle("h", fontName=font, fontSize=7.5, leading=9.5)
 
     def esc(s: str) -> str:
@@ -375,6 +439,7 @@ def to_pdf(doc: dict, path: Path) -> None:
                          for v, c in zip(row, cols, strict=True)])
         t = LongTable(data, colWidths=col_w, repeatRows=1)
         t.setStyle([
+            ("FONTNAME", (0, 0), (-1, -1), font),  # else reportlab sets Helvetica (unembedded)
             ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F3E6E6")),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -398,7 +463,8 @@ def to_pdf(doc: dict, path: Path) -> None:
 
     pdf = SimpleDocTemplate(str(path), pagesize=page, leftMargin=15 * mm, rightMargin=15 * mm,
                             topMargin=12 * mm, bottomMargin=14 * mm, title=doc["title"],
-                            author=doc["city"])
+                            author=doc["city"],
+                            initialFontName=font)  # not Helvetica, which is never embedded
     pdf.build(story, onFirstPage=footer, onLaterPages=footer)
 
 

@@ -3,6 +3,8 @@
 #   postgresql      the throwaway PostgreSQL servers of the integration tests
 #   chromium        the headless browser of the console's end-to-end tests
 #   fonts-noto-cjk  Chinese glyphs in the browser and in the reports' charts
+#   fonts-wqy-microhei  the font embedded in the monthly bulletin's PDF (TrueType outlines,
+#                   which reportlab can embed; Noto CJK is CFF, which it cannot)
 #   poppler-utils   pdftoppm / pdftotext, to render and read the monthly bulletin's PDF
 # Idempotent and non-interactive (no stdin); run as root or with passwordless sudo.
 set -euo pipefail
@@ -11,10 +13,11 @@ missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 compgen -G '/usr/share/fonts/opentype/noto/NotoSansCJK*' >/dev/null || missing+=(fonts-noto-cjk)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "system packages present: postgresql chromium fonts-noto-cjk poppler-utils"
+    echo "system packages present: postgresql chromium fonts-noto-cjk fonts-wqy-microhei poppler-utils"
     exit 0
 fi
 
@@ -27,5 +30,6 @@ echo "installing: ${missing[*]}"
 
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { echo "error: no initdb after install" >&2; exit 1; }
 command -v chromium >/dev/null 2>&1 || { echo "error: no chromium after install" >&2; exit 1; }
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || { echo "error: no wqy-microhei.ttc after install" >&2; exit 1; }
 command -v pdftoppm >/dev/null 2>&1 || { echo "error: no pdftoppm after install" >&2; exit 1; }
 echo "installed: ${missing[*]}"
