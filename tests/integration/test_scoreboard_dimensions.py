@@ -546,3 +546,13 @@ def test_a_rate_that_is_not_a_figure_of_a_board_explains_as_none(built):
     assert ex["numerator"]["case_ids"] == [] and ex["denominator"]["case_ids"] == []
     ex = _explain(cg, "supervisor", "sup_zhang", "accurate_filing_rate")
     assert ex["value"] is None and ex["applies"] is False
+
+
+def test_boards_folded_again_as_of_now_equal_the_live_boards(built):
+    """The as-of path folds each case's events again (no counters table): same figures."""
+    cg, _ = built
+    later = datetime(2027, 1, 1, tzinfo=SH)
+    for by in ("unit", "grid", "community", "street", "district", "squad", "supervisor",
+               "dispatcher", "duty-chief"):
+        then = scoreboard(cg.sql, cg.city, by=by, start=MONTH[0], end=MONTH[1], as_of=later)
+        assert {r["key"]: r for r in then["rows"]} == board(cg, by), by

@@ -171,6 +171,9 @@ def test_community_figures(month):
     assert r["miss_rate"] == round(4 / 24, 4)
     assert r["valid_report_rate"] == round(24 / 26, 4)
     assert r["closure_rate"] == round(19 / 21, 4)
+    # dispatched: R1 6, R2 3, R3 2, R4 2, R5 2, R6 2, R8 3, R10 1, R11 2; the two R4 came back
+    assert (c["dispatch_due"], c["dispatch_accurate"]) == (23, 21)
+    assert r["accurate_dispatch_rate"] == round(21 / 23, 4)
     b = board(month[0], "community")["440303010005"]["counts"]
     assert (b["reported"], b["filed"], b["patrol_filed"], b["others_filed"]) == (6, 6, 5, 1)
     squads = board(month[0], "squad")
