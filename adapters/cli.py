@@ -348,11 +348,19 @@ def projections_status(as_json: JsonOpt = False):
 
     def text():
         t = Table(title="projections")
-        for col in ("projection", "position", "head", "lag_events", "lag_seconds"):
+        cols = ("projection", "state", "position", "head", "lag_events", "lag_seconds")
+        for col in cols:
             t.add_column(col)
         for r in rows:
-            t.add_row(*(str(r[c]) for c in ("projection", "position", "head", "lag_events", "lag_seconds")))
+            t.add_row(*(str(r[c]) for c in cols))
         out.print(t)
+        for r in rows:
+            if r.get("error"):
+                e = r["error"]
+                out.print(f"[red]STALLED[/red] {r['projection']} at event "
+                          f"{e['notification_id']}: {e['error']} "
+                          f"(attempt {e.get('attempts', '?')}, next retry {e.get('retry_at', '?')})",
+                          markup=True, highlight=False)
 
     _emit({"projections": rows}, as_json, text)
 

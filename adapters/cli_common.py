@@ -14,7 +14,8 @@ from adapters.bootstrap import Casegrid, bootstrap
 from adapters.cli_state import STATE
 from adapters.views import jsonable
 from domain.calendar import month_range, week_range
-from domain.errors import CasegridError, ValidationError
+from domain.errors import CasegridError
+from domain.times import parse_day, parse_time
 
 out = Console()
 err = Console(stderr=True)
@@ -47,21 +48,16 @@ def _emit(obj: dict, as_json: bool, text=None) -> None:
 
 
 def _at(value: str | None, field: str = "at") -> datetime | None:
+    """A business or query time, bounded (domain.times); naive means the city's zone."""
     if value is None:
         return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, f"'{value}' is not an ISO 8601 time like 2026-10-08T09:30") from None
+    return parse_time(value, field, None)
 
 
 def _date(value: str | None, field: str) -> date | None:
     if value is None:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
+    return parse_day(value, field)
 
 
 def _period(cg: Casegrid, start: str | None, end: str | None, month: str | None,

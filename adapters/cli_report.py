@@ -24,6 +24,7 @@ from adapters.bootstrap import read_yaml
 from domain.city import City
 from domain.errors import CasegridError, ValidationError
 from domain.policy import Policy, build_policy, month_bounds
+from domain.times import parse_day
 
 out = Console()
 SAMPLE_POLICY = Path(__file__).parent / "cities" / "sample-policy.yaml"
@@ -52,10 +53,7 @@ def _now(cg, value: str | None) -> datetime:
 
 
 def _date(value: str, field: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
+    return parse_day(value, field)
 
 
 def _patrol(cg):

@@ -30,6 +30,7 @@ from adapters.kafka_store import (
 )
 from adapters.views import jsonable
 from domain.case import Case
+from domain.times import as_zone
 from projections.sql import Sql
 
 log = structlog.get_logger("casegrid.kafka.out")
@@ -49,7 +50,7 @@ def envelope(event: Any, position: int, source: str = "urn:casegrid") -> dict:
     """A stored case event → the case-event.v1 envelope (CloudEvents names where they fit)."""
     cid = str(event.originator_id)
     version = int(event.originator_version)
-    recorded = event.timestamp.astimezone(UTC).isoformat()
+    recorded = as_zone(event.timestamp, UTC).isoformat()
     data = {k: jsonable(v) for k, v in vars(event).items() if k not in _HIDDEN}
     return {
         "specversion": "1.0",

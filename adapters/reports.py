@@ -18,6 +18,7 @@ from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, RATES
 from domain.policy import Policy, month_bounds
+from domain.times import local_format, parse_week
 from projections.ledger import ledger
 from projections.patrol import patrol_days
 from projections.scoreboard import case_rows, scoreboard
@@ -45,7 +46,7 @@ def section(sid: str, title: str, columns: list, rows: list[dict], *, note: str 
 
 
 def _local(t: datetime | None, city: City, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return t.astimezone(city.tz).strftime(fmt) if t else ""
+    return local_format(t, city.tz, fmt)
 
 
 def _cat(city: City, code: str) -> str:
@@ -191,13 +192,8 @@ def _holder(city: City, held: str | None) -> str:
 
 
 def week_bounds(week: str) -> tuple[date, date]:
-    """'2026-W43' (ISO week) → Monday..Sunday."""
-    try:
-        y, w = week.upper().split("-W")
-        monday = date.fromisocalendar(int(y), int(w), 1)
-    except (ValueError, AttributeError):
-        raise ValidationError("week", f"'{week}' is not an ISO week like 2026-W43") from None
-    return monday, monday + timedelta(days=6)
+    """'2026-W43' (ISO week) → Monday..Sunday, bounded (domain.times)."""
+    return parse_week(week, "week")
 
 
 WEEK_COUNTS = (("reported", "发现"), ("filed", "立案"), ("resolved", "处置"), ("overdue", "超期"))

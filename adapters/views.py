@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain.case import Case
 from domain.city import City
+from domain.times import local_text
 from workflows.lifecycle import STATES
 
 COMMON = ("originator_id", "originator_version", "timestamp", "originator_topic")
@@ -33,7 +34,7 @@ def jsonable(v):
 
 
 def local(t: datetime | None, city: City) -> str | None:
-    return t.astimezone(city.tz).isoformat(timespec="seconds") if t else None
+    return local_text(t, city.tz)
 
 
 def event_view(e: Case.Event, city: City) -> dict:

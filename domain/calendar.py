@@ -96,27 +96,17 @@ class WorkCalendar:
 
 
 def month_range(month: str, field: str = "month") -> tuple[date, date]:
-    """'2026-10' -> (2026-10-01, 2026-10-31)."""
-    from domain.errors import ValidationError
+    """'2026-10' -> (2026-10-01, 2026-10-31), bounded (domain.times)."""
+    from domain.times import parse_month
 
-    try:
-        first = date.fromisoformat(f"{month}-01")
-    except (ValueError, TypeError):
-        raise ValidationError(field, f"'{month}' is not a month YYYY-MM") from None
-    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return first, nxt - timedelta(days=1)
+    return parse_month(month, field)
 
 
 def week_range(week: str, field: str = "week") -> tuple[date, date]:
-    """ISO week '2026-W42' -> (its Monday, its Sunday)."""
-    from domain.errors import ValidationError
+    """ISO week '2026-W42' -> (its Monday, its Sunday), bounded (domain.times)."""
+    from domain.times import parse_week
 
-    try:
-        year, w = str(week).upper().split("-W")
-        monday = date.fromisocalendar(int(year), int(w), 1)
-    except (ValueError, TypeError):
-        raise ValidationError(field, f"'{week}' is not an ISO week like 2026-W42") from None
-    return monday, monday + timedelta(days=6)
+    return parse_week(week, field)
 
 
 def _minutes(a: time, b: time) -> int:

@@ -33,9 +33,10 @@ def _text(value, field: str) -> str:
     return value
 
 
-def parse_time(value, field: str, tz: tzinfo, *, floor: datetime = FLOOR,
+def parse_time(value, field: str, tz: tzinfo | None, *, floor: datetime = FLOOR,
                ceiling: datetime = CEILING) -> datetime:
-    """An instant from ISO 8601 text (or a datetime); without a zone it is in `tz`.
+    """An instant from ISO 8601 text (or a datetime); without a zone it is in `tz` (with
+    tz None it stays naive, checked as if UTC, for a caller that knows the zone later).
     Outside [floor, ceiling) is a ValidationError naming `field`."""
     if isinstance(value, datetime):
         t = value
@@ -48,8 +49,9 @@ def parse_time(value, field: str, tz: tzinfo, *, floor: datetime = FLOOR,
         except ValueError:
             raise ValidationError(field, f"'{text}' is not an ISO 8601 time "
                                          "(e.g. 2026-10-12T09:30 or 2026-10-12T01:30Z)") from None
-    if t.tzinfo is None or t.utcoffset() is None:
-        t = t.replace(tzinfo=tz)
+    naive = t.tzinfo is None or t.utcoffset() is None
+    if naive:
+        t = t.replace(tzinfo=tz or UTC)
     try:
         inside = floor <= t < ceiling
     except OverflowError:
@@ -57,7 +59,7 @@ def parse_time(value, field: str, tz: tzinfo, *, floor: datetime = FLOOR,
     if not inside:
         raise ValidationError(field, f"{t.isoformat()} is outside the accepted range "
                                      f"{floor.date().isoformat()} .. {ceiling.date().isoformat()}")
-    return t
+    return t.replace(tzinfo=None) if naive and tz is None else t
 
 
 def parse_day(value, field: str, *, floor: date = FLOOR_DAY,

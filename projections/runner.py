@@ -18,8 +18,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+
+import structlog
 
 from projections.decode import EventDecoder
 from projections.sql import Cur, Sql, ts
@@ -28,6 +30,32 @@ TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS cg_tracking ("
     " projection TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)"
 )
+# A projection stalled on one event: which event, the error, and when to try again.
+ERRORS_DDL = (
+    "CREATE TABLE IF NOT EXISTS cg_projection_errors ("
+    " projection TEXT PRIMARY KEY, notification_id BIGINT NOT NULL, error TEXT NOT NULL,"
+    " failed_at TEXT NOT NULL, attempts INTEGER NOT NULL, retry_at TEXT NOT NULL)"
+)
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 300.0  # seconds between retries of a stalled projection
+log = structlog.get_logger("casegrid.projections")
+
+
+def is_store_error(e: BaseException) -> bool:
+    """The database itself failed (down, locked, connection lost): retry the same batch
+    later, never blame an event for it."""
+    import sqlite3
+
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    kinds: tuple = (sqlite3.OperationalError, sqlite3.InterfaceError, OperationalError,
+                    InterfaceError, ConnectionError, TimeoutError)
+    try:
+        import psycopg
+
+        kinds += (psycopg.OperationalError, psycopg.InterfaceError)
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(e, kinds)
 
 
 @contextmanager
@@ -104,6 +132,7 @@ class ProjectionRunner:
         self._setup_lock = threading.Lock()
         self._run_lock = threading.RLock()  # one catch-up at a time: projections hold state
         self._writer: ThreadPoolExecutor | None = None
+        self._erroring: set[str] = set()
 
     def setup(self) -> None:
         if self._ready:
@@ -112,6 +141,7 @@ class ProjectionRunner:
             if self.sql.dialect == "postgres":  # CREATE … IF NOT EXISTS races between processes
                 cur.execute("SELECT pg_advisory_xact_lock(?)", (SETUP_LOCK,))
             cur.execute(TRACKING_DDL)
+            cur.execute(ERRORS_DDL)
             for p in self.projections.values():
                 p.create(cur)
                 cur.execute(
@@ -144,9 +174,9 @@ class ProjectionRunner:
         """
         self.setup()
         with self._run_lock, collector_paused():
-            wanted = list(names or self.projections)
+            wanted = self._runnable(list(names or self.projections))
             done = 0
-            while True:
+            while wanted:
                 positions = self._positions(wanted)
                 low = min(positions.values())
                 group = [n for n, p in positions.items() if p == low]
@@ -156,6 +186,17 @@ class ProjectionRunner:
                     n = self._run(group, low, min(above) if above else None, progress, budget)
                 except LostRace:
                     continue
+                except Exception as e:
+                    if is_store_error(e):
+                        raise
+                    n = self._isolate(group, low, e)
+                    wanted = self._runnable(wanted)
+                    done += n
+                    continue
+                for name in set(group) & self._erroring:  # it folded the event it stalled on
+                    self._clear(name)
+                    self._erroring.discard(name)
+                    log.info("projection_recovered", projection=name)
                 if n == 0 and not above:
                     return done
                 if n == 0:  # nothing recorded between this group and the next: join it
@@ -164,6 +205,83 @@ class ProjectionRunner:
                 done += n
                 if max_events is not None and done >= max_events:
                     return done
+            return done
+
+    # ------------------------------------------------------------------ stalled projections
+
+    def _runnable(self, names: list[str]) -> list[str]:
+        """Projections not waiting out the backoff of an earlier failure."""
+        now = ts(datetime.now(UTC))
+        rows = self.sql.query("SELECT projection, retry_at FROM cg_projection_errors")
+        self._erroring = {r[0] for r in rows}
+        waiting = {r[0] for r in rows if r[1] > now}
+        return [n for n in names if n not in waiting]
+
+    def _isolate(self, group: list[str], pos: int, first: Exception) -> int:
+        """A batch failed: run each projection of the group alone, and for one that still
+        fails narrow the batch down (halving) to the one event it cannot fold. Everything
+        before that event is applied; the projection then stalls there, loudly, and the
+        others go on. Returns how many events were applied."""
+        done = 0
+        for name in group:
+            size, at = self.batch, self.position(name)  # a pipelined batch may have committed
+            while True:
+                try:
+                    n = self._run([name], at, None, None, size)
+                except LostRace:
+                    break
+                except Exception as e:
+                    if is_store_error(e):
+                        raise
+                    if size > 1:
+                        size = max(1, size // 2)
+                        continue
+                    self._stall(name, at, e)
+                    break
+                if n == 0:
+                    self._clear(name)
+                    break
+                at, done = self.position(name), done + n
+                size = min(self.batch, size * 2)
+        return done
+
+    def _stall(self, name: str, pos: int, error: Exception) -> None:
+        note = self.read(pos, 1)
+        nid = int(note[0][0]) if note else pos + 1
+        rows = self.sql.query("SELECT attempts FROM cg_projection_errors WHERE projection = ?",
+                              (name,))
+        attempts = (int(rows[0][0]) if rows else 0) + 1
+        wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempts - 1))
+        now = datetime.now(UTC)
+        text = f"{type(error).__name__}: {error}"[:2000]
+        with self.sql.transaction() as cur:
+            cur.execute("DELETE FROM cg_projection_errors WHERE projection = ?", (name,))
+            cur.execute("INSERT INTO cg_projection_errors (projection, notification_id, error,"
+                        " failed_at, attempts, retry_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (name, nid, text, ts(now), attempts, ts(now + timedelta(seconds=wait))))
+        log.error("projection_stalled", projection=name, notification_id=nid, error=text,
+                  attempts=attempts, retry_in_seconds=wait,
+                  originator_id=str(note[0][1]) if note else None)
+
+    def _clear(self, name: str) -> None:
+        with self.sql.transaction() as cur:
+            cur.execute("DELETE FROM cg_projection_errors WHERE projection = ?", (name,))
+
+    def errors(self) -> dict[str, dict]:
+        """Stalled projections: the event each cannot fold, the error, the next retry."""
+        self.setup()
+        rows = self.sql.query("SELECT projection, notification_id, error, failed_at, attempts,"
+                              " retry_at FROM cg_projection_errors")
+        return {r[0]: {"notification_id": int(r[1]), "error": r[2], "failed_at": r[3],
+                       "attempts": int(r[4]), "retry_at": r[5]} for r in rows}
+
+    def retry_now(self, names: Sequence[str] | None = None) -> None:
+        """Forget the backoff: the next catch-up tries stalled projections at once."""
+        self.setup()
+        with self.sql.transaction() as cur:
+            for name in names or self.projections:
+                cur.execute("UPDATE cg_projection_errors SET retry_at = ? WHERE projection = ?",
+                            (ts(datetime(2000, 1, 1, tzinfo=UTC)), name))
 
     def _positions(self, names: Sequence[str]) -> dict[str, int]:
         rows = dict(self.sql.query("SELECT projection, position FROM cg_tracking"))
@@ -276,6 +394,18 @@ class ProjectionRunner:
         PostgreSQL: an eventsourcing subscription (LISTEN/NOTIFY) wakes the runner when
         events are recorded. SQLite has no subscriptions: poll every `interval` seconds.
         """
+        wait = interval
+        while not stop.is_set():
+            try:
+                self._follow_once(stop, interval)
+                return
+            except Exception as e:  # the store went away: back off, then follow again
+                log.warning("follow_store_error", error=repr(e), retry_in_seconds=wait)
+                if stop.wait(wait):
+                    return
+                wait = min(BACKOFF_MAX, wait * 2)
+
+    def _follow_once(self, stop: threading.Event, interval: float) -> None:
         self.catch_up()
         if self.sql.dialect != "postgres":
             while not stop.wait(interval):
@@ -309,6 +439,7 @@ class ProjectionRunner:
                         "UPDATE cg_tracking SET position = 0, updated_at = ? WHERE projection = ?",
                         (ts(datetime.now(UTC)), name),
                     )
+                    cur.execute("DELETE FROM cg_projection_errors WHERE projection = ?", (name,))
             done = self.catch_up(wanted, progress=progress)
             with self.sql.transaction() as cur:
                 for name in wanted:
@@ -320,16 +451,22 @@ class ProjectionRunner:
         self.setup()
         head = self.head()
         rows = self.sql.query("SELECT projection, position, updated_at FROM cg_tracking")
+        errors = self.errors()
         out = []
         for name, pos, updated in sorted(rows):
             if name not in self.projections:
                 continue
             lag_seconds = 0.0
             if pos < head:
-                nxt = self.app.recorder.select_notifications(start=pos + 1, limit=1)
+                nxt = self.read(int(pos), 1)
                 if nxt:
-                    first = self.app.mapper.to_domain_event(nxt[0])
-                    lag_seconds = (datetime.now(UTC) - first.timestamp).total_seconds()
+                    try:
+                        first = self.decode(nxt[0])
+                        lag_seconds = (datetime.now(UTC) - first.timestamp).total_seconds()
+                    except Exception as e:  # status must answer even on an undecodable event
+                        lag_seconds = -1.0
+                        errors.setdefault(name, {"notification_id": int(nxt[0][0]),
+                                                 "error": f"{type(e).__name__}: {e}"})
             out.append(
                 {
                     "projection": name,
@@ -338,6 +475,8 @@ class ProjectionRunner:
                     "lag_events": head - int(pos),
                     "lag_seconds": round(lag_seconds, 3),
                     "updated_at": updated,
+                    "state": "stalled" if name in errors else ("behind" if pos < head else "ok"),
+                    "error": errors.get(name),
                 }
             )
         return out

@@ -16,15 +16,16 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from domain import validate
 from domain.calendar import parse_hours
 from domain.city import City
 from domain.errors import ConfigError, ConflictError, RefusedError, ValidationError
 from domain.patrol import PatrolDay, patrol_day_id
+from domain.times import check_business_time, parse_day, parse_time
 
 log = structlog.get_logger("casegrid.patrol")
 
 REPORTER_ROLES = ("supervisor", "unit_member", "acceptor", "duty_chief")
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -111,23 +112,29 @@ class PatrolService:
                 f"refused: '{user.id}' belongs to squad '{user.squad}', not '{squad}'",
                 state="patrol_day", trigger="patrol_report", role=user.role)
         now = self.clock()
-        when = at or now
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=self.city.tz)
-        if when - now > FUTURE_TOLERANCE:
-            raise ValidationError("at", f"{when.isoformat()} lies in the future")
+        intake = self.city.intake
+        if d < intake.history_from.date():
+            raise ValidationError("date", f"{d} is before {intake.history_from.date()}, the "
+                                          "earliest business day accepted (history_from)")
+        when = now if at is None else check_business_time(
+            parse_time(at, "at", self.city.tz), "at", now=now, earliest=intake.history_from,
+            future_skew=intake.future_skew)
         if d > when.astimezone(self.city.tz).date():
             raise ValidationError("date", f"{d} is in the future; report a day once it has begun")
-        ids = [str(c).strip() for c in (case_ids or []) if str(c).strip()]
+        if case_ids is not None and not isinstance(case_ids, (list, tuple)):
+            raise ValidationError("case_ids", "must be a list of case ids")
+        if case_ids and len(case_ids) > 500:
+            raise ValidationError("case_ids", f"has {len(case_ids)} ids; at most 500")
+        ids = [validate.identifier(c, f"case_ids[{i}]") or "" for i, c in enumerate(case_ids or [])]
+        ids = [c for c in ids if c]
         if nil and (ids or findings):
             raise ValidationError("nil", "a nil report (零报告) lists no findings")
         n = 0 if nil else (findings if findings is not None else len(ids))
-        if n < 0:
-            raise ValidationError("findings", "must be 0 or more")
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 100_000:
+            raise ValidationError("findings", "must be a whole number from 0 to 100000")
         if not nil and n == 0:
             raise ValidationError("findings", "a report without findings is a nil report: use --nil")
-        if len(note) > 2000:
-            raise ValidationError("note", f"is {len(note)} characters; at most 2000")
+        note = validate.text(note, "note", limit=intake.max_description) or ""
 
         def once():
             pd = self.get(squad, d) or PatrolDay.open(
@@ -190,9 +197,4 @@ class PatrolService:
 
 
 def _day(value: date | str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError("date", f"'{value}' is not a date YYYY-MM-DD") from None
+    return parse_day(value, "date")

@@ -28,6 +28,7 @@ from adapters.views import case_view, city_summary, event_view, jsonable
 from domain.calendar import month_range
 from domain.city import User
 from domain.errors import NotFoundError, ValidationError
+from domain.times import MAX_PERIOD_DAYS, local_text
 from projections.cases import list_cases
 from workflows.commands import CaseAction, ReportCase
 from workflows.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES, TRANSITIONS, UNIT_STATES
@@ -333,6 +334,7 @@ def queues(request: Request, user: Me, cg: Cg, unit: str | None = None,
     return reads.queues(cg, unit=unit, now=t)
 
 
+SERIES_MAX_DAYS = 2 * 366  # weekly points: about two years at most
 Dim = Annotated[str, Query(description="unit, grid, community, street, district, squad, "
                            "supervisor, dispatcher, duty-chief")]
 
@@ -345,6 +347,8 @@ def _range(cg: Casegrid, start: str | None, end: str | None,
     s, e = reads.parse_day(start, "from", d0), reads.parse_day(end, "to", d1)
     if e < s:
         raise ValidationError("to", f"{e} is before from {s}")
+    if (e - s).days > MAX_PERIOD_DAYS:
+        raise ValidationError("to", f"{s} .. {e} spans more than {MAX_PERIOD_DAYS} days")
     return s, e
 
 
@@ -396,6 +400,9 @@ def series(cg: Casegrid, *, by: str, indicator: str, start: date, end: date) -> 
     inds = reads.indicators()
     if inds and indicator not in inds:
         raise ValidationError("indicator", f"'{indicator}' is not one of {', '.join(inds)}")
+    if (end - start).days > SERIES_MAX_DAYS:
+        raise ValidationError("to", f"a weekly series spans at most {SERIES_MAX_DAYS} days "
+                                    f"({start} .. {end} is longer)")
     periods = reads.weeks(start, end)
     keys: dict[str, dict] = {}
     for i, (p0, p1) in enumerate(periods):
@@ -482,4 +489,4 @@ def projections_rebuild(request: Request, user: Me, cg: Cg,
 
 
 def _local(t, cg: Casegrid) -> str | None:
-    return t.astimezone(cg.city.tz).isoformat(timespec="seconds") if t else None
+    return local_text(t, cg.city.tz)

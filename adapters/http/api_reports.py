@@ -23,6 +23,7 @@ from adapters.http import reads
 from adapters.http.access import CENTER_READERS, check_write, require_role
 from adapters.http.api import Cg, Me, fresh
 from domain.errors import ValidationError
+from domain.times import parse_day
 
 router = APIRouter(prefix="/api", tags=["patrol and reports"])
 MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8",
@@ -34,10 +35,7 @@ Fmt = Annotated[str, Query(alias="format", description="json, html, xlsx or pdf"
 def _day(value: str | None, field: str) -> date | None:
     if value in (None, ""):
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
+    return parse_day(value, field)
 
 
 def _now(cg, value: str | None) -> datetime:
@@ -125,8 +123,12 @@ def patrol_days(request: Request, user: Me, cg: Cg,
     from adapters.reports import patrol_section
 
     require_role(user, CENTER_READERS, "the patrol days")
-    a = _day(start, "from")
+    a = parse_day(start, "from")
     b = _day(end, "to") or a
+    if b < a:
+        raise ValidationError("to", f"{b} is before from {a}")
+    if (b - a).days > 400:
+        raise ValidationError("to", f"{a} .. {b} spans more than 400 days")
     fresh(request)
     _, rows = patrol_section(cg.sql, cg.city, a, b, datetime.now(UTC))
     return json.loads(json.dumps({"days": rows}, default=str))
@@ -142,7 +144,7 @@ def report_daily(request: Request, user: Me, cg: Cg, day: Annotated[str, Query(a
     from adapters.reports import daily
 
     require_role(user, CENTER_READERS, "reports")
-    d = _day(day, "date")
+    d = parse_day(day, "date")
     fresh(request)
     return _send(daily(cg.sql, cg.city, d, _now(cg, now)), fmt, f"daily-{d}")
 

@@ -41,7 +41,7 @@ def create_app(
     tick_every: float = 60.0,
 ) -> FastAPI:
     """The whole server for one Casegrid. `follow=True` starts the live projection follower."""
-    from adapters.http import api, api_reports, console, open311
+    from adapters.http import api, api_reports, console, health, open311
 
     if not isinstance(credentials, Credentials):
         credentials = load_credentials(credentials, cg.city)
@@ -58,6 +58,7 @@ def create_app(
         app.router.on_startup.append(app.state.follower.start)
         app.router.on_shutdown.append(app.state.follower.stop)
 
+    app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(api_reports.router)
     app.include_router(open311.router)

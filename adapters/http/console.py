@@ -25,6 +25,7 @@ from adapters.http.i18n import QUEUE, ROLE, word
 from adapters.views import EVENT_ZH
 from domain.city import User
 from domain.errors import CasegridError, ValidationError
+from domain.times import local_format
 from projections.cases import list_cases
 from projections.sql import from_ts
 from workflows.commands import ReportCase
@@ -74,7 +75,7 @@ def local(t, cg: Casegrid, fmt: str = "%m-%d %H:%M") -> str:
         return ""
     if isinstance(t, str):
         t = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    return t.astimezone(cg.city.tz).strftime(fmt)
+    return local_format(t, cg.city.tz, fmt)
 
 
 def due_class(due, now: datetime) -> str:

@@ -16,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 import structlog
 
 from adapters.bootstrap import Casegrid
-from domain.errors import CasegridError, ValidationError
+from domain import times
+from domain.errors import CasegridError
 from projections.cases import due_case_ids, list_cases
 from projections.sql import from_ts
 
@@ -122,22 +123,17 @@ class Follower:
 
 
 def parse_day(value: str | None, field: str, default: date) -> date:
+    """A query's day (bounded, domain.times); empty means `default`."""
     if value in (None, ""):
         return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, f"'{value}' is not a date YYYY-MM-DD") from None
+    return times.parse_day(value, field)
 
 
 def parse_time(value: str | None, field: str, city) -> datetime | None:
+    """A query's instant (bounded, domain.times); empty means none."""
     if value in (None, ""):
         return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(field, f"'{value}' is not an ISO 8601 time like 2026-10-08T09:30") from None
-    return t if t.tzinfo else t.replace(tzinfo=city.tz)
+    return times.parse_time(value, field, city.tz)
 
 
 def queues(cg: Casegrid, *, unit: str | None, now: datetime) -> dict:
@@ -253,7 +249,7 @@ def default_range(cg: Casegrid) -> tuple[date, date]:
     """From the first reported case (at most 92 days back) to today, in the city's zone."""
     today = cg.service.clock().astimezone(cg.city.tz).date()
     rows = cg.sql.query("SELECT MIN(reported_at) FROM cg_cases")
-    first = from_ts(rows[0][0]).astimezone(cg.city.tz).date() if rows and rows[0][0] else today
+    first = times.local_day(from_ts(rows[0][0]), cg.city.tz) if rows and rows[0][0] else today
     return max(first, today - timedelta(days=92)), today
 
 

@@ -202,13 +202,23 @@ def test_collector_is_back_on_after_a_catch_up_even_one_that_failed(tmp_path, mo
     simulate(cg, cases=10, days=2)
     assert gc.isenabled()
 
+    import sqlite3
+
     def boom(self, *args):
         assert not gc.isenabled()  # paused while catching up
-        raise RuntimeError("boom")
+        raise sqlite3.OperationalError("boom")  # the store failed: the catch-up raises
 
     monkeypatch.setattr(sb.Scoreboard, "prepare", boom)
     with cg.projections.sql.transaction() as cur:
         cur.execute("UPDATE cg_tracking SET position = 0 WHERE projection = 'scoreboard'")
-    with pytest.raises(RuntimeError, match="boom"):
+    with pytest.raises(sqlite3.OperationalError, match="boom"):
         cg.projections.catch_up()
     assert gc.isenabled()
+
+    def bug(self, *args):  # a fold that fails on data: the projection stalls, no raise
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(sb.Scoreboard, "prepare", bug)
+    cg.projections.catch_up()
+    assert gc.isenabled()
+    assert cg.projections.errors()["scoreboard"]["error"] == "RuntimeError: bug"

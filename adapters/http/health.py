@@ -1,0 +1,33 @@
+"""`/healthz`: is this process up, can it reach the store, and is any read model stalled.
+
+200 while the store answers (`status` "ok", or "degraded" when a projection is stalled on
+an event it cannot fold, naming the projection, the event id and the error); 503 when
+the store does not answer. No login: it shows no case data.
+"""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["operations"])
+log = structlog.get_logger("casegrid.health")
+
+
+@router.get("/healthz")
+def healthz(request: Request):
+    cg = request.app.state.cg
+    try:
+        rows = cg.projections.status()
+    except Exception as e:  # the store itself is unreachable
+        log.warning("healthz_store_error", error=repr(e))
+        return JSONResponse({"status": "down", "error": f"{type(e).__name__}: {e}"[:500]},
+                            status_code=503)
+    stalled = [{"projection": r["projection"], **(r["error"] or {})}
+               for r in rows if r.get("error")]
+    return {"status": "degraded" if stalled else "ok",
+            "head": rows[0]["head"] if rows else 0,
+            "projections": [{k: r[k] for k in ("projection", "position", "lag_events", "state")}
+                            for r in rows],
+            "stalled": stalled}
