@@ -119,6 +119,7 @@ class City:
     bands: tuple[tuple[str, float], ...] = DEFAULT_BANDS  # grade names and floors, best first
     weights: dict[str, dict[str, float]] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     intake: Intake = DEFAULT_INTAKE  # bounds on business time and command fields
+    open311: Open311 = field(default_factory=lambda: _open311({}, {}))  # what Open311 publishes
 
     @property
     def tz(self) -> ZoneInfo:
@@ -447,6 +448,7 @@ def build_city(raw: dict) -> City:
         bands=bands,
         weights=weights,
         intake=_intake(raw, cal),
+        open311=_open311(raw, cells),
     )
 
 
@@ -489,3 +491,75 @@ def _intake(raw: dict, cal: WorkCalendar) -> Intake:
     if unknown:
         raise ConfigError(f"intake.{sorted(unknown)[0]}", "is not a known key")
     return Intake(**out)
+
+
+def _open311(raw: dict, cells: dict) -> Open311:
+    """Section `open311`: the jurisdiction, which channels and request fields the anonymous
+    GeoReport reads publish, coordinate rounding, step reasons, the channel accounts whose
+    key sees the staff view, and the address texts placed on grid cells (domain/open311.py)."""
+    from domain.open311 import FIELDS, OPEN311, REASONS, Open311, Place, normalize_address
+    from domain.policy import CHANNELS
+
+    sec = raw.get("open311") or {}
+    if not isinstance(sec, dict):
+        raise ConfigError("open311", "must be a mapping")
+    known = ("jurisdiction_id", "public_channels", "public_fields", "coordinate_decimals",
+             "staff_accounts", "step_reasons", "addresses", "contact", "key_service")
+    unknown = set(sec) - set(known)
+    if unknown:
+        raise ConfigError(f"open311.{sorted(unknown, key=str)[0]}", "is not a known key")
+    out: dict = {}
+    for key in ("jurisdiction_id", "contact", "key_service"):
+        if sec.get(key) is not None:
+            v = sec[key]
+            if not isinstance(v, str) or not v.strip() or len(v) > 500:
+                raise ConfigError(f"open311.{key}", "must be a non-empty string (at most 500)")
+            if key == "jurisdiction_id" and not re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", v):
+                raise ConfigError(f"open311.{key}", "must be letters, digits and . _ : - only")
+            out[key] = v.strip()
+
+    def names(key: str, options, what: str) -> tuple[str, ...]:
+        v = sec[key]
+        if not isinstance(v, list):
+            raise ConfigError(f"open311.{key}", f"must be a list of {what}")
+        for i, x in enumerate(v):
+            if not isinstance(x, str) or x not in options:
+                raise ConfigError(f"open311.{key}[{i}]", f"'{x}' is not one of {', '.join(options)}")
+        return tuple(dict.fromkeys(v))
+
+    if "public_channels" in sec:
+        out["public_channels"] = names("public_channels", (*CHANNELS, OPEN311), "channels")
+    if "public_fields" in sec:
+        out["public_fields"] = names("public_fields", FIELDS, "GeoReport request fields")
+    if "staff_accounts" in sec:
+        accounts = [u.get("id") for u in raw.get("users") or []
+                    if isinstance(u, dict) and u.get("role") == "channel"]
+        out["staff_accounts"] = names("staff_accounts", accounts, "channel account ids")
+    if "coordinate_decimals" in sec:
+        v = sec["coordinate_decimals"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 6:
+            raise ConfigError("open311.coordinate_decimals", "must be a whole number from 0 to 6")
+        out["coordinate_decimals"] = v
+    if "step_reasons" in sec:
+        v = sec["step_reasons"]
+        if v not in REASONS:
+            raise ConfigError("open311.step_reasons", f"must be one of {', '.join(REASONS)}")
+        out["step_reasons"] = v
+    if sec.get("addresses") is not None and not isinstance(sec["addresses"], list):
+        raise ConfigError("open311.addresses", "must be a list of {name, cell}")
+    places, seen = [], {}
+    for i, a in enumerate(sec.get("addresses") or []):
+        p = f"open311.addresses[{i}]"
+        name = _need(a, "name", p)
+        key = normalize_address(name)
+        if not key:
+            raise ConfigError(f"{p}.name", "must not be empty")
+        if key in seen:
+            raise ConfigError(f"{p}.name", f"'{name}' appears twice (also at [{seen[key]}])")
+        seen[key] = i
+        cell = _need(a, "cell", p)
+        if cell not in cells:
+            raise ConfigError(f"{p}.cell", f"'{cell}' is no grid cell of the city")
+        places.append(Place(name, cell, key))
+    out["addresses"] = tuple(places)
+    return Open311(**out)
