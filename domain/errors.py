@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+MAX_MESSAGE = 500
+
+
+def printable(text: object, limit: int = MAX_MESSAGE) -> str:
+    """Text safe to print, log and send as UTF-8 JSON: control characters and lone
+    surrogates escaped (a message often quotes the bad input), at most `limit` chars."""
+    text = str(text)
+    if not (text.isprintable() and text.isascii()):
+        text = "".join(ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF
+                       else ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                       for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class CasegridError(Exception):
     """Base of every error casegrid reports to a user."""
 
     kind = "error"
+
+    def __init__(self, message: object = ""):
+        super().__init__(printable(message))
 
     def to_dict(self) -> dict:
         return {"error": self.kind, "message": str(self)}
@@ -18,9 +34,9 @@ class ValidationError(CasegridError):
     kind = "invalid"
 
     def __init__(self, field: str, rule: str):
-        self.field = field
-        self.rule = rule
-        super().__init__(f"{field}: {rule}")
+        self.field = printable(field, 200)
+        self.rule = printable(rule)
+        super().__init__(f"{self.field}: {self.rule}")
 
     def to_dict(self) -> dict:
         return {"error": self.kind, "field": self.field, "rule": self.rule, "message": str(self)}
