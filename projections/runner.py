@@ -36,6 +36,10 @@ ERRORS_DDL = (
     " projection TEXT PRIMARY KEY, notification_id BIGINT NOT NULL, error TEXT NOT NULL,"
     " failed_at TEXT NOT NULL, attempts INTEGER NOT NULL, retry_at TEXT NOT NULL)"
 )
+# The fold version each projection's tables were built with; a newer release's fold
+# (class attribute `version`) replays the log into fresh tables at start-up.
+VERSIONS_DDL = ("CREATE TABLE IF NOT EXISTS cg_projection_versions ("
+                " projection TEXT PRIMARY KEY, version INTEGER NOT NULL)")
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 300.0  # seconds between retries of a stalled projection
 log = structlog.get_logger("casegrid.projections")
 
@@ -142,13 +146,32 @@ class ProjectionRunner:
                 cur.execute("SELECT pg_advisory_xact_lock(?)", (SETUP_LOCK,))
             cur.execute(TRACKING_DDL)
             cur.execute(ERRORS_DDL)
+            cur.execute(VERSIONS_DDL)
+            cur.execute("SELECT projection FROM cg_tracking")
+            tracked = {r[0] for r in cur.fetchall()}
+            cur.execute("SELECT projection, version FROM cg_projection_versions")
+            built = {name: int(v) for name, v in cur.fetchall()}
             for p in self.projections.values():
+                want = int(getattr(p, "version", 1))
+                had = built.get(p.name, 1 if p.name in tracked else want)  # before versions: 1
+                if had != want:
+                    log.warning("projection_version_changed_rebuilding", projection=p.name,
+                                built=had, version=want)
+                    p.forget()
+                    for table in p.tables:
+                        cur.execute(f"DROP TABLE IF EXISTS {table}")
+                    cur.execute("UPDATE cg_tracking SET position = 0, updated_at = ?"
+                                " WHERE projection = ?", (ts(datetime.now(UTC)), p.name))
+                    cur.execute("DELETE FROM cg_projection_errors WHERE projection = ?", (p.name,))
                 p.create(cur)
                 cur.execute(
                     "INSERT INTO cg_tracking (projection, position, updated_at) VALUES (?, 0, ?)"
                     " ON CONFLICT (projection) DO NOTHING",
                     (p.name, ts(datetime.now(UTC))),
                 )
+                cur.execute("DELETE FROM cg_projection_versions WHERE projection = ?", (p.name,))
+                cur.execute("INSERT INTO cg_projection_versions (projection, version)"
+                            " VALUES (?, ?)", (p.name, want))
         self._ready = True
 
     def position(self, name: str) -> int:

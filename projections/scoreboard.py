@@ -41,6 +41,7 @@ INDICATORS: dict[str, dict] = {
 class Scoreboard:
     name = "scoreboard"
     tables = ("cg_sb_case", "cg_sb_counts")
+    version = 2  # 2: accurate dispatch counted for grids and areas (was 0.0%)
 
     def __init__(self, city: City, hold: int = 40_000):
         self.city = city
