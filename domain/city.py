@@ -119,7 +119,7 @@ class City:
     bands: tuple[tuple[str, float], ...] = DEFAULT_BANDS  # grade names and floors, best first
     weights: dict[str, dict[str, float]] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     intake: Intake = DEFAULT_INTAKE  # bounds on business time and command fields
-    open311: Open311 = field(default_factory=lambda: _open311({}, {}))  # what Open311 publishes
+    open311: Open311 = field(default_factory=lambda: _open311({}, {}))  # noqa: F821 (domain/open311.py)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -493,7 +493,7 @@ def _intake(raw: dict, cal: WorkCalendar) -> Intake:
     return Intake(**out)
 
 
-def _open311(raw: dict, cells: dict) -> Open311:
+def _open311(raw: dict, cells: dict) -> Open311:  # noqa: F821 (imported below)
     """Section `open311`: the jurisdiction, which channels and request fields the anonymous
     GeoReport reads publish, coordinate rounding, step reasons, the channel accounts whose
     key sees the staff view, and the address texts placed on grid cells (domain/open311.py)."""

@@ -44,9 +44,7 @@ from adapters.bootstrap import Casegrid
 from adapters.http import geo
 from adapters.http.access import Forbidden
 from adapters.http.auth import AuthError, hash_token
-from adapters.http.open311_input import (
-    kind_of, number, post_params, query_params, text,
-)
+from adapters.http.open311_input import kind_of, number, post_params, query_params, text
 from adapters.http.open311_render import answer, path_format, split_format
 from adapters.http.open311_render import error as open311_error
 from adapters.views import EVENT_ZH
@@ -218,7 +216,7 @@ def _report(cg: Casegrid, user: User, params: dict):
     if code not in cg.city.categories:
         raise ValidationError("service_code", f"unknown service '{code[:40]}'")
     for key in params:
-        if key.startswith("attribute[") or key.startswith("attribute%5B"):
+        if key.startswith("attribute["):
             name = key[len("attribute["):-1] if key.endswith("]") else None
             if name not in ATTRIBUTES:
                 raise ValidationError(key[:60], f"unknown attribute; service {code} has: "

@@ -16,6 +16,7 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from domain.errors import CasegridError, ValidationError
+from domain.validate import coordinate
 
 MAX_BODY = 64 * 1024
 MAX_FIELDS = 200
@@ -192,7 +193,7 @@ async def post_params(request: Request) -> dict:
         body = parse_json(raw)
     elif kind == "multipart/form-data":
         body = parse_multipart(raw, ctype)
-    elif kind in ("application/x-www-form-urlencoded", "") :
+    elif kind in ("application/x-www-form-urlencoded", ""):
         body = parse_urlencoded(raw)
     else:
         raise Unsupported(f"content-type: '{kind[:60]}' is not read here; send "
@@ -224,8 +225,6 @@ def text(params: dict, name: str) -> str | None:
 
 def number(params: dict, name: str, bound: float) -> float | None:
     """lat / long: text or a JSON number, within ±bound (the shared coordinate rule)."""
-    from domain.validate import coordinate
-
     v = params.get(name)
     if v is None or (isinstance(v, str) and not v.strip()):
         return None

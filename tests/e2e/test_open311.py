@@ -554,3 +554,8 @@ def test_a_channel_account_session_token_is_not_an_api_key_either(server, client
     assert post_request(client, api_key=session).status_code == 403
     assert client.get(f"{BASE}/requests.json", params={"api_key": session}).status_code == 403
 
+
+
+def test_a_query_string_that_is_not_utf8_is_a_400_naming_the_parameter(client):
+    r = client.get(f"{BASE}/requests.json?service_code=%FF%FE")
+    assert r.status_code == 400 and r.json()[0]["description"].startswith("service_code")
