@@ -164,6 +164,8 @@ def parse_json(raw: bytes) -> dict:
         raise ValidationError("body", "is not valid UTF-8") from None
     except json.JSONDecodeError as e:
         raise ValidationError("body", f"is not valid JSON ({e.msg} at {e.pos})") from None
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        raise ValidationError("body", "is not valid JSON (a number too long)") from None
     if not isinstance(body, dict):
         raise ValidationError("body", "must be a JSON object of parameters")
     out: dict = {}

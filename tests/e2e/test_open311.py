@@ -225,6 +225,7 @@ MALFORMED = {
     "invalid_json": ('{"api_key": "x", ', "application/json", "body"),
     "json_not_an_object": ("[1, 2]", "application/json", "body"),
     "json_nan": (json.dumps(GOOD)[:-1] + ', "lat": NaN}', "application/json", "body"),
+    "json_number_of_60000_digits": ('{"lat": ' + "1" * 60_000 + "}", "application/json", "body"),
     "json_key_twice": (json.dumps(GOOD)[:-1] + ', "service_code": "E0104"}', "application/json",
                        "service_code"),
     "json_nested_50000_deep": ('{"description": ' + "[" * 50_000, "application/json", "body"),
