@@ -57,6 +57,10 @@ from workflows.commands import ReportCase
 from workflows.lifecycle import STATES
 from workflows.service import EXTERNAL_NS
 
+# GeoReport answers in JSON or XML by the path's suffix; errors too (400, 403, 404, 413, …)
+_BOTH = {"content": {"application/json": {}, "text/xml": {}}}
+FORMATS: dict = {200: _BOTH, 201: _BOTH, 400: _BOTH, 403: _BOTH, 404: _BOTH, 413: _BOTH,
+                 415: _BOTH, 422: _BOTH}
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 CLOSED = ("closed", "evaluated", "voided")
 CHANNEL = "citizen"  # the channel Open311 reports go in through
@@ -133,9 +137,9 @@ def _staff(request: Request, cg: Casegrid, params: dict) -> bool:
 # ---------------------------------------------------------------- discovery and services
 
 
-@router.get("/discovery")
-@router.get("/discovery.json")
-@router.get("/discovery.xml")
+@router.get("/discovery", responses=FORMATS)
+@router.get("/discovery.json", responses=FORMATS)
+@router.get("/discovery.xml", responses=FORMATS)
 @_georeport
 async def discovery(request: Request):
     """Service discovery: this endpoint, its formats, the contact and where keys come from."""
@@ -156,9 +160,9 @@ def _service(cg: Casegrid, code: str) -> dict:
             "group": c.big_name}
 
 
-@router.get("/services")
-@router.get("/services.json")
-@router.get("/services.xml")
+@router.get("/services", responses=FORMATS)
+@router.get("/services.json", responses=FORMATS)
+@router.get("/services.xml", responses=FORMATS)
 @_georeport
 async def services(request: Request):
     """Service list: one service per category code (部件 C…, 事件 E…)."""
@@ -168,7 +172,7 @@ async def services(request: Request):
                   [_service(cg, code) for code in sorted(cg.city.categories)])
 
 
-@router.get("/services/{service_code}")
+@router.get("/services/{service_code}", responses=FORMATS)
 @_georeport
 async def service_definition(request: Request, service_code: str):
     """Service definition (services/{service_code}.json or .xml)."""
@@ -186,9 +190,9 @@ async def service_definition(request: Request, service_code: str):
 # ---------------------------------------------------------------- writing
 
 
-@router.post("/requests")
-@router.post("/requests.json")
-@router.post("/requests.xml")
+@router.post("/requests", responses=FORMATS)
+@router.post("/requests.json", responses=FORMATS)
+@router.post("/requests.xml", responses=FORMATS)
 @_georeport
 async def create_request(request: Request):
     """Create a service request: needs api_key, service_code and a location."""
@@ -320,9 +324,9 @@ def _view(cg: Casegrid, case, staff: bool) -> dict:
     return {k: full[k] for k in FIELDS if k in shown}
 
 
-@router.get("/requests")
-@router.get("/requests.json")
-@router.get("/requests.xml")
+@router.get("/requests", responses=FORMATS)
+@router.get("/requests.json", responses=FORMATS)
+@router.get("/requests.xml", responses=FORMATS)
 @_georeport
 async def get_requests(request: Request):
     """Requests, newest first; by default the last 90 days, at most 1000."""
@@ -379,7 +383,7 @@ def _requests(request: Request, cg: Casegrid, params: dict, staff: bool) -> list
     return [_view(cg, cg.service.get(r[0]), staff) for r in rows]
 
 
-@router.get("/requests/{service_request_id}")
+@router.get("/requests/{service_request_id}", responses=FORMATS)
 @_georeport
 async def get_request(request: Request, service_request_id: str):
     """One request (requests/{service_request_id}.json or .xml)."""
@@ -401,7 +405,7 @@ async def get_request(request: Request, service_request_id: str):
     return answer(fmt, "service_requests", await run_in_threadpool(one))
 
 
-@router.get("/tokens/{token}")
+@router.get("/tokens/{token}", responses=FORMATS)
 @_georeport
 async def get_token(request: Request, token: str):
     """The service_request_id a POST's token stands for (tokens/{token}.json or .xml)."""
