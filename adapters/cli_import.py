@@ -43,24 +43,27 @@ def import_cmd(
 ):
     """Import past cases with their own timestamps; a re-run imports nothing twice."""
     from adapters.bootstrap import bootstrap
-    from adapters.importer import Importer, Mapping, count_rows
+    from adapters.importer import Importer, Mapping, load_source
 
     cli = _cli()
     try:
         m = Mapping.load(mapping)
         if not file.exists():
             raise ValidationError("file", f"no such file '{file}'")
+        # the file as a whole (encoding, header against the mapping, any data rows) is
+        # checked before the store is even opened: exit 2, nothing stored
+        src = load_source(file, m)
         cg = bootstrap(data_dir=cli.STATE.data_dir, config=cli.STATE.config)
     except CasegridError as e:
         cli._fail(e, as_json)
     try:
         imp = Importer(cg.service, m, create_unknown=create_unknown)
-        total = count_rows(file, m.format)
+        total = len(src.rows)
         with Progress(TextColumn("[bold]import[/] {task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeRemainingColumn(), console=err,
                       disable=as_json or not err.is_terminal) as bar:
             task = bar.add_task(file.name, total=total)
-            rep = imp.run(file, dry_run=dry_run, progress=lambda n: bar.advance(task, n))
+            rep = imp.run(src, dry_run=dry_run, progress=lambda n: bar.advance(task, n))
         if create_unknown and (imp.created["categories"] or imp.created["units"]) and not dry_run:
             target = city_out or Path(cli.STATE.data_dir or "data") / "city-with-imports.yaml"
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -82,12 +85,17 @@ def import_cmd(
               f"{result['rows_per_second']} rows/s")
     out.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items())))
     for r in rep.skipped[:show]:
-        out.print(f"  row {r['row']}: {r['field']}: {r['reason']}" if r["field"] and not
-                  str(r["reason"]).startswith(f"{r['field']}:") else f"  row {r['row']}: {r['reason']}")
+        reason, fld = str(r["reason"]), r["field"]
+        if reason.startswith((f"row {r['row']} ", f"line {r['row']}")):
+            out.print(f"  {reason}", markup=False)  # ragged row, broken JSON line: says where
+        elif fld and not str(fld).startswith("(") and not reason.startswith(f"{fld}:"):
+            out.print(f"  row {r['row']}: {fld}: {reason}", markup=False)
+        else:
+            out.print(f"  row {r['row']}: {reason}", markup=False)
     if len(rep.skipped) > show:
         out.print(f"  … {len(rep.skipped) - show} more (use --json for all)")
     for r in rep.partial[:show]:
-        out.print(f"  row {r['row']} stopped at {r['stopped_at']}: {r['reason']}")
+        out.print(f"  row {r['row']} stopped at {r['stopped_at']}: {r['reason']}", markup=False)
     if rep.created.get("city_file"):
         out.print(f"created {len(rep.created['categories'])} categories and "
                   f"{len(rep.created['units'])} units in {rep.created['city_file']}; pass "

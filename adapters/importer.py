@@ -18,14 +18,17 @@ it is stored.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import csv
+import difflib
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,6 +41,7 @@ from adapters.kafka_in import report_case_id
 from domain.case import Case
 from domain.city import City, build_city
 from domain.errors import CasegridError, ConfigError, ValidationError
+from domain.times import FLOOR_DAY, parse_day
 from workflows.commands import CaseAction, ReportCase
 from workflows.lifecycle import CHANNELS
 from workflows.service import CaseService
@@ -86,6 +90,34 @@ class Mapping:
     create: dict[str, str]
     raw: dict
     tolerance: float = 0.0
+    history_from: datetime | None = None  # the mapping's own earliest business time
+
+    def columns(self) -> dict[str, list[str]]:
+        """Every source column (CSV) or path (JSON lines) the mapping names → the mapping
+        keys that name it, e.g. {'requesttype': ['fields.category', 'fields.description']}."""
+        out: dict[str, list[str]] = {}
+
+        def add(col: Any, key: str) -> None:
+            if isinstance(col, str) and col:
+                keys = out.setdefault(col, [])
+                if key not in keys:
+                    keys.append(key)
+
+        for key, col in self.fields.items():
+            for c in ([col] if isinstance(col, str) else col or []):
+                add(c, f"fields.{key}")
+        add(self.grid.get("field"), "grid.field")
+        add(self.raw.get("refuse_reason_field"), "refuse_reason_field")
+        for i, r in enumerate(self.rules):
+            for c in r["when"]:
+                add(c, f"rules[{i}].when")
+        for step, cols in self.steps.items():
+            for c in cols:  # a step names a field key (closed_at) or a column of its own
+                if c != "reported_at" and c not in self.fields:
+                    add(c, f"steps.{step}")
+        if self.notes:
+            add(self.notes.get("field", "notes"), "notes.field")
+        return out
 
     @classmethod
     def load(cls, path: str | Path) -> Mapping:
@@ -143,6 +175,17 @@ class Mapping:
         grid = raw.get("grid") or {"method": "hash"}
         if grid.get("method") not in ("hash", "map"):
             raise ConfigError("mapping.grid.method", "must be hash or map")
+        for key, col in fields_.items():
+            cols = [col] if isinstance(col, str) else col
+            if not isinstance(cols, list) or not cols or not all(isinstance(c, str) and c for c in cols):
+                raise ConfigError(f"mapping.fields.{key}", "must name a source column (or a list of them)")
+        history_from = None
+        if raw.get("history_from") is not None:
+            try:  # a day, bounded like the city's intake.history_from (never before 1990-01-01)
+                day = parse_day(raw["history_from"], "mapping.history_from", floor=FLOOR_DAY)
+            except ValidationError as e:
+                raise ConfigError("mapping.history_from", e.rule) from None
+            history_from = datetime.combine(day, datetime.min.time(), tz)
         return cls(
             source=source, format=fmt, tz=tz,
             time_formats=list(raw.get("time_formats") or []),
@@ -155,54 +198,215 @@ class Mapping:
                     **(raw.get("create") or {})},
             raw=raw,
             tolerance=float(raw.get("tolerance_seconds") or 0),
+            history_from=history_from,
         )
 
 
 # ---------------------------------------------------------------- reading rows
 
 
-def read_rows(path: str | Path, fmt: str) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(row number, record or None, error): CSV rows count from 2 (line 1 is the header);
-    JSON lines from 1."""
+ABSENT: Any = object()  # a column (path) the record does not have, told from an empty cell
+Rows = list[tuple[int, dict | None, tuple[str, str] | None]]
+
+
+@dataclass
+class Source:
+    """A whole export, read and checked against a mapping before any row is imported:
+    `rows` are (row number, record or None, (field, reason) for a row that cannot be read);
+    CSV rows are numbered by the line they start on (line 1 is the header), JSON lines
+    by their line."""
+
+    path: str
+    format: str
+    rows: Rows
+    header: list[str] | None = None
+
+
+def _decode(path: Path) -> str:
+    """The file as text: UTF-8 (a BOM is allowed); anything else is a ValidationError
+    naming the line and byte offset of the first bad byte."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ValidationError("file", f"cannot read '{path}': {e.strerror or e}") from None
+    bom = 3 if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = bom + e.start
+        line_start = data.rfind(b"\n", 0, at) + 1
+        bad = data[at:bom + e.end]
+        line = data.count(b"\n", 0, at) + 1
+        raise ValidationError(
+            "file", f"is not valid UTF-8: byte {bad[:4]!r} at line {line}, "
+                    f"byte {at - line_start + 1} of the line (byte offset {at} in the file); "
+                    "re-export it as UTF-8") from None
+
+
+def _nul(value: Any, path: str = "") -> str | None:
+    """The column or dotted path of the first string with a NUL character in it, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if "\x00" in str(k):
+                return sub
+            hit = _nul(v, sub)
+            if hit is not None:
+                return hit
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            hit = _nul(v, f"{path}[{i}]")
+            if hit is not None:
+                return hit
+    return None
+
+
+def _nul_reason(rec: dict, col: str) -> tuple[str, str]:
+    v = _get(rec, col)
+    where = f" (character {v.index(chr(0)) + 1} of the cell)" if isinstance(v, str) and "\x00" in v else ""
+    return col, f"contains a NUL byte{where}: a damaged record, not imported"
+
+
+def _csv_rows(text: str) -> tuple[list[str], Rows]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        while header is not None and not any(c.strip() for c in header):
+            header = next(reader, None)  # blank lines before the header
+        if header is None:
+            raise ValidationError("file", "is empty: no header line (a CSV export starts with "
+                                          "its column names), 0 data rows")
+        width = len(header)
+        rows: Rows = []
+        line = reader.line_num  # the line the next record starts on, minus one
+        for cells in reader:
+            start, line = line + 1, reader.line_num
+            if not cells:
+                continue  # a blank line
+            if len(cells) != width:
+                rows.append((start, None, ("(row)", f"row {start} has {len(cells)} cells, header has "
+                                                    f"{width} (a stray delimiter or quote?)")))
+                continue
+            rec = dict(zip(header, cells, strict=True))
+            if any("\x00" in c for c in cells):
+                col = next(h for h, c in zip(header, cells, strict=True) if "\x00" in c)
+                rows.append((start, None, _nul_reason(rec, col)))
+                continue
+            rows.append((start, rec, None))
+    except csv.Error as e:
+        raise ValidationError("file", f"is not readable as CSV at line {reader.line_num}: {e}") from None
+    return header, rows
+
+
+def _jsonl_rows(text: str) -> Rows:
+    rows: Rows = []
+    for i, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as e:
+            near = line[max(0, e.pos - 15):e.pos + 15].strip().replace("\x00", "\\0")
+            rows.append((i, None, ("(line)", f"line {i}, column {e.colno} (character {e.pos + 1}): "
+                                             f"is not JSON: {e.msg} (near {near!r})")))
+            continue
+        if not isinstance(doc, dict):
+            rows.append((i, None, ("(line)", f"line {i} must be a JSON object, not {type(doc).__name__}")))
+            continue
+        hit = _nul(doc)
+        if hit is not None:
+            rows.append((i, None, _nul_reason(doc, hit)))
+            continue
+        rows.append((i, doc, None))
+    return rows
+
+
+def _missing(kind: str, missing: dict[str, list[str]], present: list[str]) -> str:
+    parts = []
+    for col, keys in missing.items():
+        hint = difflib.get_close_matches(col, present, n=1, cutoff=0.75) or [
+            h for h in present if h.strip().lower() == col.strip().lower()]
+        parts.append(f"'{col}' (mapping {', '.join(keys)})" + (f", the file has '{hint[0]}'" if hint else ""))
+    n = len(missing)
+    return f"{n} {kind}{'s' if n > 1 else ''} the mapping names {'are' if n > 1 else 'is'} missing: " + "; ".join(parts)
+
+
+def load_source(path: str | Path, mapping: Mapping) -> Source:
+    """Read the whole export and check it as a whole against the mapping; a file that is
+    wrong as a whole (not UTF-8, empty, header only, a mapped column missing from the
+    header, a required field in no JSON record) is a ValidationError and nothing of it is
+    imported. Rows that cannot be read (ragged, broken JSON, a NUL byte) come back with
+    their reason, to be reported one by one."""
     path = Path(path)
-    if fmt == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            for i, row in enumerate(csv.DictReader(fh), start=2):
-                yield i, row, None
-        return
-    with path.open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield i, None, f"(line): is not JSON: {e.msg}"
-                continue
-            if not isinstance(doc, dict):
-                yield i, None, "(line): must be a JSON object"
-                continue
-            yield i, doc, None
+    text = _decode(path)
+    if mapping.format == "csv":
+        header, rows = _csv_rows(text)
+        counts: dict[str, int] = {}
+        for h in header:
+            counts[h] = counts.get(h, 0) + 1
+        cols = mapping.columns()
+        missing = {c: keys for c, keys in cols.items() if c not in counts}
+        if missing:
+            raise ValidationError("header", _missing("column", missing, header) +
+                                  " (is this the export the mapping is for?)")
+        twice = [f"'{c}' (mapping {', '.join(cols[c])})" for c in cols if counts.get(c, 0) > 1]
+        if twice:
+            raise ValidationError("header", "column named twice, so which one is meant is unclear: "
+                                            + "; ".join(twice))
+        if not rows:
+            raise ValidationError("file", f"has a header line ({len(header)} columns) but 0 data rows: "
+                                          "nothing to import")
+        return Source(str(path), "csv", rows, header)
+    rows = _jsonl_rows(text)
+    if not rows:
+        raise ValidationError("file", "is empty: 0 JSON lines (0 data rows), nothing to import")
+    records = [rec for _, rec, _ in rows if rec is not None]
+    if records:
+        cols = mapping.columns()
+        required = {mapping.fields[k]: cols[mapping.fields[k]]
+                    for k in ("external_id", "reported_at", "category")}
+        missing = {c: keys for c, keys in required.items()
+                   if all(_get(rec, c) is ABSENT for rec in records)}
+        if missing:
+            raise ValidationError("file", _missing("field", missing, sorted({k for r in records for k in r}))
+                                  + f" in all {len(records)} records (is this the export the mapping is for?)")
+    return Source(str(path), "jsonl", rows)
+
+
+def read_rows(path: str | Path, fmt: str) -> Iterator[tuple[int, dict | None, tuple[str, str] | None]]:
+    """(row number, record or None, error), without a mapping's checks (empty files and
+    headers are still checked)."""
+    text = _decode(Path(path))
+    yield from (_csv_rows(text)[1] if fmt == "csv" else _jsonl_rows(text))
 
 
 def count_rows(path: str | Path, fmt: str) -> int:
-    with Path(path).open(encoding="utf-8-sig", newline="") as fh:
-        if fmt == "csv":
-            return sum(1 for _ in csv.reader(fh)) - 1
-        return sum(1 for line in fh if line.strip())
+    """Rows (for a progress bar); never raises on a bad file (reading it does)."""
+    try:
+        with Path(path).open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+            if fmt == "csv":
+                return max(sum(1 for row in csv.reader(fh) if row) - 1, 0)
+            return sum(1 for line in fh if line.strip())
+    except (OSError, csv.Error):
+        return 0
 
 
 def _get(rec: dict, path: str) -> Any:
+    """The value at a column (CSV) or dotted path (JSON lines); ABSENT if there is none."""
+    if path in rec:
+        return rec[path]
     cur: Any = rec
     for part in path.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
+        if not isinstance(cur, dict) or part not in cur:
+            return ABSENT
+        cur = cur[part]
     return cur
 
 
 def _str(v: Any) -> str:
-    return "" if v is None else str(v).strip()
+    return "" if v is None or v is ABSENT else str(v).strip()
 
 
 # ---------------------------------------------------------------- the importer
@@ -256,6 +460,16 @@ class Importer:
         self._cells = sorted(self.city.cells)
         self._members = self._unit_members(self.city)
         self.created: dict[str, list] = {"categories": [], "units": []}
+        # the earliest business time a row may have: the mapping's own, else the city's
+        # (the service enforces the same bound; checked here to name the column)
+        if mapping.history_from is not None:
+            self.history_from = mapping.history_from
+            self._history_from_key = "the mapping's history_from"
+        else:
+            intake = getattr(self.city, "intake", None)
+            self.history_from = getattr(intake, "history_from", None) or datetime(1990, 1, 1, tzinfo=UTC)
+            self._history_from_key = ("the city's intake.history_from; a mapping may set its own "
+                                      "history_from, not before 1990-01-01")
 
     # ------------------------------------------------------------ unknown categories/units
 
@@ -267,7 +481,7 @@ class Importer:
                 out[u.unit] = u.id
         return out
 
-    def prepare(self, rows: list[tuple[int, dict | None, str | None]]) -> None:
+    def prepare(self, rows: Rows) -> None:
         """With --create-unknown: add unmapped source categories and units to the city."""
         if not self.create_unknown:
             return
@@ -345,6 +559,14 @@ class Importer:
             raise SkipRow(column, f"'{v}' is not a time ({', '.join(self.mapping.time_formats) or 'ISO 8601'})")
         return t if t.tzinfo else t.replace(tzinfo=self.mapping.tz)
 
+    @staticmethod
+    def _blank(rec: dict, col: str | None, key: str, what: str) -> SkipRow:
+        """The reason for a mapped value that is not there: an absent column (path) is told
+        from an empty cell."""
+        if col and _get(rec, col) is ABSENT:
+            return SkipRow(col, f"is absent: the record has no '{col}' (mapping {key}); {what}")
+        return SkipRow(col or key.rsplit(".", 1)[-1], f"is empty: {what}")
+
     def _outcome(self, rec: dict) -> str:
         m = self.mapping
         for r in m.rules:
@@ -357,6 +579,8 @@ class Importer:
             return m.statuses[status]
         if "*" in m.statuses:
             return m.statuses["*"]
+        if not status:
+            raise self._blank(rec, col, "fields.status", "no source status (and statuses has no '*')")
         raise SkipRow(col or "status", f"source status '{status}' has no mapping in statuses")
 
     def _grid(self, rec: dict) -> str:
@@ -366,7 +590,8 @@ class Importer:
         if area in [str(x) for x in g.get("empty") or []]:
             area = ""
         if not area:
-            raise SkipRow(col or "area", "is empty: no source area to place the case on a grid cell")
+            raise self._blank(rec, col, "grid.field" if g.get("field") else "fields.area",
+                              "no source area to place the case on a grid cell")
         if g["method"] == "map":
             cell = (g.get("map") or {}).get(area) or g.get("default")
             if not cell:
@@ -381,7 +606,8 @@ class Importer:
         if not spec:
             return {}
         out: dict[str, datetime] = {}
-        notes = _get(rec, spec.get("field", "notes")) or []
+        notes = _get(rec, spec.get("field", "notes"))
+        notes = notes if isinstance(notes, list) else []
         for step, match in (spec.get("match") or {}).items():
             alternatives = match if isinstance(match, list) else [match]
             for alt in alternatives:  # the first alternative that some note matches wins
@@ -399,15 +625,23 @@ class Importer:
         m, f = self.mapping, self.mapping.fields
         ext = _str(_get(rec, f["external_id"]))
         if not ext:
-            raise SkipRow(f["external_id"], "is empty: no external id")
+            raise self._blank(rec, f["external_id"], "fields.external_id", "no external id")
         outcome = self._outcome(rec)
         if outcome == "skip":
             raise SkipRow(f.get("status", "status"), "the mapping says to skip this status")
         reported = self._time(rec, f["reported_at"])
         if reported is None:
-            raise SkipRow(f["reported_at"], "is empty: no report time")
+            raise self._blank(rec, f["reported_at"], "fields.reported_at", "no report time")
+        if reported < self.history_from:
+            raise SkipRow(f["reported_at"], f"{reported.isoformat()} is before "
+                                            f"{self.history_from.date().isoformat()}, the earliest "
+                                            f"business time accepted ({self._history_from_key})")
+        due = self._time(rec, f["source_due_at"]) if f.get("source_due_at") else None
         src_cat = _str(_get(rec, f["category"]))
         category = m.categories.get(src_cat) or m.categories.get("*")
+        if not category and not src_cat:
+            raise self._blank(rec, f["category"], "fields.category",
+                              "no source category to map (and categories has no '*')")
         if not category:
             raise SkipRow(f["category"], f"source value '{src_cat}' has no mapping in categories "
                                          "(map it, or import with --create-unknown)")
@@ -415,6 +649,10 @@ class Importer:
         if "dispatch" in PATH[outcome]:
             src_unit = _str(_get(rec, f["unit"])) if f.get("unit") else ""
             unit = m.units.get(src_unit) or m.units.get("*")
+            if not unit and not src_unit:
+                raise self._blank(rec, f.get("unit"), "fields.unit",
+                                  f"no source agency to dispatch the {outcome} case to "
+                                  "(and units has no '*')")
             if not unit:
                 raise SkipRow(f.get("unit", "unit"), f"source value '{src_unit}' has no mapping in units "
                                                      "(map it, or import with --create-unknown)")
@@ -437,6 +675,7 @@ class Importer:
             actor=m.actors.get(f"report_{channel}") or CHANNEL_ACTORS.get(channel, ""),
             occurred_at=reported, description=description, lat=lat, lon=lon,
             external_id=ext, case_id=report_case_id(m.source, ext),
+            source_due_at=due, history_from=m.history_from,
         )
         notes = self._note_times(rec)
         actions: list[CaseAction] = []
@@ -463,7 +702,9 @@ class Importer:
                 raise SkipRow(step, f"time {at.isoformat()} is earlier than the step before "
                                     f"({last.isoformat()})")
             last = at
-            actions.append(self._action(step, report.case_id, at, unit, rec, outcome))
+            action = self._action(step, report.case_id, at, unit, rec, outcome)
+            action.history_from = m.history_from
+            actions.append(action)
         return RowPlan(row, ext, outcome, report, actions, partial)
 
     def _action(self, step: str, cid, at: datetime, unit: str | None, rec: dict, outcome: str) -> CaseAction:
@@ -494,12 +735,15 @@ class Importer:
 
     # ------------------------------------------------------------ running
 
-    def run(self, path: str | Path, *, dry_run: bool = False,
+    def run(self, path: str | Path | Source, *, dry_run: bool = False,
             progress: Callable[[int], None] | None = None) -> ImportReport:
+        """Import a file (or a Source already read with load_source). A file wrong as a
+        whole raises ValidationError before anything is stored."""
         import time as _time
 
         t0 = _time.perf_counter()
-        rows = list(read_rows(path, self.mapping.format))
+        src = path if isinstance(path, Source) else load_source(path, self.mapping)
+        path, rows = src.path, src.rows
         self.prepare(rows)
         rep = ImportReport(str(path), self.mapping.source, dry_run=dry_run, created=self.created)
         pending: list[tuple[RowPlan, Case]] = []
@@ -509,7 +753,7 @@ class Importer:
             rep.rows += 1
             try:
                 if err:
-                    raise SkipRow(*err.split(": ", 1))
+                    raise SkipRow(*err)
                 plan = self.plan(row, rec)
                 if plan.external_id in seen:
                     raise SkipRow(self.mapping.fields["external_id"],

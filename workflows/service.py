@@ -389,6 +389,11 @@ class CaseService:
             return {"minutes": self._extra(cmd.extra)}
         if t == "decide_extension":
             minutes = case.pending_extension or 0.0
+            most = self.city.intake.max_extension_minutes
+            if cmd.approved and not minutes <= most:  # stored by a version without the bound
+                raise ValidationError("approved", f"the pending extension asks for {minutes:g} "
+                                      f"working minutes, more than the most allowed ({most:g});"
+                                      " reject it")
             out = {"approved": bool(cmd.approved), "minutes": minutes}
             if cmd.approved and case.due_at is not None:
                 out["due_at"] = self.city.calendar.add(case.due_at, minutes)
