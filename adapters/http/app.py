@@ -94,6 +94,11 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError):
         errs = e.errors()
+        for er in errs:  # a body that is not JSON: pydantic's loc is ("body", position)
+            if er.get("type") == "json_invalid":
+                er["msg"] = f"is not valid JSON ({er.get('ctx', {}).get('error', 'decode error')}" \
+                            f" at character {er['loc'][-1]})"
+                er["loc"] = ("body",)
         first = errs[0] if errs else {"loc": ("body",), "msg": "invalid"}
         loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path")]
         field = ".".join(loc) or "body"
@@ -106,8 +111,12 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException):
         kind = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "error")
-        return _error(request, e.status_code, {"error": kind, "field": "path",
-                                               "rule": str(e.detail), "message": str(e.detail)})
+        field = "path"
+        if e.status_code == 400 and "parsing the body" in str(e.detail):
+            # e.g. JSON nested deeper than the parser allows
+            kind, field = "invalid", "body"
+        return _error(request, e.status_code, {"error": kind, "field": field,
+                                               "rule": str(e.detail), "message": f"{field}: {e.detail}"})
 
     return app
 
