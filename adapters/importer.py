@@ -330,7 +330,12 @@ def _missing(kind: str, missing: dict[str, list[str]], present: list[str]) -> st
             h for h in present if h.strip().lower() == col.strip().lower()]
         parts.append(f"'{col}' (mapping {', '.join(keys)})" + (f", the file has '{hint[0]}'" if hint else ""))
     n = len(missing)
-    return f"{n} {kind}{'s' if n > 1 else ''} the mapping names {'are' if n > 1 else 'is'} missing: " + "; ".join(parts)
+    head = f"{n} {kind}{'s' if n > 1 else ''} the mapping names {'are' if n > 1 else 'is'} missing: "
+    if n > 3:  # most of them: probably another export; the names alone, and what the file has
+        shown = ", ".join(f"'{c}'" for c in missing)
+        has = ", ".join(f"'{h}'" for h in present[:8]) + (" …" if len(present) > 8 else "")
+        return head + shown + f"; the file has {has or 'no columns'}"
+    return head + "; ".join(parts)
 
 
 def load_source(path: str | Path, mapping: Mapping) -> Source:
