@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 from eventsourcing.persistence import InternalError
 
-from domain.city import City, build_city
+from adapters.config.city_build import build_city
+from domain.city import City
 from domain.errors import ConfigError
 from projections.cases import CaseSummaries
 from projections.patrol import PatrolLog

@@ -21,9 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.bootstrap import read_yaml
+from adapters.config.policy_file import build_policy
 from domain.city import City
 from domain.errors import CasegridError, ValidationError
-from domain.policy import Policy, build_policy, month_bounds
+from domain.policy import Policy, month_bounds
 from domain.times import parse_day
 
 out = Console()

@@ -31,24 +31,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import structlog
 import yaml
 from eventsourcing.persistence import IntegrityError
 
+from adapters.config.city_build import build_city
+from adapters.config.mapping_file import Create, check_mapping
 from adapters.kafka_in import report_case_id
 from domain.case import Case
-from domain.city import City, build_city
+from domain.city import City
 from domain.errors import CasegridError, ConfigError, ValidationError
-from domain.times import FLOOR_DAY, parse_day
 from workflows.commands import CaseAction, ReportCase
 from workflows.lifecycle import CHANNELS
 from workflows.service import CaseService
 
 log = structlog.get_logger("casegrid.import")
 
-OUTCOMES = ("reported", "filed", "dispatched", "resolved", "closed", "refused")
 # outcome -> the steps after the report, in order
 PATH = {
     "reported": [],
@@ -58,7 +58,6 @@ PATH = {
     "closed": ["verify", "file", "dispatch", "resolve", "check", "close"],
     "refused": ["refuse"],
 }
-STEPS = ("verify", "file", "dispatch", "resolve", "check", "close", "refuse")
 DEFAULT_ACTORS = {"verify": "sup_zhang", "file": "acc_wang", "dispatch": "disp_chen",
                   "check": "sup_zhang", "close": "acc_wang", "refuse": "acc_wang"}
 CHANNEL_ACTORS = {"citizen": "citizen_app", "hotline": "hotline_12345", "camera": "system",
@@ -131,74 +130,19 @@ class Mapping:
 
     @classmethod
     def build(cls, raw: Any) -> Mapping:
-        if not isinstance(raw, dict):
-            raise ConfigError("mapping", "must be a mapping at the top level")
-
-        def need(key, kind=str):
-            v = raw.get(key)
-            if v is None:
-                raise ConfigError(f"mapping.{key}", "is required")
-            if not isinstance(v, kind):
-                raise ConfigError(f"mapping.{key}", f"must be a {'mapping' if kind is dict else 'string'}")
-            return v
-
-        source = need("source")
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", source):
-            raise ConfigError("mapping.source", f"'{source}' must be lower-case letters, digits, '_', '.', '-'")
-        fmt = raw.get("format", "csv")
-        if fmt not in ("csv", "jsonl"):
-            raise ConfigError("mapping.format", f"'{fmt}' is not one of csv, jsonl")
-        try:
-            tz = ZoneInfo(raw.get("timezone", "UTC"))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("mapping.timezone", f"unknown time zone '{raw.get('timezone')}'") from None
-        fields_ = need("fields", dict)
-        for key in ("external_id", "reported_at", "category"):
-            if key not in fields_:
-                raise ConfigError(f"mapping.fields.{key}", "is required")
-        statuses = {str(k): v for k, v in (raw.get("statuses") or {}).items()}
-        for k, v in statuses.items():
-            if v not in OUTCOMES and v != "skip":
-                raise ConfigError(f"mapping.statuses.{k}", f"'{v}' is not one of {', '.join(OUTCOMES)}, skip")
-        rules = raw.get("rules") or []
-        for i, r in enumerate(rules):
-            if not isinstance(r, dict) or not isinstance(r.get("when"), dict) or r.get("then") not in (*OUTCOMES, "skip"):
-                raise ConfigError(f"mapping.rules[{i}]", "needs when: {field: value(s)} and then: an outcome")
-        steps = {k: ([v] if isinstance(v, str) else list(v)) for k, v in (raw.get("steps") or {}).items()}
-        for k in steps:
-            if k not in STEPS:
-                raise ConfigError(f"mapping.steps.{k}", f"is not one of {', '.join(STEPS)}")
-        channels = {str(k): v for k, v in (raw.get("channels") or {}).items()}
-        for k, v in channels.items():
-            if v not in CHANNELS:
-                raise ConfigError(f"mapping.channels.{k}", f"'{v}' is not one of {', '.join(CHANNELS)}")
-        grid = raw.get("grid") or {"method": "hash"}
-        if grid.get("method") not in ("hash", "map"):
-            raise ConfigError("mapping.grid.method", "must be hash or map")
-        for key, col in fields_.items():
-            cols = [col] if isinstance(col, str) else col
-            if not isinstance(cols, list) or not cols or not all(isinstance(c, str) and c for c in cols):
-                raise ConfigError(f"mapping.fields.{key}", "must name a source column (or a list of them)")
-        history_from = None
-        if raw.get("history_from") is not None:
-            try:  # a day, bounded like the city's intake.history_from (never before 1990-01-01)
-                day = parse_day(raw["history_from"], "mapping.history_from", floor=FLOOR_DAY)
-            except ValidationError as e:
-                raise ConfigError("mapping.history_from", e.rule) from None
-            history_from = datetime.combine(day, datetime.min.time(), tz)
+        m = check_mapping(raw)  # adapters/config/mapping_file.py: ConfigError naming mapping.<key>
+        tz = ZoneInfo(m.timezone)
         return cls(
-            source=source, format=fmt, tz=tz,
-            time_formats=list(raw.get("time_formats") or []),
-            fields=fields_, channels=channels,
-            categories={str(k): str(v) for k, v in (raw.get("categories") or {}).items()},
-            units={str(k): str(v) for k, v in (raw.get("units") or {}).items()},
-            grid=grid, statuses=statuses, rules=rules, steps=steps, notes=raw.get("notes"),
-            actors={**DEFAULT_ACTORS, **(raw.get("actors") or {})},
-            create={"category_class": "99", "category_class_name": "导入类别",
-                    **(raw.get("create") or {})},
-            raw=raw,
-            tolerance=float(raw.get("tolerance_seconds") or 0),
-            history_from=history_from,
+            source=m.source, format=m.format, tz=tz, time_formats=list(m.time_formats or []),
+            fields=dict(raw["fields"]), channels=dict(m.channels or {}),
+            categories=dict(m.categories or {}), units=dict(m.units or {}),
+            grid=m.grid.model_dump(exclude_none=True) if m.grid else {"method": "hash"},
+            statuses=dict(m.statuses or {}), rules=[r.model_dump() for r in m.rules or []],
+            steps=dict(m.steps or {}), notes=raw.get("notes"),
+            actors={**DEFAULT_ACTORS, **(m.actors or {})},
+            create=(m.create or Create()).model_dump(), raw=raw,
+            tolerance=float(m.tolerance_seconds or 0),
+            history_from=m.history_from and datetime.combine(m.history_from, datetime.min.time(), tz),
         )
 
 

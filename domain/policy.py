@@ -1,7 +1,8 @@
 """Rewards and penalties (奖惩) as configurable policy rules, evaluated as a pure function.
 
-A policy is data (YAML: `adapters/cities/sample-policy.yaml`, or `--policy FILE`): rules
-with an id, the document they come from, a kind implemented here and its parameters.
+A policy is data (YAML: `adapters/cities/sample-policy.yaml`, or `--policy FILE`, validated
+by adapters/config/policy_file.py): rules with an id, the document they come from, a kind
+implemented here and its parameters.
 `evaluate(policy, inputs)` reads facts about cases (built from the read models by
 projections/ledger.py) and returns ledger lines; it stores nothing, so a what-if under
 another policy is the same call with another Policy. Amounts are whole yuan: positive
@@ -16,8 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from domain.calendar import month_range
-from domain.city import City, _scoring
-from domain.errors import ConfigError
+from domain.city import City
 
 KINDS = ("illegal_construction_24h", "citizen_report_reward", "collector_entries",
          "no_major_incident_year", "grade_award", "joint")
@@ -54,7 +54,7 @@ class Policy:
     name: str
     rules: tuple[Rule, ...]
     officers: dict[str, str] = field(default_factory=dict)  # cell/community prefix -> user id
-    scoring: dict | None = None  # optional bands/weights overriding the city's
+    scoring: tuple | None = None  # (bands, weights) overriding the city's, if the policy has them
     path: str | None = None
 
     def city_for_scoring(self, city: City) -> City:
@@ -64,196 +64,12 @@ class Policy:
         key = (id(city), repr(self.scoring))
         got = _SCORED.get(key)
         if got is None or got[0] is not city:
-            bands, weights = _scoring({"scoring": self.scoring})
+            bands, weights = self.scoring
             got = _SCORED[key] = (city, replace(city, bands=bands, weights=weights))
         return got[1]
 
 
 _SCORED: dict[tuple, tuple[City, City]] = {}  # one scoring variant per city and policy scoring
-
-
-def _p(path: str, key: str) -> str:
-    return f"{path}.{key}"
-
-
-def _int(v, path: str, *, allow_negative: bool = False) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or (v < 0 and not allow_negative):
-        raise ConfigError(path, f"'{v}' must be a whole number of yuan"
-                          + ("" if allow_negative else " (0 or more)"))
-    return v
-
-
-def _list(v, path: str) -> list[str]:
-    if isinstance(v, str):
-        return [v]
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise ConfigError(path, "must be a list of strings")
-    return v
-
-
-def _cats(v, path: str, city: City) -> list[str]:
-    cats = _list(v, path)
-    for c in cats:
-        if c != "*" and not any(code.startswith(c) for code in city.categories):
-            raise ConfigError(path, f"'{c}' matches no category code")
-    return cats
-
-
-def _channels(v, path: str) -> list[str]:
-    chans = _list(v, path)
-    for c in chans:
-        if c not in CHANNELS:
-            raise ConfigError(path, f"'{c}' is not one of {', '.join(CHANNELS)}")
-    return chans
-
-
-DEFAULTS = {
-    "illegal_construction_24h": {
-        "categories": ["E0101"], "own_channels": ["patrol"],
-        "others_channels": ["citizen", "hotline", "inspection"], "window": "24h",
-        "clock": "wall", "handled_by": "Resolved", "community_amount": 4000,
-        "person_amount": 500, "next_month_factor": 2, "start_marker": "始建"},
-    "citizen_report_reward": {
-        "channels": ["citizen", "hotline"], "categories": ["*"], "amounts": [],
-        "default_amount": 200},
-    "collector_entries": {
-        "per_entry": 2, "wrong_entry": 10, "missed_entry": 5, "own_channels": ["patrol"],
-        "others_channels": ["citizen", "hotline", "inspection"], "categories": ["*"]},
-    "no_major_incident_year": {
-        "major_categories": ["E04"], "major_urgency": "urgent", "month": 12,
-        "unit_amount": 3000, "person_amount": 1000},
-    "grade_award": {"by": "community", "amounts": {}},
-    "joint": {"applies_to": [], "parties": {}},
-}
-
-
-def _check_params(kind: str, params: dict, path: str, city: City, rule_ids: set[str]) -> dict:
-    p = {**DEFAULTS[kind], **params}
-    for key in p:
-        if key not in DEFAULTS[kind]:
-            raise ConfigError(_p(path, key), f"is not a parameter of kind '{kind}'; one of "
-                              f"{', '.join(DEFAULTS[kind])}")
-    for key in ("community_amount", "person_amount", "default_amount", "per_entry", "wrong_entry",
-                "missed_entry", "unit_amount"):
-        if key in p:
-            _int(p[key], _p(path, key))
-    for key in ("categories", "major_categories"):
-        if key in p:
-            p[key] = _cats(p[key], _p(path, key), city)
-    for key in ("own_channels", "others_channels", "channels"):
-        if key in p:
-            p[key] = _channels(p[key], _p(path, key))
-    if kind == "illegal_construction_24h":
-        if p["clock"] not in ("wall", "working"):
-            raise ConfigError(_p(path, "clock"), "must be 'wall' or 'working'")
-        try:
-            mins = city.calendar.parse_duration(p["window"])
-        except ValueError as e:
-            raise ConfigError(_p(path, "window"), str(e)) from None
-        if p["clock"] == "wall" and str(p["window"]).strip().endswith("d"):
-            mins = float(str(p["window"]).strip()[:-1]) * 1440  # a wall day is 24 hours
-        p["window_minutes"] = mins
-        if p["handled_by"] not in HANDLED_EVENTS:
-            raise ConfigError(_p(path, "handled_by"), f"must be one of {', '.join(HANDLED_EVENTS)}")
-        f = p["next_month_factor"]
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or f < 1:
-            raise ConfigError(_p(path, "next_month_factor"), "must be a number ≥ 1")
-    if kind == "citizen_report_reward":
-        if not isinstance(p["amounts"], list):
-            raise ConfigError(_p(path, "amounts"), "must be a list of {category, area, urgency, amount}")
-        for i, a in enumerate(p["amounts"]):
-            ap = f"{path}.amounts[{i}]"
-            if not isinstance(a, dict):
-                raise ConfigError(ap, "must be a mapping")
-            _int(a.get("amount"), f"{ap}.amount")
-            _cats(str(a.get("category", "*")), f"{ap}.category", city)
-            area = str(a.get("area", "*"))
-            if area != "*" and area not in city.areas and area not in city.cells:
-                raise ConfigError(f"{ap}.area", f"'{area}' is no district, street, community or cell")
-            if str(a.get("urgency", "*")) not in ("*", "normal", "urgent"):
-                raise ConfigError(f"{ap}.urgency", "must be normal, urgent or '*'")
-    if kind == "no_major_incident_year":
-        m = p["month"]
-        if m != "*" and (isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 12):
-            raise ConfigError(_p(path, "month"), "must be a month number 1–12 or '*'")
-        if p["major_urgency"] not in ("*", "normal", "urgent"):
-            raise ConfigError(_p(path, "major_urgency"), "must be normal, urgent or '*'")
-    if kind == "grade_award":
-        if p["by"] not in GRADE_DIMS:
-            raise ConfigError(_p(path, "by"), f"must be one of {', '.join(GRADE_DIMS)}")
-        if not isinstance(p["amounts"], dict) or not p["amounts"]:
-            raise ConfigError(_p(path, "amounts"), "must map grade names to yuan")
-        for g, v in p["amounts"].items():
-            _int(v, f"{path}.amounts.{g}", allow_negative=True)
-    if kind == "joint":
-        applies = _list(p["applies_to"], _p(path, "applies_to"))
-        for rid in applies:
-            if rid not in rule_ids:
-                raise ConfigError(_p(path, "applies_to"), f"no earlier rule '{rid}'")
-        if not isinstance(p["parties"], dict) or not p["parties"]:
-            raise ConfigError(_p(path, "parties"), "must map street / squad to {factor} or {amount}")
-        for party, spec in p["parties"].items():
-            pp = f"{path}.parties.{party}"
-            if party not in ("street", "squad"):
-                raise ConfigError(pp, "is not one of street, squad")
-            if not isinstance(spec, dict) or len(spec) != 1 or not ({"factor", "amount"} & set(spec)):
-                raise ConfigError(pp, "must be {factor: F} or {amount: yuan}")
-            if "amount" in spec:
-                _int(spec["amount"], f"{pp}.amount")
-            elif isinstance(spec["factor"], bool) or not isinstance(spec["factor"], (int, float)):
-                raise ConfigError(f"{pp}.factor", "must be a number")
-    return p
-
-
-def build_policy(raw, city: City, *, path: str | None = None) -> Policy:
-    """Validate a policy mapping (the file's top level, or its `policy:` key)."""
-    if isinstance(raw, dict) and "policy" in raw and "rules" not in raw:
-        raw = raw["policy"]
-    if not isinstance(raw, dict):
-        raise ConfigError("policy", "must be a mapping with id, name and rules")
-    pid = str(raw.get("id") or "").strip()
-    if not pid:
-        raise ConfigError("policy.id", "is required")
-    rules_raw = raw.get("rules")
-    if not isinstance(rules_raw, list) or not rules_raw:
-        raise ConfigError("policy.rules", "must be a non-empty list")
-    rules, ids = [], set()
-    for i, r in enumerate(rules_raw):
-        rp = f"policy.rules[{i}]"
-        if not isinstance(r, dict):
-            raise ConfigError(rp, "must be a mapping")
-        for key in ("id", "source", "kind"):
-            if not str(r.get(key) or "").strip():
-                raise ConfigError(f"{rp}.{key}", "is required")
-        rid = str(r["id"])
-        if rid in ids:
-            raise ConfigError(f"{rp}.id", f"rule id '{rid}' appears twice")
-        if r["kind"] not in KINDS:
-            raise ConfigError(f"{rp}.kind", f"'{r['kind']}' is not one of {', '.join(KINDS)}")
-        params = r.get("params") or {}
-        if not isinstance(params, dict):
-            raise ConfigError(f"{rp}.params", "must be a mapping")
-        checked = _check_params(r["kind"], params, f"{rp}.params", city, ids)
-        rules.append(Rule(rid, str(r["source"]), r["kind"], str(r.get("title") or KIND_ZH[r["kind"]]),
-                          checked))
-        ids.add(rid)
-    officers = raw.get("officers") or {}
-    if not isinstance(officers, dict):
-        raise ConfigError("policy.officers", "must map a community or cell code to a user id")
-    for code, uid in officers.items():
-        code = str(code)
-        if code not in city.areas and code not in city.cells:
-            raise ConfigError(f"policy.officers.{code}", "is no community or cell code")
-        if uid not in city.users:
-            raise ConfigError(f"policy.officers.{code}", f"unknown user '{uid}'")
-    scoring = raw.get("scoring")
-    if scoring is not None:
-        try:
-            _scoring({"scoring": scoring})
-        except ConfigError as e:
-            raise ConfigError(f"policy.{e.field}", e.rule) from None
-    return Policy(pid, str(raw.get("name") or pid), tuple(rules),
-                  {str(k): str(v) for k, v in officers.items()}, scoring, path)
 
 
 # ---------------------------------------------------------------- facts

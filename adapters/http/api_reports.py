@@ -50,7 +50,7 @@ def _patrol(cg):
 
 def _policy(cg, raw: dict | None = None, label: str = "policy"):
     from adapters.cli_report import load_policy
-    from domain.policy import build_policy
+    from adapters.config.policy_file import build_policy
 
     if raw is None:
         return load_policy(None, cg.city)

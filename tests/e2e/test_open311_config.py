@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.bootstrap import bootstrap
+from adapters.config.city_build import build_city
 from adapters.http import create_app
-from domain.city import build_city
 from tests.support import city
 from workflows.commands import CaseAction, ReportCase
 

@@ -38,7 +38,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from adapters.bootstrap import SAMPLE_CITY, bootstrap, read_yaml
-from domain.city import build_city
+from adapters.config.city_build import build_city
 from projections.cases import due_case_ids
 from projections.scoreboard import explain, scoreboard
 from tests.support import NOW, SH

@@ -12,8 +12,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.config.city_build import build_city
 from domain.calendar import WorkCalendar, parse_hours
-from domain.city import ROLES, STEPS, City, build_city
+from domain.city import ROLES, STEPS, City
 from domain.errors import ConfigError
 
 SAMPLE = Path(__file__).resolve().parents[2] / "adapters/cities/sample.yaml"
@@ -273,7 +274,7 @@ COMMUNITY = ("districts", 0, "streets", 0, "communities")
             ("users", 0, "squad"),
             ["patrol-1"],
             "users[0].squad",
-            "unknown squad",
+            "must be a string",  # a squad id, not a list of them
             id="user-squad-list",
         ),
         pytest.param(

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from adapters.bootstrap import bootstrap
+from adapters.config.city_build import build_city
 from domain.case import Case
-from domain.city import build_city
 from domain.errors import ConfigError, ValidationError
 from tests.support import CATEGORY, GRID, MEMBER, NOW, POPO, city, drive, grid
 from workflows.commands import CaseAction, ReportCase

@@ -1,4 +1,4 @@
-"""The city's `open311` section (domain/city.py `_open311`) and its publication rules
+"""The city's `open311` section (adapters/config: city_file.py, city_build.py) and its publication rules
 (domain/open311.py): redaction of personal data, address placement, config errors."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from domain.city import build_city
+from adapters.config.city_build import build_city
 from domain.errors import ConfigError, ValidationError
 from domain.open311 import DEFAULT_PUBLIC_FIELDS, FIELDS, REDACTED, redact
 

@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from adapters.cli_report import SAMPLE_POLICY, load_policy
+from adapters.config.policy_file import build_policy
 from domain.errors import ConfigError
-from domain.policy import CaseFact, Inputs, build_policy, evaluate
+from domain.policy import CaseFact, Inputs, evaluate
 from tests.support import SH, city
 
 OCT = (date(2026, 10, 1), date(2026, 10, 31))
