@@ -402,6 +402,7 @@ __import__("adapters.cli_kafka", fromlist=["register"]).register(app)
 __import__("adapters.cli_import", fromlist=["register"]).register(app)
 __import__("adapters.http.server", fromlist=["register"]).register(app)
 __import__("adapters.cli_report", fromlist=["register"]).register(app)
+__import__("adapters.cli_sessions", fromlist=["register"]).register(app)
 
 
 def main() -> None:

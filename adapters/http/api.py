@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.bootstrap import Casegrid
-from adapters.http import reads
+from adapters.http import csrf, reads
 from adapters.http.access import (
     CENTER_READERS,
     TRAIL_READERS,
@@ -23,7 +23,7 @@ from adapters.http.access import (
     require_role,
     unit_scope,
 )
-from adapters.http.auth import AuthError
+from adapters.http.auth import AuthError, Session
 from adapters.views import case_view, city_summary, event_view, jsonable
 from domain.calendar import month_range
 from domain.city import User
@@ -58,20 +58,32 @@ TRIGGER_ZH["decide_shelve"] = "审批挂账"
 # ---------------------------------------------------------------- who is calling
 
 
-def token_of(request: Request) -> str | None:
+def current_session(request: Request) -> Session:
+    """The caller's session: a Bearer token, else the console's cookie, which for a
+    state-changing request also needs the session's CSRF token or this server's Origin."""
+    auth = request.app.state.auth
     h = request.headers.get("authorization", "")
     if h.lower().startswith("bearer "):
-        return h[7:].strip()
-    return request.cookies.get(COOKIE)
+        session = auth.session(h[7:].strip())
+    else:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            raise AuthError("send 'Authorization: Bearer <token>' (get one from POST /api/login)")
+        session = auth.session(token)
+        if session.session_id:
+            csrf.check_cookie_api(request, auth.csrf_token(session.session_id))
+    note(request, user=session.user.id, role=session.user.role)
+    return session
 
 
 def current_user(request: Request) -> User:
-    token = token_of(request)
-    if not token:
-        raise AuthError("send 'Authorization: Bearer <token>' (get one from POST /api/login)")
-    user = request.app.state.auth.from_token(token)
-    note(request, user=user.id, role=user.role)
-    return user
+    return current_session(request).user
+
+
+def client_of(request: Request) -> str | None:
+    """The client address for login throttling (uvicorn applies X-Forwarded-For only from
+    its trusted proxies, --forwarded-allow-ips)."""
+    return request.client.host if request.client else None
 
 
 def note(request: Request, **fields: Any) -> None:
@@ -133,10 +145,12 @@ class ActionBody(BaseModel):
 # ---------------------------------------------------------------- login
 
 
-@router.post("/login", tags=["auth"])
+@router.post("/login", tags=["auth"], responses={429: {"description": "Too many failed logins "
+                                                       "for this user or address (Retry-After)"}})
 def login(request: Request, body: LoginBody):
-    """Exchange a user id and password for a Bearer token (valid 12 hours)."""
-    user = request.app.state.auth.login(body.user, body.password)
+    """Exchange a user id and password for a Bearer token (valid 12 hours, or until
+    `POST /api/logout`). Failed logins are throttled per user and per address (429)."""
+    user = request.app.state.auth.login(body.user, body.password, client_of(request))
     note(request, user=user.id, role=user.role)
     return {"token": request.app.state.auth.issue(user), "token_type": "bearer",
             "user": user_dict(user)}
@@ -377,12 +391,14 @@ def scoreboard_explain(request: Request, user: Me, cg: Cg, key: str, indicator: 
                        end: Annotated[str | None, Query(alias="to")] = None,
                        as_of: str | None = None,
                        month: Annotated[str | None, Query(description="YYYY-MM")] = None):
-    """One figure traced to its cases: numerator and denominator with their case ids."""
+    """One figure traced to its cases: numerator and denominator with their case ids (a unit
+    member sees only their own unit's case ids; the rest are counted as `hidden`)."""
     _no_channel(user)
     s, e = _range(cg, start, end, month)
     fresh(request)
-    return jsonable(reads.explain(cg, by=by, key=key, indicator=indicator, start=s, end=e,
-                                  as_of=reads.parse_time(as_of, "as_of", cg.city)))
+    data = reads.explain(cg, by=by, key=key, indicator=indicator, start=s, end=e,
+                         as_of=reads.parse_time(as_of, "as_of", cg.city))
+    return jsonable(reads.scope_explain(cg, user, data))
 
 
 @router.get("/scoreboard/series", tags=["read models"])
@@ -463,6 +479,9 @@ def config(user: Me, cg: Cg, full: bool = False):
                  "channels": {k: v["zh"] for k, v in CHANNELS.items()},
                  "states": {k: v["zh"] for k, v in STATES.items()}}
     if full:
+        if user.role == "channel":
+            raise Forbidden("the full configuration (users, units, routing) is not for channel "
+                            "accounts", role=user.role, field="full")
         out["config"] = jsonable(city.raw)
     return out
 

@@ -23,12 +23,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from adapters.bootstrap import Casegrid
 from adapters.http.access import Forbidden
 from adapters.http.auth import Authenticator, AuthError, Credentials, load_credentials
+from adapters.http.auth_store import store_for
+from adapters.http.csrf import CsrfError
 from adapters.http.reads import Follower, Unavailable
+from adapters.http.security_headers import SecurityHeaders, docs_page, secure_setting
+from adapters.http.throttle import Throttled
 from domain.errors import CasegridError
 
 HERE = Path(__file__).parent
 STATUS = {"invalid": 422, "config": 422, "refused": 403, "forbidden": 403, "not_found": 404,
-          "conflict": 409, "unavailable": 503, "unauthorized": 401}
+          "conflict": 409, "unavailable": 503, "unauthorized": 401, "throttled": 429}
 log = structlog.get_logger("casegrid.http")
 
 
@@ -39,9 +43,11 @@ def create_app(
     secret: bytes | None = None,
     follow: bool = False,
     tick_every: float = 60.0,
+    secure_cookies: bool | None = None,
 ) -> FastAPI:
-    """The whole server for one Casegrid. `follow=True` starts the live projection follower."""
-    from adapters.http import api, api_reports, console, health, open311
+    """The whole server for one Casegrid. `follow=True` starts the live projection follower;
+    `secure_cookies` (default $CASEGRID_SECURE_COOKIES) when clients reach it over TLS."""
+    from adapters.http import api, api_reports, api_sessions, console, health, open311
 
     if not isinstance(credentials, Credentials):
         credentials = load_credentials(credentials, cg.city)
@@ -50,9 +56,12 @@ def create_app(
         version="0.1.0",
         description="Cases, lifecycle steps, queues, scoreboards and the accountability trail. "
         "Log in with `POST /api/login`, then send `Authorization: Bearer <token>`.",
+        docs_url=None, redoc_url=None,
     )
     app.state.cg = cg
-    app.state.auth = Authenticator(cg.city, credentials, secret)
+    app.state.auth = Authenticator(cg.city, credentials, secret, store=store_for(cg.sql))
+    app.state.secure_cookies = secure_setting(secure_cookies)
+    app.state.headers = headers = SecurityHeaders(app.state.secure_cookies)
     app.state.follower = Follower(cg, tick_every=tick_every)
     if follow:
         app.router.on_startup.append(app.state.follower.start)
@@ -60,11 +69,16 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(api_sessions.router)
     app.include_router(api_reports.router)
     app.include_router(open311.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # Chart.js 205 KB -> ~70 KB on the wire
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return docs_page(app.openapi_url, f"{app.title} - Swagger UI")
 
     @app.middleware("http")
     async def request_log(request: Request, call_next):
@@ -72,6 +86,7 @@ def create_app(
         ctx = request.scope["cg_log"] = {}  # filled by the endpoint: user, role, case_id
         t0 = time.perf_counter()
         response = await call_next(request)
+        headers.apply(response)
         if not request.url.path.startswith("/static"):
             log.info("request", method=request.method, path=request.url.path,
                      status=response.status_code, ms=round((time.perf_counter() - t0) * 1000, 1),
@@ -90,6 +105,17 @@ def create_app(
     async def unauthorized(request: Request, e: AuthError):
         return _error(request, 401, {"error": "unauthorized", "field": "authorization",
                                      "rule": str(e), "message": f"authorization: {e}"})
+
+    @app.exception_handler(Throttled)
+    async def throttled(request: Request, e: Throttled):
+        response = _error(request, 429, e.to_dict())
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
+
+    @app.exception_handler(CsrfError)
+    async def csrf_refused(request: Request, e: CsrfError):
+        log.warning("csrf_refused", path=request.url.path, field=e.field, rule=e.rule)
+        return _error(request, 403, e.to_dict())
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError):

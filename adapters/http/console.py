@@ -12,16 +12,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from adapters.bootstrap import Casegrid
-from adapters.http import api, geo, reads
+from adapters.http import api, csrf, geo, reads
 from adapters.http.access import TRAIL_READERS, Forbidden, unit_scope
-from adapters.http.auth import AuthError
+from adapters.http.auth import SESSION_SECONDS, AuthError
+from adapters.http.csrf import CsrfError
 from adapters.http.i18n import QUEUE, ROLE, word
+from adapters.http.throttle import Throttled
 from adapters.views import EVENT_ZH
 from domain.city import User
 from domain.errors import CasegridError, ValidationError
@@ -35,6 +38,7 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 COOKIE = api.COOKIE
+log = structlog.get_logger("casegrid.http")
 NEAR_MINUTES = 60  # a due time within this many minutes shows as "near"
 MY_QUEUES = {
     "supervisor": ["verification", "check"],
@@ -61,9 +65,25 @@ def viewer(request: Request) -> User:
     token = request.cookies.get(COOKIE)
     if not token:
         raise AuthError("please log in")
-    user = request.app.state.auth.from_token(token)
-    api.note(request, user=user.id, role=user.role)
-    return user
+    session = request.app.state.auth.session(token)
+    request.state.session = session
+    api.note(request, user=session.user.id, role=session.user.role)
+    return session.user
+
+
+def session_csrf(request: Request) -> str | None:
+    """The CSRF token of the viewer's session (None before login)."""
+    session = getattr(request.state, "session", None)
+    if session is None or session.session_id is None:
+        return None
+    return request.app.state.auth.csrf_token(session.session_id)
+
+
+async def posted_form(request: Request):
+    """A logged-in console form, checked for CSRF (its token and its Origin)."""
+    form = await request.form()
+    csrf.check_form(request, form, session_csrf(request))
+    return form
 
 
 def cgrid(request: Request) -> Casegrid:
@@ -123,6 +143,7 @@ def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         "community_of": lambda g: cg.city.areas.get(cg.city.cells[g].community, "") if g in cg.city.cells else "",
         "local": lambda t, fmt="%m-%d %H:%M": local(t, cg, fmt),
         "path": request.url.path, "demo": getattr(request.app.state, "demo_logins", None),
+        "csrf": session_csrf(request) if user else None,
     }
     return templates.TemplateResponse(request, name, base | ctx, status_code=status)
 
@@ -164,14 +185,25 @@ def local_path(target: str | None) -> str:
 @router.get("/lang/{lang}")
 def set_lang(request: Request, lang: str, next: str = "/"):
     resp = RedirectResponse(local_path(next), status_code=303)
-    resp.set_cookie("cg_lang", "en" if lang == "en" else "zh", max_age=3600 * 24 * 365,
-                    samesite="lax")
+    request.app.state.headers.cookie(resp, "cg_lang", "en" if lang == "en" else "zh",
+                                     max_age=3600 * 24 * 365, httponly=False)
+    return resp
+
+
+def _login_page(request: Request, status: int = 200, **ctx) -> Response:
+    """The login form with a fresh token for the pre-session cookie (set if missing)."""
+    nonce = request.cookies.get(csrf.LOGIN_COOKIE) or csrf.new_nonce()
+    resp = page(request, "login.html", status=status,
+                login_csrf=request.app.state.auth.login_csrf_token(nonce), **ctx)
+    if request.cookies.get(csrf.LOGIN_COOKIE) != nonce:
+        request.app.state.headers.cookie(resp, csrf.LOGIN_COOKIE, nonce, max_age=SESSION_SECONDS,
+                                         samesite="strict")
     return resp
 
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/"):
-    return page(request, "login.html", next=next, error=None)
+    return _login_page(request, next=next, error=None)
 
 
 @router.post("/login")
@@ -179,21 +211,38 @@ async def login_post(request: Request):
     form = await request.form()
     user_id, password = str(form.get("user", "")).strip(), str(form.get("password", ""))
     nxt = local_path(str(form.get("next") or "/"))
+    auth = request.app.state.auth
     try:
-        user = await run_in_threadpool(request.app.state.auth.login, user_id, password)
+        nonce = request.cookies.get(csrf.LOGIN_COOKIE)
+        csrf.check_form(request, form, auth.login_csrf_token(nonce) if nonce else None)
+        user = await run_in_threadpool(auth.login, user_id, password, api.client_of(request))
+    except CsrfError as e:
+        log.warning("csrf_refused", path="/login", field=e.field, rule=e.rule)
+        return _login_page(request, 403, next=nxt, error=e.to_dict()["message"], user_id=user_id)
+    except Throttled as e:
+        resp = _login_page(request, 429, next=nxt, error=e.to_dict()["message"], user_id=user_id)
+        resp.headers["Retry-After"] = str(e.retry_after)
+        return resp
     except AuthError as e:
-        return page(request, "login.html", status=401, next=nxt, error=str(e), user_id=user_id)
+        return _login_page(request, 401, next=nxt, error=str(e), user_id=user_id)
     api.note(request, user=user.id, role=user.role)
     resp = RedirectResponse(nxt if nxt != "/" else home_of(user), status_code=303)
-    resp.set_cookie(COOKIE, request.app.state.auth.issue(user), httponly=True, samesite="lax",
-                    max_age=12 * 3600)
+    request.app.state.headers.cookie(resp, COOKIE, auth.issue(user), max_age=SESSION_SECONDS)
     return resp
 
 
 @router.post("/logout")
-def logout(request: Request):
+async def logout(request: Request):
+    """End the session server-side (the old cookie no longer works anywhere), then forget it."""
+    try:
+        user = viewer(request)
+    except AuthError:
+        user = None
+    if user is not None:
+        await posted_form(request)
+        request.app.state.auth.revoke(request.state.session, by=user.id)
     resp = RedirectResponse("/login", status_code=303)
-    resp.delete_cookie(COOKIE)
+    resp.delete_cookie(COOKIE, path="/")
     return resp
 
 
@@ -300,9 +349,9 @@ def _flag(value) -> bool | None:
 async def case_act(request: Request, case_id: str, action: str):
     user = viewer(request)
     cg = cgrid(request)
+    form = await posted_form(request)
     if action not in api.ACTIONS:
         raise ValidationError("action", f"'{action}' is not one of {', '.join(api.ACTIONS)}")
-    form = await request.form()
     evidence = [e.strip() for e in str(form.get("evidence") or "").split() if e.strip()]
     version = str(form.get("expected_version") or "")
     body = api.ActionBody(
@@ -349,7 +398,7 @@ def _report_page(request: Request, user: User, status: int = 200, error=None, fo
 async def report_post(request: Request):
     user = viewer(request)
     cg = cgrid(request)
-    form = await request.form()
+    form = await posted_form(request)
     evidence = [e.strip() for e in str(form.get("evidence") or "").split() if e.strip()]
 
     def run():
@@ -418,7 +467,8 @@ def explain_page(request: Request, key: str, indicator: str, by: str = "unit"):
     request.app.state.follower.ensure()
     try:
         s, e = api._range(cg, request.query_params.get("from"), request.query_params.get("to"))
-        data = reads.explain(cg, by=by, key=key, indicator=indicator, start=s, end=e)
+        data = reads.scope_explain(cg, user, reads.explain(cg, by=by, key=key,
+                                                           indicator=indicator, start=s, end=e))
     except reads.Unavailable:
         return page(request, "unavailable.html", user=user, what="scoreboard")
     return page(request, "explain.html", user=user, x=data, by=by, start=s.isoformat(),
@@ -573,7 +623,7 @@ def reports_page(request: Request):
 async def patrol_post(request: Request):
     user = viewer(request)
     cg = cgrid(request)
-    form = await request.form()
+    form = await posted_form(request)
 
     def run():
         from workflows.patrol import PatrolService

@@ -190,6 +190,22 @@ def explain(cg: Casegrid, *, by: str, key: str, indicator: str, start: date, end
                                                    as_of=as_of)
 
 
+def scope_explain(cg: Casegrid, user, data: dict) -> dict:
+    """A unit member's drill-down lists only their own unit's case ids (the cases they may
+    open); the others are counted as `hidden`, so the figures still add up."""
+    if user.role != "unit_member":
+        return data
+    mine = {r[0] for r in cg.sql.query("SELECT case_id FROM cg_cases WHERE unit = ?",
+                                        (user.unit,))}
+    for part in ("numerator", "denominator"):
+        block = data.get(part)
+        if block and block.get("case_ids") is not None:
+            ids = block["case_ids"]
+            block["case_ids"] = [i for i in ids if str(i) in mine]
+            block["hidden"] = len(ids) - len(block["case_ids"])
+    return data
+
+
 def indicators() -> dict:
     try:
         return dict(projection_module("scoreboard").INDICATORS)

@@ -71,6 +71,9 @@ def register(app: typer.Typer) -> None:
         credentials: Annotated[str | None, typer.Option(
             envvar="CASEGRID_CREDENTIALS", help="Credentials file (default: the demo logins)")] = None,
         tick_every: Annotated[float, typer.Option(help="Seconds between deadline ticks (0: off)")] = 60.0,
+        secure_cookies: Annotated[bool, typer.Option(
+            "--secure-cookies", envvar="CASEGRID_SECURE_COOKIES",
+            help="Clients reach the server over TLS (a proxy in front): Secure cookies, HSTS")] = False,
     ):
         """Start the HTTP API (/api, /docs), Open311 (/open311/v2) and the web console."""
         import uvicorn
@@ -84,7 +87,8 @@ def register(app: typer.Typer) -> None:
         if demo and not load_demo(cg):
             print(f"the store already holds {cg.projections.head()} events: not loading the demo "
                   "(use an empty --data-dir for a fresh one)")
-        app_ = create_app(cg, credentials=credentials, follow=True, tick_every=tick_every)
+        app_ = create_app(cg, credentials=credentials, follow=True, tick_every=tick_every,
+                          secure_cookies=secure_cookies)
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
         store = cg.app.env.get("SQLITE_DBNAME") or "PostgreSQL"
         print(f"casegrid monitoring center: {url}   (API docs {url}docs, store {store})")

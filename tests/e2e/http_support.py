@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -57,3 +58,20 @@ def login(client: httpx.Client, user: str, password: str = PASSWORD) -> dict[str
     r = client.post("/api/login", json={"user": user, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def form_token(html: str) -> str:
+    """The csrf_token hidden field of a console page."""
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no csrf_token in the page"
+    return m.group(1)
+
+
+def console_login(client: httpx.Client, user: str, password: str = PASSWORD,
+                  next_: str = "/") -> httpx.Response:
+    """Log the client's cookie jar in through the console's form, as a browser would:
+    the login page's token, and this server as the Origin."""
+    token = form_token(client.get("/login").text)
+    return client.post("/login", data={"user": user, "password": password, "next": next_,
+                                       "csrf_token": token},
+                       headers={"Origin": str(client.base_url).rstrip("/")})

@@ -66,9 +66,16 @@ def page(browser, server):
     requests_out: list[str] = []
     pg.on("request", lambda r: None if r.url.startswith(server.url) or r.url.startswith("data:")
           else requests_out.append(r.url))
+    # a Content-Security-Policy violation (an inline script, a style the policy blocks)
+    # breaks a page silently: Chromium reports it on the console; so does any script error
+    broken: list[str] = []
+    pg.on("console", lambda m: broken.append(m.text)
+          if m.type == "error" and "Content Security Policy" in m.text else None)
+    pg.on("pageerror", lambda e: broken.append(f"script error: {e}"))
     pg.base = server.url  # type: ignore[attr-defined]
     yield pg
     assert requests_out == [], f"the console fetched from outside the server: {requests_out}"
+    assert broken == [], f"CSP violations or script errors: {broken}"
     pg.close()
 
 
@@ -84,6 +91,17 @@ def login(pg, user: str, password: str = "demo") -> None:
     pg.click("#login-submit")
     pg.wait_for_selector("#whoami")
     assert pg.get_attribute("#whoami", "data-user") == user
+
+
+def wait_js(pg, expression: str, seconds: float = 15) -> None:
+    """Poll `expression` from the test (page.wait_for_function evaluates a string in the page,
+    which the Content-Security-Policy rightly refuses: no eval)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not pg.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
 
 
 def state_of(pg) -> str:
@@ -254,7 +272,7 @@ def test_the_duty_chief_reads_the_scoreboard_and_drills_down(page):
     shot(pg, "11-duty-chief-queues")
     pg.click('nav a[data-nav="scoreboard"]')
     pg.wait_for_selector("#ranking tr[data-key]")
-    pg.wait_for_function("window.cgChart !== undefined")
+    wait_js(pg, "window.cgChart !== undefined")
     grades = [g.inner_text() for g in pg.query_selector_all("#ranking .grade")]
     assert grades and set(grades) <= set("ABCDE")
     shot(pg, "12-scoreboard")
@@ -287,7 +305,7 @@ def test_the_map_draws_open_cases_without_tiles(page):
     pg = page
     login(pg, "chief_zhao")
     pg.click('nav a[data-nav="map"]')
-    pg.wait_for_function("window.cgMap !== undefined")
+    wait_js(pg, "window.cgMap !== undefined")
     assert int(pg.inner_text("#map-count")) > 0
     assert len(pg.query_selector_all("#map path.leaflet-interactive")) > 35  # cells + markers
     shot(pg, "16-map")
@@ -375,3 +393,44 @@ def test_a_supervisor_files_a_nil_report_and_the_chief_reads_the_reports(page, s
     resp = pg.goto(pg.base + href)
     assert resp.status == 200 and "日" in pg.title() + pg.inner_text("body")[:200]
     shot(pg, "20-daily-summary-html")
+
+
+def test_login_and_case_pages_on_a_desk_and_a_phone(page, server):
+    """The pages after the CSP change, at 1366x768 and 390x844: nothing blocked (the
+    fixture fails on any CSP violation), the forms still work."""
+    from tests.support import drive
+
+    cid = str(drive(server.cg.service, "dispatched").id)
+    pg = page
+    for w, h in ((1366, 768), (390, 844)):
+        pg.set_viewport_size({"width": w, "height": h})
+        pg.context.clear_cookies()
+        pg.goto(pg.base + "/login")
+        assert pg.is_visible("#login-submit")
+        shot(pg, f"21-login-{w}x{h}")
+        login(pg, "chief_zhao")
+        pg.goto(f"{pg.base}/cases/{cid}")
+        pg.wait_for_selector("#act-urge")
+        shot(pg, f"22-case-{w}x{h}")
+    pg.fill("#act-urge input[name=reason]", "请尽快处置")
+    submit(pg, "urge")
+    assert "Urged" in [r.get_attribute("data-event")
+                       for r in pg.query_selector_all("#timeline tr[data-event]")]
+    pg.click("#logout")
+    pg.wait_for_selector("#login-form")
+    pg.goto(f"{pg.base}/cases/{cid}")
+    assert "/login" in pg.url  # the session ended with the logout
+    pg.set_viewport_size({"width": 1366, "height": 900})
+
+
+def test_the_console_pages_load_without_csp_violations(page):
+    """Every page with scripts (map, scoreboard chart, due-time colouring) under the policy."""
+    pg = page
+    login(pg, "chief_zhao")
+    for nav in ("queues", "cases", "map", "scoreboard", "trail", "reports"):
+        pg.click(f'nav a[data-nav="{nav}"]')
+        pg.wait_for_load_state("load")
+    pg.click('nav a[data-nav="scoreboard"]')
+    wait_js(pg, "window.cgChart !== undefined")
+    csp = pg.evaluate("fetch('/queues').then(r => r.headers.get('content-security-policy'))")
+    assert "script-src 'self';" in csp

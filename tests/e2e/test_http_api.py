@@ -16,7 +16,15 @@ import httpx
 import pytest
 
 from adapters.bootstrap import bootstrap
-from tests.e2e.http_support import CATEGORY, CITIZEN_TOKEN, GRID, UNIT, LiveServer, login
+from tests.e2e.http_support import (
+    CATEGORY,
+    CITIZEN_TOKEN,
+    GRID,
+    UNIT,
+    LiveServer,
+    console_login,
+    login,
+)
 from tests.support import city
 
 USERS = {
@@ -556,7 +564,7 @@ def test_the_server_records_missed_deadlines_on_its_own(tmp_path):
 ])
 def test_console_login_redirects_only_inside(server, target, where):
     with httpx.Client(base_url=server.url) as client:  # its own cookie jar
-        r = client.post("/login", data={"user": "acc_wang", "password": "demo", "next": target})
+        r = console_login(client, "acc_wang", next_=target)
         assert r.status_code == 303 and r.headers["location"] == where
         r = client.get(f"/lang/en?next={target}")
         assert r.headers["location"] == (target if where == target else "/")

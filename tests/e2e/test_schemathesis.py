@@ -24,7 +24,9 @@ from tests.support import USER_OF_ROLE, city, drive
 ROLES = ("supervisor", "channel", "acceptor", "duty_chief", "dispatcher", "unit_member",
          "inspector")
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
-SLOW = ("/api/projections/rebuild",)  # replays the log: covered by its own tests
+SLOW = ("/api/projections/rebuild",  # replays the log: covered by its own tests
+        "/api/logout", "/api/users/{user_id}/sessions/revoke")  # would end the tokens used
+# here for every later operation: covered by tests/e2e/test_http_security.py
 
 
 @pytest.fixture(scope="module")

@@ -15,3 +15,9 @@
   document.addEventListener('DOMContentLoaded', paint);
   setInterval(paint, 30000);
 })();
+
+// "back" links (error pages): history.back() without an inline javascript: URL (CSP).
+document.addEventListener('click', function (e) {
+  var a = e.target.closest && e.target.closest('a[data-back]');
+  if (a && history.length > 1) { e.preventDefault(); history.back(); }
+});
