@@ -1,4 +1,4 @@
-"""`casegrid kafka run | status`: the Kafka worker and its positions."""
+"""`casegrid kafka run | status | retry-parked`: the Kafka worker, its positions, parked items."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def run(
     kafka_config: KafkaConfig = None,
     batch: Annotated[int | None, typer.Option(help="Records per transaction (default 500).")] = None,
     idle_exit: Annotated[float | None, typer.Option(
-        help="Stop after this many seconds with nothing to do (default: run until SIGTERM).")] = None,
+        help="Stop after this many seconds with nothing done (default: run until SIGTERM); "
+             "exit 1 if a part was still failing.")] = None,
 ):
     """Run the worker (both directions unless --in or --out is given); SIGTERM stops it cleanly."""
     from adapters.kafka_worker import KafkaWorker, open_store
@@ -79,7 +80,9 @@ def run(
         raise typer.Exit(1) from None
     finally:
         app.close()
-    print(json.dumps({"stopped": True, **stats}), file=sys.stderr)
+    print(json.dumps({"stopped": True, **stats}, ensure_ascii=False), file=sys.stderr)
+    if stats.get("failing"):  # stopped while a part kept failing: say so in the exit code
+        raise typer.Exit(1)
 
 
 @kafka_app.command("status")
@@ -89,8 +92,9 @@ def status_cmd(
     kafka_config: KafkaConfig = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ):
-    """Inbound positions and lag per partition, outbound position, dead-letter counts."""
-    from adapters.kafka_worker import open_store, status
+    """Inbound positions and lag per partition, outbound position, dead letters, parked items."""
+    from adapters.kafka_status import status
+    from adapters.kafka_worker import open_store
 
     STATE = _cli().STATE
 
@@ -114,11 +118,77 @@ def status_cmd(
     out.print(t)
     o = st["outbound"]
     out.print(f"outbound {o['topic']}: position {o['position']} of {o['head']} "
-              f"(lag {o['lag_events']} events)")
-    d = Table("dead letters from", "kind", "count", "unpublished", title=st["dead_letter_topic"])
+              f"(lag {o['lag_events']} events, {o['parked']} parked)")
+    d = Table("dead letters from", "kind", "count", "unpublished", "parked",
+              title=st["dead_letter_topic"])
     for r in st["dead_letters"]:
-        d.add_row(r["topic"], r["kind"], str(r["count"]), str(r["unpublished"]))
+        d.add_row(r["topic"], r["kind"], str(r["count"]), str(r["unpublished"]), str(r["parked"]))
     out.print(d)
+    _print_parked(st["parked"])
+
+
+def _print_parked(parked: dict) -> None:
+    if parked["events_count"]:
+        t = Table("position", "case", "version", "attempts", "last failed", "error",
+                  title=f"parked case events ({parked['events_count']})")
+        for r in parked["events"]:
+            t.add_row(str(r["position"]), r["case_id"], str(r["stream_version"]), str(r["attempts"]),
+                      r["last_failed_at"], r["error"])
+        out.print(t)
+    if parked["dead_letters_count"]:
+        t = Table("from", "partition", "offset", "kind", "attempts", "parked at", "error",
+                  title=f"parked dead letters ({parked['dead_letters_count']})")
+        for r in parked["dead_letters"]:
+            t.add_row(r["topic"], str(r["partition"]), str(r["offset"]), r["kind"], str(r["attempts"]),
+                      r["parked_at"], r["error"])
+        out.print(t)
+    if parked["events_count"] or parked["dead_letters_count"]:
+        out.print("send them again with: casegrid kafka retry-parked")
+
+
+@kafka_app.command("retry-parked")
+def retry_parked_cmd(
+    bootstrap: Bootstrap = None,
+    group: Group = None,
+    kafka_config: KafkaConfig = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+):
+    """Send parked case events and dead letters again (e.g. after raising the broker's limits)."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from adapters.kafka_dead_letters import publish_dead_letters
+    from adapters.kafka_out import OutboundPublisher, producer_config
+    from adapters.kafka_store import unpark_dead_letters
+    from adapters.kafka_worker import open_store
+
+    STATE = _cli().STATE
+
+    try:
+        settings = _settings(bootstrap, group, kafka_config)
+        app, _, sql = open_store(data_dir=STATE.data_dir, config=STATE.config)
+    except CasegridError as e:
+        _fail(e, as_json)
+    producer = None
+    try:
+        producer = KafkaProducer(**producer_config(settings.bootstrap, settings.client_id))
+        pub = OutboundPublisher(app, producer, settings.topics["case_events"], source=settings.source)
+        events = pub.retry_parked()
+        requeued = unpark_dead_letters(sql)
+        sent = publish_dead_letters(sql, producer, settings.topics["dead_letter"])
+    except KafkaError as e:
+        print(f"error: kafka ({settings.bootstrap}): {type(e).__name__}: {e}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    finally:
+        if producer is not None:
+            producer.close(timeout=10)
+        app.close()
+    res = {"events": events, "dead_letters": {"requeued": requeued, "published": sent}}
+    if as_json:
+        print(json.dumps(res))
+        return
+    out.print(f"case events: {events['published']} published, {events['failed']} still parked; "
+              f"dead letters: {requeued} requeued, {sent} published")
 
 
 def register(app: typer.Typer) -> None:

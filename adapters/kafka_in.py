@@ -12,6 +12,12 @@ repeated message id changes nothing. A message that is malformed, invalid or ref
 the lifecycle becomes a dead letter (same transaction), published afterwards with its
 original bytes and error. Nothing is dropped: every record ends as applied, duplicate or
 dead letter, and the next offset moves only in the transaction that records that.
+
+No message can stop the consumer: one larger than `max_message_bytes` is refused before
+it is decoded; ids that the database could not store (control characters, unpaired
+surrogates) are refused by rule; and a message that fails in any unforeseen way (a bug,
+a value the database refuses) is isolated by applying the batch one message per
+transaction, where it becomes a dead letter of kind `error`.
 """
 
 from __future__ import annotations
@@ -23,16 +29,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
 from uuid import UUID, uuid5
 
 import structlog
 from eventsourcing.persistence import IntegrityError
 from jsonschema import Draft202012Validator
 
+from adapters.kafka_failures import describe, is_transient
 from adapters.kafka_store import KWARG, KafkaRows, seen_messages, sql_for
 from domain.case import Case
-from domain.errors import CasegridError, RefusedError, ValidationError
+from domain.errors import CasegridError, RefusedError, ValidationError, printable
+from domain.validate import identifier
 from workflows.commands import CaseAction, ReportCase
 from workflows.lifecycle import STATES, UNIT_STATES
 from workflows.service import EXTERNAL_NS, CaseService
@@ -49,6 +56,7 @@ ACTION_TRIGGER = {
     "request_shelve": "request_shelve",
 }
 DEFAULT_CHANNEL_ACTORS = {"citizen": "citizen_app", "hotline": "hotline_12345", "camera": "system"}
+MAX_MESSAGE_BYTES = 256 * 1024  # key + value of one inbound message (setting max_message_bytes)
 
 
 @cache
@@ -168,6 +176,7 @@ class InboundProcessor:
         topics: dict[str, str],
         channel_actors: dict[str, str] | None = None,
         fallback_retries: int = 5,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ):
         self.service = service
         self.app = service.app
@@ -177,6 +186,7 @@ class InboundProcessor:
         self.types = {topics["reports"]: REPORT, topics["unit_updates"]: UNIT_UPDATE}
         self.channel_actors = {**DEFAULT_CHANNEL_ACTORS, **(channel_actors or {})}
         self.fallback_retries = fallback_retries
+        self.max_message_bytes = max_message_bytes
 
     # ---------------------------------------------------------------- parsing
 
@@ -184,7 +194,16 @@ class InboundProcessor:
         expected = self.types.get(rec.topic)
         if expected is None:
             raise BadMessage("(topic)", f"casegrid does not read topic '{rec.topic}'")
+        size = len(rec.value or b"") + len(rec.key or b"")
+        if size > self.max_message_bytes:
+            raise BadMessage("(message)", f"is {size} bytes (key and value), more than "
+                             f"max_message_bytes ({self.max_message_bytes})")
         doc = decode(rec.value, expected)
+        for name in ("message_id", "source"):  # stored in the inbox: must be storable text
+            try:
+                identifier(doc[name], name, required=True)
+            except ValidationError as e:
+                raise BadMessage(e.field, e.rule) from None
         at = _time(doc, "occurred_at")
         if expected == REPORT:
             actor = doc.get("actor") or self.channel_actors.get(doc["channel"])
@@ -259,10 +278,12 @@ class InboundProcessor:
         return "accepted" if msg.command is None else "applied"
 
     def _dead_row(self, rec: Record, err: CasegridError) -> tuple:
+        """The dead-letter row: the original bytes, and text any database stores (no NUL)."""
         payload = base64.b64encode(rec.value or b"").decode("ascii")
-        key = rec.key.decode("utf-8", "replace") if rec.key is not None else None
+        key = rec.key.decode("utf-8", "replace").replace("\x00", "\ufffd") if rec.key is not None else None
+        fld = getattr(err, "field", None)
         return (self.group, rec.topic, rec.partition, rec.offset, key, payload, err.kind,
-                getattr(err, "field", None), str(err)[:2000])
+                printable(fld, 200) if fld is not None else None, printable(str(err), 2000))
 
     def _save(self, cases: dict[UUID, Case], rows: KafkaRows) -> None:
         self.app.save(*cases.values(), **{KWARG: rows})
@@ -284,10 +305,9 @@ class InboundProcessor:
             rows.offsets[k] = max(rows.offsets.get(k, 0), r.offset + 1)
         parsed: list[tuple[Record, Message]] = []
         for r in records:
-            try:
-                parsed.append((r, self.parse(r)))
-            except BadMessage as e:
-                rows.dead.append(self._dead_row(r, e))
+            m = self._parse_or_dead(r, rows)
+            if m is not None:
+                parsed.append((r, m))
         seen = seen_messages(self.sql, [(m.source, m.message_id) for _, m in parsed])
         cases: dict[UUID, Case] = {}
         for r, m in parsed:
@@ -302,6 +322,10 @@ class InboundProcessor:
             except CasegridError as e:
                 rows.dead.append(self._dead_row(r, e))
                 continue
+            except Exception as e:  # noqa: BLE001 - isolated below, one message at a time
+                if is_transient(e):
+                    raise
+                return self._fall_back(records, cases, "inbound_batch_error_fallback", e)
             seen.add(key)
             rows.inbox.append((m.source, m.message_id, str(m.case_id), outcome, r.topic,
                                r.partition, r.offset))
@@ -313,14 +337,32 @@ class InboundProcessor:
                 result.applied += 1
         try:
             self._save(cases, rows)
-        except IntegrityError:
-            for cid in cases:
-                self.service._cache.pop(cid, None)
-            log.warning("inbound_batch_conflict_fallback", records=len(records))
-            return self._one_by_one(records)
+        except IntegrityError as e:
+            return self._fall_back(records, cases, "inbound_batch_conflict_fallback", e)
+        except Exception as e:  # noqa: BLE001 - e.g. a value the database refuses
+            if is_transient(e):
+                raise
+            return self._fall_back(records, cases, "inbound_batch_error_fallback", e)
         result.dead = len(rows.dead)
         result.case_ids = list(cases)
         return result
+
+    def _parse_or_dead(self, r: Record, rows: KafkaRows) -> Message | None:
+        try:
+            return self.parse(r)
+        except BadMessage as e:
+            rows.dead.append(self._dead_row(r, e))
+        except Exception as e:  # noqa: BLE001 - parsing touches no store: this message's fault
+            rows.dead.append(self._dead_row(r, _Unexpected(e)))
+            log.error("inbound_message_failed", topic=r.topic, partition=r.partition,
+                      offset=r.offset, error=describe(e))
+        return None
+
+    def _fall_back(self, records: Sequence[Record], cases: dict, why: str, e: Exception) -> BatchResult:
+        for cid in cases:
+            self.service._cache.pop(cid, None)
+        log.warning(why, records=len(records), error=describe(e))
+        return self._one_by_one(records)
 
     def _one_by_one(self, records: Sequence[Record]) -> BatchResult:
         """After a version conflict: each message in its own transaction, with retries."""
@@ -329,10 +371,8 @@ class InboundProcessor:
         for r in records:
             k = (self.group, r.topic, r.partition)
             rows.offsets[k] = max(rows.offsets.get(k, 0), r.offset + 1)
-            try:
-                m = self.parse(r)
-            except BadMessage as e:
-                rows.dead.append(self._dead_row(r, e))
+            m = self._parse_or_dead(r, rows)
+            if m is None:
                 continue
             for attempt in range(self.fallback_retries + 1):
                 if seen_messages(self.sql, [(m.source, m.message_id)]):
@@ -341,19 +381,25 @@ class InboundProcessor:
                 cases: dict[UUID, Case] = {}
                 try:
                     outcome = self._apply(m, cases)
+                    one = KafkaRows(inbox=[(m.source, m.message_id, str(m.case_id), outcome,
+                                            r.topic, r.partition, r.offset)])
+                    self._save(cases, one)
                 except CasegridError as e:
                     rows.dead.append(self._dead_row(r, e))
                     break
-                one = KafkaRows(inbox=[(m.source, m.message_id, str(m.case_id), outcome,
-                                        r.topic, r.partition, r.offset)])
-                try:
-                    self._save(cases, one)
                 except IntegrityError:
-                    for cid in cases:
-                        self.service._cache.pop(cid, None)
+                    self._forget(m, cases)
                     if attempt == self.fallback_retries:
                         rows.dead.append(self._dead_row(r, _Conflict(m)))
                     continue
+                except Exception as e:  # noqa: BLE001 - this message alone: a dead letter
+                    if is_transient(e):
+                        raise
+                    self._forget(m, cases)
+                    rows.dead.append(self._dead_row(r, _Unexpected(e)))
+                    log.error("inbound_message_failed", topic=r.topic, partition=r.partition,
+                              offset=r.offset, error=describe(e))
+                    break
                 if outcome == "duplicate":
                     result.duplicates += 1
                 else:
@@ -364,6 +410,11 @@ class InboundProcessor:
         result.dead = len(rows.dead)
         return result
 
+    def _forget(self, m: Message, cases: dict) -> None:
+        """Drop copies a failed message may have changed: the next use reloads them."""
+        for cid in (*cases, m.case_id):
+            self.service._cache.pop(cid, None)
+
 
 class _Conflict(CasegridError):
     kind = "conflict"
@@ -372,20 +423,10 @@ class _Conflict(CasegridError):
         super().__init__(f"conflict: case {m.case_id} kept changing; gave up on message {m.message_id}")
 
 
-def dead_letter_value(row: tuple) -> tuple[bytes | None, bytes]:
-    """A stored dead letter → (key, value) for the dead-letter topic (schema dead-letter.v1)."""
-    group, topic, part, offset, key, payload, kind, fld, error, recorded_at = row
-    raw = base64.b64decode(payload)
-    try:
-        text: Any = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    rule = error.split(": ", 1)[1] if fld and ": " in error else None
-    doc = {
-        "schema": "casegrid.dead-letter.v1", "source_topic": topic, "source_partition": int(part),
-        "source_offset": int(offset), "group_id": group,
-        "error": {"kind": kind, "field": fld, "rule": rule, "message": error},
-        "payload_base64": payload, "payload_text": text, "key": key, "recorded_at": recorded_at,
-    }
-    return (key.encode("utf-8") if key is not None else None,
-            json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+class _Unexpected(CasegridError):
+    """A message that failed in a way no rule foresaw; kept as a dead letter of kind `error`."""
+
+    kind = "error"
+
+    def __init__(self, e: BaseException):
+        super().__init__(f"error: {describe(e)}")

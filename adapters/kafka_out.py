@@ -7,8 +7,12 @@ allows one request in flight, so a retry cannot reorder), flushes, checks every 
 only then moves the position (compare-and-set). A crash after the flush and before the
 move repeats those events with the same `id`; nothing is ever skipped.
 
-Dead letters leave the same way: rows of `cg_kafka_dead_letters` with `published_at IS
-NULL` are sent to the dead-letter topic, flushed, then marked.
+An event whose send fails for good (too large for the broker, cannot be encoded, …) is
+parked in `cg_kafka_parked_events` with its error, in the transaction that moves the
+position past it: it is never silently lost (`kafka status` lists it, `kafka
+retry-parked` sends it again) and never blocks the events behind it. A broker that is
+away stops the batch at the first event it did not take; the position moves up to just
+before it and the caller backs off. Dead letters: adapters/kafka_dead_letters.py.
 """
 
 from __future__ import annotations
@@ -20,18 +24,17 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
 
-from adapters.kafka_in import dead_letter_value
+from adapters.kafka_failures import describe, is_transient
 from adapters.kafka_store import (
     advance_publish_position,
-    mark_dead_letters_published,
+    parked_events,
     publish_position,
+    settle_parked_event,
     sql_for,
-    unpublished_dead_letters,
 )
 from adapters.views import jsonable
 from domain.case import Case
 from domain.times import as_zone
-from projections.sql import Sql
 
 log = structlog.get_logger("casegrid.kafka.out")
 
@@ -40,6 +43,7 @@ SCHEMA_VERSION = 1
 DATASCHEMA = "urn:casegrid:schema:case-event:1"
 CASE_TOPIC = f"{Case.__module__}:{Case.__qualname__}."
 _HIDDEN = ("originator_id", "originator_version", "timestamp", "originator_topic")
+MAX_REQUEST_BYTES = 1024 * 1024  # the producer's max_request_size (kafka-python's default, pinned)
 
 
 def event_id(case_id: UUID | str, version: int) -> str:
@@ -81,12 +85,24 @@ def producer_config(bootstrap: str, client_id: str) -> dict:
         "linger_ms": 5,
         "batch_size": 256 * 1024,
         "request_timeout_ms": 15000,
+        "max_request_size": MAX_REQUEST_BYTES,
+        "max_block_ms": 10000,  # a broker that is away fails a send in 10 s, not 60
     }
+
+
+def outcome(future: Any) -> BaseException | None:
+    """A send's result after the flush: None if the broker has it, else the error."""
+    from kafka.errors import KafkaTimeoutError
+
+    if not future.is_done:
+        return KafkaTimeoutError("the broker did not acknowledge the send before the flush timed out")
+    return None if future.succeeded() else future.exception
 
 
 class OutboundPublisher:
     def __init__(self, app: Any, producer: Any, topic: str, *, name: str | None = None,
-                 batch: int = 1000, source: str = "urn:casegrid", send_timeout: float = 30.0):
+                 batch: int = 1000, source: str = "urn:casegrid", send_timeout: float = 30.0,
+                 max_transient: int = 5):
         self.app = app
         self.sql = sql_for(app)
         self.producer = producer
@@ -95,6 +111,8 @@ class OutboundPublisher:
         self.batch = batch
         self.source = source
         self.send_timeout = send_timeout
+        self.max_transient = max_transient  # retriable failures of one event while others go out
+        self._transient: dict[int, int] = {}
 
     def position(self) -> int:
         return publish_position(self.sql, self.name)
@@ -102,30 +120,68 @@ class OutboundPublisher:
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
+    def _send(self, note: Any) -> Any:
+        ev = self.app.mapper.to_domain_event(note)
+        value = json.dumps(envelope(ev, note.id, self.source), ensure_ascii=False)
+        return self.producer.send(self.topic, key=str(ev.originator_id).encode(),
+                                  value=value.encode("utf-8"))
+
+    @staticmethod
+    def _parked(note: Any, e: BaseException) -> tuple:
+        return (note.id, str(note.originator_id), int(note.originator_version), describe(e))
+
     def step(self) -> int:
-        """Publish the next batch; returns how many log entries it moved past (0: caught up)."""
+        """Publish the next batch; returns how many log entries it moved past (0: caught up).
+        Events that fail for good are parked; a broker that is away raises, after the
+        position has moved up to the first event it did not take."""
         pos = self.position()
         notes = self.app.recorder.select_notifications(start=pos + 1, limit=self.batch)
         if not notes:
             return 0
-        to_event = self.app.mapper.to_domain_event
-        futures = []
+        futures, parked, stop_at, transient = [], [], None, None
         for note in notes:
             if not note.topic.startswith(CASE_TOPIC):
                 continue  # other aggregates share the log (e.g. patrol days): not case events
-            ev = to_event(note)
-            value = json.dumps(envelope(ev, note.id, self.source), ensure_ascii=False)
-            futures.append(self.producer.send(
-                self.topic, key=str(ev.originator_id).encode(), value=value.encode("utf-8")))
-        self.producer.flush(timeout=self.send_timeout)
-        for f in futures:
-            f.get(timeout=self.send_timeout)  # raises if the broker did not take it
-        moved = advance_publish_position(self.sql, self.name, pos, notes[-1].id)
-        head = self.head()
-        log.info("outbound_batch", topic=self.topic, offset=notes[-1].id, position=notes[-1].id,
-                 events=len(futures), skipped=len(notes) - len(futures), lag=head - notes[-1].id,
-                 moved=moved)
+            try:
+                futures.append((note, self._send(note)))
+            except Exception as e:  # noqa: BLE001 - classified: retried or parked
+                if is_transient(e):
+                    stop_at, transient = note.id, e
+                    break
+                parked.append(self._parked(note, e))
+        try:
+            self.producer.flush(timeout=self.send_timeout)
+        except Exception as e:  # noqa: BLE001 - the futures say which went out
+            transient = transient or e
+        results = [(note, outcome(f)) for note, f in futures]
+        sent = sum(1 for _, err in results if err is None)
+        for note, err in results:
+            if err is None:
+                continue
+            if not is_transient(err):
+                parked.append(self._parked(note, err))
+            elif sent and self._count(note.id) >= self.max_transient:
+                parked.append(self._parked(note, err))  # keeps failing while others go out
+            else:
+                stop_at = note.id if stop_at is None else min(stop_at, note.id)
+                transient = transient or err
+        new = notes[-1].id if stop_at is None else stop_at - 1
+        parked = [p for p in parked if p[0] <= new]  # beyond the stop: tried again next round
+        moved = new > pos and advance_publish_position(self.sql, self.name, pos, new, parked)
+        if moved:
+            self._transient = {k: v for k, v in self._transient.items() if k > new}
+            for p, cid, version, error in parked:
+                log.error("outbound_parked", topic=self.topic, position=p, case_id=cid,
+                          stream_version=version, error=error)
+        log.info("outbound_batch", topic=self.topic, offset=new, position=new, events=sent,
+                 parked=len(parked) if moved else 0, lag=self.head() - new, moved=moved)
+        if transient is not None:
+            raise transient
         return len(notes)
+
+    def _count(self, position: int) -> int:
+        self._transient[position] = self._transient.get(position, 0) + 1
+        return self._transient[position]
 
     def catch_up(self, max_batches: int | None = None) -> int:
         done = 0
@@ -138,23 +194,27 @@ class OutboundPublisher:
             n += 1
         return done
 
-
-def publish_dead_letters(sql: Sql, producer: Any, topic: str, *, timeout: float = 30.0) -> int:
-    """Send unpublished dead letters, flush, then mark them; a crash in between repeats them."""
-    total = 0
-    while True:
-        rows = unpublished_dead_letters(sql)
-        if not rows:
-            return total
+    def retry_parked(self) -> dict:
+        """Send the parked events again; the ones the broker takes are marked published."""
+        items = parked_events(self.sql, self.name)
         futures = []
-        for row in rows:
-            key, value = dead_letter_value(row)
-            futures.append(producer.send(topic, key=key, value=value))
-        producer.flush(timeout=timeout)
-        for f in futures:
-            f.get(timeout=timeout)
-        mark_dead_letters_published(sql, [tuple(r[:4]) for r in rows])
-        for r in rows:
-            log.warning("dead_letter", topic=r[1], partition=int(r[2]), offset=int(r[3]),
-                        error_kind=r[6], field=r[7], error=r[8], dead_letter_topic=topic)
-        total += len(rows)
+        for item in items:
+            p = item["position"]
+            notes = self.app.recorder.select_notifications(start=p, limit=1)
+            try:
+                if not notes or notes[0].id != p:
+                    raise LookupError(f"position {p} is not in the event log")
+                futures.append((p, self._send(notes[0])))
+            except Exception as e:  # noqa: BLE001 - recorded on the parked row
+                futures.append((p, e))
+        try:
+            self.producer.flush(timeout=self.send_timeout)
+        except Exception as e:  # noqa: BLE001 - the futures say which went out
+            log.warning("retry_parked_flush_failed", error=describe(e))
+        done = failed = 0
+        for p, f in futures:
+            err = f if isinstance(f, BaseException) else outcome(f)
+            settle_parked_event(self.sql, self.name, p, None if err is None else describe(err))
+            done, failed = done + (err is None), failed + (err is not None)
+        log.info("outbound_retry_parked", topic=self.topic, published=done, failed=failed)
+        return {"published": done, "failed": failed}

@@ -14,8 +14,11 @@ Tables (same database as the events; `?` SQL through projections.sql):
   cg_kafka_inbox         (source, message_id) -> case id, outcome, where it came from
   cg_kafka_offsets       (group_id, topic, partition_id) -> next offset to read
   cg_kafka_dead_letters  (group_id, topic, partition_id, kafka_offset) -> error, original bytes,
-                         published_at (NULL until the dead-letter topic has it)
+                         published_at (NULL until the dead-letter topic has it), parked_at /
+                         publish_error / publish_attempts (a send that failed for good)
   cg_kafka_publish       (publisher) -> position in the event log already published
+  cg_kafka_parked_events (publisher, position) -> an event the publisher moved past without
+                         publishing it (its send failed for good): error, attempts, times
 """
 
 from __future__ import annotations
@@ -49,7 +52,19 @@ DDL = (
     " ON cg_kafka_dead_letters (published_at, recorded_at)",
     "CREATE TABLE IF NOT EXISTS cg_kafka_publish ("
     " publisher TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS cg_kafka_parked_events ("
+    " publisher TEXT NOT NULL, position BIGINT NOT NULL, case_id TEXT, stream_version INTEGER,"
+    " error TEXT NOT NULL, attempts INTEGER NOT NULL, first_failed_at TEXT NOT NULL,"
+    " last_failed_at TEXT NOT NULL, published_at TEXT, PRIMARY KEY (publisher, position))",
 )
+# columns added after the first release: created on open when missing
+ADDED_COLUMNS = {
+    "cg_kafka_dead_letters": (
+        ("publish_attempts", "INTEGER NOT NULL DEFAULT 0"),
+        ("publish_error", "TEXT"),
+        ("parked_at", "TEXT"),
+    ),
+}
 
 
 def now_ts() -> str:
@@ -138,11 +153,26 @@ def create_tables(sql: Sql, attempts: int = 5) -> None:
             with sql.transaction() as cur:
                 for stmt in DDL:
                     cur.execute(stmt)
+                _add_columns(cur)
             return
         except Exception:  # noqa: BLE001 - re-raised on the last attempt
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+def _add_columns(cur: Cur) -> None:
+    for table, cols in ADDED_COLUMNS.items():
+        if cur.dialect == "postgres":
+            cur.execute("SELECT column_name FROM information_schema.columns"
+                        " WHERE table_schema = current_schema() AND table_name = ?", (table,))
+            have = {r[0] for r in cur.fetchall()}
+        else:
+            cur.execute(f"PRAGMA table_info({table})")
+            have = {r[1] for r in cur.fetchall()}
+        for name, decl in cols:
+            if name not in have:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
 
 def seen_messages(sql: Sql, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -175,46 +205,153 @@ def publish_position(sql: Sql, publisher: str) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def advance_publish_position(sql: Sql, publisher: str, old: int, new: int) -> bool:
-    """Compare-and-set; False if another publisher moved it first (it then re-reads)."""
+class _Lost(Exception):
+    """Another publisher moved the position first: roll our writes back."""
+
+
+def advance_publish_position(sql: Sql, publisher: str, old: int, new: int,
+                             parked: list[tuple] = ()) -> bool:
+    """Compare-and-set, with the events parked on the way (position, case_id, version,
+    error) in the same transaction; False if another publisher moved it first."""
+    at = now_ts()
+    try:
+        with sql.transaction() as cur:
+            cur.execute(
+                "INSERT INTO cg_kafka_publish (publisher, position, updated_at) VALUES (?, 0, ?)"
+                " ON CONFLICT (publisher) DO NOTHING",
+                (publisher, at),
+            )
+            moved = cur.execute(
+                "UPDATE cg_kafka_publish SET position = ?, updated_at = ?"
+                " WHERE publisher = ? AND position = ?",
+                (new, at, publisher, old),
+            )
+            if moved != 1:
+                raise _Lost
+            _park_events(cur, publisher, parked, at)
+    except _Lost:
+        return False
+    return True
+
+
+def _park_events(cur: Cur, publisher: str, parked: list[tuple], at: str) -> None:
+    cur.executemany(
+        "INSERT INTO cg_kafka_parked_events (publisher, position, case_id, stream_version, error,"
+        " attempts, first_failed_at, last_failed_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)"
+        " ON CONFLICT (publisher, position) DO UPDATE SET error = excluded.error,"
+        " attempts = cg_kafka_parked_events.attempts + 1, last_failed_at = excluded.last_failed_at,"
+        " published_at = NULL",
+        [(publisher, int(p), c, v, e, at, at) for p, c, v, e in parked],
+    )
+
+
+def parked_events(sql: Sql, publisher: str, limit: int = 1000) -> list[dict]:
+    """Events moved past without being published, oldest first."""
+    rows = sql.query(
+        "SELECT position, case_id, stream_version, error, attempts, first_failed_at, last_failed_at"
+        " FROM cg_kafka_parked_events WHERE publisher = ? AND published_at IS NULL"
+        " ORDER BY position LIMIT ?",
+        (publisher, limit),
+    )
+    keys = ("position", "case_id", "stream_version", "error", "attempts", "first_failed_at",
+            "last_failed_at")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def count_parked_events(sql: Sql, publisher: str) -> int:
+    return int(sql.query("SELECT COUNT(*) FROM cg_kafka_parked_events"
+                         " WHERE publisher = ? AND published_at IS NULL", (publisher,))[0][0])
+
+
+def settle_parked_event(sql: Sql, publisher: str, position: int, error: str | None) -> None:
+    """After a retry: published (error None), or one more failed attempt."""
+    at = now_ts()
     with sql.transaction() as cur:
-        cur.execute(
-            "INSERT INTO cg_kafka_publish (publisher, position, updated_at) VALUES (?, 0, ?)"
-            " ON CONFLICT (publisher) DO NOTHING",
-            (publisher, now_ts()),
-        )
-        moved = cur.execute(
-            "UPDATE cg_kafka_publish SET position = ?, updated_at = ?"
-            " WHERE publisher = ? AND position = ?",
-            (new, now_ts(), publisher, old),
-        )
-    return moved == 1
+        if error is None:
+            cur.execute("UPDATE cg_kafka_parked_events SET published_at = ?"
+                        " WHERE publisher = ? AND position = ?", (at, publisher, position))
+        else:
+            cur.execute("UPDATE cg_kafka_parked_events SET error = ?, attempts = attempts + 1,"
+                        " last_failed_at = ? WHERE publisher = ? AND position = ?",
+                        (error, at, publisher, position))
+
+
+DEAD_LETTER_COLS = ("group_id, topic, partition_id, kafka_offset, msg_key, payload, error_kind,"
+                    " error_field, error, recorded_at")
 
 
 def unpublished_dead_letters(sql: Sql, limit: int = 500) -> list[tuple]:
+    """Dead letters still to publish (not parked), oldest first."""
     return sql.query(
-        "SELECT group_id, topic, partition_id, kafka_offset, msg_key, payload, error_kind, error_field,"
-        " error, recorded_at FROM cg_kafka_dead_letters WHERE published_at IS NULL"
+        f"SELECT {DEAD_LETTER_COLS} FROM cg_kafka_dead_letters"
+        " WHERE published_at IS NULL AND parked_at IS NULL"
         " ORDER BY recorded_at, topic, partition_id, kafka_offset LIMIT ?",
         (limit,),
     )
+
+
+def stored_dead_letter(sql: Sql, key: tuple) -> tuple | None:
+    """One dead letter by (group_id, topic, partition_id, kafka_offset), original bytes included."""
+    rows = sql.query(
+        f"SELECT {DEAD_LETTER_COLS} FROM cg_kafka_dead_letters"
+        " WHERE group_id = ? AND topic = ? AND partition_id = ? AND kafka_offset = ?",
+        tuple(key),
+    )
+    return rows[0] if rows else None
 
 
 def mark_dead_letters_published(sql: Sql, keys: list[tuple]) -> None:
     at = now_ts()
     with sql.transaction() as cur:
         cur.executemany(
-            "UPDATE cg_kafka_dead_letters SET published_at = ?"
+            "UPDATE cg_kafka_dead_letters SET published_at = ?, parked_at = NULL,"
+            " publish_attempts = publish_attempts + 1"
             " WHERE group_id = ? AND topic = ? AND partition_id = ? AND kafka_offset = ?",
             [(at, *k) for k in keys],
         )
 
 
+def park_dead_letters(sql: Sql, failed: list[tuple[tuple, str]]) -> None:
+    """Dead letters whose send failed for good: kept unpublished, with the error, out of the queue."""
+    at = now_ts()
+    with sql.transaction() as cur:
+        cur.executemany(
+            "UPDATE cg_kafka_dead_letters SET parked_at = ?, publish_error = ?,"
+            " publish_attempts = publish_attempts + 1"
+            " WHERE group_id = ? AND topic = ? AND partition_id = ? AND kafka_offset = ?",
+            [(at, error, *k) for k, error in failed],
+        )
+
+
+def unpark_dead_letters(sql: Sql) -> int:
+    """Put parked dead letters back in the queue (kafka retry-parked); returns how many."""
+    with sql.transaction() as cur:
+        return cur.execute("UPDATE cg_kafka_dead_letters SET parked_at = NULL"
+                           " WHERE parked_at IS NOT NULL AND published_at IS NULL")
+
+
+def parked_dead_letters(sql: Sql, limit: int = 1000) -> list[dict]:
+    rows = sql.query(
+        "SELECT group_id, topic, partition_id, kafka_offset, error_kind, publish_error,"
+        " publish_attempts, parked_at FROM cg_kafka_dead_letters"
+        " WHERE parked_at IS NOT NULL AND published_at IS NULL"
+        " ORDER BY parked_at, topic, partition_id, kafka_offset LIMIT ?",
+        (limit,),
+    )
+    return [
+        {"group_id": g, "topic": t, "partition": int(p), "offset": int(o), "kind": k,
+         "error": e, "attempts": int(a), "parked_at": at}
+        for g, t, p, o, k, e, a, at in rows
+    ]
+
+
 def dead_letter_counts(sql: Sql) -> list[dict]:
     rows = sql.query(
-        "SELECT topic, error_kind, COUNT(*), SUM(CASE WHEN published_at IS NULL THEN 1 ELSE 0 END)"
+        "SELECT topic, error_kind, COUNT(*), SUM(CASE WHEN published_at IS NULL THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN published_at IS NULL AND parked_at IS NOT NULL THEN 1 ELSE 0 END)"
         " FROM cg_kafka_dead_letters GROUP BY topic, error_kind ORDER BY topic, error_kind"
     )
     return [
-        {"topic": t, "kind": k, "count": int(n), "unpublished": int(u or 0)} for t, k, n, u in rows
+        {"topic": t, "kind": k, "count": int(n), "unpublished": int(u or 0), "parked": int(pk or 0)}
+        for t, k, n, u, pk in rows
     ]

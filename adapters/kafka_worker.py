@@ -1,18 +1,21 @@
 """The Kafka worker: consume reports and unit updates, publish case events and dead letters.
 
-One process, one loop: poll a batch → apply it in one database transaction (events,
-inbox, dead letters, next offsets) → commit the Kafka offsets → publish dead letters →
-publish the next outbound events. Our database is the authority on positions: on every
-partition assignment the consumer seeks to the offset stored there, so a broker that
-lost its committed offsets (Tansu keeps them in memory) or a crash between our commit
-and Kafka's changes nothing. SIGTERM / SIGINT finish the batch in hand and leave the
-group cleanly.
+One process, one loop of three independent parts: poll a batch → apply it in one
+database transaction (events, inbox, dead letters, next offsets) → commit the Kafka
+offsets; publish dead letters; publish the next outbound events. A part that fails is
+logged and backed off alone (its own `Backoff`); the others go on. Items a part cannot
+handle are parked (dead letters, parked events) and never block the ones behind them.
+Our database is the authority on positions: on every partition assignment, and after an
+inbound failure, the consumer seeks to the offset stored there, so a broker that lost its
+committed offsets (Tansu keeps them in memory) or a crash between our commit and
+Kafka's changes nothing. SIGTERM / SIGINT finish the batch in hand and leave the group
+cleanly.
 
 Settings, highest first: command-line options, environment variables
 (CASEGRID_KAFKA_BOOTSTRAP, CASEGRID_KAFKA_GROUP, CASEGRID_KAFKA_TOPIC_REPORTS,
 CASEGRID_KAFKA_TOPIC_UNIT_UPDATES, CASEGRID_KAFKA_TOPIC_CASE_EVENTS,
 CASEGRID_KAFKA_TOPIC_DEAD_LETTER, CASEGRID_KAFKA_BATCH, CASEGRID_KAFKA_SESSION_TIMEOUT_MS,
-CASEGRID_KAFKA_PARTITIONS), the `kafka:` mapping of the YAML file named by
+CASEGRID_KAFKA_PARTITIONS, CASEGRID_KAFKA_MAX_MESSAGE_BYTES), the `kafka:` mapping of the YAML file named by
 --kafka-config / CASEGRID_KAFKA_CONFIG, then the defaults below.
 """
 
@@ -32,16 +35,11 @@ import yaml
 from kafka import ConsumerRebalanceListener
 
 from adapters.bootstrap import load_city, open_application, store_env
-from adapters.kafka_in import InboundProcessor, Record
-from adapters.kafka_out import OutboundPublisher, producer_config, publish_dead_letters
-from adapters.kafka_store import (
-    create_tables,
-    dead_letter_counts,
-    publish_position,
-    recorder_env,
-    sql_for,
-    stored_offsets,
-)
+from adapters.kafka_dead_letters import publish_dead_letters
+from adapters.kafka_failures import Backoff
+from adapters.kafka_in import MAX_MESSAGE_BYTES, InboundProcessor, Record
+from adapters.kafka_out import MAX_REQUEST_BYTES, OutboundPublisher, producer_config
+from adapters.kafka_store import create_tables, recorder_env, sql_for, stored_offsets
 from domain.errors import ConfigError
 from workflows.service import CaseApplication, CaseService
 
@@ -70,6 +68,7 @@ class KafkaSettings:
     heartbeat_interval_ms: int = 3000
     partitions: int = 3  # used when the worker creates missing topics
     create_topics: bool = True
+    max_message_bytes: int = MAX_MESSAGE_BYTES  # larger inbound messages become dead letters
 
     @classmethod
     def load(cls, path: str | Path | None = None, env: dict | None = None, **overrides) -> KafkaSettings:
@@ -95,6 +94,9 @@ class KafkaSettings:
             from_env["topics"] = topics
         s._apply(from_env, "env")
         s._apply({k: v for k, v in overrides.items() if v is not None}, "option")
+        if not 1024 <= s.max_message_bytes <= MAX_REQUEST_BYTES:
+            raise ConfigError("max_message_bytes", f"must be between 1024 and {MAX_REQUEST_BYTES} "
+                              f"bytes, not {s.max_message_bytes}")
         return s
 
     def _apply(self, values: dict, where: str) -> None:
@@ -165,10 +167,14 @@ class KafkaWorker:
         self.producer = None
         self.processor = InboundProcessor(
             service, group=settings.group, topics=settings.topics,
-            channel_actors=settings.channel_actors,
+            channel_actors=settings.channel_actors, max_message_bytes=settings.max_message_bytes,
         )
         self.publisher: OutboundPublisher | None = None
-        self.stats = {"applied": 0, "duplicates": 0, "dead": 0, "published": 0}
+        self.stats = {"applied": 0, "duplicates": 0, "dead": 0, "published": 0,
+                      "dead_letters_published": 0}
+        self.parts = {name: Backoff(name) for name in ("inbound", "dead_letters", "outbound")}
+        self._rewind = False  # after an inbound failure: seek back to our stored offsets
+        self._started = time.monotonic()
 
     # ------------------------------------------------------------ setup / teardown
 
@@ -176,6 +182,7 @@ class KafkaWorker:
         from kafka import KafkaConsumer, KafkaProducer
 
         s = self.settings
+        self._started = time.monotonic()
         if s.create_topics:
             try:
                 ensure_topics(s)
@@ -229,6 +236,8 @@ class KafkaWorker:
 
         if self.consumer is None:
             return 0
+        if self._rewind:
+            self.rewind()
         polled = self.consumer.poll(timeout_ms=self.settings.poll_ms if timeout_ms is None else timeout_ms,
                                     max_records=self.settings.batch)
         records = [
@@ -259,41 +268,92 @@ class KafkaWorker:
                  duplicates=result.duplicates, dead=result.dead, fallback=result.fallback)
         return len(records)
 
+    def rewind(self) -> None:
+        """Seek every assigned partition back to the offset our database stored: records
+        polled but not applied (the transaction failed) are read again."""
+        stored = stored_offsets(self.sql, self.settings.group)
+        for tp in self.consumer.assignment():
+            nxt = stored.get((tp.topic, tp.partition))
+            if nxt is None:
+                nxt = self.consumer.committed(tp)
+            if nxt is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, nxt)
+        self._rewind = False
+        log.info("inbound_rewound", partitions=len(self.consumer.assignment()))
+
+    def publish_dead_letters_once(self) -> int:
+        n = publish_dead_letters(self.sql, self.producer, self.settings.topics["dead_letter"])
+        self.stats["dead_letters_published"] += n
+        return n
+
+    def publish_events_once(self) -> int:
+        k = self.publisher.step()
+        self.stats["published"] += k
+        return k
+
     def publish_once(self) -> int:
+        """Dead letters, then case events, each guarded on its own (one failing does not stop
+        the other); returns how many went out."""
         n = 0
         if self.producer is not None and self.inbound:
-            n += publish_dead_letters(self.sql, self.producer, self.settings.topics["dead_letter"])
+            n += self._guarded("dead_letters", self.publish_dead_letters_once)
         if self.publisher is not None:
-            k = self.publisher.step()
-            self.stats["published"] += k
-            n += k
+            n += self._guarded("outbound", self.publish_events_once)
         return n
+
+    def _guarded(self, part: str, fn) -> int:
+        """Run one part unless it is backing off; a failure backs off that part alone."""
+        backoff = self.parts[part]
+        if not backoff.ready():
+            return 0
+        try:
+            n = fn()
+        except Exception as e:  # noqa: BLE001 - logged, backed off; the other parts go on
+            delay = backoff.failed(e)
+            self.stats[f"{part}_errors"] = self.stats.get(f"{part}_errors", 0) + 1
+            if part == "inbound":
+                self._rewind = True
+            log.error(f"{part}_failed", part=part, error=backoff.last_error,
+                      failures=backoff.failures, retry_in=delay)
+            return 0
+        if backoff.failures:
+            log.info(f"{part}_recovered", part=part, failures=backoff.failures)
+            backoff.ok()
+        return n
+
+    def _joining(self, now: float) -> bool:
+        """The group has not given us a partition yet, and may still: a join takes about half
+        of session_timeout_ms on Tansu; past twice that, no assignment is idleness."""
+        if self.consumer is None or self.consumer.assignment():
+            return False
+        return now - self._started < max(2 * self.settings.session_timeout_ms / 1000, 3.0)
 
     def run(self, *, idle_exit: float | None = None, max_seconds: float | None = None) -> dict:
         self.start()
         started = last_work = time.monotonic()
         try:
             while not self.stop_event.is_set():
-                got = self.poll_once()  # a failure here stops the worker: restart resumes
-                try:
-                    sent = self.publish_once()
-                except Exception as e:  # noqa: BLE001 - the outbox and position stay in our database
-                    log.error("publish_failed", error=f"{type(e).__name__}: {e}")
-                    sent = 0
-                    self.stop_event.wait(min(5.0, 0.5 * (1 + self.stats.setdefault("publish_errors", 0))))
-                    self.stats["publish_errors"] += 1
+                polling = self.consumer is not None and self.parts["inbound"].ready()
+                got = self._guarded("inbound", self.poll_once) if polling else 0
+                sent = self.publish_once()
                 now = time.monotonic()
-                if got or sent or (self.consumer is not None and not self.consumer.assignment()):
-                    last_work = now  # busy, or not idle yet: the group has given us no partition
+                if got or sent or self._joining(now):
+                    last_work = now
                 if idle_exit is not None and now - last_work >= idle_exit:
-                    log.info("kafka_worker_idle_exit", idle_seconds=idle_exit)
+                    log.info("kafka_worker_idle_exit", idle_seconds=idle_exit,
+                             assigned=bool(self.consumer and self.consumer.assignment()))
                     break
                 if max_seconds is not None and now - started >= max_seconds:
                     break
-                if not got and not sent and self.consumer is None:
+                if not got and not sent and not polling:
                     self.stop_event.wait(self.settings.poll_ms / 1000)
         finally:
             self.close()
+            failing = {n: b.last_error for n, b in self.parts.items() if b.failures}
+            if failing:
+                self.stats["failing"] = failing  # parts whose last attempt failed
             log.info("kafka_worker_stopped", **self.stats)
         return self.stats
 
@@ -314,58 +374,3 @@ class _SeekToStored(ConsumerRebalanceListener):
             if nxt is not None:
                 self.worker.consumer.seek(tp, nxt)
             log.info("partition_assigned", topic=tp.topic, partition=tp.partition, offset=nxt)
-
-
-# ------------------------------------------------------------ status
-
-
-def status(app: CaseApplication, settings: KafkaSettings, *, timeout_ms: int = 5000) -> dict:
-    sql = sql_for(app)
-    create_tables(sql)
-    stored = stored_offsets(sql, settings.group)
-    head = app.recorder.max_notification_id() or 0
-    out_pos = publish_position(sql, f"kafka:{settings.topics['case_events']}")
-    inbound = [
-        {"topic": t, "partition": p, "next_offset": n, "end_offset": None, "kafka_committed": None,
-         "lag": None}
-        for (t, p), n in sorted(stored.items())
-    ]
-    broker = "ok"
-    try:
-        from kafka import KafkaConsumer, TopicPartition
-
-        c = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.group,
-                          enable_auto_commit=False, request_timeout_ms=max(timeout_ms, 2000) + 1000,
-                          bootstrap_timeout_ms=timeout_ms)
-        try:
-            tps = []
-            for role in ("reports", "unit_updates"):
-                parts = c.partitions_for_topic(settings.topics[role]) or set()
-                tps += [TopicPartition(settings.topics[role], p) for p in sorted(parts)]
-            ends = c.end_offsets(tps) if tps else {}
-            rows = {(r["topic"], r["partition"]): r for r in inbound}
-            for tp in tps:
-                row = rows.get((tp.topic, tp.partition))
-                if row is None:
-                    row = {"topic": tp.topic, "partition": tp.partition, "next_offset": 0,
-                           "end_offset": None, "kafka_committed": None, "lag": None}
-                    inbound.append(row)
-                row["end_offset"] = ends.get(tp)
-                row["kafka_committed"] = c.committed(tp)
-                if row["end_offset"] is not None:
-                    row["lag"] = max(0, row["end_offset"] - row["next_offset"])
-        finally:
-            c.close(autocommit=False)
-    except Exception as e:  # noqa: BLE001 - the database part is still worth showing
-        broker = f"unreachable: {type(e).__name__}: {e}"
-    inbound.sort(key=lambda r: (r["topic"], r["partition"]))
-    return {
-        "bootstrap": settings.bootstrap,
-        "group": settings.group,
-        "broker": broker,
-        "inbound": inbound,
-        "outbound": {"topic": settings.topics["case_events"], "position": out_pos, "head": head,
-                     "lag_events": head - out_pos},
-        "dead_letters": dead_letter_counts(sql),
-        "dead_letter_topic": settings.topics["dead_letter"],
-    }

@@ -190,8 +190,13 @@ def test_settings_precedence_and_errors(tmp_path):
 
 
 class _Sent:
+    is_done, exception = True, None
+
     def get(self, timeout=None):
         return None
+
+    def succeeded(self):
+        return True
 
 
 class _FakeProducer:
