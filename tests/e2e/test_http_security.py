@@ -10,6 +10,7 @@ not for channel accounts, a unit member's drill-down lists only their own unit's
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -395,3 +396,33 @@ def test_a_unit_members_drill_down_lists_only_their_own_units_cases(server):
         html = page.get("/scoreboard/explain", params=q).text
         assert str(ours.id) in html and str(theirs.id) not in html
         page.close()
+
+
+def test_sessions_and_failure_counts_on_each_store(store_env, tmp_path):
+    """cg_sessions and cg_login_failures on SQLite and PostgreSQL: two processes' views."""
+    from adapters.http.auth_store import SqlAuthStore, store_for
+
+    env = store_env if "POSTGRES_DBNAME" in store_env else {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "a.sqlite")}
+    cgs = [bootstrap(env=env, city=city()) for _ in range(2)]
+    try:
+        one, two = store_for(cgs[0].sql), store_for(cgs[1].sql)
+        assert isinstance(one, SqlAuthStore)
+        u, s1, s2 = (f"{x}-{tmp_path.name}" for x in ("user", "s1", "s2"))  # a shared server
+        now = int(time.time())
+        one.add_session(s1, u, now, now + 60)
+        one.add_session(s2, u, now, now + 60)
+        assert two.session(s1).user_id == u and two.session(s1).revoked_at is None
+        assert two.revoke(s1, u) == 1 and two.revoke(s1, u) == 0
+        assert one.session(s1).revoked_at is not None
+        assert one.revoke_user(u, "chief_zhao") == 1  # s2; s1 was already ended
+        assert two.session(s2).revoked_at is not None and two.session("nope") is None
+        key = f"user:{tmp_path.name}"
+        assert [one.add_failure(key, 5000 + i, 0) for i in range(3)] == [1, 2, 3]
+        assert two.failures(key) == (3, 5002)
+        assert two.add_failure(key, 9000, 8000) == 1  # the last one is long past: anew
+        two.clear_failures(key)
+        assert one.failures(key) == (0, 0)
+    finally:
+        for cg in cgs:
+            cg.close()
