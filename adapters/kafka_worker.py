@@ -36,7 +36,7 @@ from kafka import ConsumerRebalanceListener
 
 from adapters.bootstrap import load_city, open_application, store_env
 from adapters.kafka_dead_letters import publish_dead_letters
-from adapters.kafka_failures import Backoff
+from adapters.kafka_failures import Backoff, describe
 from adapters.kafka_in import MAX_MESSAGE_BYTES, InboundProcessor, Record
 from adapters.kafka_out import MAX_REQUEST_BYTES, OutboundPublisher, producer_config
 from adapters.kafka_store import create_tables, recorder_env, sql_for, stored_offsets
@@ -368,7 +368,13 @@ class _SeekToStored(ConsumerRebalanceListener):
         log.info("partitions_revoked", partitions=[f"{tp.topic}:{tp.partition}" for tp in revoked])
 
     def on_partitions_assigned(self, assigned) -> None:
-        stored = stored_offsets(self.worker.sql, self.worker.settings.group)
+        try:
+            stored = stored_offsets(self.worker.sql, self.worker.settings.group)
+        except Exception as e:  # noqa: BLE001 - the next poll seeks first (and backs off if it fails)
+            self.worker._rewind = True
+            log.error("partition_seek_failed", error=describe(e),
+                      partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
+            return
         for tp in assigned:
             nxt = stored.get((tp.topic, tp.partition))
             if nxt is not None:
