@@ -37,7 +37,7 @@ def build_city(raw) -> City:
     try:
         f = CityFile.model_validate(raw)
     except ValidationError as e:
-        raise config_error(e) from None
+        raise config_error(e, raw) from None
     c = f.calendar
     cal = WorkCalendar(tz=ZoneInfo(f.city.timezone), hours=c.hours, workdays=c.workdays,
                        holidays=frozenset(c.holidays or ()),

@@ -74,11 +74,15 @@ def _small_name(v: str) -> str:
 
 
 class CityName(Spec):
+    """The city: its display name and IANA time zone."""
+
     name: str
     timezone: TimeZone
 
 
 class Calendar(Spec):
+    """Working hours of a working day, working weekdays, holidays and make-up days."""
+
     hours: Hours
     workdays: Workdays = frozenset({1, 2, 3, 4, 5})
     shifts: dict[str, Shift] | None = None
@@ -87,11 +91,15 @@ class Calendar(Spec):
 
 
 class Squad(Spec):
+    """A patrol squad (巡查中队); communities name it as their responsibility area."""
+
     id: str
     name: str
 
 
 class Community(Spec):
+    """A community (社区): 3-digit code and its 2-digit grid cells."""
+
     code: digits(3)
     name: str
     squad: str | None = None
@@ -99,29 +107,39 @@ class Community(Spec):
 
 
 class Street(Spec):
+    """A street (街道): 3-digit code and its communities."""
+
     code: digits(3)
     name: str
     communities: list[Community]
 
 
 class District(Spec):
+    """A county or district (区县): 6-digit GB/T 2260 code and its streets."""
+
     code: digits(6)
     name: str
     streets: list[Street]
 
 
 class BigClass(Spec):
+    """A big class: 2-digit code, name and small classes (2-digit code: name)."""
+
     code: digits(2)
     name: str
     small: dict[digits(2), Annotated[str, AfterValidator(_small_name)]]
 
 
 class Categories(Spec):
+    """Case categories: components (部件, C…) and events (事件, E…)."""
+
     components: list[BigClass] | None = None
     events: list[BigClass] | None = None
 
 
 class Unit(Spec):
+    """A member unit (成员单位); group "4" is a core unit of 4+X."""
+
     id: str
     name: str
     short: str | None = None
@@ -129,6 +147,8 @@ class Unit(Spec):
 
 
 class Route(Spec):
+    """A routing rule (确责): category prefix × area → unit, by law, precedent or proposal."""
+
     id: str
     category: str = "*"
     area: str = "*"
@@ -138,6 +158,8 @@ class Route(Spec):
 
 
 class Limit(Spec):
+    """A time limit in working time for a step; the most specific rule wins."""
+
     step: one_of(STEPS)
     limit: Duration
     category: str = "*"
@@ -145,6 +167,8 @@ class Limit(Spec):
 
 
 class User(Spec):
+    """A user: login id, role, and the unit (unit members only) or squad."""
+
     id: str
     name: str | None = None
     role: one_of(ROLES)
@@ -153,6 +177,8 @@ class User(Spec):
 
 
 class Band(Spec):
+    """A grade and its floor: a score at least `min` gets the grade."""
+
     grade: str
     min: number("must be a number")
 
@@ -180,6 +206,8 @@ Terms = Annotated[dict[Annotated[str, AfterValidator(_term)], Points], BeforeVal
 
 
 class Scoring(Spec):
+    """Grade bands (best first) and weights per dimension group."""
+
     bands: list[Band] | None = None
     weights: dict[Annotated[str, AfterValidator(_group),
                             WithJsonSchema({"enum": list(DEFAULT_WEIGHTS)})], Terms] | None = None
@@ -207,6 +235,8 @@ Bound = whole(1, 100_000, "must be a whole number from 1 to 100000")
 
 
 class Intake(Closed):
+    """What the city accepts (受理边界): earliest time, clock skew, text bounds."""
+
     history_from: checked(_history_from, {"type": "string", "format": "date"}, Any) = None
     future_skew: checked(_skew, {"type": "string", "pattern": r"^\d+(s|m|h)$"}, Any) = None
     max_extension: Duration | None = None
@@ -233,11 +263,15 @@ Text500 = checked(_text500, {"type": "string", "minLength": 1, "maxLength": 500}
 
 
 class Address(Spec):
+    """An address text placed on a grid cell."""
+
     name: str
     cell: str
 
 
 class Open311(Closed):
+    """What Open311 GeoReport v2 publishes."""
+
     jurisdiction_id: checked(_jurisdiction, {"type": "string",
                                              "pattern": r"^[A-Za-z0-9._:-]{1,128}$"},
                              str) | None = None

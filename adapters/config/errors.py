@@ -5,6 +5,7 @@ in the project's wording."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -29,18 +30,22 @@ TYPE_RULES = {
 }
 
 
-def dotted(loc: Iterable, prefix: str = "", skip: Iterable[str] = ()) -> str:
-    """('units', 2, 'id') -> 'units[2].id'; dict-key markers and union tags left out."""
-    out = prefix
-    skip = set(skip)
-    loc = tuple(loc)
-    for i, part in enumerate(loc):
-        if isinstance(part, int) and loc[i + 1:i + 2] != ("[key]",):  # a list position
-            out += f"[{part}]"
-        elif part == "[key]" or part in skip:
+def dotted(loc: Iterable, prefix: str = "", skip: Iterable[str] = (), data: Any = None) -> str:
+    """('units', 2, 'id') -> 'units[2].id', following `data` (the validated input) to tell
+    a list position from a mapping key (`small.1`); dict-key markers and union tags
+    (`skip`, unless the data has such a key) are left out."""
+    out, node, skip = prefix, data, set(skip)
+    for part in loc:
+        if part == "[key]" or (part in skip and not (isinstance(node, dict) and part in node)):
             continue
+        if isinstance(node, list) or (not isinstance(node, dict) and isinstance(part, int)):
+            out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
     return out or "(file)"
 
 
@@ -59,12 +64,13 @@ def rule_of(err: dict) -> str:
     return TYPE_RULES.get(kind, err["msg"])
 
 
-def config_error(exc: ValidationError, prefix: str = "", skip: Iterable[str] = (),
+def config_error(exc: ValidationError, data: Any, prefix: str = "", skip: Iterable[str] = (),
                  rules: Callable[[dict], str | None] | None = None) -> ConfigError:
-    """The first error of `exc` as a ConfigError; `rules` may word an error differently."""
+    """The first error of validating `data` as a ConfigError; `rules` may word an error
+    differently."""
     err = exc.errors(include_url=False)[0]
     loc = tuple(err["loc"])
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc += (str(err.get("ctx", {}).get("discriminator", "kind")).strip("'"),)
     rule = (rules(err) if rules else None) or rule_of(err)
-    return ConfigError(dotted(loc, prefix, skip), rule)
+    return ConfigError(dotted(loc, prefix, skip, data), rule)

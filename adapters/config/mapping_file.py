@@ -58,17 +58,35 @@ class Fields(Spec):
 
 
 class Rule(Spec):
+    """Before statuses: when these source values, then this outcome."""
+
     when: dict[str, Any]
     then: Outcome
 
 
+def _alternatives(v):
+    alts = v if isinstance(v, list) else [v]
+    if not alts or not all(isinstance(a, dict) for a in alts):
+        raise ValueError("must be {note key: value(s)} or a list of them")
+    return v
+
+
+Match = checked(_alternatives, {"anyOf": [{"type": "object"},
+                                          {"type": "array", "items": {"type": "object"},
+                                           "minItems": 1}]}, Any)
+
+
 class Notes(Spec):
+    """Step times from a list of timestamped notes (JSON lines)."""
+
     field: str = "notes"
     time: str = "datetime"
-    match: dict[Step, dict[str, Any] | list[dict[str, Any]]] | None = None
+    match: dict[Step, Match] | None = None
 
 
 class Grid(Spec):
+    """How a source area becomes a grid cell: hash, or a map of area → cell."""
+
     method: one_of(("hash", "map"), "must be hash or map")
     field: str | None = None
     map: dict[str, str] | None = None
@@ -77,6 +95,8 @@ class Grid(Spec):
 
 
 class Create(Spec):
+    """The import big class that --create-unknown adds categories to."""
+
     category_class: digits(2) = "99"
     category_class_name: str = "导入类别"
 
@@ -114,4 +134,4 @@ def check_mapping(raw) -> MappingFile:
     try:
         return MappingFile.model_validate(raw)
     except ValidationError as e:
-        raise config_error(e, "mapping") from None
+        raise config_error(e, raw, "mapping") from None

@@ -45,6 +45,8 @@ OwnChannels = Annotated[Channels, BeforeValidator(_channels)]
 
 
 class IllegalConstruction(Params):
+    """illegal_construction_24h: 违法建设24小时发现处置."""
+
     categories: Strings = ["E0101"]
     own_channels: OwnChannels = ["patrol"]
     others_channels: OwnChannels = OTHERS
@@ -58,6 +60,8 @@ class IllegalConstruction(Params):
 
 
 class Amount(Spec):
+    """A reward by category, area and urgency."""
+
     category: str = "*"
     area: str = "*"
     urgency: URGENCY = "*"
@@ -65,6 +69,8 @@ class Amount(Spec):
 
 
 class CitizenReward(Params):
+    """citizen_report_reward: 群众举报查实奖励."""
+
     channels: OwnChannels = ["citizen", "hotline"]
     categories: Strings = ["*"]
     amounts: list[Amount] = []
@@ -72,6 +78,8 @@ class CitizenReward(Params):
 
 
 class CollectorEntries(Params):
+    """collector_entries: 信息采集奖惩."""
+
     per_entry: Yuan = 2
     wrong_entry: Yuan = 10
     missed_entry: Yuan = 5
@@ -87,6 +95,8 @@ def _month(v):
 
 
 class NoMajorIncident(Params):
+    """no_major_incident_year: 全年无重大案件奖励."""
+
     major_categories: Strings = ["E04"]
     major_urgency: URGENCY = "urgent"
     month: checked(_month, {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 12},
@@ -104,11 +114,15 @@ def _nonempty(message: str):
 
 
 class GradeAward(Params):
+    """grade_award: 考评等次奖惩 (grade name: yuan)."""
+
     by: one_of(GRADE_DIMS, f"must be one of {', '.join(GRADE_DIMS)}") = "community"
     amounts: Annotated[dict[str, SignedYuan], _nonempty("must map grade names to yuan")] = {}
 
 
 class Party(Closed):
+    """A joint party's share: a factor of the base amount, or a fixed amount."""
+
     factor: number("must be a number") | None = None
     amount: Yuan | None = None
 
@@ -120,6 +134,8 @@ class Party(Closed):
 
 
 class Joint(Params):
+    """joint: 同奖同罚, street and squad share earlier rules' lines."""
+
     applies_to: Strings = []
     parties: Annotated[dict[one_of(("street", "squad"), "is not one of street, squad"), Party],
                        _nonempty("must map street / squad to {factor} or {amount}")] = {}
@@ -181,7 +197,7 @@ def build_policy(raw, city: City, *, path: str | None = None) -> Policy:
     try:
         f = PolicyFile.model_validate(raw)
     except ValidationError as e:
-        raise config_error(e, "policy", skip=KINDS, rules=_wording) from None
+        raise config_error(e, raw, "policy", skip=KINDS, rules=_wording) from None
     rules, ids = [], set()
     for i, r in enumerate(f.rules):
         rp = f"policy.rules[{i}]"

@@ -129,8 +129,8 @@ def number(message: str, minimum: float | None = None, exclusive: bool = False):
     """A number (not a boolean) at least (or above) `minimum`."""
 
     def check(v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(message)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not -1e15 < v < 1e15:
+            raise ValueError(message)  # also NaN, infinities and huge whole numbers
         if minimum is not None and (v <= minimum if exclusive else v < minimum):
             raise ValueError(message)
         return v
