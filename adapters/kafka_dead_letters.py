@@ -34,6 +34,7 @@ PREVIEW_BYTES = (64 * 1024, 4 * 1024, 0)  # tried in turn when the whole origina
 KEY_MAX_BYTES = 1024
 ERROR_MAX_CHARS = 2000
 STORED_TABLE = "cg_kafka_dead_letters"
+PAGE = 100  # rows read at a time: each holds its original bytes, perhaps megabytes
 
 
 def _key(key: str | None) -> tuple[str | None, bool]:
@@ -92,7 +93,7 @@ def publish_dead_letters(sql: Sql, producer: Any, topic: str, *, timeout: float 
     good. A broker that is away raises (after marking what went out). Returns how many went out."""
     total, handled = 0, set()
     while True:
-        rows = unpublished_dead_letters(sql)
+        rows = unpublished_dead_letters(sql, PAGE)
         if not rows or all(tuple(r[:4]) in handled for r in rows):
             return total
         handled.update(tuple(r[:4]) for r in rows)

@@ -299,3 +299,11 @@ def test_status_cli_shows_parked_items(broker, tmp_path):
                           timeout=60, check=True).stdout
     assert "parked case events (1)" in text and "parked dead letters (1)" in text
     assert "MessageSizeTooLargeError" in text and "kafka retry-parked" in text
+    retry = subprocess.run(cli[:-1] + ["retry-parked", "--json"], env=env, capture_output=True,
+                           text=True, timeout=60, check=True)
+    assert json.loads(retry.stdout) == {"events": {"published": 1, "failed": 0},
+                                        "dead_letters": {"requeued": 1, "published": 1}}
+    st = json.loads(subprocess.run([*cli, "--json"], env=env, capture_output=True, text=True,
+                                   timeout=60, check=True).stdout)
+    assert st["parked"] == {"events": [], "events_count": 0, "dead_letters": [],
+                            "dead_letters_count": 0}
