@@ -18,6 +18,7 @@ from adapters.config.types import (
     TimeZone,
     checked,
     digits,
+    keys,
     number,
     one_of,
     whole,
@@ -64,7 +65,8 @@ def _cell(v: str) -> str:
     return v
 
 
-CellCode = Annotated[digits(2), AfterValidator(_cell)]
+CellCode = Annotated[digits(2), AfterValidator(_cell),
+                     WithJsonSchema({"type": "string", "pattern": r"^(0[1-9]|[1-9]\d)$"})]
 
 
 def _small_name(v: str) -> str:
@@ -127,7 +129,8 @@ class BigClass(Spec):
 
     code: digits(2)
     name: str
-    small: dict[digits(2), Annotated[str, AfterValidator(_small_name)]]
+    small: Annotated[dict[digits(2), Annotated[str, AfterValidator(_small_name)]],
+                     keys({"pattern": r"^\d{2}$"})]
 
 
 class Categories(Spec):
@@ -209,8 +212,8 @@ class Scoring(Spec):
     """Grade bands (best first) and weights per dimension group."""
 
     bands: list[Band] | None = None
-    weights: dict[Annotated[str, AfterValidator(_group),
-                            WithJsonSchema({"enum": list(DEFAULT_WEIGHTS)})], Terms] | None = None
+    weights: Annotated[dict[Annotated[str, AfterValidator(_group)], Terms] | None,
+                       keys({"enum": list(DEFAULT_WEIGHTS)})] = None
 
 
 def _history_from(v):

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, ValidationError, WithJsonSchema
 
 from adapters.config.errors import config_error
-from adapters.config.types import Spec, Strings, TimeZone, checked, digits, number, one_of
+from adapters.config.types import Spec, Strings, TimeZone, checked, digits, keys, number, one_of
 from domain.errors import ConfigError
 from domain.errors import ValidationError as DomainError
 from domain.policy import CHANNELS
@@ -81,7 +81,7 @@ class Notes(Spec):
 
     field: str = "notes"
     time: str = "datetime"
-    match: dict[Step, Match] | None = None
+    match: Annotated[dict[Step, Match] | None, keys({"enum": list(STEPS)})] = None
 
 
 class Grid(Spec):
@@ -117,7 +117,7 @@ class MappingFile(Spec):
     statuses: dict[str, Outcome] | None = None
     rules: list[Rule] | None = None
     refuse_reason_field: str | None = None
-    steps: dict[Step, Strings] | None = None
+    steps: Annotated[dict[Step, Strings] | None, keys({"enum": list(STEPS)})] = None
     notes: Notes | None = None
     channels: dict[str, one_of(CHANNELS)] | None = None
     categories: dict[str, str] | None = None

@@ -11,7 +11,17 @@ from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, model_
 from adapters.config.city_build import category_prefix, minutes, scoring
 from adapters.config.city_file import Scoring
 from adapters.config.errors import config_error
-from adapters.config.types import Closed, Duration, NonBlank, Spec, Strings, checked, number, one_of
+from adapters.config.types import (
+    Closed,
+    Duration,
+    NonBlank,
+    Spec,
+    Strings,
+    checked,
+    keys,
+    number,
+    one_of,
+)
 from domain.city import City
 from domain.errors import ConfigError
 from domain.policy import CHANNELS, GRADE_DIMS, HANDLED_EVENTS, KIND_ZH, KINDS, Policy, Rule
@@ -138,7 +148,8 @@ class Joint(Params):
 
     applies_to: Strings = []
     parties: Annotated[dict[one_of(("street", "squad"), "is not one of street, squad"), Party],
-                       _nonempty("must map street / squad to {factor} or {amount}")] = {}
+                       _nonempty("must map street / squad to {factor} or {amount}"),
+                       keys({"enum": ["street", "squad"]})] = {}
 
 
 PARAMS: dict[str, type[Params]] = {

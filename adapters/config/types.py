@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 
 class Spec(BaseModel):
@@ -26,6 +26,11 @@ class Closed(Spec):
 def checked(fn, schema: dict, base: Any = Any):
     """A value checked by `fn` (raising ValueError with the message), published as `schema`."""
     return Annotated[base, BeforeValidator(fn), WithJsonSchema(schema)]
+
+
+def keys(schema: dict):
+    """Publish the rule a mapping's keys follow (JSON Schema `propertyNames`)."""
+    return Field(json_schema_extra={"propertyNames": schema})
 
 
 def digits(n: int):

@@ -69,7 +69,11 @@ def _city_with(path: tuple, value) -> dict:
 @pytest.mark.parametrize(("path", "value", "field"), [
     (("districts", 0, "streets", 0, "communities", 2, "cells", 1), "1",
      "districts[0].streets[0].communities[2].cells[1]"),
+    (("districts", 0, "streets", 0, "communities", 2, "cells", 1), "00",
+     "districts[0].streets[0].communities[2].cells[1]"),
     (("districts", 0, "code"), "4403", "districts[0].code"),
+    (("categories", "events", 0, "small", "1"), "x", "categories.events[0].small.1"),
+    (("scoring",), {"weights": {"units": {"resolution_rate": 1}}}, "scoring.weights.units"),
     (("units", 0, "group"), "5", "units[0].group"),
     (("users", 3, "role"), "boss", "users[3].role"),
     (("time_limits", 0, "step"), "fix", "time_limits[0].step"),
