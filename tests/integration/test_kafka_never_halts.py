@@ -10,6 +10,7 @@ assignment. Each test runs its worker in this process, a few seconds each.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -26,6 +27,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
 from adapters.kafka_dead_letters import DEAD_LETTER_MAX_BYTES, publish_dead_letters
+from adapters.kafka_failures import is_transient
 from adapters.kafka_in import InboundProcessor, Record, report_case_id, schema
 from adapters.kafka_out import OutboundPublisher, producer_config
 from adapters.kafka_status import status
@@ -307,3 +309,29 @@ def test_status_cli_shows_parked_items(broker, tmp_path):
                                    timeout=60, check=True).stdout)
     assert st["parked"] == {"events": [], "events_count": 0, "dead_letters": [],
                             "dead_letters_count": 0}
+
+
+def test_a_broker_that_is_away_parks_nothing_and_the_position_waits(tmp_path):
+    """A retriable failure (the broker gone) is not the event's fault: nothing is parked,
+    the position stays before it, and the publisher resumes from there."""
+    topic = f"{unique_tag()}.case-events.v1"
+    app, svc, sql = _store(tmp_path / "data")
+    with ThrowawayBroker() as away:
+        create_topics(away.bootstrap, [topic], partitions=1)
+        prod = KafkaProducer(**producer_config(away.bootstrap, "p") | {
+            "request_timeout_ms": 1000, "max_block_ms": 2000})
+        try:
+            pub = OutboundPublisher(app, prod, topic, send_timeout=2)
+            _patrol_report(svc, 1)
+            assert pub.step() == 1
+            _patrol_report(svc, 2)
+            away.proc.kill()  # gone at once (a polite stop waits for the clients)
+            away.proc.wait()
+            with pytest.raises(Exception) as caught:
+                pub.step()
+            assert is_transient(caught.value), caught.value
+            assert pub.position() == 1 and parked_events(sql, pub.name) == []
+        finally:
+            with contextlib.suppress(KafkaTimeoutError):  # the unsent record cannot be flushed
+                prod.close(timeout=1)
+            app.close()
