@@ -347,8 +347,9 @@ def parked_dead_letters(sql: Sql, limit: int = 1000) -> list[dict]:
 
 def dead_letter_counts(sql: Sql) -> list[dict]:
     rows = sql.query(
-        "SELECT topic, error_kind, COUNT(*), SUM(CASE WHEN published_at IS NULL THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN published_at IS NULL AND parked_at IS NOT NULL THEN 1 ELSE 0 END)"
+        "SELECT topic, error_kind, COUNT(*) AS n,"
+        " SUM(CASE WHEN published_at IS NULL THEN 1 ELSE 0 END) AS unpublished,"
+        " SUM(CASE WHEN published_at IS NULL AND parked_at IS NOT NULL THEN 1 ELSE 0 END) AS parked"
         " FROM cg_kafka_dead_letters GROUP BY topic, error_kind ORDER BY topic, error_kind"
     )
     return [

@@ -4,7 +4,8 @@ An oversized report becomes a bounded dead letter and the message behind it goes
 through; an event or dead letter the producer cannot send is parked with its error and
 the ones behind it go out; `kafka status` shows what is parked; in the combined worker,
 dead-letter publishing failing does not stop case events; --idle-exit fires without an
-assignment. Each test runs its worker in this process, a few seconds each.
+assignment. Each test runs its worker in this process, a few seconds each; the parking
+tests run on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -114,11 +115,11 @@ def test_oversized_report_is_a_bounded_dead_letter_and_the_next_goes_through(bro
         str(report_case_id("szcg", "SZ-000002"))]
 
 
-def test_an_event_the_producer_refuses_is_parked_and_the_ones_behind_it_go_out(broker, tmp_path):
+def test_an_event_the_producer_refuses_is_parked_and_the_ones_behind_it_go_out(broker, store_env):
     tag = unique_tag()
     topics = topics_for(tag)
     create_topics(broker.bootstrap, [topics["case_events"]], partitions=1)
-    app, svc, sql = _store(tmp_path / "data")
+    app, svc, sql = open_store(env=store_env, city=city())
     strict = KafkaProducer(**producer_config(broker.bootstrap, "strict") | {"max_request_size": 4096})
     normal = KafkaProducer(**producer_config(broker.bootstrap, "normal"))
     try:
@@ -150,10 +151,10 @@ def test_an_event_the_producer_refuses_is_parked_and_the_ones_behind_it_go_out(b
         app.close()
 
 
-def test_a_dead_letter_the_producer_refuses_is_parked_and_the_others_go_out(broker, tmp_path):
+def test_a_dead_letter_the_producer_refuses_is_parked_and_the_others_go_out(broker, store_env):
     tag = unique_tag()
     topics = topics_for(tag)
-    app, svc, sql = _store(tmp_path / "data")
+    app, svc, sql = open_store(env=store_env, city=city())
     strict = KafkaProducer(**producer_config(broker.bootstrap, "strict") | {"max_request_size": 4096})
     normal = KafkaProducer(**producer_config(broker.bootstrap, "normal"))
     try:
