@@ -273,6 +273,9 @@ def test_the_cli_revokes_every_session(tmp_path):
 
     from adapters.cli import app as cli
 
+    import structlog
+
+    saved = structlog.get_config()  # the CLI points structlog at CliRunner's own stderr
     cg = bootstrap(data_dir=tmp_path, city=city())
     try:
         client = TestClient(create_app(cg, secret=b"s" * 32))
@@ -287,6 +290,7 @@ def test_the_cli_revokes_every_session(tmp_path):
         r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "sessions", "revoke", "nobody"])
         assert r.exit_code == 2
     finally:
+        structlog.configure(**saved)
         cg.close()
 
 
