@@ -5,7 +5,7 @@ fields it shows, how coarse the published coordinates are, whether step reasons 
 shown, which channel accounts' keys see the staff view, and which address texts
 (`address_string`) it can place on its grid. Personal data a citizen typed into a
 description (mobile and landline numbers, ID numbers, e-mail addresses) is redacted
-before a description is published. Parsed by domain/city.py (`_open311`).
+before a description is published. Built from the city file by adapters/config/city_build.py.
 """
 
 from __future__ import annotations
