@@ -124,6 +124,11 @@ def status_cmd(
     for r in st["dead_letters"]:
         d.add_row(r["topic"], r["kind"], str(r["count"]), str(r["unpublished"]), str(r["parked"]))
     out.print(d)
+    if st["failing"]:
+        f = Table("worker", "part", "failures", "since", "last", "error", title="failing parts")
+        for r in st["failing"]:
+            f.add_row(r["worker"], r["part"], str(r["failures"]), r["since"], r["updated_at"], r["error"])
+        out.print(f)
     _print_parked(st["parked"])
 
 

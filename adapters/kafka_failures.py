@@ -34,7 +34,8 @@ def is_transient(e: BaseException) -> bool:
 
 def describe(e: BaseException, limit: int = 1000) -> str:
     """`Type: message`, printable and bounded: what status shows and the logs carry."""
-    return printable(f"{type(e).__name__}: {e}", limit)
+    name, text = type(e).__name__, str(e)
+    return printable(text if text.startswith(name) else f"{name}: {text}", limit)
 
 
 class Backoff:

@@ -10,6 +10,7 @@ from adapters.kafka_store import (
     dead_letter_counts,
     parked_dead_letters,
     parked_events,
+    part_errors,
     publish_position,
     sql_for,
     stored_offsets,
@@ -42,6 +43,7 @@ def status(app: Any, settings: Any, *, timeout_ms: int = 5000) -> dict:
                      "lag_events": head - out_pos, "parked": count_parked_events(sql, publisher)},
         "dead_letters": counts,
         "dead_letter_topic": settings.topics["dead_letter"],
+        "failing": part_errors(sql, settings.group),
         "parked": {
             "events": parked_events(sql, publisher, SHOWN),
             "events_count": count_parked_events(sql, publisher),

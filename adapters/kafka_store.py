@@ -19,6 +19,8 @@ Tables (same database as the events; `?` SQL through projections.sql):
   cg_kafka_publish       (publisher) -> position in the event log already published
   cg_kafka_parked_events (publisher, position) -> an event the publisher moved past without
                          publishing it (its send failed for good): error, attempts, times
+  cg_kafka_worker_errors (worker, part) -> a worker part that is failing and backing off:
+                         last error, failures, since (deleted when the part recovers)
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ DDL = (
     " publisher TEXT NOT NULL, position BIGINT NOT NULL, case_id TEXT, stream_version INTEGER,"
     " error TEXT NOT NULL, attempts INTEGER NOT NULL, first_failed_at TEXT NOT NULL,"
     " last_failed_at TEXT NOT NULL, published_at TEXT, PRIMARY KEY (publisher, position))",
+    "CREATE TABLE IF NOT EXISTS cg_kafka_worker_errors ("
+    " worker TEXT NOT NULL, part TEXT NOT NULL, group_id TEXT NOT NULL, error TEXT NOT NULL,"
+    " failures INTEGER NOT NULL, since TEXT NOT NULL, updated_at TEXT NOT NULL,"
+    " PRIMARY KEY (worker, part))",
 )
 # columns added after the first release: created on open when missing
 ADDED_COLUMNS = {
@@ -356,3 +362,28 @@ def dead_letter_counts(sql: Sql) -> list[dict]:
         {"topic": t, "kind": k, "count": int(n), "unpublished": int(u or 0), "parked": int(pk or 0)}
         for t, k, n, u, pk in rows
     ]
+
+
+def record_part_error(sql: Sql, worker: str, part: str, group: str, error: str, failures: int) -> None:
+    at = now_ts()
+    with sql.transaction() as cur:
+        cur.execute(
+            "INSERT INTO cg_kafka_worker_errors (worker, part, group_id, error, failures, since,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker, part) DO UPDATE"
+            " SET error = excluded.error, failures = excluded.failures,"
+            " updated_at = excluded.updated_at",
+            (worker, part, group, error, failures, at, at),
+        )
+
+
+def clear_part_error(sql: Sql, worker: str, part: str) -> None:
+    with sql.transaction() as cur:
+        cur.execute("DELETE FROM cg_kafka_worker_errors WHERE worker = ? AND part = ?", (worker, part))
+
+
+def part_errors(sql: Sql, group: str) -> list[dict]:
+    rows = sql.query(
+        "SELECT worker, part, error, failures, since, updated_at FROM cg_kafka_worker_errors"
+        " WHERE group_id = ? ORDER BY updated_at DESC, worker, part", (group,))
+    keys = ("worker", "part", "error", "failures", "since", "updated_at")
+    return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field, fields
@@ -39,7 +40,14 @@ from adapters.kafka_dead_letters import publish_dead_letters
 from adapters.kafka_failures import Backoff, describe
 from adapters.kafka_in import MAX_MESSAGE_BYTES, InboundProcessor, Record
 from adapters.kafka_out import MAX_REQUEST_BYTES, OutboundPublisher, producer_config
-from adapters.kafka_store import create_tables, recorder_env, sql_for, stored_offsets
+from adapters.kafka_store import (
+    clear_part_error,
+    create_tables,
+    record_part_error,
+    recorder_env,
+    sql_for,
+    stored_offsets,
+)
 from domain.errors import ConfigError
 from workflows.service import CaseApplication, CaseService
 
@@ -174,6 +182,7 @@ class KafkaWorker:
                       "dead_letters_published": 0}
         self.parts = {name: Backoff(name) for name in ("inbound", "dead_letters", "outbound")}
         self._rewind = False  # after an inbound failure: seek back to our stored offsets
+        self.name = f"{settings.client_id}@{socket.gethostname()}:{os.getpid()}"
         self._started = time.monotonic()
 
     # ------------------------------------------------------------ setup / teardown
@@ -317,11 +326,21 @@ class KafkaWorker:
                 self._rewind = True
             log.error(f"{part}_failed", part=part, error=backoff.last_error,
                       failures=backoff.failures, retry_in=delay)
+            self._note(record_part_error, part, self.settings.group, backoff.last_error,
+                       backoff.failures)
             return 0
         if backoff.failures:
             log.info(f"{part}_recovered", part=part, failures=backoff.failures)
             backoff.ok()
+            self._note(clear_part_error, part)
         return n
+
+    def _note(self, write, part: str, *args) -> None:
+        """Record a part's failure or recovery for `kafka status`; the store may be what fails."""
+        try:
+            write(self.sql, self.name, part, *args)
+        except Exception as e:  # noqa: BLE001 - best effort: the log line has it anyway
+            log.warning("part_state_not_recorded", part=part, error=describe(e))
 
     def _joining(self, now: float) -> bool:
         """The group has not given us a partition yet, and may still: a join takes about half

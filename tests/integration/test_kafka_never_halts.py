@@ -234,6 +234,10 @@ def test_combined_worker_backs_off_a_failing_part_alone(broker, tmp_path):
         assert sql.query("SELECT COUNT(*) FROM cg_kafka_dead_letters WHERE published_at IS NULL"
                          )[0][0] == 2  # still queued for the next run
         assert stats["failing"] == {"dead_letters": worker.parts["dead_letters"].last_error}
+        (failing,) = status(app, worker.settings)["failing"]  # what `kafka status` shows
+        assert (failing["worker"], failing["part"]) == (worker.name, "dead_letters")
+        assert failing["error"] == "KafkaTimeoutError: dead-letter topic unavailable"
+        assert failing["failures"] == stats["dead_letters_errors"]
     finally:
         app.close()
     out = drain(broker.bootstrap, topics["case_events"], expect=2, quiet=0.5)
