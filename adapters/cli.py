@@ -19,10 +19,10 @@ from adapters.cli_common import STATE, JsonOpt, _at, _emit, _fail, _grid, err, o
 from adapters.logs import setup_logging
 from adapters.views import case_view, city_summary, event_view, local
 from domain.errors import CasegridError, ValidationError
+from domain.lifecycle import CLOSURE_TYPES, RATINGS, STATES
+from domain.machine import allowed_triggers
 from projections.cases import due_case_ids, list_cases
 from workflows.commands import CaseAction, ReportCase
-from workflows.lifecycle import CLOSURE_TYPES, RATINGS, STATES
-from workflows.machine import allowed_triggers
 from workflows.simulation import Simulation
 
 

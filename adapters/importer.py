@@ -43,8 +43,8 @@ from adapters.kafka_in import report_case_id
 from domain.case import Case
 from domain.city import City
 from domain.errors import CasegridError, ConfigError, ValidationError
+from domain.lifecycle import CHANNELS
 from workflows.commands import CaseAction, ReportCase
-from workflows.lifecycle import CHANNELS
 from workflows.service import CaseService
 
 log = structlog.get_logger("casegrid.import")
@@ -709,14 +709,14 @@ class Importer:
                                   f"'{plan.external_id}' appears again (first on row {seen[plan.external_id]})")
                 seen[plan.external_id] = row
                 try:
-                    case = svc._report(plan.report)
+                    case = svc.prepare_report(plan.report)
                 except ValidationError as e:
                     if e.field == "external_id" and "already case" in e.rule:
                         rep.already += 1
                         continue
                     raise
                 for action in plan.actions:
-                    svc._act(case, action)
+                    svc.apply(case, action)
             except SkipRow as e:
                 rep.skipped.append({"row": row, "field": e.field, "reason": e.rule})
             except CasegridError as e:

@@ -39,9 +39,9 @@ from adapters.kafka_failures import describe, is_transient
 from adapters.kafka_store import KWARG, KafkaRows, seen_messages, sql_for
 from domain.case import Case
 from domain.errors import CasegridError, RefusedError, ValidationError, printable
+from domain.lifecycle import STATES, UNIT_STATES
 from domain.validate import identifier
 from workflows.commands import CaseAction, ReportCase
-from workflows.lifecycle import STATES, UNIT_STATES
 from workflows.service import EXTERNAL_NS, CaseService
 
 log = structlog.get_logger("casegrid.kafka.in")
@@ -248,7 +248,7 @@ class InboundProcessor:
             if msg.case_id in cases:
                 return "duplicate"
             try:
-                case = svc._report(msg.command)
+                case = svc.prepare_report(msg.command)
             except ValidationError as e:
                 if e.field == "external_id" and "already case" in e.rule:
                     return "duplicate"
@@ -266,12 +266,12 @@ class InboundProcessor:
                         state=case.state, trigger="accept", role="unit_member",
                     )
             else:
-                svc._act(case, msg.command)
+                svc.apply(case, msg.command)
             return True
 
         case = cases.get(msg.case_id)
         if case is None:  # a copy this process holds is checked against the store if refused
-            case = svc._on_current(msg.case_id, decide)
+            case = svc.current(msg.case_id, decide)
         else:
             decide(case)
         cases[case.id] = case
@@ -287,12 +287,7 @@ class InboundProcessor:
 
     def _save(self, cases: dict[UUID, Case], rows: KafkaRows) -> None:
         self.app.save(*cases.values(), **{KWARG: rows})
-        cache = self.service._cache
-        for case in cases.values():
-            cache[case.id] = case
-            cache.move_to_end(case.id)
-        while len(cache) > self.service._cache_size:
-            cache.popitem(last=False)
+        self.service.store.remember(cases.values())
 
     def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; every record ends applied, duplicate or dead-lettered, offsets moved."""
@@ -360,7 +355,7 @@ class InboundProcessor:
 
     def _fall_back(self, records: Sequence[Record], cases: dict, why: str, e: Exception) -> BatchResult:
         for cid in cases:
-            self.service._cache.pop(cid, None)
+            self.service.store.forget(cid)
         log.warning(why, records=len(records), error=describe(e))
         return self._one_by_one(records)
 
@@ -413,7 +408,7 @@ class InboundProcessor:
     def _forget(self, m: Message, cases: dict) -> None:
         """Drop copies a failed message may have changed: the next use reloads them."""
         for cid in (*cases, m.case_id):
-            self.service._cache.pop(cid, None)
+            self.service.store.forget(cid)
 
 
 class _Conflict(CasegridError):

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, RATES
+from domain.lifecycle import STATES
 from domain.policy import Policy, month_bounds
 from domain.times import local_format, parse_week
 from projections.ledger import ledger
@@ -24,7 +25,6 @@ from projections.patrol import patrol_days
 from projections.scoreboard import case_rows, scoreboard
 from projections.sql import Sql, from_ts, ts
 from projections.trail import _bounds
-from workflows.lifecycle import STATES
 from workflows.patrol import patrol_rules
 
 STATUS_ZH = {"reported": "按时报告", "nil": "零报告", "late_reported": "迟报", "late_nil": "迟报（零报告）",

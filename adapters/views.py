@@ -8,8 +8,8 @@ from uuid import UUID
 
 from domain.case import Case
 from domain.city import City
+from domain.lifecycle import STATES
 from domain.times import local_text
-from workflows.lifecycle import STATES
 
 COMMON = ("originator_id", "originator_version", "timestamp", "originator_topic")
 EVENT_ZH = {

@@ -12,13 +12,14 @@ from typing import Any
 
 import orjson
 
+from domain.case import Case
 from domain.city import City
 from domain.times import as_zone
 
 STEPS = ("verify", "file", "dispatch", "resolve", "check", "close")
 # the event that completes each step (a refusal is the filing decision too)
-DONE_BY = {"Verified": "verify", "Filed": "file", "Dispatched": "dispatch",
-           "Resolved": "resolve", "Checked": "check", "Closed": "close"}
+DONE_BY = {Case.Verified: "verify", Case.Filed: "file", Case.Dispatched: "dispatch",
+           Case.Resolved: "resolve", Case.Checked: "check", Case.Closed: "close"}
 STARTED = {s: f"{s}_started" for s in STEPS}  # the row's keys, made once
 DONE = {s: f"{s}_done" for s in STEPS}
 MISSED = {s: f"{s}_missed" for s in STEPS}
@@ -72,47 +73,47 @@ def unpack(text: str) -> dict:
 
 def fold(row: dict, e: Any) -> dict:
     """Apply one event (not the Reported that made the row) to the row, in place."""
-    name = getattr(e, "type", None) or type(e).__name__
-    if name == "DeadlineMissed":
+    kind = getattr(e, "kind", None) or type(e)  # a light event (as-of) names its class
+    if kind is Case.DeadlineMissed:
         row[MISSED[e.missed_step]] = True
         return row
-    done = DONE_BY.get(name)
-    if name == "Refused" and row["step"] == "file":
+    done = DONE_BY.get(kind)
+    if kind is Case.Refused and row["step"] == "file":
         done = "file"  # refusing to file is the filing decision
     if done and row[STARTED[done]]:
         row[DONE[done]] = True
     if e.step and e.step != row["step"]:
         row[STARTED[e.step]] = True
     row["state"], row["step"] = e.state, e.step
-    if name == "Verified":
+    if kind is Case.Verified:
         row["verifier"] = row["verifier"] or e.actor
-    elif name == "Filed":
+    elif kind is Case.Filed:
         row["filed"], row["filer"] = True, e.actor
-    elif name == "Refused":
+    elif kind is Case.Refused:
         row["voided"] = True
         row["filed_voided"] = row["filed"]
         if not row["filed"]:
             row["filer"] = row["filer"] or e.actor
-    elif name == "Dispatched":
+    elif kind is Case.Dispatched:
         row["dispatched"], row["unit"], row["shelved"] = True, e.unit, False
         row["dispatcher"] = row["dispatcher"] or e.actor
-    elif name == "Returned":
+    elif kind is Case.Returned:
         row["returned_by"] = [*row["returned_by"], e.unit]
-    elif name == "ExtensionDecided" and e.approved:
+    elif kind is Case.ExtensionDecided and e.approved:
         row["extensions"] += 1
-    elif name == "ShelveDecided" and e.approved:
+    elif kind is Case.ShelveDecided and e.approved:
         row["shelved"] = True
-    elif name == "Resolved":
+    elif kind is Case.Resolved:
         row["resolved"] = True
-    elif name == "Checked":
+    elif kind is Case.Checked:
         row["checker"] = row["checker"] or e.actor
         if e.passed:
             row["fix_passed"] = True
         else:
             row["reworks"] += 1
-    elif name == "Closed":
+    elif kind is Case.Closed:
         row["closed"], row["closure_type"] = True, e.closure_type
-    elif name == "Urged":
+    elif kind is Case.Urged:
         row["urgings"] += 1
     return row
 

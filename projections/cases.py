@@ -43,19 +43,19 @@ class CaseSummaries:
         for e, t, pos, cid in items:
             if not isinstance(e, Case.Event):  # patrol days etc.
                 continue
-            name = type(e).__name__
+            kind = type(e)
             got = last.get(cid)
             if got is None:
                 got = last[cid] = [e, t, pos, 0, None, None]
             else:
                 got[0], got[1], got[2] = e, t, pos
-            if name == "Reported":
+            if kind is Case.Reported:
                 reported[cid] = (e, t)
-            elif name == "Dispatched":
+            elif kind is Case.Dispatched:
                 got[3], got[4] = 1, e.unit
-            elif name == "Returned":
+            elif kind is Case.Returned:
                 got[3], got[4] = 1, None
-            elif name == "DeadlineMissed":
+            elif kind is Case.DeadlineMissed:
                 got[5] = t["missed_due_at"]
         new, moved = [], []
         for cid, (e, t, pos, unit_set, unit, miss) in last.items():

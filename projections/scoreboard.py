@@ -81,7 +81,7 @@ class Scoreboard:
         city = self.city
         items = [it for it in items if isinstance(it[0], Case.Event)]  # patrol days etc.
         missing = sorted({cid for e, _t, _p, cid in items
-                          if cid not in held and type(e).__name__ != "Reported"})
+                          if cid not in held and type(e) is not Case.Reported})
         for i in range(0, len(missing), 1000):
             chunk = missing[i:i + 1000]
             for cid, r in sql.query("SELECT case_id, row FROM cg_sb_case WHERE case_id IN"
@@ -93,7 +93,7 @@ class Scoreboard:
         for e, _t, pos, cid in items:
             got = touched.get(cid)
             if got is None:
-                if type(e).__name__ == "Reported":
+                if type(e) is Case.Reported:
                     touched[cid] = (new_row(e, city), _EMPTY)
                     positions[cid] = pos
                     continue

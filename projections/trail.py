@@ -110,7 +110,7 @@ def events_as_of(sql: Sql, city: City, start: date, end: date, as_of: datetime) 
 def _light(e: dict) -> SimpleNamespace:
     d = e["detail"]
     return SimpleNamespace(
-        type=e["type"], originator_id=e["case_id"], occurred_at=from_ts(e["occurred_at"]),
+        kind=getattr(Case, e["type"]), originator_id=e["case_id"], occurred_at=from_ts(e["occurred_at"]),
         actor=e["actor"], role=e["role"], state=e["state"], step=e["step"],
         **{k: d.get(k) for k in ("unit", "approved", "passed", "closure_type", "missed_step",
                                  "channel", "category", "grid")},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from transitions.extensions import GraphMachine
 
-from workflows.lifecycle import CHANNELS, CLOSURE_TYPES, STATES, TRANSITIONS, sources
-from workflows.machine import build_machine
+from domain.lifecycle import CHANNELS, CLOSURE_TYPES, STATES, TRANSITIONS, sources
+from domain.machine import build_machine
 
 
 def mermaid() -> str:
@@ -44,7 +44,7 @@ def render() -> str:
     out = [
         "# Case lifecycle (案件生命周期)",
         "",
-        "Generated from `workflows/lifecycle.py` by `python -m workflows.diagram > docs/lifecycle.md`;",
+        "Generated from `domain/lifecycle.py` by `python -m workflows.diagram > docs/lifecycle.md`;",
         "a test fails when this file is out of date.",
         "",
         "```mermaid",

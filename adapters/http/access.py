@@ -1,6 +1,6 @@
 """Who may read and change what, for the HTTP adapter.
 
-Changes are decided by the lifecycle itself (workflows.machine.decide via the service,
+Changes are decided by the lifecycle itself (domain.machine.decide via the service,
 whose RefusedError becomes 403); this module adds only what the service does not know:
 
 - an inspector (纪检监察) reads everything and changes nothing: every write is 403;

@@ -28,11 +28,11 @@ from adapters.views import case_view, city_summary, event_view, jsonable
 from domain.calendar import month_range
 from domain.city import User
 from domain.errors import NotFoundError, ValidationError
+from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES, TRANSITIONS, UNIT_STATES
+from domain.machine import allowed_triggers
 from domain.times import MAX_PERIOD_DAYS, local_text
 from projections.cases import list_cases
 from workflows.commands import CaseAction, ReportCase
-from workflows.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES, TRANSITIONS, UNIT_STATES
-from workflows.machine import allowed_triggers
 from workflows.service import parse_case_id
 
 router = APIRouter(prefix="/api")

@@ -28,11 +28,11 @@ from adapters.http.throttle import Throttled
 from adapters.views import EVENT_ZH
 from domain.city import User
 from domain.errors import CasegridError, ValidationError
+from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES
 from domain.times import local_format
 from projections.cases import list_cases
 from projections.sql import from_ts
 from workflows.commands import ReportCase
-from workflows.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")

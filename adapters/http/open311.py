@@ -50,11 +50,11 @@ from adapters.http.open311_render import error as open311_error
 from adapters.views import EVENT_ZH
 from domain.city import User
 from domain.errors import CasegridError, NotFoundError, ValidationError
+from domain.lifecycle import STATES
 from domain.open311 import FIELDS, OPEN311, redact
 from domain.times import local_text, parse_time
 from projections.sql import ts
 from workflows.commands import ReportCase
-from workflows.lifecycle import STATES
 from workflows.service import EXTERNAL_NS
 
 # GeoReport answers in JSON or XML by the path's suffix; errors too (400, 403, 404, 413, …)

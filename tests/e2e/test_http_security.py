@@ -269,11 +269,10 @@ def test_a_logout_on_one_server_process_ends_the_session_on_the_other(tmp_path):
 
 
 def test_the_cli_revokes_every_session(tmp_path):
+    import structlog
     from typer.testing import CliRunner
 
     from adapters.cli import app as cli
-
-    import structlog
 
     saved = structlog.get_config()  # the CLI points structlog at CliRunner's own stderr
     cg = bootstrap(data_dir=tmp_path, city=city())

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from adapters.bootstrap import bootstrap
 from adapters.http import create_app
 from domain.errors import CasegridError
+from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, TRIGGERS
 from tests.support import CATEGORY, GRID, city
 from workflows.commands import CaseAction, ReportCase
-from workflows.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, TRIGGERS
 
 ZONES = st.sampled_from([None, UTC, timezone(timedelta(hours=14)),
                          timezone(timedelta(hours=-12)), timezone(timedelta(hours=8))])

@@ -127,7 +127,7 @@ def test_inbox_and_offsets_commit_with_the_events_or_not_at_all(store):
     case = drive(svc, "dispatched", T0)
     stale = app.repository.get(case.id)
     svc.act(_urge(case.id, 10))  # another writer moves the case on
-    svc._act(stale, _urge(case.id, 11))  # an event on the stale copy
+    svc.apply(stale, _urge(case.id, 11))  # an event on the stale copy
     rows = KafkaRows(inbox=[("s", "m", str(case.id), "applied", UPDATES, 0, 0)],
                      offsets={("g", UPDATES, 0): 1})
     with pytest.raises(IntegrityError):

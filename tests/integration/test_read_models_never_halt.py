@@ -37,12 +37,12 @@ def store_raw(cg, at: datetime, description: str = "旧版本写入") -> str:
     """Write a Reported event straight into the store, as an older version would have."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=city().tz)
-    case = Case.report(uuid4(), occurred_at=at, actor="sup_zhang", role="supervisor",
-                       state="pending_filing", step="file", due_at=None,
-                       held_by="role:acceptor", reason=None, channel="patrol",
-                       category=CATEGORY, grid=GRID, urgency="normal",
-                       description=description, lat=None, lon=None, evidence=[],
-                       external_id=None, source_due_at=None)
+    case = Case._create(Case.Reported, id=uuid4(), occurred_at=at, actor="sup_zhang",
+                        role="supervisor", state="pending_filing", step="file", due_at=None,
+                        held_by="role:acceptor", reason=None, channel="patrol",
+                        category=CATEGORY, grid=GRID, urgency="normal",
+                        description=description, lat=None, lon=None, evidence=[],
+                        external_id=None, source_due_at=None)
     cg.app.save(case)
     return str(case.id)
 

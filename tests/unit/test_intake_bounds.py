@@ -102,9 +102,9 @@ def test_a_huge_extension_is_refused_and_one_stored_earlier_cannot_be_approved(c
         assert e.value.field == "extra"
     # as an older version stored it: the request is there, approving it is a clear error
     case = cg.service.get(case.id)
-    case.move(Case.ExtensionRequested, occurred_at=NOW, actor=MEMBER, role="unit_member",
-              state="extension_requested", step=case.step, due_at=case.due_at,
-              holder=("unit", "hw"), held_by="unit:hw", reason="旧版本", minutes=1e14)
+    case.trigger_event(Case.ExtensionRequested, occurred_at=NOW, actor=MEMBER, role="unit_member",
+                       state="extension_requested", step=case.step, due_at=case.due_at,
+                       held_by="unit:hw", reason="旧版本", minutes=1e14)
     cg.app.save(case)
     with pytest.raises(ValidationError) as e:
         cg.service.act(CaseAction(case.id, "decide_extension", "chief_zhao", approved=True,

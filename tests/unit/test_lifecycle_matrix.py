@@ -8,9 +8,9 @@ import pytest
 
 from domain.city import ROLES as ROLES_ALL
 from domain.errors import RefusedError
+from domain.lifecycle import CHANNELS, STATES, TRANSITIONS, TRIGGERS, sources
 from tests.support import T0, USER_OF_ROLE, drive, grid, report
 from workflows.commands import CaseAction
-from workflows.lifecycle import CHANNELS, STATES, TRANSITIONS, TRIGGERS, sources
 
 FIELDS = {  # every field a trigger could need, so only the guard decides
     "extra": "2h", "reason": "测试原因", "rating": "satisfied",

@@ -1,13 +1,19 @@
-"""The one shared `transitions` machine built from the lifecycle data, and the guard."""
+"""The one shared `transitions` machine built from the lifecycle data, and the guard.
+
+The guard asks the machine: which transitions `trigger` has from a state, and which of
+them passes its conditions — evaluated by `transitions` itself against the command's
+flags (needs_verification, passed, approved) — then checks the role the data gives it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
-from transitions import Machine
+from transitions import EventData, Machine
 
 from domain.errors import RefusedError, ValidationError
-from workflows.lifecycle import STATES, TRANSITIONS, TRIGGERS, sources
+from domain.lifecycle import CONDITIONS, STATES, TRANSITIONS, TRIGGERS, sources
 
 
 def _spec(t: dict) -> dict:
@@ -49,6 +55,9 @@ def _same(tr, t: dict) -> bool:
 
 
 MACHINE = build_machine()
+# (trigger, source) -> the machine's transitions, looked up once
+_CANDIDATES = {(trig, st): MACHINE.get_transitions(trigger=trig, source=st)
+               for trig in TRIGGERS for st in STATES}
 
 
 @dataclass(frozen=True)
@@ -70,15 +79,17 @@ def decide(state: str, trigger: str, role: str, flags: dict[str, bool]) -> Move:
     if trigger not in TRIGGERS:
         raise ValidationError("trigger", f"'{trigger}' is not one of {', '.join(TRIGGERS)}")
     label = f"{state} ({STATES[state]['zh']})" if state in STATES else state
-    candidates = MACHINE.get_transitions(trigger=trigger, source=state)
+    candidates = _CANDIDATES.get((trigger, state))
     if not candidates:
         raise RefusedError(
             f"refused: case is {label}; trigger '{trigger}' is not allowed in that state "
             f"(actor role '{role}')",
             state=state, trigger=trigger, role=role,
         )
+    model = SimpleNamespace(**{c: bool(flags.get(c)) for c in CONDITIONS})
+    data = EventData(MACHINE.get_state(state), MACHINE.events[trigger], MACHINE, model, (), {})
     for tr in candidates:
-        if all(bool(flags.get(c.func)) == c.target for c in tr.conditions):
+        if all(cond.check(data) for cond in tr.conditions):  # transitions evaluates them
             if role not in tr.meta["roles"]:
                 raise RefusedError(
                     f"refused: case is {label}; trigger '{trigger}' is not allowed for role "
@@ -96,7 +107,7 @@ def allowed_triggers(state: str, role: str) -> list[str]:
     """Triggers `role` may fire from `state` under some outcome (for UIs and `case show`)."""
     out = []
     for trig in TRIGGERS:
-        for tr in MACHINE.get_transitions(trigger=trig, source=state):
+        for tr in _CANDIDATES.get((trig, state), ()):
             if role in tr.meta["roles"] and trig not in out:
                 out.append(trig)
     return out

@@ -98,3 +98,19 @@ def sources(t: dict) -> list[str]:
 
 def roles_for(trigger: str) -> set[str]:
     return {r for t in TRANSITIONS if t["trigger"] == trigger for r in t["roles"]}
+
+
+def holder_of(state: str, unit: str | None) -> tuple[str, str] | None:
+    """Who holds a case in `state` (责任主体): ('unit', id), ('role', center role) or None."""
+    h = STATES[state]["holder"]
+    if h is None:
+        return None
+    if h == "unit":
+        return ("unit", unit) if unit else None
+    return ("role", h)
+
+
+def held_by(state: str, unit: str | None) -> str | None:
+    """The holder as events store it: 'unit:hw', 'role:acceptor'."""
+    h = holder_of(state, unit)
+    return f"{h[0]}:{h[1]}" if h else None

@@ -1,0 +1,115 @@
+"""The one validated edge: every command from every channel (console, API, CLI, Kafka,
+Open311, import) is checked here before a case sees it — the actor, business time within
+the city's bounds, text lengths and control characters, URLs and evidence, enums,
+durations. What comes out is plain, typed and bounded; a bad field is a ValidationError
+naming it, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain import validate
+from domain.city import URGENCIES, City, User
+from domain.errors import ValidationError
+from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS
+from domain.times import CEILING, FLOOR, check_business_time, parse_time
+from workflows.commands import CaseAction, ReportCase
+
+
+@dataclass
+class Step:
+    """A lifecycle step, checked: who, when, and the fields its trigger takes."""
+
+    trigger: str
+    by: User
+    at: datetime
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def actor(city: City, name: str) -> User:
+    return city.user(validate.identifier(name, "actor", required=True))
+
+
+def business_time(city: City, at: Any, now: datetime, history_from: Any = None) -> datetime:
+    """The channel's business time (bounded by history_from and the clock skew), or now."""
+    if at is None:
+        return now
+    at = parse_time(at, "occurred_at", city.tz)
+    earliest = city.intake.history_from
+    if history_from is not None:  # an import mapping's own bound, never below FLOOR
+        earliest = max(parse_time(history_from, "history_from", city.tz), FLOOR)
+    return check_business_time(at, "occurred_at", now=now, earliest=earliest,
+                               future_skew=city.intake.future_skew)
+
+
+def report(city: City, cmd: ReportCase, now: datetime) -> tuple[User, datetime, dict]:
+    """The reporter, the business time and the Reported fields."""
+    by = actor(city, cmd.actor)
+    validate.choice(cmd.channel, "channel", CHANNELS)
+    intake = city.intake
+    cat = city.category(validate.identifier(cmd.category, "category", required=True))
+    city.cell(validate.identifier(cmd.grid, "grid", required=True))
+    validate.choice(cmd.urgency, "urgency", URGENCIES)
+    lat, lon = validate.location(cmd.lat, cmd.lon)
+    fields = dict(
+        channel=cmd.channel, category=cat.code, grid=cmd.grid, urgency=cmd.urgency,
+        description=validate.text(cmd.description, "description", limit=intake.max_description) or "",
+        lat=lat, lon=lon, evidence=validate.evidence(cmd.evidence, intake=intake),
+        external_id=validate.identifier(cmd.external_id, "external_id"),
+    )
+    at = business_time(city, cmd.occurred_at, now, cmd.history_from)
+    fields["source_due_at"] = None if cmd.source_due_at is None else parse_time(
+        cmd.source_due_at, "source_due_at", city.tz, floor=FLOOR, ceiling=CEILING)
+    return by, at, fields
+
+
+def action(city: City, cmd: CaseAction, now: datetime) -> Step:
+    """A step on an existing case, its fields checked for its trigger."""
+    by = actor(city, cmd.actor)
+    trigger = validate.identifier(cmd.trigger, "trigger", required=True).replace("-", "_")
+    validate.flag(cmd.passed, "passed")
+    validate.flag(cmd.approved, "approved")
+    validate.version(cmd.expected_version)
+    if trigger in ("verify", "check") and cmd.passed is None:
+        raise ValidationError("passed", f"{trigger} needs an outcome: passed or failed")
+    if trigger in ("decide_extension", "decide_shelve") and cmd.approved is None:
+        raise ValidationError("approved", f"{trigger} needs a decision: approve or reject")
+    at = business_time(city, cmd.occurred_at, now, cmd.history_from)
+    reason = validate.text(cmd.reason, "reason", limit=city.intake.max_reason)
+    args: dict[str, Any] = {}
+    if trigger in ("verify", "check"):
+        args["passed"] = bool(cmd.passed)
+    if trigger in ("decide_extension", "decide_shelve"):
+        args["approved"] = bool(cmd.approved)
+    if trigger in ("resolve", "check"):
+        args["evidence"] = validate.evidence(cmd.evidence, intake=city.intake)
+    if trigger == "dispatch":
+        args["unit"] = validate.identifier(cmd.unit, "unit")
+    if trigger == "request_extension":
+        args["minutes"] = extension_minutes(city, cmd.extra)
+    if trigger == "close":
+        if cmd.closure_type is not None:
+            validate.choice(cmd.closure_type, "closure_type", CLOSURE_TYPES)
+        args["closure_type"] = cmd.closure_type
+    if trigger == "evaluate":
+        args["rating"] = validate.choice(cmd.rating, "rating", RATINGS)
+    args["reason"] = reason
+    return Step(trigger, by, at, args)
+
+
+def extension_minutes(city: City, extra: Any) -> float:
+    """'4h', '2d' (working time) → minutes, at most the city's max_extension."""
+    if extra is None or extra == "":
+        raise ValidationError("extra", "request_extension needs the extra time, e.g. '4h' or '2d'")
+    if isinstance(extra, str):
+        extra = validate.identifier(extra, "extra", required=True)
+    elif isinstance(extra, bool) or not isinstance(extra, (int, float)):
+        raise ValidationError("extra", "must be a duration like '4h' or '2d'")
+    try:
+        minutes = city.calendar.parse_duration(extra)
+    except (ValueError, OverflowError) as e:
+        raise ValidationError("extra", str(e)) from None
+    return validate.duration(minutes, "extra", most=city.intake.max_extension_minutes)
