@@ -318,6 +318,7 @@ class InboundProcessor:
                 rows.dead.append(self._dead_row(r, e))
                 continue
             except Exception as e:  # noqa: BLE001 - isolated below, one message at a time
+                self._forget(cases, m)
                 if is_transient(e):
                     raise
                 return self._fall_back(records, cases, "inbound_batch_error_fallback", e)
@@ -336,6 +337,7 @@ class InboundProcessor:
             return self._fall_back(records, cases, "inbound_batch_conflict_fallback", e)
         except Exception as e:  # noqa: BLE001 - e.g. a value the database refuses
             if is_transient(e):
+                self._forget(cases)  # their events were not stored: reload them next time
                 raise
             return self._fall_back(records, cases, "inbound_batch_error_fallback", e)
         result.dead = len(rows.dead)
@@ -354,8 +356,7 @@ class InboundProcessor:
         return None
 
     def _fall_back(self, records: Sequence[Record], cases: dict, why: str, e: Exception) -> BatchResult:
-        for cid in cases:
-            self.service.store.forget(cid)
+        self._forget(cases)
         log.warning(why, records=len(records), error=describe(e))
         return self._one_by_one(records)
 
@@ -383,14 +384,14 @@ class InboundProcessor:
                     rows.dead.append(self._dead_row(r, e))
                     break
                 except IntegrityError:
-                    self._forget(m, cases)
+                    self._forget(cases, m)
                     if attempt == self.fallback_retries:
                         rows.dead.append(self._dead_row(r, _Conflict(m)))
                     continue
                 except Exception as e:  # noqa: BLE001 - this message alone: a dead letter
                     if is_transient(e):
                         raise
-                    self._forget(m, cases)
+                    self._forget(cases, m)
                     rows.dead.append(self._dead_row(r, _Unexpected(e)))
                     log.error("inbound_message_failed", topic=r.topic, partition=r.partition,
                               offset=r.offset, error=describe(e))
@@ -405,9 +406,9 @@ class InboundProcessor:
         result.dead = len(rows.dead)
         return result
 
-    def _forget(self, m: Message, cases: dict) -> None:
-        """Drop copies a failed message may have changed: the next use reloads them."""
-        for cid in (*cases, m.case_id):
+    def _forget(self, cases: dict, m: Message | None = None) -> None:
+        """Drop copies a failure may have changed: the next use reloads them."""
+        for cid in (*cases, *([m.case_id] if m is not None else [])):
             self.service.store.forget(cid)
 
 

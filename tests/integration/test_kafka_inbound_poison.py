@@ -8,19 +8,21 @@ import base64
 import hashlib
 import json
 import os
+import sqlite3
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from adapters.kafka_dead_letters import DEAD_LETTER_MAX_BYTES, dead_letter_value
+from adapters.kafka_failures import is_transient
 from adapters.kafka_in import InboundProcessor, Record, report_case_id, schema
 from adapters.kafka_store import stored_offsets
 from adapters.kafka_worker import DEFAULT_TOPICS, KafkaSettings, open_store
 from domain.errors import ConfigError
-from tests.integration.kafka_support import report
-from tests.support import NOW, city
+from tests.integration.kafka_support import report, unit_update
+from tests.support import NOW, T0, city, drive
 
-REPORTS = DEFAULT_TOPICS["reports"]
+REPORTS, UPDATES = DEFAULT_TOPICS["reports"], DEFAULT_TOPICS["unit_updates"]
 
 
 @pytest.fixture
@@ -86,6 +88,33 @@ def test_a_message_that_fails_unforeseen_is_isolated_as_a_dead_letter(store):
     assert dead(sql) == {1: ("error", None, "error: RuntimeError: boom")}
     assert svc.get(report_case_id("szcg", "SZ-000003")).version == 1
     assert stored_offsets(sql, "g") == {(REPORTS, 0): 3}
+
+
+def test_a_busy_store_fails_the_batch_and_the_retry_applies_it_once(tmp_path):
+    """A transient failure (the database locked) stores nothing and leaves no changed copy
+    behind: the batch read again applies exactly once."""
+    db = tmp_path / "events.sqlite"
+    app, svc, sql = open_store(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                    "SQLITE_DBNAME": str(db), "SQLITE_LOCK_TIMEOUT": "1"},
+                               city=city(), clock=lambda: NOW)
+    try:
+        case = drive(svc, "dispatched", T0)  # the service keeps this copy
+        v0 = case.version
+        p = InboundProcessor(svc, group="g", topics=DEFAULT_TOPICS)
+        batch = [Record(UPDATES, 0, 0, None, json.dumps(unit_update(case.id, 1)).encode())]
+        blocker = sqlite3.connect(db)
+        blocker.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(Exception) as caught:
+            p.process(batch)
+        assert is_transient(caught.value), caught.value
+        blocker.rollback()
+        blocker.close()
+        res = p.process(batch)
+        assert (res.applied, res.dead) == (1, 0)
+        assert [type(e).__name__ for e in svc.timeline(case.id)].count("Resolved") == 1
+        assert svc.get(case.id).version == v0 + 1
+    finally:
+        app.close()
 
 
 def test_max_message_bytes_setting():
