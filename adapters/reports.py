@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 
 from domain.city import City
 from domain.errors import ValidationError
+from domain.glossary import CHANNEL_SHORT, PATROL_STATUS, STEP, WHO, zh, zh_of
 from domain.indicators import COUNTS, RATES
 from domain.lifecycle import STATES
 from domain.policy import Policy, month_bounds
@@ -27,14 +28,10 @@ from projections.sql import Sql, from_ts, ts
 from projections.trail import _bounds
 from workflows.patrol import patrol_rules
 
-STATUS_ZH = {"reported": "按时报告", "nil": "零报告", "late_reported": "迟报", "late_nil": "迟报（零报告）",
-             "missed": "未报告", "open": "未报告（未到截止）", None: "未报告"}
-CHANNEL_ZH = {"patrol": "巡查", "citizen": "群众举报", "hotline": "12345热线", "camera": "视频监控",
-              "inspection": "督查暗访", "unit": "成员单位自查"}
-STEP_ZH = {"verify": "核实", "file": "立案", "dispatch": "派遣", "resolve": "处置", "check": "核查",
-           "close": "结案"}
-WHO_ZH = {"community": "社区", "street": "镇/街道", "squad": "驻点中队", "person": "责任人",
-          "citizen": "举报人", "unit": "成员单位"}
+STATUS_ZH = zh_of(PATROL_STATUS) | {None: zh(PATROL_STATUS, "missed")}
+CHANNEL_ZH = zh_of(CHANNEL_SHORT)
+STEP_ZH = zh_of(STEP)
+WHO_ZH = zh_of(WHO)
 
 
 def section(sid: str, title: str, columns: list, rows: list[dict], *, note: str | None = None,
@@ -217,8 +214,8 @@ def weekly(sql: Sql, city: City, week: str, now: datetime) -> dict:
                 previous={"from": pstart.isoformat(), "to": pend.isoformat()},
                 publish_by=f"{end + timedelta(days=1)}（周一）")
     cols = [("name", "名称")]
-    for c, zh in WEEK_COUNTS:
-        cols += [(c, f"{zh}", "int"), (f"{c}_prev", f"上周{zh}", "int")]
+    for c, name in WEEK_COUNTS:
+        cols += [(c, f"{name}", "int"), (f"{c}_prev", f"上周{name}", "int")]
     sections = []
     for by, title in (("street", "各镇/街道"), ("community", "各社区"), ("unit", "各成员单位")):
         b, p = _board(sql, city, by, start, end), _board(sql, city, by, pstart, pend)
@@ -252,9 +249,9 @@ UNIT_RATES = ("resolution_rate", "on_time_resolution_rate", "rework_rate", "over
               "extension_rate", "closure_rate")
 AREA_RATES = ("discovery_rate", "resolution_rate", "rectification_rate", "closure_rate",
               "on_time_closure_rate")
-UNIT_COUNTS = ("dispatched", "due", "resolved", "on_time", "overdue", "overdue_open", "reworked",
+UNIT_TABLE_COUNTS = ("dispatched", "due", "resolved", "on_time", "overdue", "overdue_open", "reworked",
                "extended", "shelved", "due_closure", "closed", "closed_on_time", "returned")
-AREA_COUNTS = ("reported", "filed", "patrol_filed", "others_filed", "due", "resolved",
+AREA_TABLE_COUNTS = ("reported", "filed", "patrol_filed", "others_filed", "due", "resolved",
                "due_closure", "closed")
 
 
@@ -342,12 +339,12 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
     units = _board(sql, scored, "unit", start, end, as_of)
     punits = _board(sql, scored, "unit", pstart, pend, as_of)
     sections.append(_ranking(city, "unit", units, punits, UNIT_RATES, "二、成员单位", "ranking"))
-    sections.append(_indicators(units, UNIT_COUNTS, "三、成员单位指标明细", "unit_indicators"))
+    sections.append(_indicators(units, UNIT_TABLE_COUNTS, "三、成员单位指标明细", "unit_indicators"))
     comms = _board(sql, scored, "community", start, end, as_of)
     pcomms = _board(sql, scored, "community", pstart, pend, as_of)
     sections.append(_ranking(city, "community", comms, pcomms, AREA_RATES, "四、社区（责任区）",
                              "area_ranking"))
-    sections.append(_indicators(comms, AREA_COUNTS, "五、社区指标明细", "area_indicators"))
+    sections.append(_indicators(comms, AREA_TABLE_COUNTS, "五、社区指标明细", "area_indicators"))
     squads = _board(sql, scored, "squad", start, end, as_of)
     psquads = _board(sql, scored, "squad", pstart, pend, as_of)
     sections.append(_ranking(city, "squad", squads, psquads, AREA_RATES, "六、驻点中队",

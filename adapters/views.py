@@ -8,17 +8,12 @@ from uuid import UUID
 
 from domain.case import Case
 from domain.city import City
+from domain.glossary import EVENT, zh_of
 from domain.lifecycle import STATES
 from domain.times import local_text
 
 COMMON = ("originator_id", "originator_version", "timestamp", "originator_topic")
-EVENT_ZH = {
-    "Reported": "上报", "Verified": "核实", "Filed": "立案", "Refused": "不予立案/作废",
-    "Dispatched": "派遣", "Returned": "退回", "ExtensionRequested": "申请延期",
-    "ExtensionDecided": "延期审批", "ShelveRequested": "申请挂账", "ShelveDecided": "挂账审批",
-    "Resolved": "处置反馈", "Checked": "核查", "Closed": "结案", "Evaluated": "评价",
-    "Urged": "督办", "DeadlineMissed": "超时",
-}
+EVENT_ZH = zh_of(EVENT)
 
 
 def jsonable(v):

@@ -7,33 +7,44 @@ the deadline clock (which step runs in which state, who holds the case), the
 
 from __future__ import annotations
 
+from domain.glossary import (
+    CHANNEL,
+    CLOSURE_TYPE,
+    OUTCOME,
+    RATING,
+    STATE,
+    TRIGGER,
+    zh,
+    zh_of,
+)
+
 # state -> what it means, which step's clock runs there, who holds the case
 STATES: dict[str, dict] = {
-    "new": {"zh": "未上报", "step": None, "holder": None},
-    "pending_verification": {"zh": "待核实", "step": "verify", "holder": "supervisor"},
-    "pending_filing": {"zh": "待立案", "step": "file", "holder": "acceptor"},
-    "pending_dispatch": {"zh": "待派遣", "step": "dispatch", "holder": "dispatcher"},
-    "dispatched": {"zh": "处置中", "step": "resolve", "holder": "unit"},
-    "extension_requested": {"zh": "延期待批", "step": "resolve", "holder": "unit"},
-    "shelve_requested": {"zh": "挂账待批", "step": "resolve", "holder": "unit"},
-    "pending_check": {"zh": "待核查", "step": "check", "holder": "supervisor"},
-    "pending_closure": {"zh": "待结案", "step": "close", "holder": "acceptor"},
-    "shelved": {"zh": "已挂账", "step": None, "holder": "unit"},
-    "closed": {"zh": "已结案", "step": None, "holder": "duty_chief"},
-    "evaluated": {"zh": "已评价", "step": None, "holder": None},
-    "voided": {"zh": "已作废", "step": None, "holder": None},
+    "new": {"step": None, "holder": None},
+    "pending_verification": {"step": "verify", "holder": "supervisor"},
+    "pending_filing": {"step": "file", "holder": "acceptor"},
+    "pending_dispatch": {"step": "dispatch", "holder": "dispatcher"},
+    "dispatched": {"step": "resolve", "holder": "unit"},
+    "extension_requested": {"step": "resolve", "holder": "unit"},
+    "shelve_requested": {"step": "resolve", "holder": "unit"},
+    "pending_check": {"step": "check", "holder": "supervisor"},
+    "pending_closure": {"step": "close", "holder": "acceptor"},
+    "shelved": {"step": None, "holder": "unit"},
+    "closed": {"step": None, "holder": "duty_chief"},
+    "evaluated": {"step": None, "holder": None},
+    "voided": {"step": None, "holder": None},
 }
 TERMINAL = ("evaluated", "voided")
 UNIT_STATES = tuple(s for s, v in STATES.items() if v["holder"] == "unit")
 
 # channel -> roles that may report through it, and whether the report needs 核实
 CHANNELS: dict[str, dict] = {
-    "patrol": {"zh": "监督员巡查", "roles": ["supervisor"], "verify": False},
-    "citizen": {"zh": "公众举报", "roles": ["channel", "acceptor"], "verify": True},
-    "hotline": {"zh": "12345热线", "roles": ["channel", "acceptor"], "verify": True},
-    "camera": {"zh": "视频监控", "roles": ["system", "acceptor"], "verify": False},
-    "inspection": {"zh": "督查暗访", "roles": ["acceptor", "duty_chief"], "verify": False},
-    "unit": {"zh": "成员单位自查", "roles": ["unit_member"], "verify": False},
+    "patrol": {"roles": ["supervisor"], "verify": False},
+    "citizen": {"roles": ["channel", "acceptor"], "verify": True},
+    "hotline": {"roles": ["channel", "acceptor"], "verify": True},
+    "camera": {"roles": ["system", "acceptor"], "verify": False},
+    "inspection": {"roles": ["acceptor", "duty_chief"], "verify": False},
+    "unit": {"roles": ["unit_member"], "verify": False},
 }
 
 CENTER = ["acceptor", "duty_chief"]
@@ -42,50 +53,66 @@ OPEN_UNIT = ["dispatched", "extension_requested", "shelve_requested"]
 # The transitions. `conditions` / `unless` name a boolean of the command
 # (needs_verification, passed, approved); `reason` says when a reason is required.
 TRANSITIONS: list[dict] = [
-    {"trigger": "report", "zh": "上报", "source": "new", "dest": "pending_verification",
+    {"trigger": "report", "source": "new", "dest": "pending_verification",
      "conditions": "needs_verification",
      "roles": sorted({r for c in CHANNELS.values() if c["verify"] for r in c["roles"]})},
-    {"trigger": "report", "zh": "上报", "source": "new", "dest": "pending_filing",
+    {"trigger": "report", "source": "new", "dest": "pending_filing",
      "unless": "needs_verification",
      "roles": sorted({r for c in CHANNELS.values() if not c["verify"] for r in c["roles"]})},
-    {"trigger": "verify", "zh": "核实", "source": "pending_verification",
+    {"trigger": "verify", "source": "pending_verification",
      "dest": "pending_filing", "roles": ["supervisor"], "reason": "unless_passed"},
-    {"trigger": "file", "zh": "立案", "source": "pending_filing", "dest": "pending_dispatch",
+    {"trigger": "file", "source": "pending_filing", "dest": "pending_dispatch",
      "roles": CENTER},
-    {"trigger": "refuse", "zh": "不予立案/作废",
+    {"trigger": "refuse",
      "source": ["pending_verification", "pending_filing", "pending_dispatch"],
      "dest": "voided", "roles": CENTER, "reason": "always"},
-    {"trigger": "dispatch", "zh": "派遣", "source": ["pending_dispatch", "shelved"],
+    {"trigger": "dispatch", "source": ["pending_dispatch", "shelved"],
      "dest": "dispatched", "roles": ["dispatcher"]},
-    {"trigger": "return", "zh": "退回", "source": "dispatched", "dest": "pending_dispatch",
+    {"trigger": "return", "source": "dispatched", "dest": "pending_dispatch",
      "roles": ["unit_member"], "reason": "always"},
-    {"trigger": "request_extension", "zh": "申请延期", "source": "dispatched",
+    {"trigger": "request_extension", "source": "dispatched",
      "dest": "extension_requested", "roles": ["unit_member"], "reason": "always"},
-    {"trigger": "decide_extension", "zh": "审批延期", "source": "extension_requested",
+    {"trigger": "decide_extension", "source": "extension_requested",
      "dest": "dispatched", "roles": ["duty_chief", "dispatcher"], "reason": "unless_approved"},
-    {"trigger": "request_shelve", "zh": "申请挂账", "source": "dispatched",
+    {"trigger": "request_shelve", "source": "dispatched",
      "dest": "shelve_requested", "roles": ["unit_member"], "reason": "always"},
-    {"trigger": "decide_shelve", "zh": "审批挂账", "source": "shelve_requested",
+    {"trigger": "decide_shelve", "source": "shelve_requested",
      "dest": "shelved", "conditions": "approved", "roles": ["duty_chief"], "reason": "always"},
-    {"trigger": "decide_shelve", "zh": "审批挂账", "source": "shelve_requested",
+    {"trigger": "decide_shelve", "source": "shelve_requested",
      "dest": "dispatched", "unless": "approved", "roles": ["duty_chief"], "reason": "always"},
-    {"trigger": "resolve", "zh": "处置反馈", "source": ["dispatched", "extension_requested"],
+    {"trigger": "resolve", "source": ["dispatched", "extension_requested"],
      "dest": "pending_check", "roles": ["unit_member"]},
-    {"trigger": "check", "zh": "核查通过", "source": "pending_check", "dest": "pending_closure",
+    {"trigger": "check", "source": "pending_check", "dest": "pending_closure",
      "conditions": "passed", "roles": ["supervisor"]},
-    {"trigger": "check", "zh": "核查不通过(返工)", "source": "pending_check", "dest": "dispatched",
+    {"trigger": "check", "source": "pending_check", "dest": "dispatched",
      "unless": "passed", "roles": ["supervisor"], "reason": "always"},
-    {"trigger": "close", "zh": "结案", "source": ["pending_closure", "shelved"], "dest": "closed",
+    {"trigger": "close", "source": ["pending_closure", "shelved"], "dest": "closed",
      "roles": CENTER},
-    {"trigger": "evaluate", "zh": "评价", "source": "closed", "dest": "evaluated",
+    {"trigger": "evaluate", "source": "closed", "dest": "evaluated",
      "roles": ["duty_chief", "system"]},
-    {"trigger": "urge", "zh": "督办", "source": ["pending_dispatch", *OPEN_UNIT, "pending_check"],
+    {"trigger": "urge", "source": ["pending_dispatch", *OPEN_UNIT, "pending_check"],
      "dest": None, "roles": ["duty_chief", "dispatcher", "system"], "reason": "always"},
 ]
 
 # closure types (结案类型); error and special closures need a reason
-CLOSURE_TYPES = {"normal": "正常结案", "overdue": "超时结案", "error": "差错结案", "special": "特殊结案"}
-RATINGS = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}
+CLOSURE_TYPES = zh_of(CLOSURE_TYPE)
+RATINGS = zh_of(RATING)
+
+# the center's work queues (待办) → the state a case waits in there
+QUEUES = {
+    "verification": "pending_verification", "filing": "pending_filing",
+    "dispatch": "pending_dispatch", "check": "pending_check", "closure": "pending_closure",
+    "extension_decision": "extension_requested", "shelve_decision": "shelve_requested",
+}
+
+# the Chinese names, from the glossary (a transition with two outcomes names each)
+for _name, _state in STATES.items():
+    _state["zh"] = zh(STATE, _name)
+for _name, _channel in CHANNELS.items():
+    _channel["zh"] = zh(CHANNEL, _name)
+for _t in TRANSITIONS:
+    _outcome = OUTCOME.get((_t["trigger"], "unless" not in _t)) if _t["trigger"] == "check" else None
+    _t["zh"] = _outcome[0] if _outcome else zh(TRIGGER, _t["trigger"])
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t["trigger"] for t in TRANSITIONS))
 CONDITIONS = ("needs_verification", "passed", "approved")

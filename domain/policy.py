@@ -18,6 +18,7 @@ from datetime import date, datetime
 
 from domain.calendar import month_range
 from domain.city import City
+from domain.glossary import CHANNEL_SHORT, WHO, zh, zh_of
 
 KINDS = ("illegal_construction_24h", "citizen_report_reward", "collector_entries",
          "no_major_incident_year", "grade_award", "joint")
@@ -29,8 +30,7 @@ KIND_ZH = {
     "grade_award": "考评等次奖惩",
     "joint": "同奖同罚",
 }
-WHO_ZH = {"community": "社区", "street": "镇/街道", "squad": "驻点中队", "person": "责任人",
-          "citizen": "举报人", "unit": "成员单位"}
+WHO_ZH = zh_of(WHO)
 HANDLED_EVENTS = ("Dispatched", "Resolved", "Checked", "Closed")
 CHANNELS = ("patrol", "citizen", "hotline", "camera", "inspection", "unit")
 GRADE_DIMS = ("unit", "community", "street", "squad")
@@ -244,12 +244,8 @@ def _illegal_construction(rule: Rule, policy: Policy, inp: Inputs, pending: list
 
 
 _HANDLED_ZH = {"Dispatched": "派遣处置", "Resolved": "处置", "Checked": "核查", "Closed": "结案"}
-_CHANNEL_ZH = {"patrol": "巡查", "citizen": "群众举报", "hotline": "12345热线", "camera": "视频监控",
-               "inspection": "督查暗访", "unit": "成员单位自查"}
-
-
 def _channel_zh(ch: str) -> str:
-    return _CHANNEL_ZH.get(ch, ch)
+    return zh(CHANNEL_SHORT, ch)
 
 
 def _citizen_reward(rule: Rule, policy: Policy, inp: Inputs, pending: list,

@@ -5,19 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.city import City
+from domain.lifecycle import QUEUES, UNIT_STATES
 from domain.times import as_zone
 from projections.sql import Sql, from_ts, ts
 
-CENTER_QUEUES = {
-    "verification": "pending_verification",  # 待核实
-    "filing": "pending_filing",  # 待立案
-    "dispatch": "pending_dispatch",  # 待派遣
-    "check": "pending_check",  # 待核查
-    "closure": "pending_closure",  # 待结案
-    "extension_decision": "extension_requested",  # 延期待批
-    "shelve_decision": "shelve_requested",  # 挂账待批
-}
-UNIT_STATES = ("dispatched", "extension_requested", "shelve_requested")
 COLS = ("case_id", "state", "step", "due_at", "unit", "category", "grid", "channel", "urgency",
         "reported_at", "lat", "lon")
 
@@ -41,7 +32,7 @@ def queues(sql: Sql, city: City, *, unit: str | None = None, now: datetime) -> d
     out: dict = {"now": as_zone(now, city.tz).isoformat(timespec="seconds"), "unit": unit}
     if unit is None:
         out["queues"] = {}
-        for name, state in CENTER_QUEUES.items():
+        for name, state in QUEUES.items():
             rows = sql.query(f"SELECT {', '.join(COLS)} FROM cg_cases WHERE state = ?{order}", (state,))
             out["queues"][name] = [_item(r, city, now) for r in rows]
     marks = ",".join("?" * len(UNIT_STATES))

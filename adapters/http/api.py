@@ -28,7 +28,8 @@ from adapters.views import case_view, city_summary, event_view, jsonable
 from domain.calendar import month_range
 from domain.city import User
 from domain.errors import NotFoundError, ValidationError
-from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES, TRANSITIONS, UNIT_STATES
+from domain.glossary import TRIGGER, zh_of
+from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES, UNIT_STATES
 from domain.machine import allowed_triggers
 from domain.times import MAX_PERIOD_DAYS, local_text
 from projections.cases import list_cases
@@ -48,11 +49,7 @@ ACTIONS = {
     "evaluate": "evaluate", "urge": "urge",
 }
 ACTION_OF = {t: a for a, t in ACTIONS.items()}
-TRIGGER_ZH = {}
-for _t in TRANSITIONS:
-    TRIGGER_ZH.setdefault(_t["trigger"], _t["zh"])
-TRIGGER_ZH["check"] = "核查"
-TRIGGER_ZH["decide_shelve"] = "审批挂账"
+TRIGGER_ZH = zh_of(TRIGGER)
 
 
 # ---------------------------------------------------------------- who is calling

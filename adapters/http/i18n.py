@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-ROLE = {
-    "supervisor": ("监督员", "Supervisor"),
-    "channel": ("公众渠道", "Public channel"),
-    "acceptor": ("受理员", "Acceptor"),
-    "duty_chief": ("值班长", "Duty chief"),
-    "dispatcher": ("派遣员", "Dispatcher"),
-    "unit_member": ("成员单位", "Member unit"),
-    "inspector": ("纪检监察", "Inspector"),
-    "system": ("系统", "System"),
-}
+from domain import glossary
 
-QUEUE = {
-    "verification": ("待核实", "Awaiting verification"),
-    "filing": ("待立案", "Awaiting filing"),
-    "dispatch": ("待派遣", "Awaiting dispatch"),
-    "check": ("待核查", "Awaiting check"),
-    "closure": ("待结案", "Awaiting closure"),
-    "extension_decision": ("延期待批", "Extension decisions"),
-    "shelve_decision": ("挂账待批", "Shelving decisions"),
-}
+ROLE = glossary.ROLE
+QUEUE = glossary.QUEUE
 
 WORDS = {
     "app": ("数字城管监督指挥中心", "Digital urban management center"),

@@ -18,21 +18,12 @@ import structlog
 from adapters.bootstrap import Casegrid
 from domain import times
 from domain.errors import CasegridError
+from domain.lifecycle import QUEUES, UNIT_STATES
 from projections.cases import due_case_ids, list_cases
 from projections.sql import from_ts
 
 log = structlog.get_logger("casegrid.http")
 
-QUEUE_STATES = {  # queue name -> states in it (the contract of projections/queues.py)
-    "verification": ("pending_verification",),
-    "filing": ("pending_filing",),
-    "dispatch": ("pending_dispatch",),
-    "check": ("pending_check",),
-    "closure": ("pending_closure",),
-    "extension_decision": ("extension_requested",),
-    "shelve_decision": ("shelve_requested",),
-}
-UNIT_OPEN = ("dispatched", "extension_requested", "shelve_requested")
 
 
 class Unavailable(CasegridError):
@@ -154,14 +145,14 @@ def _item(row: dict, now: datetime) -> dict:
 
 def _queues_from_summaries(cg: Casegrid, *, unit: str | None, now: datetime) -> dict:
     rows = list_cases(cg.sql, limit=100_000)
-    out: dict = {"now": now.isoformat(), "queues": {q: [] for q in QUEUE_STATES},
+    out: dict = {"now": now.isoformat(), "queues": {q: [] for q in QUEUES},
                  "overdue_by_unit": {}, "unit_inbox": []}
     for r in sorted(rows, key=lambda r: r["due_at"] or "9"):
         it = _item(r, now)
-        for q, states in QUEUE_STATES.items():
-            if r["state"] in states and unit is None:
+        for q, state in QUEUES.items():
+            if r["state"] == state and unit is None:
                 out["queues"][q].append(it)
-        if r["state"] in UNIT_OPEN and r["unit"]:
+        if r["state"] in UNIT_STATES and r["unit"]:
             if it["overdue"]:
                 out["overdue_by_unit"].setdefault(r["unit"], []).append(it)
             if unit is None or r["unit"] == unit:

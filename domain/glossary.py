@@ -1,0 +1,148 @@
+"""The glossary (术语表): every code a person may read, with its Chinese and English label.
+
+One place for the words: the lifecycle (domain/lifecycle.py) takes its state and trigger
+names from here, and the console, the API's docs, the reports and the bulletins read their
+labels here, so a word is changed once. Each entry is code → (中文, English).
+"""
+
+from __future__ import annotations
+
+STATE = {
+    "new": ("未上报", "Not reported"),
+    "pending_verification": ("待核实", "Awaiting verification"),
+    "pending_filing": ("待立案", "Awaiting filing"),
+    "pending_dispatch": ("待派遣", "Awaiting dispatch"),
+    "dispatched": ("处置中", "With the unit"),
+    "extension_requested": ("延期待批", "Extension requested"),
+    "shelve_requested": ("挂账待批", "Shelving requested"),
+    "pending_check": ("待核查", "Awaiting check"),
+    "pending_closure": ("待结案", "Awaiting closure"),
+    "shelved": ("已挂账", "Shelved"),
+    "closed": ("已结案", "Closed"),
+    "evaluated": ("已评价", "Evaluated"),
+    "voided": ("已作废", "Voided"),
+}
+
+TRIGGER = {
+    "report": ("上报", "Report"),
+    "verify": ("核实", "Verify"),
+    "file": ("立案", "File"),
+    "refuse": ("不予立案/作废", "Refuse / void"),
+    "dispatch": ("派遣", "Dispatch"),
+    "return": ("退回", "Return to the center"),
+    "request_extension": ("申请延期", "Request an extension"),
+    "decide_extension": ("审批延期", "Decide the extension"),
+    "request_shelve": ("申请挂账", "Request shelving"),
+    "decide_shelve": ("审批挂账", "Decide the shelving"),
+    "resolve": ("处置反馈", "Resolve"),
+    "check": ("核查", "Check"),
+    "close": ("结案", "Close"),
+    "evaluate": ("评价", "Evaluate"),
+    "urge": ("督办", "Urge"),
+}
+
+# a transition's own label where one trigger has two outcomes
+OUTCOME = {
+    ("check", True): ("核查通过", "Check passed"),
+    ("check", False): ("核查不通过(返工)", "Check failed (rework)"),
+}
+
+EVENT = {
+    "Reported": ("上报", "Reported"), "Verified": ("核实", "Verified"),
+    "Filed": ("立案", "Filed"), "Refused": ("不予立案/作废", "Refused / voided"),
+    "Dispatched": ("派遣", "Dispatched"), "Returned": ("退回", "Returned"),
+    "ExtensionRequested": ("申请延期", "Extension requested"),
+    "ExtensionDecided": ("延期审批", "Extension decided"),
+    "ShelveRequested": ("申请挂账", "Shelving requested"),
+    "ShelveDecided": ("挂账审批", "Shelving decided"),
+    "Resolved": ("处置反馈", "Resolved"), "Checked": ("核查", "Checked"),
+    "Closed": ("结案", "Closed"), "Evaluated": ("评价", "Evaluated"),
+    "Urged": ("督办", "Urged"), "DeadlineMissed": ("超时", "Deadline missed"),
+}
+
+STEP = {
+    "verify": ("核实", "Verification"), "file": ("立案", "Filing"),
+    "dispatch": ("派遣", "Dispatch"), "resolve": ("处置", "Resolution"),
+    "check": ("核查", "Check"), "close": ("结案", "Closure"),
+}
+
+CHANNEL = {
+    "patrol": ("监督员巡查", "Supervisor patrol"),
+    "citizen": ("公众举报", "Citizen report"),
+    "hotline": ("12345热线", "12345 hotline"),
+    "camera": ("视频监控", "Video camera"),
+    "inspection": ("督查暗访", "Inspection"),
+    "unit": ("成员单位自查", "Unit's own finding"),
+}
+# the short names the bulletins and the ledger print in their columns
+CHANNEL_SHORT = {
+    "patrol": ("巡查", "Patrol"), "citizen": ("群众举报", "Citizen"),
+    "hotline": ("12345热线", "Hotline"), "camera": ("视频监控", "Camera"),
+    "inspection": ("督查暗访", "Inspection"), "unit": ("成员单位自查", "Unit"),
+}
+
+ROLE = {
+    "supervisor": ("监督员", "Supervisor"),
+    "channel": ("公众渠道", "Public channel"),
+    "acceptor": ("受理员", "Acceptor"),
+    "duty_chief": ("值班长", "Duty chief"),
+    "dispatcher": ("派遣员", "Dispatcher"),
+    "unit_member": ("成员单位", "Member unit"),
+    "inspector": ("纪检监察", "Inspector"),
+    "system": ("系统", "System"),
+}
+
+QUEUE = {
+    "verification": ("待核实", "Awaiting verification"),
+    "filing": ("待立案", "Awaiting filing"),
+    "dispatch": ("待派遣", "Awaiting dispatch"),
+    "check": ("待核查", "Awaiting check"),
+    "closure": ("待结案", "Awaiting closure"),
+    "extension_decision": ("延期待批", "Extension decisions"),
+    "shelve_decision": ("挂账待批", "Shelving decisions"),
+}
+
+CLOSURE_TYPE = {
+    "normal": ("正常结案", "Normal"), "overdue": ("超时结案", "Overdue"),
+    "error": ("差错结案", "Closed in error"), "special": ("特殊结案", "Special"),
+}
+
+RATING = {
+    "satisfied": ("满意", "Satisfied"), "basic": ("基本满意", "Mostly satisfied"),
+    "unsatisfied": ("不满意", "Unsatisfied"),
+}
+
+# who a reward or penalty line is for (奖惩对象)
+WHO = {
+    "community": ("社区", "Community"), "street": ("镇/街道", "Street"),
+    "squad": ("驻点中队", "Patrol squad"), "person": ("责任人", "Person responsible"),
+    "citizen": ("举报人", "Citizen reporter"), "unit": ("成员单位", "Member unit"),
+}
+
+# a squad's daily patrol report (巡查日报 / 零报告)
+PATROL_STATUS = {
+    "reported": ("按时报告", "Reported on time"), "nil": ("零报告", "Nil report"),
+    "late_reported": ("迟报", "Reported late"), "late_nil": ("迟报（零报告）", "Nil report, late"),
+    "missed": ("未报告", "Not reported"), "open": ("未报告（未到截止）", "Not yet due"),
+}
+
+
+def zh(table: dict, key, default=None) -> str:
+    """The Chinese label of `key` in `table` (the key itself, or `default`, if none)."""
+    pair = table.get(key)
+    return pair[0] if pair else (key if default is None else default)
+
+
+def en(table: dict, key, default=None) -> str:
+    pair = table.get(key)
+    return pair[1] if pair else (key if default is None else default)
+
+
+def label(table: dict, key, lang: str = "zh") -> str:
+    """The label in `lang` ('zh' or 'en')."""
+    return en(table, key) if lang == "en" else zh(table, key)
+
+
+def zh_of(table: dict) -> dict:
+    """code → Chinese label, for the places that want a plain mapping."""
+    return {k: v[0] for k, v in table.items()}
