@@ -43,7 +43,7 @@ def import_cmd(
 ):
     """Import past cases with their own timestamps; a re-run imports nothing twice."""
     from adapters.bootstrap import bootstrap
-    from adapters.importer import Importer, Mapping, load_source
+    from adapters.importing import Importer, Mapping, load_source
 
     cli = _cli()
     try:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import structlog  # noqa: E402
 
 from adapters.bootstrap import bootstrap, load_city  # noqa: E402
-from adapters.importer import Importer, Mapping  # noqa: E402
+from adapters.importing import Importer, Mapping  # noqa: E402
 
 DEFAULT_FILE = ROOT / "benchmarks" / "data" / "la311_2020-01-01_to_03_10k.csv"
 MAPPING = ROOT / "docs" / "import" / "la311.yaml"

@@ -1,5 +1,5 @@
-"""An import mapping (docs/import/README.md) as a pydantic model; adapters/importer.py's
-Mapping is built from it. Errors name the key under `mapping.`."""
+"""An import mapping (docs/import/README.md) as a pydantic model; the importer's Mapping
+(adapters/importing/mapping.py) is built from it. Errors name the key under `mapping.`."""
 
 from __future__ import annotations
 

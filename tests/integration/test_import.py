@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from adapters.bootstrap import bootstrap
-from adapters.importer import Importer, Mapping, load_source
+from adapters.importing import Importer, Mapping, load_source
 from adapters.kafka_in import report_case_id
 from domain.errors import ConfigError, ValidationError
 from tests.support import city
