@@ -25,7 +25,7 @@ from projections.ledger import ledger
 from projections.patrol import patrol_days
 from projections.scoreboard import case_rows, scoreboard
 from projections.sql import Sql, from_ts, ts
-from projections.trail import _bounds
+from projections.trail import day_bounds
 from workflows.patrol import patrol_rules
 
 STATUS_ZH = zh_of(PATROL_STATUS) | {None: zh(PATROL_STATUS, "missed")}
@@ -147,7 +147,7 @@ def daily(sql: Sql, city: City, day: date, now: datetime) -> dict:
           "category": _cat(city, r["category"]), "community": _area(city, r["community"]),
           "grid": r["grid"], "channel": CHANNEL_ZH.get(r["channel"], r["channel"]),
           "state": STATES.get(r["state"], {}).get("zh", r["state"])} for r in rows]))
-    lo, hi = _bounds(day, day, city)
+    lo, hi = day_bounds(day, day, city)
     miss = sql.query(
         "SELECT t.case_id, t.missed_due_at, t.miss_holder, t.detail, c.category, c.grid, c.state"
         " FROM cg_trail t JOIN cg_cases c ON c.case_id = t.case_id WHERE t.type = 'DeadlineMissed'"

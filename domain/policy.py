@@ -316,7 +316,7 @@ def _no_major_year(rule: Rule, policy: Policy, inp: Inputs, pending: list,
     if p["month"] != "*" and inp.end.month != p["month"]:
         return []
     year = inp.year_cases if inp.year_cases is not None else inp.cases
-    first_day = _year_start(inp.end)
+    first_day = year_start(inp.end)
     out = []
     for squad, sname in city.squads.items():
         area = [f for f in year if f.squad == squad and f.filed and not f.voided]
@@ -340,7 +340,7 @@ def _no_major_year(rule: Rule, policy: Policy, inp: Inputs, pending: list,
     return out
 
 
-def _year_start(end: date) -> date:
+def year_start(end: date) -> date:
     y, m = (end.year, end.month + 1) if end.month < 12 else (end.year + 1, 1)
     return date(y - 1, m, 1)
 

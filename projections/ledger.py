@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from domain.city import City
-from domain.policy import CaseFact, Inputs, Policy, _year_start, evaluate
+from domain.policy import CaseFact, Inputs, Policy, evaluate, year_start
 from domain.times import as_zone
 from projections.scoreboard import scoreboard
 from projections.sql import Sql, from_ts, ts
-from projections.trail import _bounds, _events
+from projections.trail import case_events, day_bounds
 
 
 def case_facts(sql: Sql, city: City, start: date, end: date,
@@ -24,7 +24,7 @@ def case_facts(sql: Sql, city: City, start: date, end: date,
                as_of: datetime | None = None) -> list[CaseFact]:
     """One CaseFact per case reported in [start, end] (city days), from its events recorded
     so far (or up to as_of)."""
-    lo, hi = _bounds(start, end, city)
+    lo, hi = day_bounds(start, end, city)
     cutoff = ts(as_of)
     cond, params = "", [lo, hi]
     if cutoff:
@@ -33,7 +33,7 @@ def case_facts(sql: Sql, city: City, start: date, end: date,
         "SELECT case_id FROM cg_trail WHERE type = 'Reported' AND occurred_at >= ? AND occurred_at < ?"
         + cond, params)]
     out = []
-    for cid, all_evs in sorted(_events(sql, ids).items()):
+    for cid, all_evs in sorted(case_events(sql, ids).items()):
         evs = [e for e in all_evs if not cutoff or e["recorded_at"] <= cutoff]
         rep = evs[0]
         d = rep["detail"]
@@ -101,7 +101,7 @@ def ledger(sql: Sql, city: City, policy: Policy, start: date, end: date, now: da
     year = None
     if any(r.kind == "no_major_incident_year" and r.params["month"] in ("*", end.month)
            for r in policy.rules):
-        year = case_facts(sql, city, _year_start(end), end, as_of=as_of)
+        year = case_facts(sql, city, year_start(end), end, as_of=as_of)
     inp = Inputs(city=city, start=start, end=end, now=now, cases=facts, year_cases=year,
                  boards=boards(sql, scored, start, end, as_of=as_of))
     out = evaluate(policy, inp)

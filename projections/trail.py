@@ -76,7 +76,7 @@ COLS = ("case_id", "version", "type", "occurred_at", "recorded_at", "actor", "ro
         "step", "due_at", "held_by", "reason", "missed_due_at", "miss_holder", "detail")
 
 
-def _events(sql: Sql, case_ids: list[str]) -> dict[str, list[dict]]:
+def case_events(sql: Sql, case_ids: list[str]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for i in range(0, len(case_ids), 500):
         chunk = case_ids[i:i + 500]
@@ -94,13 +94,13 @@ def _events(sql: Sql, case_ids: list[str]) -> dict[str, list[dict]]:
 def events_as_of(sql: Sql, city: City, start: date, end: date, as_of: datetime) -> list[list]:
     """Per case reported in [start, end] (city days), its events recorded up to as_of, as
     light event objects that the scoreboard's fold understands."""
-    lo, hi = _bounds(start, end, city)
+    lo, hi = day_bounds(start, end, city)
     cutoff = ts(as_of)
     ids = [r[0] for r in sql.query(
         "SELECT case_id FROM cg_trail WHERE type = 'Reported' AND occurred_at >= ?"
         " AND occurred_at < ? AND recorded_at <= ?", (lo, hi, cutoff))]
     out = []
-    for _cid, evs in sorted(_events(sql, ids).items()):
+    for _cid, evs in sorted(case_events(sql, ids).items()):
         kept = [_light(e) for e in evs if e["recorded_at"] <= cutoff]
         if kept:
             out.append(kept)
@@ -191,7 +191,7 @@ def _person_for_miss(miss: dict, events: list[dict]) -> str | None:
 
 
 def case_trail(sql: Sql, city: City, case_id: str) -> dict:
-    events = _events(sql, [str(case_id)]).get(str(case_id))
+    events = case_events(sql, [str(case_id)]).get(str(case_id))
     if not events:
         raise NotFoundError(f"case_id: no case '{case_id}'")
 
@@ -220,7 +220,7 @@ def case_trail(sql: Sql, city: City, case_id: str) -> dict:
     }
 
 
-def _bounds(start: date, end: date, city: City) -> tuple[str, str]:
+def day_bounds(start: date, end: date, city: City) -> tuple[str, str]:
     if end < start:
         raise ValidationError("to", f"{end} is before from {start}")
     a = datetime.combine(start, time(0), city.tz)
@@ -237,13 +237,13 @@ def missed_deadlines(sql: Sql, city: City, *, unit: str | None = None, actor: st
         city.unit(unit)
     if actor is not None:
         city.user(actor)
-    lo, hi = _bounds(start, end, city)
+    lo, hi = day_bounds(start, end, city)
     cond, params = "type = 'DeadlineMissed' AND missed_due_at >= ? AND missed_due_at < ?", [lo, hi]
     if unit is not None:
         cond += " AND miss_holder = ?"
         params.append(f"unit:{unit}")
     ids = [r[0] for r in sql.query(f"SELECT DISTINCT case_id FROM cg_trail WHERE {cond}", params)]
-    by_case = _events(sql, ids)
+    by_case = case_events(sql, ids)
     misses = []
     for cid in sorted(by_case):
         evs = by_case[cid]
