@@ -124,6 +124,12 @@ def status_cmd(
     for r in st["dead_letters"]:
         d.add_row(r["topic"], r["kind"], str(r["count"]), str(r["unpublished"]), str(r["parked"]))
     out.print(d)
+    if st["recent_dead_letters"]:
+        r_ = Table("from", "partition", "offset", "kind", "recorded", "error", title="latest dead letters")
+        for r in st["recent_dead_letters"]:
+            r_.add_row(r["topic"], str(r["partition"]), str(r["offset"]), r["kind"], r["recorded_at"],
+                       r["error"][:200])
+        out.print(r_)
     if st["failing"]:
         f = Table("worker", "part", "failures", "since", "last", "error", title="failing parts")
         for r in st["failing"]:

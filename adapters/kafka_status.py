@@ -12,6 +12,7 @@ from adapters.kafka_store import (
     parked_events,
     part_errors,
     publish_position,
+    recent_dead_letters,
     sql_for,
     stored_offsets,
 )
@@ -43,6 +44,7 @@ def status(app: Any, settings: Any, *, timeout_ms: int = 5000) -> dict:
                      "lag_events": head - out_pos, "parked": count_parked_events(sql, publisher)},
         "dead_letters": counts,
         "dead_letter_topic": settings.topics["dead_letter"],
+        "recent_dead_letters": recent_dead_letters(sql),
         "failing": part_errors(sql, settings.group),
         "parked": {
             "events": parked_events(sql, publisher, SHOWN),

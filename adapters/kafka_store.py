@@ -351,6 +351,19 @@ def parked_dead_letters(sql: Sql, limit: int = 1000) -> list[dict]:
     ]
 
 
+def recent_dead_letters(sql: Sql, limit: int = 10) -> list[dict]:
+    """The latest dead letters with their errors (without the original bytes)."""
+    rows = sql.query(
+        "SELECT group_id, topic, partition_id, kafka_offset, error_kind, error_field, error,"
+        " recorded_at, published_at FROM cg_kafka_dead_letters"
+        " ORDER BY recorded_at DESC, topic, partition_id, kafka_offset DESC LIMIT ?",
+        (limit,),
+    )
+    keys = ("group_id", "topic", "partition", "offset", "kind", "field", "error", "recorded_at",
+            "published_at")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
 def dead_letter_counts(sql: Sql) -> list[dict]:
     rows = sql.query(
         "SELECT topic, error_kind, COUNT(*) AS n,"
