@@ -194,9 +194,17 @@ class OutboundPublisher:
             n += 1
         return done
 
-    def retry_parked(self) -> dict:
-        """Send the parked events again; the ones the broker takes are marked published."""
-        items = parked_events(self.sql, self.name)
+    def retry_parked(self, page: int = 500) -> dict:
+        """Send the parked events again, a page at a time; the ones the broker takes are
+        marked published, the others get one more attempt and their new error."""
+        done = failed = after = 0
+        while items := parked_events(self.sql, self.name, page, after):
+            d, f = self._retry(items)
+            done, failed, after = done + d, failed + f, items[-1]["position"]
+        log.info("outbound_retry_parked", topic=self.topic, published=done, failed=failed)
+        return {"published": done, "failed": failed}
+
+    def _retry(self, items: list[dict]) -> tuple[int, int]:
         futures = []
         for item in items:
             p = item["position"]
@@ -216,5 +224,4 @@ class OutboundPublisher:
             err = f if isinstance(f, BaseException) else outcome(f)
             settle_parked_event(self.sql, self.name, p, None if err is None else describe(err))
             done, failed = done + (err is None), failed + (err is not None)
-        log.info("outbound_retry_parked", topic=self.topic, published=done, failed=failed)
-        return {"published": done, "failed": failed}
+        return done, failed

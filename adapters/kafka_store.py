@@ -251,13 +251,13 @@ def _park_events(cur: Cur, publisher: str, parked: list[tuple], at: str) -> None
     )
 
 
-def parked_events(sql: Sql, publisher: str, limit: int = 1000) -> list[dict]:
-    """Events moved past without being published, oldest first."""
+def parked_events(sql: Sql, publisher: str, limit: int = 1000, after: int = 0) -> list[dict]:
+    """Events moved past without being published, oldest first (positions after `after`)."""
     rows = sql.query(
         "SELECT position, case_id, stream_version, error, attempts, first_failed_at, last_failed_at"
         " FROM cg_kafka_parked_events WHERE publisher = ? AND published_at IS NULL"
-        " ORDER BY position LIMIT ?",
-        (publisher, limit),
+        " AND position > ? ORDER BY position LIMIT ?",
+        (publisher, after, limit),
     )
     keys = ("position", "case_id", "stream_version", "error", "attempts", "first_failed_at",
             "last_failed_at")

@@ -126,25 +126,27 @@ def test_an_event_the_producer_refuses_is_parked_and_the_ones_behind_it_go_out(b
         a = _patrol_report(svc, 1)
         b = _patrol_report(svc, 2, description="路" * 2000)  # an envelope over 4096 bytes
         c = _patrol_report(svc, 3)
+        d = _patrol_report(svc, 4, description="桥" * 2000)
         pub = OutboundPublisher(app, strict, topics["case_events"])
-        assert pub.catch_up() == 3 and pub.position() == 3  # moved past the parked one
-        (parked,) = parked_events(sql, pub.name)
-        assert (parked["position"], parked["case_id"], parked["attempts"]) == (2, str(b.id), 1)
-        assert parked["error"].startswith("MessageSizeTooLargeError")
+        assert pub.catch_up() == 4 and pub.position() == 4  # moved past the parked ones
+        parked = parked_events(sql, pub.name)
+        assert [(p["position"], p["case_id"], p["attempts"]) for p in parked] == [
+            (2, str(b.id), 1), (4, str(d.id), 1)]
+        assert all(p["error"].startswith("MessageSizeTooLargeError") for p in parked)
         out = drain(broker.bootstrap, topics["case_events"], expect=2, quiet=0.5)
         assert [json.loads(r.value)["case_id"] for r in out] == [str(a.id), str(c.id)]
 
         st = status(app, _settings(broker, topics, tag))
-        assert st["outbound"] == {"topic": topics["case_events"], "position": 3, "head": 3,
-                                  "lag_events": 0, "parked": 1}
-        assert st["parked"]["events_count"] == 1
-        assert st["parked"]["events"][0]["error"] == parked["error"]
+        assert st["outbound"] == {"topic": topics["case_events"], "position": 4, "head": 4,
+                                  "lag_events": 0, "parked": 2}
+        assert st["parked"]["events_count"] == 2
+        assert [e["error"] for e in st["parked"]["events"]] == [p["error"] for p in parked]
 
         again = OutboundPublisher(app, normal, topics["case_events"])
-        assert again.retry_parked() == {"published": 1, "failed": 0}
+        assert again.retry_parked(page=1) == {"published": 2, "failed": 0}
         assert parked_events(sql, pub.name) == []
-        out = drain(broker.bootstrap, topics["case_events"], expect=3, quiet=0.5)
-        assert [json.loads(r.value)["case_id"] for r in out][-1] == str(b.id)
+        out = drain(broker.bootstrap, topics["case_events"], expect=4, quiet=0.5)
+        assert [json.loads(r.value)["case_id"] for r in out][-2:] == [str(b.id), str(d.id)]
     finally:
         strict.close()
         normal.close()
