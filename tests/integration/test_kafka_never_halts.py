@@ -348,3 +348,31 @@ def test_a_broker_that_is_away_parks_nothing_and_the_position_waits(tmp_path):
             prod._sender.force_close()  # the unsent record can never go: let it be
             prod._closed = True
             app.close()
+
+
+def test_restarted_combined_worker_joins_and_goes_on_after_an_oversized_report(broker, tmp_path):
+    """The reported failure, end to end: a combined worker gets a 1 MB report; a new worker
+    (a restart: a new member of the group) with a new report waiting joins the group,
+    applies it, publishes its events and stops on --idle-exit."""
+    tag = unique_tag()
+    topics = topics_for(tag)
+    create_topics(broker.bootstrap, list(topics.values()), partitions=1)
+    big = json.dumps(report(1, description="路" * 350_000), ensure_ascii=False).encode()
+    _send(broker.bootstrap, topics["reports"], [(b"SZ-000001", big)])
+    runs = []
+    for i in (2, 3):
+        _send(broker.bootstrap, topics["reports"], [(b"k", json.dumps(report(i)).encode())])
+        app, svc, sql = _store(tmp_path / "data")
+        try:
+            worker = KafkaWorker(app, svc, _settings(broker, topics, tag, create_topics=False))
+            with structlog.testing.capture_logs() as logs:
+                stats = worker.run(idle_exit=1.0, max_seconds=20)
+        finally:
+            app.close()
+        assigned = sum(1 for e in logs if e["event"] == "partition_assigned")
+        runs.append((stats["applied"], stats["dead"], assigned, "failing" in stats))
+    assert runs == [(1, 1, 2, False), (1, 0, 2, False)]
+    out = drain(broker.bootstrap, topics["case_events"], expect=2, quiet=0.5)
+    assert sorted(json.loads(r.value)["case_id"] for r in out) == sorted(
+        str(report_case_id("szcg", f"SZ-00000{i}")) for i in (2, 3))
+    assert len(drain(broker.bootstrap, topics["dead_letter"], expect=1, quiet=0.5)) == 1
