@@ -7,18 +7,20 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 from eventsourcing.persistence import InternalError
 
 from adapters.config.city_build import build_city
+from adapters.storage.events import event_log
+from adapters.storage.sql import Sql
 from domain.city import City
 from domain.errors import ConfigError
 from projections.cases import CaseSummaries
 from projections.patrol import PatrolLog
-from projections.runner import ProjectionRunner
+from projections.runner import Projection, ProjectionRunner
 from projections.scoreboard import Scoreboard
-from projections.sql import Sql
 from projections.trail import Trail
 from workflows.service import CaseApplication, CaseService
 
@@ -99,5 +101,15 @@ def bootstrap(
     city = city or load_city(config)
     app = open_application(store_env(data_dir, env))
     service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
-    runner = ProjectionRunner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
+    runner = projection_runner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
     return Casegrid(app, city, service, runner, runner.sql)
+
+
+def projection_runner(app: CaseApplication, projections: list[Projection],
+                      **options: Any) -> ProjectionRunner:
+    """Projections over the application's store: its SQL dialect and its event log; the
+    writes pipelined on PostgreSQL (a second connection writes while the next batch is
+    read) unless `pipeline` says otherwise."""
+    sql = Sql(app.recorder)
+    options.setdefault("pipeline", sql.dialect == "postgres")
+    return ProjectionRunner(sql, event_log(app.recorder, sql), app.mapper, projections, **options)

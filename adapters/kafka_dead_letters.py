@@ -25,7 +25,7 @@ from adapters.kafka_store import (
     park_dead_letters,
     unpublished_dead_letters,
 )
-from projections.sql import Sql
+from adapters.storage.sql import Sql
 
 log = structlog.get_logger("casegrid.kafka.dead_letter")
 

@@ -32,7 +32,8 @@ from typing import Any
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from projections.sql import Cur, Sql, ts
+from adapters.storage.sql import Cur, Sql
+from projections.times import ts
 
 KWARG = "casegrid_kafka"
 

@@ -23,8 +23,9 @@ from domain.policy import Policy, month_bounds
 from domain.times import local_format, parse_week
 from projections.ledger import ledger
 from projections.patrol import patrol_days
+from projections.ports import Sql
 from projections.scoreboard import case_rows, scoreboard
-from projections.sql import Sql, from_ts, ts
+from projections.times import from_ts, ts
 from projections.trail import day_bounds
 from workflows.patrol import patrol_rules
 

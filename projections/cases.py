@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from domain.case import Case
-from projections.sql import Cur, ts
+from projections.ports import Cur
+from projections.times import ts
 
 TERMINAL = ("evaluated", "voided")
 
@@ -32,6 +33,8 @@ class CaseSummaries:
     TYPES = (*["text"] * 13, "integer", "bigint", "float8", "float8")
     MOVES = ("case_id", "state", "step", "due_at", "last_at", "version", "position",
              "unit_set", "unit", "missed_due")
+    MOVE_TYPES = ("text", "text", "text", "text", "text", "integer", "bigint", "integer", "text",
+                  "text")
 
     def forget(self) -> None:
         """Nothing is held between batches."""
@@ -73,25 +76,13 @@ class CaseSummaries:
     def write(self, cur: Cur, ops: tuple[list, list]) -> None:
         new, rows = ops
         cur.insert_values(f"INSERT INTO cg_cases ({', '.join(self.COLS)})", new, types=self.TYPES)
-        if not rows:
-            return
-        sets = ("state = v.state, step = v.step, due_at = v.due_at, last_at = v.last_at,"
-                " version = v.version, position = v.position,"
-                " unit = CASE WHEN v.unit_set = 1 THEN v.unit ELSE cg_cases.unit END,"
-                " missed_due = COALESCE(v.missed_due, cg_cases.missed_due)")
-        if cur.dialect == "postgres":
-            # the rows sit in memory: look each case up by its key, not a hash of the table
-            cur.execute("SET LOCAL random_page_cost = 1.1")
-            cur.execute_arrays(
-                f"UPDATE cg_cases SET {sets} FROM unnest({{arrays}}) AS v({', '.join(self.MOVES)})"
-                " WHERE cg_cases.case_id = v.case_id",
-                rows, ("text", "text", "text", "text", "text", "integer", "bigint", "integer",
-                       "text", "text"))
-        else:
-            cur.executemany(
-                "UPDATE cg_cases SET " + sets.replace("v.", ":").replace("cg_cases.", "")
-                + " WHERE case_id = :case_id",
-                [dict(zip(self.MOVES, r, strict=True)) for r in rows])
+        cur.update_values(
+            "cg_cases", "case_id",
+            "state = v.state, step = v.step, due_at = v.due_at, last_at = v.last_at,"
+            " version = v.version, position = v.position,"
+            " unit = CASE WHEN v.unit_set = 1 THEN v.unit ELSE cg_cases.unit END,"
+            " missed_due = COALESCE(v.missed_due, cg_cases.missed_due)",
+            self.MOVES, rows, types=self.MOVE_TYPES)
 
 
 def due_case_ids(sql, now) -> list[str]:

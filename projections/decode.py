@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
-from projections.sql import iso_ts, ts
+from projections.times import iso_ts, ts
 
 fromisoformat = datetime.fromisoformat
 

@@ -13,8 +13,9 @@ from datetime import date, datetime
 from domain.city import City
 from domain.policy import CaseFact, Inputs, Policy, evaluate, year_start
 from domain.times import as_zone
+from projections.ports import Sql
 from projections.scoreboard import scoreboard
-from projections.sql import Sql, from_ts, ts
+from projections.times import from_ts, ts
 from projections.trail import case_events, day_bounds
 
 

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 from domain.patrol import PatrolDay
 from domain.times import as_zone
-from projections.sql import Cur, Sql, from_ts, ts
+from projections.ports import Cur, Sql
+from projections.times import from_ts, ts
 
 COLS = ("squad", "day", "reported_at", "actor", "nil", "findings", "case_ids", "note", "late",
         "missed_cut_off", "position", "reported_recorded", "missed_recorded")

@@ -7,7 +7,8 @@ from datetime import datetime
 from domain.city import City
 from domain.lifecycle import QUEUES, UNIT_STATES
 from domain.times import as_zone
-from projections.sql import Sql, from_ts, ts
+from projections.ports import Sql
+from projections.times import from_ts, ts
 
 COLS = ("case_id", "state", "step", "due_at", "unit", "category", "grid", "channel", "urgency",
         "reported_at", "lat", "lon")

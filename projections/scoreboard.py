@@ -28,7 +28,7 @@ from projections.case_facts import (
     pack,
     unpack,
 )
-from projections.sql import Cur, Sql
+from projections.ports import Cur, Sql
 from projections.trail import events_as_of
 
 INDICATORS: dict[str, dict] = {

@@ -11,7 +11,8 @@ from domain.case import Case
 from domain.city import City
 from domain.errors import NotFoundError, ValidationError
 from domain.times import as_zone
-from projections.sql import Cur, Sql, from_ts, ts
+from projections.ports import Cur, Sql
+from projections.times import from_ts, ts
 
 DETAIL = ("unit", "approved", "minutes", "passed", "closure_type", "rating", "confirmed",
           "routing_rule", "missed_step", "holder_kind", "holder", "channel", "category", "grid",

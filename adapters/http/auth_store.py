@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from projections.sql import Sql
+from adapters.storage.sql import Sql
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS cg_sessions ("

@@ -31,7 +31,7 @@ from domain.errors import CasegridError, ValidationError
 from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES
 from domain.times import local_format
 from projections.cases import list_cases
-from projections.sql import from_ts
+from projections.times import from_ts
 from workflows.commands import ReportCase
 
 HERE = Path(__file__).parent

@@ -53,7 +53,7 @@ from domain.errors import CasegridError, NotFoundError, ValidationError
 from domain.lifecycle import STATES
 from domain.open311 import FIELDS, OPEN311, redact
 from domain.times import local_text, parse_time
-from projections.sql import ts
+from projections.times import ts
 from workflows.commands import ReportCase
 from workflows.service import EXTERNAL_NS
 

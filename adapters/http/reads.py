@@ -20,7 +20,7 @@ from domain import times
 from domain.errors import CasegridError
 from domain.lifecycle import QUEUES, UNIT_STATES
 from projections.cases import due_case_ids, list_cases
-from projections.sql import from_ts
+from projections.times import from_ts
 
 log = structlog.get_logger("casegrid.http")
 

@@ -17,11 +17,10 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import bootstrap, projection_runner
 from adapters.http import create_app
 from domain.case import Case
 from projections.cases import CaseSummaries
-from projections.runner import ProjectionRunner
 from tests.support import CATEGORY, GRID, city, drive, report
 
 ODD_TIMES = [
@@ -149,7 +148,7 @@ def test_a_projection_that_fails_stalls_loudly_and_the_rest_go_on(store_env):
     cg = bootstrap(env=store_env, city=city())
     try:
         fragile = Fragile()
-        runner = ProjectionRunner(cg.app, [CaseSummaries(), fragile], batch=8)
+        runner = projection_runner(cg.app, [CaseSummaries(), fragile], batch=8)
         before = [str(report(cg.service).id) for _ in range(5)]
         poison = store_raw(cg, datetime(2026, 10, 12, 9, tzinfo=UTC), "poison")
         after = [str(report(cg.service).id) for _ in range(5)]

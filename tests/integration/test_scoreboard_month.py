@@ -259,7 +259,7 @@ def test_trail_of_a_late_case_and_unit_misses(month):
 def test_board_as_of_a_moment(month):
     cg, _ = month
     before_tick = cg.sql.query("SELECT MAX(recorded_at) FROM cg_trail WHERE type <> 'DeadlineMissed'")
-    from projections.sql import from_ts
+    from projections.times import from_ts
     t = from_ts(before_tick[0][0])
     then = board(cg, "unit", as_of=t)["hw"]["counts"]
     now = board(cg, "unit")["hw"]["counts"]

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.decode import EventDecoder
-from projections.sql import iso_ts, ts
+from projections.times import iso_ts, ts
 from tests.support import grid
 from workflows.commands import CaseAction, ReportCase
 
@@ -40,7 +40,7 @@ def test_decoder_gives_the_mappers_events_and_their_times(tmp_path):
     cg.service.act(CaseAction(case.id, "dispatch", "disp_chen", t0 + timedelta(minutes=9)))
     decoder = EventDecoder(cg.app.mapper)
     assert decoder.fast
-    notes = cg.projections.read(0, 100)
+    notes = cg.projections.events.read(0, 100)
     assert len(notes) == 3
     for note in notes:
         event, times = decoder.with_times(note)

@@ -1,23 +1,24 @@
-"""Our own tables in the event store's database, for SQLite and PostgreSQL alike.
+"""Our own tables in the event store's database, on SQLite and PostgreSQL alike
+(projections.ports.Sql and Cur).
 
-SQL is written once with `?` placeholders and ISO-8601 UTC text for times, so the
-same statements run on both; the cursor wrapper swaps placeholders for psycopg.
+SQL is written once with `?` placeholders; the cursor wrapper swaps them for psycopg's
+and sends many rows the way each database takes them fastest (COPY and typed arrays on
+PostgreSQL, executemany on SQLite).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
-from domain.times import utc_text
+SETUP_LOCK = 0x63617365  # 'case': the advisory lock that serialises table creation
 
 
 class Sql:
     def __init__(self, recorder: Any):
         self.datastore = getattr(recorder, "datastore", None)  # None: in-memory store
-        self.dialect = "postgres" if _is_postgres(self.datastore) else "sqlite"
+        self.dialect = "postgres" if is_postgres(self.datastore) else "sqlite"
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[Cur]:
@@ -31,8 +32,11 @@ class Sql:
             cur.execute(sql, params)
             return cur.fetchall()
 
+    def is_store_error(self, e: BaseException) -> bool:
+        return is_store_error(e)
 
-def _is_postgres(datastore: Any) -> bool:
+
+def is_postgres(datastore: Any) -> bool:
     if datastore is None:
         return False
     try:
@@ -40,6 +44,24 @@ def _is_postgres(datastore: Any) -> bool:
     except ImportError:  # psycopg missing: it cannot be PostgreSQL
         return False
     return isinstance(datastore, PostgresDatastore)
+
+
+def is_store_error(e: BaseException) -> bool:
+    """The database itself failed (down, locked, connection lost): retry the same batch
+    later, never blame an event for it."""
+    import sqlite3
+
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    kinds: tuple = (sqlite3.OperationalError, sqlite3.InterfaceError, OperationalError,
+                    InterfaceError, ConnectionError, TimeoutError)
+    try:
+        import psycopg
+
+        kinds += (psycopg.OperationalError, psycopg.InterfaceError)
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(e, kinds)
 
 
 class Cur:
@@ -81,12 +103,35 @@ class Cur:
         marks = ", ".join("?" * len(cols))
         self._cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
 
+    def update_values(self, table: str, key: str, sets: str, cols: tuple[str, ...],
+                      rows: list[tuple], *, types: tuple) -> None:
+        """Update many rows from values in memory: on PostgreSQL one statement joining the
+        table to the unnested arrays; on SQLite executemany with named parameters."""
+        if not rows:
+            return
+        if self.dialect == "postgres":
+            # the rows sit in memory: look each one up by its key, not a hash of the table
+            self.execute("SET LOCAL random_page_cost = 1.1")
+            self.execute_arrays(
+                f"UPDATE {table} SET {sets} FROM unnest({{arrays}}) AS v({', '.join(cols)})"
+                f" WHERE {table}.{key} = v.{key}", rows, types)
+            return
+        self._cur.executemany(
+            f"UPDATE {table} SET " + sets.replace("v.", ":").replace(f"{table}.", "")
+            + f" WHERE {key} = :{key}", [dict(zip(cols, r, strict=True)) for r in rows])
+
     def execute_arrays(self, sql: str, rows: list[tuple], types: tuple) -> None:
         """PostgreSQL: run `sql` once with each column of `rows` as one typed array,
         sent in binary (no text escaping); `{arrays}` in `sql` stands for the arrays."""
         arrays = ", ".join(f"%b::{t}[]" for t in types)
         self._cur.execute(sql.replace("{arrays}", arrays),
                           [list(col) for col in zip(*rows, strict=True)])
+
+    def setup_lock(self) -> None:
+        """PostgreSQL: CREATE … IF NOT EXISTS races between processes, so hold an advisory
+        lock until commit. SQLite: its one writer already serialises."""
+        if self.dialect == "postgres":
+            self.execute("SELECT pg_advisory_xact_lock(?)", (SETUP_LOCK,))
 
     def fetchall(self) -> list[tuple]:
         rows = self._cur.fetchall()
@@ -99,44 +144,3 @@ class Cur:
         if r is None:
             return None
         return tuple(r.values()) if self.dialect == "postgres" else tuple(r)
-
-
-def ts(t: datetime | None) -> str | None:
-    """A time as sortable UTC text: '2026-11-21T08:30:00.000000Z'."""
-    if t is None:
-        return None
-    try:
-        return t.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
-    except (OverflowError, ValueError):  # year 1 at +14:00, stored by an older version
-        return utc_text(t)
-
-
-_HH = [f"{h:02d}" for h in range(24)]
-_SHIFT = {f"{sign}{h:02d}:00": (-h if sign == "+" else h) for h in range(15) for sign in "+-"}
-
-
-def iso_ts(s: str) -> str:
-    """ts() of a time given as datetime.isoformat() text: by string arithmetic for a
-    whole-hour offset that does not cross midnight, else through datetime."""
-    n = len(s)
-    if n == 32 and s[19] == ".":
-        frac = s[19:26]
-    elif n == 25:
-        frac = ".000000"
-    else:
-        return ts(datetime.fromisoformat(s))
-    tail = s[-6:]
-    if tail == "+00:00":
-        return s[:19] + frac + "Z"
-    shift = _SHIFT.get(tail)
-    if shift is not None and s[10] == "T":
-        h = int(s[11:13]) + shift
-        if 0 <= h < 24:
-            return s[:11] + _HH[h] + s[13:19] + frac + "Z"
-    return ts(datetime.fromisoformat(s))
-
-
-def from_ts(s: str | None) -> datetime | None:
-    if s is None:
-        return None
-    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
