@@ -17,11 +17,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.http import reads
 from adapters.http.access import CENTER_READERS, check_write, require_role
-from adapters.http.api import Cg, Me, fresh
+from adapters.http.api.auth import Me
+from adapters.http.api.bodies import CompareBody, PatrolBody
+from adapters.http.api.deps import Cg, fresh
 from domain.errors import ValidationError
 from domain.times import parse_day
 
@@ -49,8 +50,8 @@ def _patrol(cg):
 
 
 def _policy(cg, raw: dict | None = None, label: str = "policy"):
-    from adapters.cli_report import load_policy
     from adapters.config.policy_file import build_policy
+    from adapters.policies import load_policy
 
     if raw is None:
         return load_policy(None, cg.city)
@@ -65,7 +66,7 @@ def _month(month: str) -> str:
 
 
 def _send(doc: dict, fmt: str, stem: str) -> Response:
-    from adapters.report_render import FORMATS, render, to_html, to_json
+    from adapters.reports import FORMATS, render, to_html, to_json
 
     if fmt not in FORMATS:
         raise ValidationError("format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
@@ -80,17 +81,6 @@ def _send(doc: dict, fmt: str, stem: str) -> Response:
 
 
 # ---------------------------------------------------------------- patrol
-
-
-class PatrolBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    squad: str = Field(description="Squad id (巡查中队), e.g. patrol-1")
-    date: str = Field(description="The day reported, YYYY-MM-DD")
-    nil: bool = Field(False, description="零报告: nothing found today")
-    case_ids: list[str] = []
-    findings: int | None = None
-    note: str = ""
-    at: datetime | None = None
 
 
 @router.post("/patrol/reports", status_code=201)
@@ -188,14 +178,6 @@ def report_ledger(request: Request, user: Me, cg: Cg,
     fresh(request)
     led = ledger(cg.sql, cg.city, pol, a, b, _now(cg, now), app=cg.app)
     return json.loads(json.dumps(led, default=str, ensure_ascii=False))
-
-
-class CompareBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    month: str
-    policy: dict = Field(description="The other policy, as the policy file's mapping")
-    base: dict | None = Field(None, description="Base policy mapping (default the current one)")
-    now: str | None = None
 
 
 @router.post("/reports/compare")

@@ -1,0 +1,191 @@
+"""The read endpoints: cases, the work queues, scoreboards, the accountability trail, the
+configuration and the projections' status, each scoped by the caller's role."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from adapters.http import reads as models
+from adapters.http.access import (
+    CENTER_READERS,
+    TRAIL_READERS,
+    Forbidden,
+    check_read_case,
+    require_role,
+    unit_scope,
+)
+from adapters.http.api.auth import Me
+from adapters.http.api.deps import Cg, fresh, note
+from adapters.http.api.views import case_detail, dispatch_suggestion, period, series
+from adapters.views import city_summary, jsonable
+from domain.city import User
+from domain.errors import NotFoundError, ValidationError
+from domain.glossary import CHANNEL, STATE, zh, zh_of
+from domain.lifecycle import STATES
+from projections.cases import list_cases
+
+router = APIRouter(prefix="/api")
+Dim = Annotated[str, Query(description="unit, grid, community, street, district, squad, "
+                           "supervisor, dispatcher, duty-chief")]
+
+
+@router.get("/cases", tags=["cases"])
+def cases(request: Request, user: Me, cg: Cg, state: str | None = None, unit: str | None = None,
+          limit: Annotated[int, Query(ge=1, le=5000)] = 50):
+    """Cases, newest first; a unit member sees only their own unit's."""
+    unit = unit_scope(user, unit)
+    if state is not None and state not in STATES:
+        raise ValidationError("state", f"'{state}' is not one of {', '.join(STATES)}")
+    if unit is not None:
+        cg.city.unit(unit)
+    fresh(request)
+    rows = list_cases(cg.sql, state=state, unit=unit, limit=limit)
+    return {"count": len(rows), "cases": [r | {"state_zh": zh(STATE, r["state"])} for r in rows]}
+
+
+@router.get("/cases/{case_id}", tags=["cases"])
+def case_show(request: Request, case_id: str, user: Me, cg: Cg, as_of: str | None = None):
+    """The case: state, holder, due times, evidence, every event, and what the caller may do now."""
+    note(request, case_id=case_id)
+    return case_detail(cg, user, case_id, models.parse_time(as_of, "as_of", cg.city))
+
+
+@router.get("/cases/{case_id}/dispatch-suggestion", tags=["cases"])
+def case_dispatch_suggestion(request: Request, case_id: str, user: Me, cg: Cg):
+    """确责: the unit the routing table suggests and the rule that made it."""
+    case = cg.service.get(case_id)
+    check_read_case(user, case)
+    sug = dispatch_suggestion(cg, case)
+    if sug is None:
+        raise NotFoundError(f"routing: no rule matches {case.category} in {case.grid}")
+    return sug
+
+
+@router.get("/queues", tags=["read models"])
+def queues(request: Request, user: Me, cg: Cg, unit: str | None = None,
+           now: Annotated[str | None, Query(description="Treat this time as now")] = None):
+    """The center's work queues (due times, overdue), or a unit's inbox for a unit member."""
+    unit = unit_scope(user, unit)
+    if unit is not None:
+        cg.city.unit(unit)
+    fresh(request)
+    t = models.parse_time(now, "now", cg.city) or cg.service.clock()
+    return models.queues(cg, unit=unit, now=t)
+
+
+def no_channel(user: User) -> None:
+    if user.role == "channel":
+        raise Forbidden("a channel account does not read scoreboards", role=user.role)
+
+
+@router.get("/scoreboard", tags=["read models"])
+def scoreboard(request: Request, user: Me, cg: Cg, by: Dim = "unit",
+               start: Annotated[str | None, Query(alias="from")] = None,
+               end: Annotated[str | None, Query(alias="to")] = None, as_of: str | None = None,
+               month: Annotated[str | None, Query(description="YYYY-MM instead of from/to")] = None):
+    """考评: counts, rates, score, grade and rank per key of a dimension, over business days."""
+    no_channel(user)
+    s, e = period(cg, start, end, month)
+    fresh(request)
+    return jsonable(models.scoreboard(cg, by=by, start=s, end=e,
+                                      as_of=models.parse_time(as_of, "as_of", cg.city)))
+
+
+@router.get("/scoreboard/explain", tags=["read models"])
+def scoreboard_explain(request: Request, user: Me, cg: Cg, key: str, indicator: str,
+                       by: Dim = "unit",
+                       start: Annotated[str | None, Query(alias="from")] = None,
+                       end: Annotated[str | None, Query(alias="to")] = None,
+                       as_of: str | None = None,
+                       month: Annotated[str | None, Query(description="YYYY-MM")] = None):
+    """One figure traced to its cases: numerator and denominator with their case ids (a unit
+    member sees only their own unit's case ids; the rest are counted as `hidden`)."""
+    no_channel(user)
+    s, e = period(cg, start, end, month)
+    fresh(request)
+    data = models.explain(cg, by=by, key=key, indicator=indicator, start=s, end=e,
+                          as_of=models.parse_time(as_of, "as_of", cg.city))
+    return jsonable(models.scope_explain(cg, user, data))
+
+
+@router.get("/scoreboard/series", tags=["read models"])
+def scoreboard_series(request: Request, user: Me, cg: Cg, indicator: str, by: Dim = "unit",
+                      start: Annotated[str | None, Query(alias="from")] = None,
+                      end: Annotated[str | None, Query(alias="to")] = None):
+    """One indicator's rate per key, week by week (for the console's charts)."""
+    no_channel(user)
+    s, e = period(cg, start, end)
+    fresh(request)
+    return series(cg, by=by, indicator=indicator, start=s, end=e)
+
+
+@router.get("/trail/cases/{case_id}", tags=["read models"])
+def trail_case(request: Request, case_id: str, user: Me, cg: Cg):
+    """责任倒查: who held the case when, each deadline met or missed, returns, reworks, urgings."""
+    note(request, case_id=case_id)
+    case = cg.service.get(case_id)
+    check_read_case(user, case)
+    if user.role != "unit_member":
+        require_role(user, TRAIL_READERS, "the accountability trail")
+    fresh(request)
+    return jsonable(models.case_trail(cg, str(case.id)))
+
+
+@router.get("/trail/misses", tags=["read models"])
+def trail_misses(request: Request, user: Me, cg: Cg, unit: str | None = None,
+                 actor: str | None = None,
+                 start: Annotated[str | None, Query(alias="from")] = None,
+                 end: Annotated[str | None, Query(alias="to")] = None):
+    """Missed deadlines (超时) per unit or person, with who held the case."""
+    if user.role == "unit_member":
+        unit = unit_scope(user, unit)
+    else:
+        require_role(user, TRAIL_READERS, "the accountability trail")
+    if unit is not None:
+        cg.city.unit(unit)
+    if actor is not None:
+        cg.city.user(actor, "actor")
+    s, e = period(cg, start, end)
+    fresh(request)
+    return jsonable(models.missed_deadlines(cg, unit=unit, actor=actor, start=s, end=e))
+
+
+@router.get("/config", tags=["configuration"])
+def config(user: Me, cg: Cg, full: bool = False):
+    """The loaded city configuration (summary; `full=true` for the whole file)."""
+    city = cg.city
+    summary = city_summary(city)
+    out: dict = {"summary": summary,
+                 "units": {u.id: u.name for u in city.units.values()},
+                 "categories": {c.code: c.name for c in city.categories.values()},
+                 "channels": zh_of(CHANNEL),
+                 "states": zh_of(STATE)}
+    if full:
+        if user.role == "channel":
+            raise Forbidden("the full configuration (users, units, routing) is not for channel "
+                            "accounts", role=user.role, field="full")
+        out["config"] = jsonable(city.raw)
+    return out
+
+
+@router.get("/projections/status", tags=["read models"])
+def projections_status(user: Me, cg: Cg):
+    """Each projection's position and lag (events, seconds)."""
+    require_role(user, CENTER_READERS, "projection status")
+    return {"projections": cg.projections.status()}
+
+
+@router.post("/projections/rebuild", tags=["read models"])
+def projections_rebuild(request: Request, user: Me, cg: Cg,
+                        name: str | None = None):
+    """Drop and replay a projection (or all) from the event log (duty chief)."""
+    require_role(user, ("duty_chief",), "rebuilding projections")
+    names = [name] if name else list(cg.projections.projections)
+    if name and name not in cg.projections.projections:
+        raise ValidationError("name", f"'{name}' is not one of {', '.join(cg.projections.projections)}")
+    follower = request.app.state.follower
+    with follower._lock:
+        done = dict.fromkeys(names, cg.projections.rebuild(names))
+    return {"rebuilt": done}
