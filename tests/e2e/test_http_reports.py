@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from adapters.bootstrap import bootstrap
-from adapters.cli_report import SAMPLE_POLICY
 from adapters.http.server import load_demo
+from adapters.policies import SAMPLE_POLICY
 from tests.e2e.http_support import LiveServer, login
 from tests.support import city
 

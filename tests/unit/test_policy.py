@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.cli_report import SAMPLE_POLICY, load_policy
 from adapters.config.policy_file import build_policy
+from adapters.policies import SAMPLE_POLICY, load_policy
 from domain.errors import ConfigError
 from domain.policy import CaseFact, Inputs, evaluate
 from tests.support import SH, city

@@ -7,14 +7,13 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from adapters.cli.common import JsonOpt, fail, out, state
 from domain.errors import CasegridError
 
 kafka_app = typer.Typer(help="Kafka in and out with the city's systems (数字城管系统, 12345, units).",
                         no_args_is_help=True)
-out = Console()
 
 Bootstrap = Annotated[str | None, typer.Option("--bootstrap", envvar="CASEGRID_KAFKA_BOOTSTRAP",
                                                help="Kafka bootstrap servers host:port[,host:port].")]
@@ -30,23 +29,9 @@ def _settings(bootstrap, group, kafka_config, **more):
     return KafkaSettings.load(kafka_config, bootstrap=bootstrap, group=group, **more)
 
 
-_CLI: dict = {}  # the module that defines the main app (it is __main__ under `python -m adapters.cli`)
-
-
-def _cli():
-    if "module" not in _CLI:
-        import adapters.cli
-
-        return adapters.cli
-    return _CLI["module"]
-
-
-def _fail(e: CasegridError, as_json: bool) -> None:
-    _cli()._fail(e, as_json)
-
-
 @kafka_app.command("run")
 def run(
+    ctx: typer.Context,
     inbound: Annotated[bool, typer.Option("--in", help="Consume reports and unit updates.")] = False,
     outbound: Annotated[bool, typer.Option("--out", help="Publish case events.")] = False,
     bootstrap: Bootstrap = None,
@@ -60,15 +45,14 @@ def run(
     """Run the worker (both directions unless --in or --out is given); SIGTERM stops it cleanly."""
     from adapters.kafka_worker import KafkaWorker, open_store
 
-    STATE = _cli().STATE
-
+    st = state(ctx)
     if not inbound and not outbound:
         inbound = outbound = True
     try:
         settings = _settings(bootstrap, group, kafka_config, batch=batch)
-        app, service, _ = open_store(data_dir=STATE.data_dir, config=STATE.config)
+        app, service, _ = open_store(data_dir=st.data_dir, config=st.config)
     except CasegridError as e:
-        _fail(e, False)
+        fail(e, False)
     from kafka.errors import KafkaError
 
     worker = KafkaWorker(app, service, settings, inbound=inbound, outbound=outbound)
@@ -87,22 +71,22 @@ def run(
 
 @kafka_app.command("status")
 def status_cmd(
+    ctx: typer.Context,
     bootstrap: Bootstrap = None,
     group: Group = None,
     kafka_config: KafkaConfig = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
 ):
     """Inbound positions and lag per partition, outbound position, dead letters, parked items."""
     from adapters.kafka_status import status
     from adapters.kafka_worker import open_store
 
-    STATE = _cli().STATE
-
+    st = state(ctx)
     try:
         settings = _settings(bootstrap, group, kafka_config)
-        app, _, _ = open_store(data_dir=STATE.data_dir, config=STATE.config)
+        app, _, _ = open_store(data_dir=st.data_dir, config=st.config)
     except CasegridError as e:
-        _fail(e, as_json)
+        fail(e, as_json)
     try:
         st = status(app, settings)
     finally:
@@ -159,10 +143,11 @@ def _print_parked(parked: dict) -> None:
 
 @kafka_app.command("retry-parked")
 def retry_parked_cmd(
+    ctx: typer.Context,
     bootstrap: Bootstrap = None,
     group: Group = None,
     kafka_config: KafkaConfig = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
 ):
     """Send parked case events and dead letters again (e.g. after raising the broker's limits)."""
     from kafka import KafkaProducer
@@ -173,13 +158,12 @@ def retry_parked_cmd(
     from adapters.kafka_store import unpark_dead_letters
     from adapters.kafka_worker import open_store
 
-    STATE = _cli().STATE
-
+    st = state(ctx)
     try:
         settings = _settings(bootstrap, group, kafka_config)
-        app, _, sql = open_store(data_dir=STATE.data_dir, config=STATE.config)
+        app, _, sql = open_store(data_dir=st.data_dir, config=st.config)
     except CasegridError as e:
-        _fail(e, as_json)
+        fail(e, as_json)
     producer = None
     try:
         producer = KafkaProducer(**producer_config(settings.bootstrap, settings.client_id))
@@ -201,9 +185,3 @@ def retry_parked_cmd(
     out.print(f"case events: {events['published']} published, {events['failed']} still parked; "
               f"dead letters: {requeued} requeued, {sent} published")
 
-
-def register(app: typer.Typer) -> None:
-    callback = app.registered_callback.callback if app.registered_callback else None
-    if callback is not None:
-        _CLI["module"] = sys.modules[callback.__module__]
-    app.add_typer(kafka_app, name="kafka")

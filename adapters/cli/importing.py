@@ -9,25 +9,14 @@ from typing import Annotated
 
 import typer
 import yaml
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from adapters.cli.common import JsonOpt, err, fail, out, state
 from domain.errors import CasegridError, ValidationError
-
-out = Console()
-err = Console(stderr=True)
-_CLI: dict = {}
-
-
-def _cli():
-    if "module" not in _CLI:
-        import adapters.cli
-
-        return adapters.cli
-    return _CLI["module"]
 
 
 def import_cmd(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or JSON-lines export of the other system.")],
     mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping YAML (docs/import/*.yaml).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row; store nothing.")] = False,
@@ -39,13 +28,13 @@ def import_cmd(
         help="Where --create-unknown writes the extended city file "
              "(default DATA_DIR/city-with-imports.yaml).")] = None,
     show: Annotated[int, typer.Option(help="Skipped rows to list (text output).")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
 ):
     """Import past cases with their own timestamps; a re-run imports nothing twice."""
     from adapters.bootstrap import bootstrap
     from adapters.importing import Importer, Mapping, load_source
 
-    cli = _cli()
+    st = state(ctx)
     try:
         m = Mapping.load(mapping)
         if not file.exists():
@@ -53,9 +42,9 @@ def import_cmd(
         # the file as a whole (encoding, header against the mapping, any data rows) is
         # checked before the store is even opened: exit 2, nothing stored
         src = load_source(file, m)
-        cg = bootstrap(data_dir=cli.STATE.data_dir, config=cli.STATE.config)
+        cg = bootstrap(data_dir=st.data_dir, config=st.config)
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
     try:
         imp = Importer(cg.service, m, create_unknown=create_unknown)
         total = len(src.rows)
@@ -65,13 +54,13 @@ def import_cmd(
             task = bar.add_task(file.name, total=total)
             rep = imp.run(src, dry_run=dry_run, progress=lambda n: bar.advance(task, n))
         if create_unknown and (imp.created["categories"] or imp.created["units"]) and not dry_run:
-            target = city_out or Path(cli.STATE.data_dir or "data") / "city-with-imports.yaml"
+            target = city_out or Path(st.data_dir or "data") / "city-with-imports.yaml"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(yaml.safe_dump(imp.city.raw, allow_unicode=True, sort_keys=False),
                               encoding="utf-8")
             rep.created["city_file"] = str(target)
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
     finally:
         cg.close()
     result = rep.as_dict()
@@ -102,9 +91,3 @@ def import_cmd(
                   f"--config {rep.created['city_file']} to work with these cases")
     sys.stdout.flush()
 
-
-def register(app: typer.Typer) -> None:
-    callback = app.registered_callback.callback if app.registered_callback else None
-    if callback is not None:
-        _CLI["module"] = sys.modules[callback.__module__]
-    app.command("import")(import_cmd)

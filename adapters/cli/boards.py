@@ -8,18 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.cli_common import JsonOpt, _as_of, _emit, _fail, _grid, _period, out
+from adapters.cli.common import JsonOpt, casegrid, city_time, emit, fail, out, period
 from domain.errors import CasegridError, ValidationError
 from workflows.service import parse_case_id
 
 
-def register(app: typer.Typer) -> None:
-    app.command("scoreboard")(scoreboard_cmd)
-    app.command("trail")(trail_cmd)
-    app.command("queue")(queue_cmd)
-
-
 def scoreboard_cmd(
+    ctx: typer.Context,
     by: Annotated[str, typer.Option(help="unit, grid, community, street, district, squad, "
                                          "supervisor, dispatcher, duty-chief")] = "unit",
     start: Annotated[str | None, typer.Option("--from", help="First day (cases reported from)")] = None,
@@ -34,10 +29,10 @@ def scoreboard_cmd(
     """考评排名: counts, rates, score, grade and rank per unit, area or person."""
     from projections.scoreboard import INDICATORS, explain, scoreboard
 
-    cg = _grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
-        a, b = _period(cg, start, end, month, week)
-        cutoff = _as_of(cg, as_of)
+        a, b = period(cg, start, end, month, week)
+        cutoff = city_time(cg, as_of)
         if explain_ and not key:
             raise ValidationError("key", "--explain needs --key (the row to drill into)")
         cg.projections.catch_up()
@@ -47,7 +42,7 @@ def scoreboard_cmd(
         else:
             result = scoreboard(cg.sql, cg.city, by=by, start=a, end=b, as_of=cutoff)
     except CasegridError as e:
-        _fail(e, as_json)
+        fail(e, as_json)
 
     def text():
         if explain_:
@@ -75,10 +70,11 @@ def scoreboard_cmd(
                       row["grade"] or "—", *cells)
         out.print(t)
 
-    _emit(result, as_json, text)
+    emit(result, as_json, text)
 
 
 def trail_cmd(
+    ctx: typer.Context,
     case_id: Annotated[str | None, typer.Argument(help="A case id")] = None,
     unit: Annotated[str | None, typer.Option(help="Missed deadlines of a member unit")] = None,
     actor: Annotated[str | None, typer.Option(help="Missed deadlines of a person")] = None,
@@ -91,7 +87,7 @@ def trail_cmd(
     from projections.patrol import squad_misses
     from projections.trail import case_trail, missed_deadlines
 
-    cg = _grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
         if (case_id is None) == (unit is None and actor is None and squad is None):
             raise ValidationError(
@@ -100,13 +96,13 @@ def trail_cmd(
         if case_id is not None:
             result = case_trail(cg.sql, cg.city, str(parse_case_id(case_id)))
         elif squad is not None:
-            a, b = _period(cg, start, end, None)
+            a, b = period(cg, start, end, None)
             result = squad_misses(cg.sql, cg.city, squad=squad, start=a, end=b)
         else:
-            a, b = _period(cg, start, end, None)
+            a, b = period(cg, start, end, None)
             result = missed_deadlines(cg.sql, cg.city, unit=unit, actor=actor, start=a, end=b)
     except CasegridError as e:
-        _fail(e, as_json)
+        fail(e, as_json)
 
     def text():
         if squad is not None:
@@ -142,10 +138,11 @@ def trail_cmd(
                       str(m["overrun_working_minutes"] or ""), m["holder"], m["person"] or "")
         out.print(t)
 
-    _emit(result, as_json, text)
+    emit(result, as_json, text)
 
 
 def queue_cmd(
+    ctx: typer.Context,
     unit: Annotated[str | None, typer.Option(help="One member unit's inbox")] = None,
     now: Annotated[str | None, typer.Option(help="Treat this time as now")] = None,
     as_json: JsonOpt = False,
@@ -153,13 +150,13 @@ def queue_cmd(
     """待办: the center's queues or a unit's inbox, earliest due first; overdue per unit."""
     from projections.queues import queues
 
-    cg = _grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
-        t_now = _as_of(cg, now) or datetime.now(UTC)
+        t_now = city_time(cg, now) or datetime.now(UTC)
         cg.projections.catch_up(["cases"])
         result = queues(cg.sql, cg.city, unit=unit, now=t_now)
     except CasegridError as e:
-        _fail(e, as_json)
+        fail(e, as_json)
 
     def text():
         sections = dict(result.get("queues", {}))
@@ -173,4 +170,4 @@ def queue_cmd(
                           it["unit"] or "", it["due_at"] or "", "OVERDUE" if it["overdue"] else "")
             out.print(t)
 
-    _emit(result, as_json, text)
+    emit(result, as_json, text)

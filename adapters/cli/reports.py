@@ -12,49 +12,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from adapters.bootstrap import read_yaml
-from adapters.config.policy_file import build_policy
-from domain.city import City
+from adapters.cli.common import JsonOpt, casegrid, city_time, emit, fail, out, parse_at
+from adapters.policies import load_policy
 from domain.errors import CasegridError, ValidationError
-from domain.policy import Policy, month_bounds
+from domain.policy import month_bounds
 from domain.times import parse_day
-
-out = Console()
-SAMPLE_POLICY = Path(__file__).parent / "cities" / "sample-policy.yaml"
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def _cli():
-    import adapters.cli
-
-    return adapters.cli
-
-
-def load_policy(path: str | Path | None, city: City) -> Policy:
-    """--policy FILE, else the city file's inline `policy:` section, else the sample policy."""
-    if path is None and isinstance(city.raw.get("policy"), dict):
-        return build_policy(city.raw["policy"], city, path="(city file: policy)")
-    p = Path(path or SAMPLE_POLICY)
-    return build_policy(read_yaml(p, "policy"), city, path=str(p))
 
 
 def _now(cg, value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
-    t = _cli()._at(value, "now")
-    return t.replace(tzinfo=cg.city.tz) if t.tzinfo is None else t
-
-
-def _date(value: str, field: str) -> date:
-    return parse_day(value, field)
+    return city_time(cg, value, "now")
 
 
 def _patrol(cg):
@@ -67,6 +42,7 @@ def _patrol(cg):
 
 
 def patrol_report(
+    ctx: typer.Context,
     squad: Annotated[str, typer.Option(help="Squad id (巡查中队), e.g. patrol-1")],
     day: Annotated[str, typer.Option("--date", help="The day reported, YYYY-MM-DD")],
     nil: Annotated[bool, typer.Option("--nil", help="零报告: nothing found today")] = False,
@@ -79,28 +55,28 @@ def patrol_report(
     as_json: JsonOpt = False,
 ):
     """巡查日报 / 零报告: a squad's report of the day's findings, or an explicit nil report."""
-    cli = _cli()
-    cg = cli._grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
         if actor is None:
             actor = next((u.id for u in cg.city.users.values()
                           if u.role == "supervisor" and u.squad == squad), None)
             if actor is None:
                 raise ValidationError("actor", f"squad '{squad}' has no supervisor; give --actor")
-        when = cli._at(at)
+        when = parse_at(at)
         pd = _patrol(cg).report(squad=squad, day=day, actor=actor, nil=nil, case_ids=case_id or [],
                                 findings=findings, note=note, at=when)
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
     result = {"squad": squad, "date": pd.day, "nil": pd.nil, "reported_at": pd.reported_at,
               "late": pd.reported_at > pd.cut_off, "missed_recorded": pd.missed, "actor": pd.reporter,
               "id": str(pd.id)}
-    cli._emit(result, as_json, lambda: print(
+    emit(result, as_json, lambda: print(
         f"{squad} {pd.day}: {'零报告' if pd.nil else '日报'} recorded"
         + (" (late: after the cut-off; the miss is recorded)" if result["late"] else "")))
 
 
 def patrol_tick(
+    ctx: typer.Context,
     now: Annotated[str | None, typer.Option(help="Treat this time as now (ISO 8601)")] = None,
     since: Annotated[str | None, typer.Option(help="First day to check (default: patrol.start or 31 days back)")] = None,
     loop: Annotated[bool, typer.Option(help="Keep ticking every --interval seconds")] = False,
@@ -112,10 +88,9 @@ def patrol_tick(
 
     import structlog
 
-    cli = _cli()
-    cg = cli._grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
-        first = _date(since, "since") if since else None
+        first = parse_day(since, "since") if since else None
         while True:
             t = _now(cg, now)
             missed = _patrol(cg).tick(t, since=first)
@@ -124,14 +99,15 @@ def patrol_tick(
             structlog.get_logger("casegrid.patrol").info("tick", now=t.isoformat(), missed=len(missed))
             time.sleep(interval)
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
     views = [{"squad": e.squad, "date": e.day, "cut_off": e.cut_off} for e in missed]
-    cli._emit({"now": t, "missed": views}, as_json, lambda: print(
+    emit({"now": t, "missed": views}, as_json, lambda: print(
         "\n".join(f"{v['squad']} {v['date']} missed the {v['cut_off']:%H:%M} cut-off" for v in views)
         or "no new missed patrol reports"))
 
 
 def patrol_list(
+    ctx: typer.Context,
     start: Annotated[str, typer.Option("--from", help="First day")],
     end: Annotated[str | None, typer.Option("--to", help="Last day (default: --from)")] = None,
     as_json: JsonOpt = False,
@@ -139,15 +115,14 @@ def patrol_list(
     """Every squad and day: reported, nil, late or missing (the 09:00 summary's first table)."""
     from adapters.reports import patrol_section
 
-    cli = _cli()
-    cg = cli._grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
-        a = _date(start, "from")
-        b = _date(end, "to") if end else a
+        a = parse_day(start, "from")
+        b = parse_day(end, "to") if end else a
         cg.projections.catch_up()
         sec, rows = patrol_section(cg.sql, cg.city, a, b, datetime.now(UTC))
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
 
     def text():
         t = Table(title=sec["title"])
@@ -157,7 +132,7 @@ def patrol_list(
             t.add_row(*(str(r.get(c["key"], "")) for c in sec["columns"]))
         out.print(t)
 
-    cli._emit({"days": rows}, as_json, text)
+    emit({"days": rows}, as_json, text)
 
 
 # ---------------------------------------------------------------- reports
@@ -177,49 +152,48 @@ def _times(cg, now: str | None, as_of: str | None) -> tuple[datetime, datetime |
 
 
 def _write(cg, doc: dict, fmt: str, out_path: str | None, stem: str, as_json: bool) -> None:
-    from adapters.report_render import FORMATS, render
+    from adapters.reports import FORMATS, render
 
-    cli = _cli()
     if fmt not in FORMATS:
-        cli._fail(ValidationError("format", f"'{fmt}' is not one of {', '.join(FORMATS)}"), as_json)
+        fail(ValidationError("format", f"'{fmt}' is not one of {', '.join(FORMATS)}"), as_json)
     path = Path(out_path or f"reports/{stem}.{fmt}")
     render(doc, fmt, path)
-    cli._emit({"report": doc["kind"], "format": fmt, "path": str(path), "title": doc["title"]},
-              as_json, lambda: print(path))
+    emit({"report": doc["kind"], "format": fmt, "path": str(path), "title": doc["title"]},
+         as_json, lambda: print(path))
 
 
 def report_daily(
+    ctx: typer.Context,
     day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD")],
     fmt: FormatOpt = "html", out_path: OutOpt = None, now: NowOpt = None, as_json: JsonOpt = False,
 ):
     """日汇总: every squad's report, nil report or missing report; new, overdue and urged cases."""
     from adapters.reports import daily
 
-    cli = _cli()
-    cg = cli._grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
-        d = _date(day, "date")
+        d = parse_day(day, "date")
         cg.projections.catch_up()
         doc = daily(cg.sql, cg.city, d, _now(cg, now))
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
     _write(cg, doc, fmt, out_path, f"daily-{d}", as_json)
 
 
 def report_weekly(
+    ctx: typer.Context,
     week: Annotated[str, typer.Option("--week", help="ISO week, e.g. 2026-W43")],
     fmt: FormatOpt = "html", out_path: OutOpt = None, now: NowOpt = None, as_json: JsonOpt = False,
 ):
     """周小结: per street, community and unit: found, filed, resolved, overdue, beside last week."""
     from adapters.reports import weekly
 
-    cli = _cli()
-    cg = cli._grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
         cg.projections.catch_up()
         doc = weekly(cg.sql, cg.city, week, _now(cg, now))
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
     _write(cg, doc, fmt, out_path, f"weekly-{week}", as_json)
 
 
@@ -229,6 +203,7 @@ def _month(month: str) -> str:
 
 
 def report_monthly(
+    ctx: typer.Context,
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
     fmt: FormatOpt = "pdf", out_path: OutOpt = None, now: NowOpt = None,
     policy: PolicyOpt = None, as_of: AsOfOpt = None, as_json: JsonOpt = False,
@@ -236,28 +211,27 @@ def report_monthly(
     """月通报: ranking and grades, indicators, trends, hot spots, ledgers, rewards and penalties."""
     from adapters.reports import monthly
 
-    cli = _cli()
-    cg = cli._grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
         pol = load_policy(policy, cg.city)
         t_now, cutoff = _times(cg, now, as_of)
         cg.projections.catch_up()
         doc = monthly(cg.sql, cg.city, _month(month), t_now, pol, app=cg.app, as_of=cutoff)
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
     stem = f"monthly-{month}" + ("" if policy is None else f"-{pol.id}")
     _write(cg, doc, fmt, out_path, stem, as_json)
 
 
 def report_ledger(
+    ctx: typer.Context,
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
     now: NowOpt = None, policy: PolicyOpt = None, as_of: AsOfOpt = None, as_json: JsonOpt = False,
 ):
     """奖惩台账: every amount with its rule, source and cases (nothing is stored)."""
     from projections.ledger import ledger
 
-    cli = _cli()
-    cg = cli._grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
         pol = load_policy(policy, cg.city)
         a, b = month_bounds(_month(month))
@@ -265,7 +239,7 @@ def report_ledger(
         cg.projections.catch_up()
         led = ledger(cg.sql, cg.city, pol, a, b, t_now, app=cg.app, as_of=cutoff)
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
 
     def text():
         t = Table(title=f"奖惩台账 {month} ({pol.id})")
@@ -277,10 +251,11 @@ def report_ledger(
         out.print(t)
         out.print(f"rewards {led['reward_total']:+,d}  deductions {led['deduction_total']:+,d}")
 
-    cli._emit(led, as_json, text)
+    emit(led, as_json, text)
 
 
 def report_compare(
+    ctx: typer.Context,
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
     policy: Annotated[str, typer.Option("--policy", help="The other policy file (what-if)")],
     base: Annotated[str | None, typer.Option("--base", help="Base policy (default: the current one)")] = None,
@@ -290,8 +265,7 @@ def report_compare(
     """What-if: the month's scores, grades and ledger under another policy, and what changes."""
     from adapters.reports import compare
 
-    cli = _cli()
-    cg = cli._grid(as_json)
+    cg = casegrid(ctx, as_json)
     try:
         a = load_policy(base, cg.city)
         b = load_policy(policy, cg.city)
@@ -299,7 +273,7 @@ def report_compare(
         cg.projections.catch_up()
         doc = compare(cg.sql, cg.city, _month(month), t_now, a, b, app=cg.app, as_of=cutoff)
     except CasegridError as e:
-        cli._fail(e, as_json)
+        fail(e, as_json)
     if fmt:
         _write(cg, doc, fmt, out_path, f"compare-{month}-{a.id}-{b.id}", as_json)
         return
@@ -325,21 +299,17 @@ def report_compare(
     result = {"month": month, "base": a.id, "other": b.id,
               "grades": {s["id"][7:]: s["rows"] for s in grades}, "ledger_diff": diff["rows"],
               "line_changes": next(s for s in doc["sections"] if s["id"] == "line_changes")["rows"]}
-    cli._emit(result, as_json, text)
+    emit(result, as_json, text)
 
 
-def register(app: typer.Typer) -> None:
-    patrol = typer.Typer(help="Daily patrol reports (巡查日报 / 零报告).", no_args_is_help=True)
-    patrol.command("report")(patrol_report)
-    patrol.command("tick")(patrol_tick)
-    patrol.command("list")(patrol_list)
-    report = typer.Typer(help="Reports: daily summary, weekly summary, monthly bulletin, ledger.",
+patrol_app = typer.Typer(help="Daily patrol reports (巡查日报 / 零报告).", no_args_is_help=True)
+patrol_app.command("report")(patrol_report)
+patrol_app.command("tick")(patrol_tick)
+patrol_app.command("list")(patrol_list)
+report_app = typer.Typer(help="Reports: daily summary, weekly summary, monthly bulletin, ledger.",
                          no_args_is_help=True)
-    report.command("daily")(report_daily)
-    report.command("weekly")(report_weekly)
-    report.command("monthly")(report_monthly)
-    report.command("ledger")(report_ledger)
-    report.command("compare")(report_compare)
-    app.add_typer(patrol, name="patrol")
-    app.add_typer(report, name="report")
-
+report_app.command("daily")(report_daily)
+report_app.command("weekly")(report_weekly)
+report_app.command("monthly")(report_monthly)
+report_app.command("ledger")(report_ledger)
+report_app.command("compare")(report_compare)

@@ -1,0 +1,101 @@
+"""What every `casegrid` command shares: the global options' state, output, errors and exit
+codes, the --json option, opening the store, and reading times and periods."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from adapters.bootstrap import Casegrid, bootstrap
+from adapters.views import jsonable
+from domain.calendar import month_range, week_range
+from domain.errors import CasegridError
+from domain.times import parse_day, parse_time
+
+out = Console()
+err = Console(stderr=True)
+EXIT = {"invalid": 2, "config": 2, "refused": 3, "not_found": 4, "conflict": 5}
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@dataclass
+class CliState:
+    """The global options (--data-dir, --config), kept in the click context's `obj`."""
+
+    data_dir: str | None = None
+    config: str | None = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The global options of this invocation (set by the app's callback)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, CliState) else CliState()
+
+
+def casegrid(ctx: typer.Context, as_json: bool = False) -> Casegrid:
+    """The store and city of the global options; a failure exits with its code."""
+    st = state(ctx)
+    try:
+        return bootstrap(data_dir=st.data_dir, config=st.config)
+    except CasegridError as e:
+        fail(e, as_json)
+
+
+def fail(e: CasegridError, as_json: bool) -> None:
+    """One error line on stderr (JSON with --json), then exit with the error kind's code."""
+    if as_json:
+        print(json.dumps(e.to_dict(), ensure_ascii=False), file=sys.stderr)
+    else:
+        print(f"error: {e}", file=sys.stderr)
+    raise typer.Exit(EXIT.get(e.kind, 1))
+
+
+def emit(obj: dict, as_json: bool, text=None) -> None:
+    """Print the result: one JSON object with --json, else `text()` (or the object)."""
+    if as_json:
+        print(json.dumps(jsonable(obj), ensure_ascii=False))
+    elif text is not None:
+        text()
+    else:
+        out.print(obj)
+
+
+def parse_at(value: str | None, field: str = "at") -> datetime | None:
+    """A business or query time, bounded (domain.times); naive means the city's zone."""
+    if value is None:
+        return None
+    return parse_time(value, field, None)
+
+
+def city_time(cg: Casegrid, value: str | None, field: str = "as_of") -> datetime | None:
+    """A time option, with the city's zone when it names none."""
+    t = parse_at(value, field)
+    if t is not None and t.tzinfo is None:
+        t = t.replace(tzinfo=cg.city.tz)
+    return t
+
+
+def parse_date(value: str | None, field: str) -> date | None:
+    """A day option YYYY-MM-DD (None stays None)."""
+    if value is None:
+        return None
+    return parse_day(value, field)
+
+
+def period(cg: Casegrid, start: str | None, end: str | None, month: str | None,
+           week: str | None = None) -> tuple[date, date]:
+    """--month YYYY-MM, --week YYYY-Www (ISO), or --from/--to (default: this month so far)."""
+    if month:
+        return month_range(month)
+    if week:
+        return week_range(week)
+    today = datetime.now(cg.city.tz).date()
+    a = parse_date(start, "from") or today.replace(day=1)
+    b = parse_date(end, "to") or today
+    return a, b
