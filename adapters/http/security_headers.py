@@ -29,7 +29,7 @@ def _hashes(html: str, tag: str) -> str:
 
 
 def _report_style() -> str:
-    from adapters.report_render import HTML
+    from adapters.reports import HTML
 
     return _hashes(HTML, "style")
 

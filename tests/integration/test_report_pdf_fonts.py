@@ -22,16 +22,19 @@ from pathlib import Path
 
 import pytest
 
-from adapters import report_render
-from adapters.cli_report import load_policy
-from adapters.report_render import (
+from adapters.policies import load_policy
+from adapters.reports import (
     PDF_FONT,
     PDF_FONT_MONO,
+    PDF_MAX_IDS,
     PdfFontMissing,
+    monthly,
+    pdf_fonts,
+    pdf_ids,
     render,
     table_cells,
 )
-from adapters.reports import monthly
+from adapters.reports import pdf as report_pdf
 from tests.integration.test_reports import NOW, build
 from tests.support import grid
 
@@ -149,7 +152,7 @@ def test_every_character_of_the_bulletin_has_a_glyph(bulletin):
     _, doc, _ = bulletin
     texts = [doc["title"], doc["city"], str(doc["from"]), str(doc["to"]), str(doc["generated_at"]),
              "统计期间 至 生成时间 应发布时间 前 数据截至（此后记录的事件不计入）奖惩政策：第 页（无）",
-             report_render._pdf_ids(" ".join(["x"] * 30))]
+             pdf_ids(" ".join(["x"] * 30))]
     if doc.get("policy"):
         texts += [doc["policy"]["name"], doc["policy"]["id"]]
     for sec in doc["sections"]:
@@ -163,7 +166,7 @@ def test_every_character_of_the_bulletin_has_a_glyph(bulletin):
 
 def test_chinese_in_a_case_id_cell_prints(tmp_path, bare_env):
     """More than PDF_MAX_IDS ids: the cell ends in Chinese, once Courier's ■■."""
-    ids = [str(uuid.UUID(int=i + 1)) for i in range(report_render.PDF_MAX_IDS + 6)]
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(PDF_MAX_IDS + 6)]
     doc = {"title": "字体测试", "city": "测试市", "from": "2026-10-01", "to": "2026-10-31",
            "generated_at": "2026-11-05 08:00",
            "sections": [{"id": "t", "title": "一、案件", "rows": [{"case_ids": " ".join(ids)}],
@@ -171,12 +174,12 @@ def test_chinese_in_a_case_id_cell_prints(tmp_path, bare_env):
     pdf = render(doc, "pdf", tmp_path / "ids.pdf")
     assert all(f["emb"] == "yes" for f in pdffonts(pdf))
     flat = "".join(pdftotext(pdf, bare_env).split())
-    assert ids[0] in flat and ids[report_render.PDF_MAX_IDS - 1] in flat
+    assert ids[0] in flat and ids[PDF_MAX_IDS - 1] in flat
     assert f"（共{len(ids)}件，完整编号见同期XLSX/JSON）" in flat
 
 
 def test_the_fonts_are_registered_once(monkeypatch):
-    report_render.pdf_fonts()
+    pdf_fonts()
 
     def no_parse(*a, **k):
         raise AssertionError("font file parsed again")
@@ -184,13 +187,13 @@ def test_the_fonts_are_registered_once(monkeypatch):
     import reportlab.pdfbase.ttfonts as ttfonts
 
     monkeypatch.setattr(ttfonts, "TTFont", no_parse)
-    assert report_render.pdf_fonts() == (PDF_FONT, PDF_FONT_MONO)
+    assert pdf_fonts() == (PDF_FONT, PDF_FONT_MONO)
 
 
 def test_a_missing_font_is_a_clear_error_not_a_blank_pdf(monkeypatch, tmp_path):
-    monkeypatch.setattr(report_render, "_PDF_FONTS", None)
+    monkeypatch.setattr(report_pdf, "_PDF_FONTS", None)
     cff = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"  # CFF: refused if present
-    monkeypatch.setattr(report_render, "PDF_FONT_FILES",
+    monkeypatch.setattr(report_pdf, "PDF_FONT_FILES",
                         ((str(tmp_path / "absent.ttc"), 0, 1), (cff, 0, 0)))
     out = tmp_path / "x.pdf"
     doc = {"title": "t", "city": "c", "from": "", "to": "", "generated_at": "", "sections": []}

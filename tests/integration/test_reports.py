@@ -39,9 +39,8 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from adapters.cli_report import SAMPLE_POLICY, load_policy
-from adapters.report_render import render
-from adapters.reports import compare, daily, monthly, weekly
+from adapters.policies import SAMPLE_POLICY, load_policy
+from adapters.reports import compare, daily, monthly, render, weekly
 from projections.cases import due_case_ids
 from projections.ledger import ledger
 from tests.support import SH, grid
