@@ -21,10 +21,11 @@ location is `address_id` (a 14-digit grid cell), else `lat`/`long` placed on the
 The body is bounded (64 KiB, 413) and parsed strictly (adapters/http/open311_input.py).
 The POST answers a `token` as well; the case exists at once, so `tokens/{token}` names it.
 
-Reading: what is published is the city's `open311` section (domain/open311.py): the
-channels listed, the fields listed, descriptions with personal data redacted, coordinates
-rounded, no step reasons. A staff channel account's `api_key` sees every field with the
-full description and exact coordinates; reasons only where `step_reasons` says so.
+Reading: what is published is the city's `open311` section (domain/open311.py, applied by
+adapters/http/open311_publish.py): the channels listed, the fields listed, descriptions
+with personal data redacted, coordinates rounded, no step reasons. A staff channel
+account's `api_key` sees every field with the full description and exact coordinates;
+reasons only where `step_reasons` says so.
 `jurisdiction_id`, where given, must be the city's (else 404).
 """
 
@@ -45,14 +46,14 @@ from adapters.http import geo
 from adapters.http.access import Forbidden
 from adapters.http.auth import AuthError, hash_token
 from adapters.http.open311_input import kind_of, number, post_params, query_params, text
+from adapters.http.open311_publish import CHANNEL, CLOSED, channel_clause, published, request_view
 from adapters.http.open311_render import answer, path_format, split_format
 from adapters.http.open311_render import error as open311_error
-from adapters.views import EVENT_ZH
 from domain.city import User
 from domain.errors import CasegridError, NotFoundError, ValidationError
-from domain.lifecycle import STATES
-from domain.open311 import FIELDS, OPEN311, redact
-from domain.times import local_text, parse_time
+from domain.glossary import STATE, zh
+from domain.open311 import OPEN311
+from domain.times import parse_time
 from projections.times import ts
 from workflows.commands import ReportCase
 from workflows.service import EXTERNAL_NS
@@ -62,8 +63,6 @@ _BOTH = {"content": {"application/json": {}, "text/xml": {}}}
 FORMATS: dict = {200: _BOTH, 201: _BOTH, 400: _BOTH, 403: _BOTH, 404: _BOTH, 413: _BOTH,
                  415: _BOTH, 422: _BOTH}
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
-CLOSED = ("closed", "evaluated", "voided")
-CHANNEL = "citizen"  # the channel Open311 reports go in through
 MAX_REQUESTS = 1000
 MAX_IDS = 100  # service_request_id values in one GET
 DEFAULT_DAYS = 90
@@ -201,7 +200,7 @@ async def create_request(request: Request):
     _jurisdiction(cg, params)
     user = channel_account(request, text(params, "api_key"))
     case, token = await run_in_threadpool(_report, cg, user, params)
-    notice = f"已受理，{STATES[case.state]['zh']}（received; {case.state.replace('_', ' ')}）"
+    notice = f"已受理，{zh(STATE, case.state)}（received; {case.state.replace('_', ' ')}）"
     return answer(path_format(request.url.path), "service_requests", [{
         "service_request_id": str(case.id), "token": token, "service_notice": notice,
         "account_id": None}])
@@ -260,70 +259,6 @@ def _report(cg: Casegrid, user: User, params: dict):
 # ---------------------------------------------------------------- reading
 
 
-def _public(cg: Casegrid, case) -> bool:
-    channels = cg.city.open311.public_channels
-    if case.channel in channels:
-        return True
-    return (OPEN311 in channels and case.channel == CHANNEL
-            and (case.external_id or "").startswith(f"{OPEN311}:"))
-
-
-def _channel_clause(cg: Casegrid) -> tuple[str, list]:
-    channels = cg.city.open311.public_channels
-    plain = [c for c in channels if c != OPEN311]
-    parts, args = [], []
-    if plain:
-        parts.append(f"channel IN ({', '.join('?' for _ in plain)})")
-        args += plain
-    if OPEN311 in channels:
-        parts.append("(channel = ? AND external_id LIKE ?)")
-        args += [CHANNEL, f"{OPEN311}:%"]
-    return ("(" + " OR ".join(parts) + ")" if parts else "1 = 0"), args
-
-
-def _view(cg: Casegrid, case, staff: bool) -> dict:
-    """One request as the city publishes it (staff: every field, exact, full text)."""
-    pub = cg.city.open311
-    tz = cg.city.tz
-    events = [e for e in cg.app.events.get(case.id, desc=True, limit=4)
-              if type(e).__name__ != "DeadlineMissed"]
-    last = events[0] if events else None
-    notes = None
-    if last is not None:
-        name = type(last).__name__
-        notes = f"{EVENT_ZH.get(name, name)} → {STATES[case.state]['zh']}"
-        if getattr(last, "reason", None) and pub.reasons(staff):
-            notes += f"：{last.reason}"
-    cat = cg.city.categories.get(case.category)
-    cell = cg.city.cells.get(case.grid)
-    unit = cg.city.units.get(case.unit) if case.unit else None
-
-    def coord(v):
-        return v if staff or v is None else round(v, pub.coordinate_decimals)
-
-    full = {
-        "service_request_id": str(case.id),
-        "status": "closed" if case.state in CLOSED else "open",
-        "status_notes": notes,
-        "service_name": cat.name if cat else case.category,
-        "service_code": case.category,
-        "description": case.description if staff else redact(case.description),
-        "agency_responsible": unit.name if unit else None,
-        "service_notice": STATES[case.state]["zh"],
-        "requested_datetime": local_text(case.reported_at, tz),
-        "updated_datetime": local_text(case.last_at, tz),
-        "expected_datetime": local_text(case.due_at, tz),
-        "address": f"{cg.city.areas.get(cell.community, '')} 网格 {case.grid}" if cell else None,
-        "address_id": case.grid,
-        "zipcode": None,
-        "lat": coord(case.lat),
-        "long": coord(case.lon),
-        "media_url": case.evidence[0] if case.evidence else None,
-    }
-    shown = pub.fields(staff)
-    return {k: full[k] for k in FIELDS if k in shown}
-
-
 @router.get("/requests", responses=FORMATS)
 @router.get("/requests.json", responses=FORMATS)
 @router.get("/requests.xml", responses=FORMATS)
@@ -363,12 +298,12 @@ def _requests(request: Request, cg: Casegrid, params: dict, staff: bool) -> list
                 case = cg.service.get(rid)
             except (NotFoundError, ValidationError):
                 continue
-            if _public(cg, case):
-                out.append(_view(cg, case, staff))
+            if published(cg, case):
+                out.append(request_view(cg, case, staff))
         return out
     end = end or cg.service.clock()
     start = start or end - timedelta(days=DEFAULT_DAYS)
-    channels, args = _channel_clause(cg)
+    channels, args = channel_clause(cg)
     where = ["reported_at >= ?", "reported_at <= ?", channels]
     args = [ts(start), ts(end), *args]
     if codes:
@@ -380,7 +315,7 @@ def _requests(request: Request, cg: Casegrid, params: dict, staff: bool) -> list
         args += list(CLOSED)
     rows = cg.sql.query(f"SELECT case_id FROM cg_cases WHERE {' AND '.join(where)}"
                         f" ORDER BY reported_at DESC LIMIT {MAX_REQUESTS}", args)
-    return [_view(cg, cg.service.get(r[0]), staff) for r in rows]
+    return [request_view(cg, cg.service.get(r[0]), staff) for r in rows]
 
 
 @router.get("/requests/{service_request_id}", responses=FORMATS)
@@ -398,9 +333,9 @@ async def get_request(request: Request, service_request_id: str):
             case = cg.service.get(rid)
         except ValidationError:  # not even a case id: for GeoReport simply an unknown request
             case = None
-        if case is None or not _public(cg, case):
+        if case is None or not published(cg, case):
             raise NotFoundError(f"service_request_id: no request '{rid[:60]}'")
-        return [_view(cg, case, staff)]
+        return [request_view(cg, case, staff)]
 
     return answer(fmt, "service_requests", await run_in_threadpool(one))
 

@@ -51,6 +51,11 @@ class Follower:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while catching up: hold it to keep the follower out (a rebuild does)."""
+        return self._lock
+
     def ensure(self) -> None:
         """Catch every projection up to the log's head (cheap when already there)."""
         head = self.cg.projections.head()

@@ -186,6 +186,6 @@ def projections_rebuild(request: Request, user: Me, cg: Cg,
     if name and name not in cg.projections.projections:
         raise ValidationError("name", f"'{name}' is not one of {', '.join(cg.projections.projections)}")
     follower = request.app.state.follower
-    with follower._lock:
+    with follower.lock:
         done = dict.fromkeys(names, cg.projections.rebuild(names))
     return {"rebuilt": done}
