@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,8 +10,11 @@ from typing import Any
 
 import yaml
 from eventsourcing.persistence import InternalError
+from eventsourcing.utils import retry
 
 from adapters.config.city_build import build_city
+from adapters.kafka_store import create_tables as create_kafka_tables
+from adapters.kafka_store import recorder_env
 from adapters.storage.events import event_log
 from adapters.storage.sql import Sql
 from domain.city import City
@@ -22,6 +24,7 @@ from projections.patrol import PatrolLog
 from projections.runner import Projection, ProjectionRunner
 from projections.scoreboard import Scoreboard
 from projections.trail import Trail
+from workflows.patrol import PatrolService
 from workflows.service import CaseApplication, CaseService
 
 SAMPLE_CITY = Path(__file__).parent / "cities" / "sample.yaml"
@@ -63,17 +66,27 @@ def store_env(data_dir: str | Path | None = None, env: dict | None = None) -> di
     }
 
 
+class _Concurrent(Exception):
+    """eventsourcing's table setup collided with another process's."""
+
+
+@retry(_Concurrent, max_attempts=6, wait=0.1)
+def _open(env: dict) -> CaseApplication:
+    try:
+        return CaseApplication(env=env)
+    except InternalError as e:
+        if "concurrently" in str(e):
+            raise _Concurrent(str(e)) from e
+        raise
+
+
 def open_application(env: dict) -> CaseApplication:
     """The event store. Several processes starting at once on PostgreSQL can collide in
     eventsourcing's CREATE OR REPLACE FUNCTION ("tuple concurrently updated"): retry."""
-    for attempt in range(6):
-        try:
-            return CaseApplication(env=env)
-        except InternalError as e:
-            if "concurrently" not in str(e) or attempt == 5:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
+    try:
+        return _open(env)
+    except _Concurrent as e:
+        raise e.__cause__ from None
 
 
 @dataclass
@@ -83,6 +96,7 @@ class Casegrid:
     app: CaseApplication
     city: City
     service: CaseService
+    patrol: PatrolService
     projections: ProjectionRunner
     sql: Sql
 
@@ -97,12 +111,20 @@ def bootstrap(
     city: City | None = None,
     config: str | Path | None = None,
     clock=None,
+    kafka: bool = False,
 ) -> Casegrid:
+    """Everything, wired once. `kafka`: the store's recorder also writes the Kafka inbox,
+    offsets and dead letters in the events' own transaction (the worker's store)."""
     city = city or load_city(config)
-    app = open_application(store_env(data_dir, env))
-    service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
+    settings = store_env(data_dir, env)
+    app = open_application(recorder_env(settings) if kafka else settings)
+    clock = clock or (lambda: datetime.now(UTC))
+    service = CaseService(app, city, clock=clock)
+    patrol = PatrolService(app, city, clock=clock)
     runner = projection_runner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
-    return Casegrid(app, city, service, runner, runner.sql)
+    if kafka:
+        create_kafka_tables(runner.sql)
+    return Casegrid(app, city, service, patrol, runner, runner.sql)
 
 
 def projection_runner(app: CaseApplication, projections: list[Projection],

@@ -31,6 +31,7 @@ from typing import Any
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 
 from adapters.storage.sql import Cur, Sql
 from projections.times import ts
@@ -150,22 +151,14 @@ def sql_for(app: Any) -> Sql:
     return sql
 
 
-def create_tables(sql: Sql, attempts: int = 5) -> None:
+@retry(Exception, max_attempts=5, wait=0.2)
+def create_tables(sql: Sql) -> None:
     """Create our tables if missing. Two processes starting at once can collide on
-    PostgreSQL's catalog (CREATE TABLE IF NOT EXISTS is not race-free): retry."""
-    import time
-
-    for attempt in range(attempts):
-        try:
-            with sql.transaction() as cur:
-                for stmt in DDL:
-                    cur.execute(stmt)
-                _add_columns(cur)
-            return
-        except Exception:  # noqa: BLE001 - re-raised on the last attempt
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.1 * (attempt + 1))
+    PostgreSQL's catalog (CREATE TABLE IF NOT EXISTS is not race-free): retried."""
+    with sql.transaction() as cur:
+        for stmt in DDL:
+            cur.execute(stmt)
+        _add_columns(cur)
 
 
 def _add_columns(cur: Cur) -> None:

@@ -35,16 +35,14 @@ import structlog
 import yaml
 from kafka import ConsumerRebalanceListener
 
-from adapters.bootstrap import load_city, open_application, store_env
+from adapters.bootstrap import bootstrap
 from adapters.kafka_dead_letters import publish_dead_letters
 from adapters.kafka_failures import Backoff, describe
 from adapters.kafka_in import MAX_MESSAGE_BYTES, InboundProcessor, Record
 from adapters.kafka_out import MAX_REQUEST_BYTES, OutboundPublisher, producer_config
 from adapters.kafka_store import (
     clear_part_error,
-    create_tables,
     record_part_error,
-    recorder_env,
     sql_for,
     stored_offsets,
 )
@@ -136,15 +134,10 @@ class KafkaSettings:
 
 
 def open_store(*, data_dir=None, env: dict | None = None, config=None, city=None, clock=None):
-    """The case application with the Kafka-aware recorder, its service and SQL helper."""
-    from datetime import UTC, datetime
-
-    city = city or load_city(config)
-    app = open_application(recorder_env(store_env(data_dir, env)))
-    service = CaseService(app, city, clock=clock or (lambda: datetime.now(UTC)))
-    sql = sql_for(app)
-    create_tables(sql)
-    return app, service, sql
+    """The worker's part of the composition root: the case application with the
+    Kafka-aware recorder, its service and SQL helper (adapters/bootstrap.py builds them)."""
+    cg = bootstrap(data_dir=data_dir, env=env, config=config, city=city, clock=clock, kafka=True)
+    return cg.app, cg.service, cg.sql
 
 
 def ensure_topics(settings: KafkaSettings) -> None:

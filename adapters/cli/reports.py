@@ -32,12 +32,6 @@ def _now(cg, value: str | None) -> datetime:
     return city_time(cg, value, "now")
 
 
-def _patrol(cg):
-    from workflows.patrol import PatrolService
-
-    return PatrolService(cg.app, cg.city, clock=cg.service.clock)
-
-
 # ---------------------------------------------------------------- patrol
 
 
@@ -63,7 +57,7 @@ def patrol_report(
             if actor is None:
                 raise ValidationError("actor", f"squad '{squad}' has no supervisor; give --actor")
         when = parse_at(at)
-        pd = _patrol(cg).report(squad=squad, day=day, actor=actor, nil=nil, case_ids=case_id or [],
+        pd = cg.patrol.report(squad=squad, day=day, actor=actor, nil=nil, case_ids=case_id or [],
                                 findings=findings, note=note, at=when)
     except CasegridError as e:
         fail(e, as_json)
@@ -93,7 +87,7 @@ def patrol_tick(
         first = parse_day(since, "since") if since else None
         while True:
             t = _now(cg, now)
-            missed = _patrol(cg).tick(t, since=first)
+            missed = cg.patrol.tick(t, since=first)
             if not loop:
                 break
             structlog.get_logger("casegrid.patrol").info("tick", now=t.isoformat(), missed=len(missed))

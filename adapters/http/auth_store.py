@@ -10,6 +10,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from eventsourcing.utils import retry
+
 from adapters.storage.sql import Sql
 
 DDL = (
@@ -84,18 +86,12 @@ class SqlAuthStore:
     def __init__(self, sql: Sql):
         self.sql = sql
 
-    def create_tables(self, attempts: int = 5) -> None:
-        """CREATE … IF NOT EXISTS can collide between processes on PostgreSQL: retry."""
-        for attempt in range(attempts):
-            try:
-                with self.sql.transaction() as cur:
-                    for stmt in DDL:
-                        cur.execute(stmt)
-                return
-            except Exception:  # noqa: BLE001 - re-raised on the last attempt
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
+    @retry(Exception, max_attempts=5, wait=0.2)
+    def create_tables(self) -> None:
+        """CREATE … IF NOT EXISTS can collide between processes on PostgreSQL: retried."""
+        with self.sql.transaction() as cur:
+            for stmt in DDL:
+                cur.execute(stmt)
 
     def add_session(self, sid: str, user_id: str, issued: int, expires: int) -> None:
         with self.sql.transaction() as cur:

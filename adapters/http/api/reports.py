@@ -43,12 +43,6 @@ def _now(cg, value: str | None) -> datetime:
     return reads.parse_time(value, "now", cg.city) or datetime.now(UTC)
 
 
-def _patrol(cg):
-    from workflows.patrol import PatrolService
-
-    return PatrolService(cg.app, cg.city, clock=cg.service.clock)
-
-
 def _policy(cg, raw: dict | None = None, label: str = "policy"):
     from adapters.config.policy_file import build_policy
     from adapters.policies import load_policy
@@ -87,7 +81,7 @@ def _send(doc: dict, fmt: str, stem: str) -> Response:
 def patrol_report(body: PatrolBody, user: Me, cg: Cg):
     """巡查日报 / 零报告: the day's findings of the caller's squad, or an explicit nil report."""
     check_write(user, "patrol_report", "patrol_day")
-    pd = _patrol(cg).report(squad=body.squad, day=body.date, actor=user.id, nil=body.nil,
+    pd = cg.patrol.report(squad=body.squad, day=body.date, actor=user.id, nil=body.nil,
                             case_ids=body.case_ids, findings=body.findings, note=body.note,
                             at=body.at)
     return {"squad": body.squad, "date": str(pd.day), "nil": pd.nil,
@@ -100,7 +94,7 @@ def patrol_tick(user: Me, cg: Cg, now: str | None = None, since: str | None = No
     """Record PatrolReportMissed for every squad-day past its cut-off without a report."""
     require_role(user, ("duty_chief", "system"), "the patrol tick")
     t = _now(cg, now)
-    missed = _patrol(cg).tick(t, since=_day(since, "since"))
+    missed = cg.patrol.tick(t, since=_day(since, "since"))
     return {"now": t.isoformat(), "missed": [
         {"squad": e.squad, "date": str(e.day), "cut_off": e.cut_off.isoformat()} for e in missed]}
 

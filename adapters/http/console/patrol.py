@@ -22,12 +22,10 @@ async def patrol_post(request: Request):
     form = await posted_form(request)
 
     def run():
-        from workflows.patrol import PatrolService
-
         check_write(user, "patrol_report", "patrol_day")
         ids = [x for x in str(form.get("case_ids") or "").split() if x]
         n = str(form.get("findings") or "").strip()
-        return PatrolService(cg.app, cg.city, clock=cg.service.clock).report(
+        return cg.patrol.report(
             squad=str(form.get("squad") or ""), day=str(form.get("date") or ""), actor=user.id,
             nil=form.get("nil") == "1", case_ids=ids, findings=int(n) if n.isdigit() else None,
             note=str(form.get("note") or ""))
