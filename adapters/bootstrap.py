@@ -13,8 +13,8 @@ from eventsourcing.persistence import InternalError
 from eventsourcing.utils import retry
 
 from adapters.config.city_build import build_city
-from adapters.kafka_store import create_tables as create_kafka_tables
-from adapters.kafka_store import recorder_env
+from adapters.kafka.store import create_tables as create_kafka_tables
+from adapters.kafka.store import recorder_env
 from adapters.storage.events import event_log
 from adapters.storage.sql import Sql
 from domain.city import City

@@ -35,9 +35,9 @@ import structlog  # noqa: E402
 from kafka import KafkaProducer  # noqa: E402
 
 from adapters.bootstrap import load_city  # noqa: E402
-from adapters.kafka_out import OutboundPublisher, producer_config  # noqa: E402
-from adapters.kafka_store import stored_offsets  # noqa: E402
-from adapters.kafka_worker import KafkaSettings, KafkaWorker, open_store  # noqa: E402
+from adapters.kafka.outbound import OutboundPublisher, producer_config  # noqa: E402
+from adapters.kafka.store import stored_offsets  # noqa: E402
+from adapters.kafka.worker import KafkaSettings, KafkaWorker, open_store  # noqa: E402
 from deploy.tansu import ThrowawayBroker, create_topics  # noqa: E402
 
 GRIDS = ["44030301000101", "44030301000202", "44030301000503", "44030301000604"]

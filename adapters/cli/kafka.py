@@ -24,7 +24,7 @@ KafkaConfig = Annotated[str | None, typer.Option("--kafka-config", envvar="CASEG
 
 
 def _settings(bootstrap, group, kafka_config, **more):
-    from adapters.kafka_worker import KafkaSettings
+    from adapters.kafka.worker import KafkaSettings
 
     return KafkaSettings.load(kafka_config, bootstrap=bootstrap, group=group, **more)
 
@@ -43,7 +43,7 @@ def run(
              "exit 1 if a part was still failing.")] = None,
 ):
     """Run the worker (both directions unless --in or --out is given); SIGTERM stops it cleanly."""
-    from adapters.kafka_worker import KafkaWorker, open_store
+    from adapters.kafka.worker import KafkaWorker, open_store
 
     st = state(ctx)
     if not inbound and not outbound:
@@ -78,8 +78,8 @@ def status_cmd(
     as_json: JsonOpt = False,
 ):
     """Inbound positions and lag per partition, outbound position, dead letters, parked items."""
-    from adapters.kafka_status import status
-    from adapters.kafka_worker import open_store
+    from adapters.kafka.status import status
+    from adapters.kafka.worker import open_store
 
     st = state(ctx)
     try:
@@ -153,10 +153,10 @@ def retry_parked_cmd(
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    from adapters.kafka_dead_letters import publish_dead_letters
-    from adapters.kafka_out import OutboundPublisher, producer_config
-    from adapters.kafka_store import unpark_dead_letters
-    from adapters.kafka_worker import open_store
+    from adapters.kafka.dead_letters import publish_dead_letters
+    from adapters.kafka.outbound import OutboundPublisher, producer_config
+    from adapters.kafka.store import unpark_dead_letters
+    from adapters.kafka.worker import open_store
 
     st = state(ctx)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 from adapters.config.city_build import build_city
 from adapters.importing.mapping import Mapping
 from adapters.importing.readers import ABSENT, Rows, value_at
-from adapters.kafka_in import report_case_id
+from adapters.kafka.messages import report_case_id
 from domain.city import City
 from domain.errors import ConfigError
 from domain.lifecycle import CHANNELS

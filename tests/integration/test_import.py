@@ -15,7 +15,7 @@ import yaml
 
 from adapters.bootstrap import bootstrap
 from adapters.importing import Importer, Mapping, load_source
-from adapters.kafka_in import report_case_id
+from adapters.kafka.messages import report_case_id
 from domain.errors import ConfigError, ValidationError
 from tests.support import city
 

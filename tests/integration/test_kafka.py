@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.kafka_in import report_case_id
-from adapters.kafka_worker import open_store
+from adapters.kafka.messages import report_case_id
+from adapters.kafka.worker import open_store
 from deploy.tansu import ThrowawayBroker, create_topics
 from tests.integration.kafka_support import (
     drain,

@@ -10,15 +10,10 @@ import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from adapters.kafka_in import (
-    InboundProcessor,
-    Record,
-    decode,
-    report_case_id,
-    schema,
-)
-from adapters.kafka_store import KWARG, KafkaRows, stored_offsets
-from adapters.kafka_worker import DEFAULT_TOPICS, KafkaSettings, open_store
+from adapters.kafka.inbound import InboundProcessor
+from adapters.kafka.messages import Record, decode, report_case_id, schema
+from adapters.kafka.store import KWARG, KafkaRows, stored_offsets
+from adapters.kafka.worker import DEFAULT_TOPICS, KafkaSettings, open_store
 from domain.errors import ConfigError
 from tests.integration.kafka_support import report, unit_update
 from tests.support import NOW, T0, city, drive
@@ -162,7 +157,7 @@ def test_schemas_in_docs_equal_the_packaged_ones():
 def test_outbound_envelope_matches_its_schema(store):
     from jsonschema import Draft202012Validator
 
-    from adapters.kafka_out import envelope, event_id
+    from adapters.kafka.outbound import envelope, event_id
 
     app, svc, sql, p = store
     case = drive(svc, "closed", T0)
@@ -217,7 +212,7 @@ class _NotACase(Aggregate):
 
 
 def test_publisher_sends_case_events_only_and_resumes_from_its_position(store):
-    from adapters.kafka_out import OutboundPublisher
+    from adapters.kafka.outbound import OutboundPublisher
 
     app, svc, sql, p = store
     first = drive(svc, "pending_dispatch", T0)

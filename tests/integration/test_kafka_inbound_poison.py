@@ -13,11 +13,12 @@ import sqlite3
 import pytest
 from jsonschema import Draft202012Validator
 
-from adapters.kafka_dead_letters import DEAD_LETTER_MAX_BYTES, dead_letter_value
-from adapters.kafka_failures import is_transient
-from adapters.kafka_in import InboundProcessor, Record, report_case_id, schema
-from adapters.kafka_store import stored_offsets
-from adapters.kafka_worker import DEFAULT_TOPICS, KafkaSettings, open_store
+from adapters.kafka.dead_letters import DEAD_LETTER_MAX_BYTES, dead_letter_value
+from adapters.kafka.failures import is_transient
+from adapters.kafka.inbound import InboundProcessor
+from adapters.kafka.messages import Record, report_case_id, schema
+from adapters.kafka.store import stored_offsets
+from adapters.kafka.worker import DEFAULT_TOPICS, KafkaSettings, open_store
 from domain.errors import ConfigError
 from tests.integration.kafka_support import report, unit_update
 from tests.support import NOW, T0, city, drive

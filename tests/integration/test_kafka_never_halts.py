@@ -27,13 +27,14 @@ from jsonschema import Draft202012Validator
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
-from adapters.kafka_dead_letters import DEAD_LETTER_MAX_BYTES, publish_dead_letters
-from adapters.kafka_failures import is_transient
-from adapters.kafka_in import InboundProcessor, Record, report_case_id, schema
-from adapters.kafka_out import OutboundPublisher, producer_config
-from adapters.kafka_status import status
-from adapters.kafka_store import parked_events, unpark_dead_letters
-from adapters.kafka_worker import KafkaSettings, KafkaWorker, open_store
+from adapters.kafka.dead_letters import DEAD_LETTER_MAX_BYTES, publish_dead_letters
+from adapters.kafka.failures import is_transient
+from adapters.kafka.inbound import InboundProcessor
+from adapters.kafka.messages import Record, report_case_id, schema
+from adapters.kafka.outbound import OutboundPublisher, producer_config
+from adapters.kafka.status import status
+from adapters.kafka.store import parked_events, unpark_dead_letters
+from adapters.kafka.worker import KafkaSettings, KafkaWorker, open_store
 from deploy.tansu import ThrowawayBroker, create_topics
 from tests.integration.kafka_support import drain, report, topics_for, unique_tag, worker_env
 from tests.support import T0, city

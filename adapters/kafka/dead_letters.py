@@ -18,9 +18,9 @@ from typing import Any
 
 import structlog
 
-from adapters.kafka_failures import describe, is_transient
-from adapters.kafka_out import MAX_REQUEST_BYTES, outcome
-from adapters.kafka_store import (
+from adapters.kafka.failures import describe, is_transient
+from adapters.kafka.outbound import MAX_REQUEST_BYTES, outcome
+from adapters.kafka.store import (
     mark_dead_letters_published,
     park_dead_letters,
     unpublished_dead_letters,

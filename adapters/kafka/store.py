@@ -137,9 +137,9 @@ def recorder_env(env: dict[str, str]) -> dict[str, str]:
                 "POSTGRES_ENABLE_DB_FUNCTIONS must be off for the Kafka worker: the inbox rows "
                 "are written in the events' transaction"
             )
-        return env | {"APPLICATION_RECORDER_TOPIC": "adapters.kafka_store:PostgresKafkaRecorder"}
+        return env | {"APPLICATION_RECORDER_TOPIC": "adapters.kafka.store:PostgresKafkaRecorder"}
     if module.endswith("sqlite"):
-        return env | {"APPLICATION_RECORDER_TOPIC": "adapters.kafka_store:SQLiteKafkaRecorder"}
+        return env | {"APPLICATION_RECORDER_TOPIC": "adapters.kafka.store:SQLiteKafkaRecorder"}
     raise RuntimeError("the Kafka worker needs SQLite or PostgreSQL, not the in-memory store")
 
 

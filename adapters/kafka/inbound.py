@@ -1,13 +1,11 @@
 """Inbound Kafka messages → case commands, applied idempotently in one transaction per batch.
 
-Two message types, each with a JSON Schema (adapters/schemas, copied to docs/schemas):
-  * casegrid.report.v1       (topic casegrid.reports.v1): a new problem (上报)
-  * casegrid.unit-update.v1  (topic casegrid.unit-updates.v1): a member unit's accept,
-    return (退回), resolution feedback (处置反馈), extension (延期) or shelve (挂账) request
+The two message types and their parsing (bytes → a schema-valid message and its command)
+are in adapters/kafka/messages.py.
 
 Idempotency: a report's case id is uuid5(EXTERNAL_NS, f"source:{source}:{external_id}"),
 so a repeated report finds its case already there; every applied message leaves an inbox
-row (source, message_id) written in the same transaction as its events (kafka_store), so a
+row (source, message_id) written in the same transaction as its events (store.py), so a
 repeated message id changes nothing. A message that is malformed, invalid or refused by
 the lifecycle becomes a dead letter (same transaction), published afterwards with its
 original bytes and error. Nothing is dropped: every record ends as applied, duplicate or
@@ -23,90 +21,31 @@ transaction, where it becomes a dead letter of kind `error`.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cache
-from pathlib import Path
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import IntegrityError
-from jsonschema import Draft202012Validator
 
-from adapters.kafka_failures import describe, is_transient
-from adapters.kafka_store import KWARG, KafkaRows, seen_messages, sql_for
+from adapters.kafka.failures import describe, is_transient
+from adapters.kafka.messages import (
+    DEFAULT_CHANNEL_ACTORS,
+    MAX_MESSAGE_BYTES,
+    REPORT,
+    UNIT_UPDATE,
+    BadMessage,
+    Message,
+    Record,
+    parse,
+)
+from adapters.kafka.store import KWARG, KafkaRows, seen_messages, sql_for
 from domain.case import Case
 from domain.errors import CasegridError, RefusedError, ValidationError, printable
 from domain.lifecycle import STATES, UNIT_STATES
-from domain.validate import identifier
-from workflows.commands import CaseAction, ReportCase
-from workflows.service import EXTERNAL_NS, CaseService
+from workflows.service import CaseService
 
 log = structlog.get_logger("casegrid.kafka.in")
-
-SCHEMA_DIR = Path(__file__).parent / "schemas"
-REPORT, UNIT_UPDATE = "casegrid.report.v1", "casegrid.unit-update.v1"
-SCHEMA_FILES = {REPORT: "report.v1.json", UNIT_UPDATE: "unit-update.v1.json"}
-ACTION_TRIGGER = {
-    "return": "return",
-    "resolve": "resolve",
-    "request_extension": "request_extension",
-    "request_shelve": "request_shelve",
-}
-DEFAULT_CHANNEL_ACTORS = {"citizen": "citizen_app", "hotline": "hotline_12345", "camera": "system"}
-MAX_MESSAGE_BYTES = 256 * 1024  # key + value of one inbound message (setting max_message_bytes)
-
-
-@cache
-def schema(name: str) -> dict:
-    return json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
-
-
-@cache
-def validator(message_type: str) -> Draft202012Validator:
-    return Draft202012Validator(schema(SCHEMA_FILES[message_type]))
-
-
-def report_case_id(source: str, external_id: str) -> UUID:
-    """The case a (source, external id) pair becomes; the same for Kafka and the importer."""
-    return uuid5(EXTERNAL_NS, f"source:{source}:{external_id}")
-
-
-@dataclass(frozen=True)
-class Record:
-    """One Kafka record, as the worker got it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-
-class BadMessage(CasegridError):
-    """The bytes are not a valid message of the expected type (schema, JSON, times)."""
-
-    kind = "malformed"
-
-    def __init__(self, field: str | None, rule: str):
-        self.field, self.rule = field, rule
-        super().__init__(f"{field}: {rule}" if field else rule)
-
-    def to_dict(self) -> dict:
-        return {"error": self.kind, "field": self.field, "rule": self.rule, "message": str(self)}
-
-
-@dataclass
-class Message:
-    type: str
-    source: str
-    message_id: str
-    command: ReportCase | CaseAction | None  # None: accept (签收) — checked, no event
-    case_id: UUID
-    unit: str | None = None
-    actor: str | None = None
 
 
 @dataclass
@@ -120,49 +59,6 @@ class BatchResult:
     @property
     def total(self) -> int:
         return self.applied + self.duplicates + self.dead
-
-
-def _schema_error(err) -> BadMessage:
-    path = ".".join(str(p) for p in err.absolute_path)
-    if err.validator == "required":
-        missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return BadMessage(f"{path}.{missing}" if path else missing, "is required")
-    if err.validator == "additionalProperties":
-        extra = err.message.split("'")[1] if "'" in err.message else ""
-        return BadMessage(f"{path}.{extra}" if path else extra, "is not a field of this message")
-    rule = err.message if len(err.message) < 300 else err.message[:300] + "…"
-    return BadMessage(path or "(message)", f"{err.validator}: {rule}")
-
-
-def decode(value: bytes | None, expected: str) -> dict:
-    """Bytes → a schema-valid dict of the expected message type, or BadMessage."""
-    if value is None:
-        raise BadMessage("(message)", "is empty (a tombstone), not a JSON object")
-    try:
-        doc = json.loads(value.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise BadMessage("(message)", f"is not UTF-8: {e.reason} at byte {e.start}") from None
-    except json.JSONDecodeError as e:
-        raise BadMessage("(message)", f"is not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-    if not isinstance(doc, dict):
-        raise BadMessage("(message)", f"must be a JSON object, not {type(doc).__name__}")
-    kind = doc.get("schema")
-    if kind != expected:
-        raise BadMessage("schema", f"must be '{expected}' on this topic, not {kind!r}")
-    errors = sorted(validator(expected).iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise _schema_error(errors[0])
-    return doc
-
-
-def _time(doc: dict, key: str) -> datetime:
-    try:
-        t = datetime.fromisoformat(doc[key].replace("Z", "+00:00"))
-    except ValueError:
-        raise BadMessage(key, f"'{doc[key]}' is not an ISO 8601 time") from None
-    if t.tzinfo is None:
-        raise BadMessage(key, f"'{doc[key]}' needs a zone offset (e.g. +08:00 or Z)")
-    return t
 
 
 class InboundProcessor:
@@ -188,50 +84,9 @@ class InboundProcessor:
         self.fallback_retries = fallback_retries
         self.max_message_bytes = max_message_bytes
 
-    # ---------------------------------------------------------------- parsing
-
     def parse(self, rec: Record) -> Message:
-        expected = self.types.get(rec.topic)
-        if expected is None:
-            raise BadMessage("(topic)", f"casegrid does not read topic '{rec.topic}'")
-        size = len(rec.value or b"") + len(rec.key or b"")
-        if size > self.max_message_bytes:
-            raise BadMessage("(message)", f"is {size} bytes (key and value), more than "
-                             f"max_message_bytes ({self.max_message_bytes})")
-        doc = decode(rec.value, expected)
-        for name in ("message_id", "source"):  # stored in the inbox: must be storable text
-            try:
-                identifier(doc[name], name, required=True)
-            except ValidationError as e:
-                raise BadMessage(e.field, e.rule) from None
-        at = _time(doc, "occurred_at")
-        if expected == REPORT:
-            actor = doc.get("actor") or self.channel_actors.get(doc["channel"])
-            if not actor:
-                raise BadMessage("actor", f"is required for channel '{doc['channel']}' (no default account)")
-            cid = report_case_id(doc["source"], doc["external_id"])
-            loc = doc.get("location") or {}
-            cmd = ReportCase(
-                channel=doc["channel"], category=doc["category"], grid=doc["grid"], actor=actor,
-                occurred_at=at, description=doc.get("description", ""),
-                urgency=doc.get("urgency", "normal"), lat=loc.get("lat"), lon=loc.get("lon"),
-                evidence=list(doc.get("evidence", [])), external_id=doc["external_id"], case_id=cid,
-            )
-            return Message(REPORT, doc["source"], doc["message_id"], cmd, cid)
-        try:
-            cid = UUID(doc["case_id"])
-        except ValueError:
-            raise BadMessage("case_id", f"'{doc['case_id']}' is not a UUID") from None
-        action = doc["action"]
-        cmd = None
-        if action != "accept":
-            cmd = CaseAction(
-                case_id=cid, trigger=ACTION_TRIGGER[action], actor=doc["actor"], occurred_at=at,
-                reason=doc.get("reason"), evidence=list(doc.get("evidence", [])),
-                extra=doc.get("extra"),
-            )
-        return Message(UNIT_UPDATE, doc["source"], doc["message_id"], cmd, cid, doc["unit"],
-                       doc["actor"])
+        return parse(rec, types=self.types, channel_actors=self.channel_actors,
+                     max_message_bytes=self.max_message_bytes)
 
     # ---------------------------------------------------------------- applying
 

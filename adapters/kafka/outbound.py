@@ -12,7 +12,7 @@ parked in `cg_kafka_parked_events` with its error, in the transaction that moves
 position past it: it is never silently lost (`kafka status` lists it, `kafka
 retry-parked` sends it again) and never blocks the events behind it. A broker that is
 away stops the batch at the first event it did not take; the position moves up to just
-before it and the caller backs off. Dead letters: adapters/kafka_dead_letters.py.
+before it and the caller backs off. Dead letters: adapters/kafka/dead_letters.py.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
 
-from adapters.kafka_failures import describe, is_transient
-from adapters.kafka_store import (
+from adapters.kafka.failures import describe, is_transient
+from adapters.kafka.store import (
     advance_publish_position,
     parked_events,
     publish_position,

@@ -36,11 +36,12 @@ import yaml
 from kafka import ConsumerRebalanceListener
 
 from adapters.bootstrap import bootstrap
-from adapters.kafka_dead_letters import publish_dead_letters
-from adapters.kafka_failures import Backoff, describe
-from adapters.kafka_in import MAX_MESSAGE_BYTES, InboundProcessor, Record
-from adapters.kafka_out import MAX_REQUEST_BYTES, OutboundPublisher, producer_config
-from adapters.kafka_store import (
+from adapters.kafka.dead_letters import publish_dead_letters
+from adapters.kafka.failures import Backoff, describe
+from adapters.kafka.inbound import InboundProcessor
+from adapters.kafka.messages import MAX_MESSAGE_BYTES, Record
+from adapters.kafka.outbound import MAX_REQUEST_BYTES, OutboundPublisher, producer_config
+from adapters.kafka.store import (
     clear_part_error,
     record_part_error,
     sql_for,

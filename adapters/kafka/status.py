@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.kafka_store import (
+from adapters.kafka.store import (
     count_parked_events,
     create_tables,
     dead_letter_counts,
