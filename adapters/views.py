@@ -28,25 +28,21 @@ def jsonable(v):
     return v
 
 
-def local(t: datetime | None, city: City) -> str | None:
-    return local_text(t, city.tz)
-
-
 def event_view(e: Case.Event, city: City) -> dict:
     out = {
         "version": e.originator_version,
         "type": type(e).__name__,
         "zh": EVENT_ZH.get(type(e).__name__, ""),
-        "occurred_at": local(e.occurred_at, city),
-        "recorded_at": local(e.timestamp, city),
+        "occurred_at": local_text(e.occurred_at, city.tz),
+        "recorded_at": local_text(e.timestamp, city.tz),
     }
     if is_dataclass(e):
         for f in fields(e):
             if f.name not in COMMON and f.name != "occurred_at":
                 out[f.name] = jsonable(getattr(e, f.name))
-    out["due_at"] = local(e.due_at, city)
+    out["due_at"] = local_text(e.due_at, city.tz)
     if type(e).__name__ == "DeadlineMissed":
-        out["missed_due_at"] = local(e.missed_due_at, city)
+        out["missed_due_at"] = local_text(e.missed_due_at, city.tz)
     return out
 
 
@@ -71,13 +67,13 @@ def case_view(case: Case, city: City, holder, now: datetime | None = None) -> di
         "evidence": list(case.evidence),
         "external_id": case.external_id,
         "reporter": case.reporter,
-        "reported_at": local(case.reported_at, city),
+        "reported_at": local_text(case.reported_at, city.tz),
         "unit": case.unit,
         "routing_rule": case.routing_rule,
         "holder": f"{holder[0]}:{holder[1]}" if holder else None,
         "step": case.step,
-        "step_started_at": local(case.step_started_at, city),
-        "due_at": local(case.due_at, city),
+        "step_started_at": local_text(case.step_started_at, city.tz),
+        "due_at": local_text(case.due_at, city.tz),
         "overdue": bool(case.due_at and now and now > case.due_at),
         "missed_steps": list(case.missed_steps),
         "returns": case.returns,
@@ -86,7 +82,7 @@ def case_view(case: Case, city: City, holder, now: datetime | None = None) -> di
         "urgings": case.urgings,
         "closure_type": case.closure_type,
         "rating": case.rating,
-        "last_at": local(case.last_at, city),
+        "last_at": local_text(case.last_at, city.tz),
     }
     return out
 

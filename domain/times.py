@@ -82,6 +82,22 @@ def parse_day(value, field: str, *, floor: date = FLOOR_DAY,
     return d
 
 
+def optional_time(value, field: str, tz: tzinfo | None, *,
+                  blank_ok: bool = True) -> datetime | None:
+    """parse_time, where None means no time, and so does '' unless `blank_ok` is False
+    (a CLI option given empty is an error, an empty query parameter is not)."""
+    if value is None or (blank_ok and value == ""):
+        return None
+    return parse_time(value, field, tz)
+
+
+def optional_day(value, field: str, *, blank_ok: bool = True) -> date | None:
+    """parse_day, where None means no day, and so does '' unless `blank_ok` is False."""
+    if value is None or (blank_ok and value == ""):
+        return None
+    return parse_day(value, field)
+
+
 def parse_month(value, field: str = "month") -> tuple[date, date]:
     """'2026-10' -> its first and last day."""
     text = _text(value, field)
@@ -107,8 +123,7 @@ def parse_week(value, field: str = "week") -> tuple[date, date]:
 def parse_period(start, end, fields: tuple[str, str] = ("from", "to"), *,
                  max_days: int = MAX_PERIOD_DAYS) -> tuple[date | None, date | None]:
     """Optional from/to days: each bounded, from ≤ to, at most `max_days` apart."""
-    a = None if start in (None, "") else parse_day(start, fields[0])
-    b = None if end in (None, "") else parse_day(end, fields[1])
+    a, b = optional_day(start, fields[0]), optional_day(end, fields[1])
     if a and b:
         if a > b:
             raise ValidationError(fields[0], f"{a} is after {fields[1]} {b}")
@@ -154,13 +169,22 @@ def utc_text(t: datetime | None) -> str | None:
     return as_zone(t, UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def local_text(t: datetime | None, tz: tzinfo, timespec: str = "seconds") -> str | None:
-    """ISO text in the city's zone."""
+def _instant(t: datetime | str | None) -> datetime | None:
+    """A datetime as given; text is ISO 8601 with a zone, such as our tables' UTC text."""
+    if isinstance(t, str):
+        return datetime.fromisoformat(t.replace("Z", "+00:00")) if t else None
+    return t
+
+
+def local_text(t: datetime | str | None, tz: tzinfo, timespec: str = "seconds") -> str | None:
+    """ISO text in the city's zone (None for no time); `t` may be stored UTC text."""
+    t = _instant(t)
     return None if t is None else as_zone(t, tz).isoformat(timespec=timespec)
 
 
-def local_format(t: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """strftime in the city's zone ('' for no time)."""
+def local_format(t: datetime | str | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """strftime in the city's zone ('' for no time); `t` may be stored UTC text."""
+    t = _instant(t)
     return "" if t is None else as_zone(t, tz).strftime(fmt)
 
 

@@ -10,7 +10,7 @@ import orjson
 from domain.case import Case
 from domain.city import City
 from domain.errors import NotFoundError, ValidationError
-from domain.times import as_zone
+from domain.times import local_text
 from projections.ports import Cur, Sql
 from projections.times import from_ts, ts
 
@@ -118,11 +118,6 @@ def _light(e: dict) -> SimpleNamespace:
     )
 
 
-def _local(s: str | None, city: City) -> str | None:
-    t = from_ts(s)
-    return as_zone(t, city.tz).isoformat(timespec="seconds") if t else None
-
-
 def _overrun(city: City, due: str | None, end: str | None) -> dict:
     if not due or not end or end <= due:
         return {"met": True if due and end else None, "overrun_minutes": 0,
@@ -168,8 +163,9 @@ def custody(events: list[dict], city: City) -> list[dict]:
         if s["missed"]:
             o["met"] = False
         out.append({"holder_kind": kind, "holder": who, "person": s["person"],
-                    "from": _local(s["from"], city), "to": _local(end, city), "step": s["step"],
-                    "due_at": _local(s["due_at"], city), **o, "ended_by": s["ended_by"]})
+                    "from": local_text(s["from"], city.tz), "to": local_text(end, city.tz),
+                    "step": s["step"],
+                    "due_at": local_text(s["due_at"], city.tz), **o, "ended_by": s["ended_by"]})
     return out
 
 
@@ -197,7 +193,7 @@ def case_trail(sql: Sql, city: City, case_id: str) -> dict:
         raise NotFoundError(f"case_id: no case '{case_id}'")
 
     def pick(types, keys=("reason",)):
-        return [{"at": _local(e["occurred_at"], city), "actor": e["actor"], "role": e["role"],
+        return [{"at": local_text(e["occurred_at"], city.tz), "actor": e["actor"], "role": e["role"],
                  "type": e["type"], **{k: e.get(k) for k in keys},
                  **{k: v for k, v in e["detail"].items() if k not in ("holder_kind", "holder")}}
                 for e in events if e["type"] in types]
@@ -206,8 +202,8 @@ def case_trail(sql: Sql, city: City, case_id: str) -> dict:
     for e in events:
         if e["type"] == "DeadlineMissed":
             misses.append({"step": e["detail"].get("missed_step"),
-                           "due_at": _local(e["missed_due_at"], city),
-                           "recorded_as_of": _local(e["occurred_at"], city),
+                           "due_at": local_text(e["missed_due_at"], city.tz),
+                           "recorded_as_of": local_text(e["occurred_at"], city.tz),
                            "holder": e["miss_holder"], "person": _person_for_miss(e, events)})
     return {
         "case_id": str(case_id),
@@ -261,8 +257,8 @@ def missed_deadlines(sql: Sql, city: City, *, unit: str | None = None, actor: st
                          and x["type"] != "DeadlineMissed"), None)
             misses.append({
                 "case_id": cid, "step": e["detail"].get("missed_step"),
-                "due_at": _local(e["missed_due_at"], city),
-                "done_at": _local(done["occurred_at"], city) if done else None,
+                "due_at": local_text(e["missed_due_at"], city.tz),
+                "done_at": local_text(done["occurred_at"], city.tz) if done else None,
                 **_overrun(city, e["missed_due_at"], done["occurred_at"] if done else None),
                 "holder": e["miss_holder"], "person": person,
             })

@@ -99,7 +99,7 @@ class PatrolService:
                at: datetime | None = None) -> PatrolDay:
         """巡查日报: record the day's findings, or (nil=True) an explicit nil report."""
         self._squad(squad)
-        d = _day(day)
+        d = parse_day(day, "date")
         user = self.city.user(actor) if actor else None
         if user is None:
             raise ValidationError("actor", "is required")
@@ -194,7 +194,3 @@ class PatrolService:
         if squad not in self.city.squads:
             raise ValidationError("squad", f"unknown squad '{squad}'; one of "
                                   f"{', '.join(self.city.squads)}")
-
-
-def _day(value: date | str) -> date:
-    return parse_day(value, "date")

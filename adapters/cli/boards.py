@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.cli.common import JsonOpt, casegrid, city_time, emit, fail, out, period
+from adapters.cli.common import JsonOpt, casegrid, emit, fail, out, period
 from domain.errors import CasegridError, ValidationError
+from domain.times import optional_time
 from workflows.service import parse_case_id
 
 
@@ -32,7 +33,7 @@ def scoreboard_cmd(
     cg = casegrid(ctx, as_json)
     try:
         a, b = period(cg, start, end, month, week)
-        cutoff = city_time(cg, as_of)
+        cutoff = optional_time(as_of, "as_of", cg.city.tz, blank_ok=False)
         if explain_ and not key:
             raise ValidationError("key", "--explain needs --key (the row to drill into)")
         cg.projections.catch_up()
@@ -152,7 +153,7 @@ def queue_cmd(
 
     cg = casegrid(ctx, as_json)
     try:
-        t_now = city_time(cg, now) or datetime.now(UTC)
+        t_now = optional_time(now, "as_of", cg.city.tz, blank_ok=False) or datetime.now(UTC)
         cg.projections.catch_up(["cases"])
         result = queues(cg.sql, cg.city, unit=unit, now=t_now)
     except CasegridError as e:

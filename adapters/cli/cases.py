@@ -9,11 +9,12 @@ import typer
 from rich.table import Table
 
 from adapters.bootstrap import Casegrid
-from adapters.cli.common import JsonOpt, casegrid, city_time, emit, fail, out, parse_at
-from adapters.views import case_view, event_view, local
+from adapters.cli.common import JsonOpt, casegrid, emit, fail, out
+from adapters.views import case_view, event_view
 from domain.errors import CasegridError, ValidationError
 from domain.lifecycle import CLOSURE_TYPES, RATINGS, STATES
 from domain.machine import allowed_triggers
+from domain.times import local_text, optional_time
 from projections.cases import list_cases
 from workflows.commands import CaseAction, ReportCase
 
@@ -50,11 +51,13 @@ def case_report(
     try:
         case = cg.service.report(ReportCase(
             channel=channel, category=category, grid=grid, actor=actor,
-            occurred_at=parse_at(at), description=description, urgency=urgency, lat=lat, lon=lon,
+            occurred_at=optional_time(at, "at", cg.city.tz, blank_ok=False),
+            description=description, urgency=urgency, lat=lat, lon=lon,
             evidence=evidence or [], external_id=external_id))
     except CasegridError as e:
         fail(e, as_json)
-    emit({"case_id": str(case.id), "state": case.state, "due_at": local(case.due_at, cg.city)},
+    emit({"case_id": str(case.id), "state": case.state,
+          "due_at": local_text(case.due_at, cg.city.tz)},
          as_json, lambda: print(case.id))
 
 
@@ -77,7 +80,8 @@ def _action(trigger: str, doc: str):
         cg = casegrid(ctx, as_json)
         try:
             case = cg.service.act(CaseAction(
-                case_id=case_id, trigger=trigger, actor=actor, occurred_at=parse_at(at), unit=unit,
+                case_id=case_id, trigger=trigger, actor=actor, unit=unit,
+                occurred_at=optional_time(at, "at", cg.city.tz, blank_ok=False),
                 passed=passed, approved=approve, reason=reason, evidence=evidence or [],
                 extra=extra, closure_type=closure_type, rating=rating))
         except CasegridError as e:
@@ -118,7 +122,7 @@ def case_show(
     """The case: state, holder, due times and its full event timeline."""
     cg = casegrid(ctx, as_json)
     try:
-        cutoff = city_time(cg, as_of, "as_of")
+        cutoff = optional_time(as_of, "as_of", cg.city.tz, blank_ok=False)
         events = cg.service.timeline(case_id, as_of=cutoff)
         if not events:
             raise ValidationError("as_of", f"the case had no events recorded by {as_of}")

@@ -16,7 +16,7 @@ from adapters.bootstrap import Casegrid, bootstrap
 from adapters.views import jsonable
 from domain.calendar import month_range, week_range
 from domain.errors import CasegridError
-from domain.times import parse_day, parse_time
+from domain.times import optional_day
 
 out = Console()
 err = Console(stderr=True)
@@ -66,28 +66,6 @@ def emit(obj: dict, as_json: bool, text=None) -> None:
         out.print(obj)
 
 
-def parse_at(value: str | None, field: str = "at") -> datetime | None:
-    """A business or query time, bounded (domain.times); naive means the city's zone."""
-    if value is None:
-        return None
-    return parse_time(value, field, None)
-
-
-def city_time(cg: Casegrid, value: str | None, field: str = "as_of") -> datetime | None:
-    """A time option, with the city's zone when it names none."""
-    t = parse_at(value, field)
-    if t is not None and t.tzinfo is None:
-        t = t.replace(tzinfo=cg.city.tz)
-    return t
-
-
-def parse_date(value: str | None, field: str) -> date | None:
-    """A day option YYYY-MM-DD (None stays None)."""
-    if value is None:
-        return None
-    return parse_day(value, field)
-
-
 def period(cg: Casegrid, start: str | None, end: str | None, month: str | None,
            week: str | None = None) -> tuple[date, date]:
     """--month YYYY-MM, --week YYYY-Www (ISO), or --from/--to (default: this month so far)."""
@@ -96,6 +74,6 @@ def period(cg: Casegrid, start: str | None, end: str | None, month: str | None,
     if week:
         return week_range(week)
     today = datetime.now(cg.city.tz).date()
-    a = parse_date(start, "from") or today.replace(day=1)
-    b = parse_date(end, "to") or today
+    a = optional_day(start, "from", blank_ok=False) or today.replace(day=1)
+    b = optional_day(end, "to", blank_ok=False) or today
     return a, b

@@ -10,9 +10,10 @@ import structlog
 import typer
 
 from adapters.bootstrap import Casegrid
-from adapters.cli.common import JsonOpt, casegrid, city_time, emit, fail
-from adapters.views import event_view, local
+from adapters.cli.common import JsonOpt, casegrid, emit, fail
+from adapters.views import event_view
 from domain.errors import CasegridError
+from domain.times import local_text, optional_time
 from projections.cases import due_case_ids
 
 deadlines_app = typer.Typer(help="Deadline watch (超时监控).", no_args_is_help=True)
@@ -35,7 +36,7 @@ def deadlines_tick(
     """Record one DeadlineMissed (超时) per step past its due time; never twice."""
     cg = casegrid(ctx, as_json)
     try:
-        fixed = city_time(cg, now, "now")
+        fixed = optional_time(now, "now", cg.city.tz, blank_ok=False)
     except CasegridError as e:
         fail(e, as_json)
     log = structlog.get_logger("casegrid.deadlines")
@@ -54,5 +55,5 @@ def deadlines_tick(
             if not views:
                 print("no new missed deadlines")
 
-        emit({"now": local(t, cg.city), "missed": views}, as_json, text)
+        emit({"now": local_text(t, cg.city.tz), "missed": views}, as_json, text)
         return

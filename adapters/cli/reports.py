@@ -19,18 +19,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from adapters.cli.common import JsonOpt, casegrid, city_time, emit, fail, out, parse_at
+from adapters.cli.common import JsonOpt, casegrid, emit, fail, out
 from adapters.policies import load_policy
 from domain.errors import CasegridError, ValidationError
 from domain.policy import month_bounds
-from domain.times import parse_day
-
-
-def _now(cg, value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    return city_time(cg, value, "now")
-
+from domain.times import optional_day, optional_time, parse_day
 
 # ---------------------------------------------------------------- patrol
 
@@ -56,7 +49,7 @@ def patrol_report(
                           if u.role == "supervisor" and u.squad == squad), None)
             if actor is None:
                 raise ValidationError("actor", f"squad '{squad}' has no supervisor; give --actor")
-        when = parse_at(at)
+        when = optional_time(at, "at", cg.city.tz, blank_ok=False)
         pd = cg.patrol.report(squad=squad, day=day, actor=actor, nil=nil, case_ids=case_id or [],
                                 findings=findings, note=note, at=when)
     except CasegridError as e:
@@ -84,9 +77,9 @@ def patrol_tick(
 
     cg = casegrid(ctx, as_json)
     try:
-        first = parse_day(since, "since") if since else None
+        first = optional_day(since, "since")
         while True:
-            t = _now(cg, now)
+            t = optional_time(now, "now", cg.city.tz, blank_ok=False) or datetime.now(UTC)
             missed = cg.patrol.tick(t, since=first)
             if not loop:
                 break
@@ -112,7 +105,7 @@ def patrol_list(
     cg = casegrid(ctx, as_json)
     try:
         a = parse_day(start, "from")
-        b = parse_day(end, "to") if end else a
+        b = optional_day(end, "to") or a
         cg.projections.catch_up()
         sec, rows = patrol_section(cg.sql, cg.city, a, b, datetime.now(UTC))
     except CasegridError as e:
@@ -141,8 +134,10 @@ AsOfOpt = Annotated[str | None, typer.Option(
 
 
 def _times(cg, now: str | None, as_of: str | None) -> tuple[datetime, datetime | None]:
-    cutoff = _now(cg, as_of) if as_of else None
-    return (_now(cg, now) if now or cutoff is None else cutoff), cutoff
+    """The report's now and its cutoff (--as-of, also now unless --now is given)."""
+    cutoff = optional_time(as_of, "now", cg.city.tz)
+    t = optional_time(now, "now", cg.city.tz, blank_ok=False) if now or cutoff is None else cutoff
+    return t or datetime.now(UTC), cutoff
 
 
 def _write(cg, doc: dict, fmt: str, out_path: str | None, stem: str, as_json: bool) -> None:
@@ -168,7 +163,8 @@ def report_daily(
     try:
         d = parse_day(day, "date")
         cg.projections.catch_up()
-        doc = daily(cg.sql, cg.city, d, _now(cg, now))
+        t = optional_time(now, "now", cg.city.tz, blank_ok=False) or datetime.now(UTC)
+        doc = daily(cg.sql, cg.city, d, t)
     except CasegridError as e:
         fail(e, as_json)
     _write(cg, doc, fmt, out_path, f"daily-{d}", as_json)
@@ -185,7 +181,8 @@ def report_weekly(
     cg = casegrid(ctx, as_json)
     try:
         cg.projections.catch_up()
-        doc = weekly(cg.sql, cg.city, week, _now(cg, now))
+        t = optional_time(now, "now", cg.city.tz, blank_ok=False) or datetime.now(UTC)
+        doc = weekly(cg.sql, cg.city, week, t)
     except CasegridError as e:
         fail(e, as_json)
     _write(cg, doc, fmt, out_path, f"weekly-{week}", as_json)

@@ -53,7 +53,7 @@ from domain.city import User
 from domain.errors import CasegridError, NotFoundError, ValidationError
 from domain.glossary import STATE, zh
 from domain.open311 import OPEN311
-from domain.times import parse_time
+from domain.times import optional_time
 from projections.times import ts
 from workflows.commands import ReportCase
 from workflows.service import EXTERNAL_NS
@@ -277,8 +277,8 @@ def _requests(request: Request, cg: Casegrid, params: dict, staff: bool) -> list
     ids = text(params, "service_request_id")
     start_text, end_text = text(params, "start_date"), text(params, "end_date")
     tz = cg.city.tz
-    end = parse_time(end_text, "end_date", tz) if end_text else None
-    start = parse_time(start_text, "start_date", tz) if start_text else None
+    end = optional_time(end_text, "end_date", tz)
+    start = optional_time(start_text, "start_date", tz)
     if start is not None and end is not None and start > end:
         raise ValidationError("start_date", f"{start_text.strip()} is after end_date "
                                             f"{end_text.strip()}")

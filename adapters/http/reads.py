@@ -118,20 +118,6 @@ class Follower:
 # ---------------------------------------------------------------- read models
 
 
-def parse_day(value: str | None, field: str, default: date) -> date:
-    """A query's day (bounded, domain.times); empty means `default`."""
-    if value in (None, ""):
-        return default
-    return times.parse_day(value, field)
-
-
-def parse_time(value: str | None, field: str, city) -> datetime | None:
-    """A query's instant (bounded, domain.times); empty means none."""
-    if value in (None, ""):
-        return None
-    return times.parse_time(value, field, city.tz)
-
-
 def queues(cg: Casegrid, *, unit: str | None, now: datetime) -> dict:
     """projections.queues when present, else the same shape from the case summaries."""
     try:

@@ -11,7 +11,6 @@ from adapters.reports.document import (
     case_rows,
     category,
     holder,
-    local,
     meta,
     reported_at,
     section,
@@ -19,9 +18,9 @@ from adapters.reports.document import (
 from domain.city import City
 from domain.glossary import CHANNEL_SHORT, PATROL_STATUS, STEP, zh, zh_of
 from domain.lifecycle import STATES
+from domain.times import local_format
 from projections.patrol import patrol_days
 from projections.ports import Sql
-from projections.times import from_ts
 from projections.trail import day_bounds
 from workflows.patrol import patrol_rules
 
@@ -58,7 +57,7 @@ def patrol_section(sql: Sql, city: City, start: date, end: date,
                     "day": d.isoformat(), "squad": squad, "squad_name": name,
                     "status": status, "status_zh": STATUS_ZH.get(status),
                     "miss_recorded": "已记录" if r and r["missed_cut_off"] else "",
-                    "reported_at": local(r["reported_at"], city) if r else "",
+                    "reported_at": local_format(r["reported_at"], city.tz) if r else "",
                     "actor": (city.users[r["actor"]].name if r and r["actor"] in city.users
                               else (r or {}).get("actor") or ""),
                     "findings": r["findings"] if r and r["findings"] is not None else "",
@@ -87,7 +86,7 @@ def daily(sql: Sql, city: City, day: date, now: datetime) -> dict:
     sections.append(section("new", "当日新增案件", [
         ("case_id", "案件编号"), ("reported_at", "上报时间"), ("category", "类别"),
         ("community", "社区"), ("grid", "网格"), ("channel", "来源"), ("state", "当前状态")],
-        [{"case_id": r["case_id"], "reported_at": local(from_ts(at.get(r["case_id"])), city),
+        [{"case_id": r["case_id"], "reported_at": local_format(at.get(r["case_id"]), city.tz),
           "category": category(city, r["category"]), "community": area(city, r["community"]),
           "grid": r["grid"], "channel": CHANNEL_ZH.get(r["channel"], r["channel"]),
           "state": STATES.get(r["state"], {}).get("zh", r["state"])} for r in rows]))
@@ -100,7 +99,7 @@ def daily(sql: Sql, city: City, day: date, now: datetime) -> dict:
         ("case_id", "案件编号"), ("step", "超期环节"), ("due_at", "应完成时间"),
         ("holder", "责任主体"), ("category", "类别"), ("state", "当前状态")],
         [{"case_id": cid, "step": STEP_ZH.get(json.loads(det).get("missed_step"), ""),
-          "due_at": local(from_ts(due), city), "holder": holder(city, held),
+          "due_at": local_format(due, city.tz), "holder": holder(city, held),
           "category": category(city, cat), "state": STATES.get(st, {}).get("zh", st)}
          for cid, due, held, det, cat, _grid, st in miss]))
     urged = sql.query(
@@ -110,7 +109,7 @@ def daily(sql: Sql, city: City, day: date, now: datetime) -> dict:
     sections.append(section("urged", "当日督办案件", [
         ("case_id", "案件编号"), ("at", "督办时间"), ("actor", "督办人"), ("holder", "被督办"),
         ("category", "类别"), ("reason", "督办意见")],
-        [{"case_id": cid, "at": local(from_ts(t), city),
+        [{"case_id": cid, "at": local_format(t, city.tz),
           "actor": city.users[a].name if a in city.users else a, "holder": holder(city, h),
           "category": category(city, cat), "reason": reason or ""}
          for cid, t, a, reason, h, cat in urged]))

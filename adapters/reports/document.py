@@ -28,12 +28,7 @@ def section(sid: str, title: str, columns: list, rows: list[dict], *, note: str 
 def meta(city: City, kind: str, title: str, start: date, end: date, now: datetime, **extra) -> dict:
     """The document's head: kind, title, city, period and generation time."""
     return {"kind": kind, "title": title, "city": city.name, "from": start.isoformat(),
-            "to": end.isoformat(), "generated_at": local(now, city, "%Y-%m-%d %H:%M"), **extra}
-
-
-def local(t: datetime | None, city: City, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A time in the city's zone, '' for none."""
-    return local_format(t, city.tz, fmt)
+            "to": end.isoformat(), "generated_at": local_format(now, city.tz), **extra}
 
 
 def category(city: City, code: str) -> str:

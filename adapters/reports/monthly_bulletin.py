@@ -14,7 +14,6 @@ from adapters.reports.document import (
     board,
     case_rows,
     category,
-    local,
     meta,
     reported_at,
     section,
@@ -25,10 +24,11 @@ from domain.errors import ValidationError
 from domain.indicators import COUNTS, RATES
 from domain.lifecycle import STATES
 from domain.policy import Policy, month_bounds
+from domain.times import local_format
 from projections.ledger import ledger
 from projections.ports import Sql
 from projections.scoreboard import scoreboard
-from projections.times import from_ts, ts
+from projections.times import ts
 
 UNIT_RATES = ("resolution_rate", "on_time_resolution_rate", "rework_rate", "overdue_rate",
               "extension_rate", "closure_rate")
@@ -173,7 +173,7 @@ def case_ledgers(sql: Sql, city: City, rows: list[dict], as_of: datetime | None)
         section("overdue_ledger", "十、超期案件台账", [
             ("case_id", "案件编号"), ("reported_at", "上报时间"), ("category", "类别"),
             ("community", "社区"), ("unit", "责任单位"), ("state", "当前状态"), ("resolved", "是否已处置")],
-            [{"case_id": r["case_id"], "reported_at": local(from_ts(at.get(r["case_id"])), city),
+            [{"case_id": r["case_id"], "reported_at": local_format(at.get(r["case_id"]), city.tz),
               "category": category(city, r["category"]), "community": area(city, r["community"]),
               "unit": city.units[r["unit"]].short if r["unit"] in city.units else (r["unit"] or ""),
               "state": STATES.get(r["state"], {}).get("zh", r["state"]),
@@ -181,10 +181,10 @@ def case_ledgers(sql: Sql, city: City, rows: list[dict], as_of: datetime | None)
         section("shelved_ledger", "十一、挂账案件台账（截至通报时）", [
             ("case_id", "案件编号"), ("reported_at", "上报时间"), ("category", "类别"),
             ("community", "社区"), ("unit", "责任单位"), ("since", "挂账时间")],
-            [{"case_id": cid, "reported_at": local(from_ts(rep), city), "category": category(city, cat),
+            [{"case_id": cid, "reported_at": local_format(rep, city.tz), "category": category(city, cat),
               "community": area(city, city.cells[g].community if g in city.cells else None),
               "unit": city.units[u].short if u in city.units else (u or ""),
-              "since": local(from_ts(last), city)} for cid, cat, g, u, rep, last in shelved]),
+              "since": local_format(last, city.tz)} for cid, cat, g, u, rep, last in shelved]),
     ]
 
 
@@ -213,7 +213,7 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
     scored = policy.city_for_scoring(city)  # grades under the policy's scoring, if it has one
     doc = meta(city, "monthly", f"{start:%Y年%m月} 城市管理工作分析通报", start, end, now,
                publish_by=f"{end + timedelta(days=5)}", policy={"id": policy.id, "name": policy.name},
-               previous_month=pm, as_of=local(as_of, city) if as_of else None)
+               previous_month=pm, as_of=local_format(as_of, city.tz) if as_of else None)
     sections = [overall(sql, scored, (start, end), (pstart, pend), as_of)]
     units = board(sql, scored, "unit", start, end, as_of)
     punits = board(sql, scored, "unit", pstart, pend, as_of)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from adapters.bootstrap import Casegrid
-from adapters.http import reads
 from adapters.http.access import check_read_case, check_write, require_role
 from adapters.http.api.auth import Me
 from adapters.http.api.bodies import ActionBody, ReportBody
@@ -15,7 +14,7 @@ from adapters.http.api.views import ACTIONS, TRIGGER_ZH
 from adapters.views import case_view, event_view
 from domain.city import User
 from domain.glossary import STATE, zh
-from domain.times import local_text
+from domain.times import local_text, optional_time
 from workflows.commands import CaseAction, ReportCase
 from workflows.service import parse_case_id
 
@@ -71,7 +70,7 @@ for _name, _trigger in ACTIONS.items():
 def deadlines_tick(request: Request, user: Me, cg: Cg, now: str | None = None):
     """Record one DeadlineMissed (超时) per step past its due time (the server does this every minute)."""
     require_role(user, ("duty_chief", "system"), "the deadline tick")
-    t = reads.parse_time(now, "now", cg.city)
+    t = optional_time(now, "now", cg.city.tz)
     missed = request.app.state.follower.tick(t)
     return {"now": local_text(t or cg.service.clock(), cg.city.tz),
             "missed": [event_view(e, cg.city) | {"case_id": str(e.originator_id)} for e in missed]}

@@ -24,6 +24,7 @@ from domain.city import User
 from domain.errors import NotFoundError, ValidationError
 from domain.glossary import CHANNEL, STATE, zh, zh_of
 from domain.lifecycle import STATES
+from domain.times import optional_time
 from projections.cases import list_cases
 
 router = APIRouter(prefix="/api")
@@ -49,7 +50,7 @@ def cases(request: Request, user: Me, cg: Cg, state: str | None = None, unit: st
 def case_show(request: Request, case_id: str, user: Me, cg: Cg, as_of: str | None = None):
     """The case: state, holder, due times, evidence, every event, and what the caller may do now."""
     note(request, case_id=case_id)
-    return case_detail(cg, user, case_id, models.parse_time(as_of, "as_of", cg.city))
+    return case_detail(cg, user, case_id, optional_time(as_of, "as_of", cg.city.tz))
 
 
 @router.get("/cases/{case_id}/dispatch-suggestion", tags=["cases"])
@@ -71,7 +72,7 @@ def queues(request: Request, user: Me, cg: Cg, unit: str | None = None,
     if unit is not None:
         cg.city.unit(unit)
     fresh(request)
-    t = models.parse_time(now, "now", cg.city) or cg.service.clock()
+    t = optional_time(now, "now", cg.city.tz) or cg.service.clock()
     return models.queues(cg, unit=unit, now=t)
 
 
@@ -90,7 +91,7 @@ def scoreboard(request: Request, user: Me, cg: Cg, by: Dim = "unit",
     s, e = period(cg, start, end, month)
     fresh(request)
     return jsonable(models.scoreboard(cg, by=by, start=s, end=e,
-                                      as_of=models.parse_time(as_of, "as_of", cg.city)))
+                                      as_of=optional_time(as_of, "as_of", cg.city.tz)))
 
 
 @router.get("/scoreboard/explain", tags=["read models"])
@@ -106,7 +107,7 @@ def scoreboard_explain(request: Request, user: Me, cg: Cg, key: str, indicator: 
     s, e = period(cg, start, end, month)
     fresh(request)
     data = models.explain(cg, by=by, key=key, indicator=indicator, start=s, end=e,
-                          as_of=models.parse_time(as_of, "as_of", cg.city))
+                          as_of=optional_time(as_of, "as_of", cg.city.tz))
     return jsonable(models.scope_explain(cg, user, data))
 
 

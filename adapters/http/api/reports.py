@@ -11,36 +11,25 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from adapters.http import reads
 from adapters.http.access import CENTER_READERS, check_write, require_role
 from adapters.http.api.auth import Me
 from adapters.http.api.bodies import CompareBody, PatrolBody
 from adapters.http.api.deps import Cg, fresh
 from domain.errors import ValidationError
-from domain.times import parse_day
+from domain.times import optional_day, optional_time, parse_day
 
 router = APIRouter(prefix="/api", tags=["patrol and reports"])
 MEDIA = {"json": "application/json", "html": "text/html; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "pdf": "application/pdf"}
 Fmt = Annotated[str, Query(alias="format", description="json, html, xlsx or pdf")]
-
-
-def _day(value: str | None, field: str) -> date | None:
-    if value in (None, ""):
-        return None
-    return parse_day(value, field)
-
-
-def _now(cg, value: str | None) -> datetime:
-    return reads.parse_time(value, "now", cg.city) or datetime.now(UTC)
 
 
 def _policy(cg, raw: dict | None = None, label: str = "policy"):
@@ -93,8 +82,8 @@ def patrol_report(body: PatrolBody, user: Me, cg: Cg):
 def patrol_tick(user: Me, cg: Cg, now: str | None = None, since: str | None = None):
     """Record PatrolReportMissed for every squad-day past its cut-off without a report."""
     require_role(user, ("duty_chief", "system"), "the patrol tick")
-    t = _now(cg, now)
-    missed = cg.patrol.tick(t, since=_day(since, "since"))
+    t = optional_time(now, "now", cg.city.tz) or datetime.now(UTC)
+    missed = cg.patrol.tick(t, since=optional_day(since, "since"))
     return {"now": t.isoformat(), "missed": [
         {"squad": e.squad, "date": str(e.day), "cut_off": e.cut_off.isoformat()} for e in missed]}
 
@@ -108,7 +97,7 @@ def patrol_days(request: Request, user: Me, cg: Cg,
 
     require_role(user, CENTER_READERS, "the patrol days")
     a = parse_day(start, "from")
-    b = _day(end, "to") or a
+    b = optional_day(end, "to") or a
     if b < a:
         raise ValidationError("to", f"{b} is before from {a}")
     if (b - a).days > 400:
@@ -130,7 +119,8 @@ def report_daily(request: Request, user: Me, cg: Cg, day: Annotated[str, Query(a
     require_role(user, CENTER_READERS, "reports")
     d = parse_day(day, "date")
     fresh(request)
-    return _send(daily(cg.sql, cg.city, d, _now(cg, now)), fmt, f"daily-{d}")
+    t = optional_time(now, "now", cg.city.tz) or datetime.now(UTC)
+    return _send(daily(cg.sql, cg.city, d, t), fmt, f"daily-{d}")
 
 
 @router.get("/reports/weekly")
@@ -142,7 +132,8 @@ def report_weekly(request: Request, user: Me, cg: Cg,
 
     require_role(user, CENTER_READERS, "reports")
     fresh(request)
-    return _send(weekly(cg.sql, cg.city, week, _now(cg, now)), fmt, f"weekly-{week}")
+    t = optional_time(now, "now", cg.city.tz) or datetime.now(UTC)
+    return _send(weekly(cg.sql, cg.city, week, t), fmt, f"weekly-{week}")
 
 
 @router.get("/reports/monthly")
@@ -155,7 +146,8 @@ def report_monthly(request: Request, user: Me, cg: Cg,
     require_role(user, CENTER_READERS, "reports")
     pol = _policy(cg)
     fresh(request)
-    doc = monthly(cg.sql, cg.city, _month(month), _now(cg, now), pol, app=cg.app)
+    t = optional_time(now, "now", cg.city.tz) or datetime.now(UTC)
+    doc = monthly(cg.sql, cg.city, _month(month), t, pol, app=cg.app)
     return _send(doc, fmt, f"monthly-{month}")
 
 
@@ -170,7 +162,8 @@ def report_ledger(request: Request, user: Me, cg: Cg,
     pol = _policy(cg)
     a, b = month_bounds(_month(month))
     fresh(request)
-    led = ledger(cg.sql, cg.city, pol, a, b, _now(cg, now), app=cg.app)
+    t = optional_time(now, "now", cg.city.tz) or datetime.now(UTC)
+    led = ledger(cg.sql, cg.city, pol, a, b, t, app=cg.app)
     return json.loads(json.dumps(led, default=str, ensure_ascii=False))
 
 
@@ -183,7 +176,8 @@ def report_compare(request: Request, body: CompareBody, user: Me, cg: Cg):
     a = _policy(cg, body.base, "base")
     b = _policy(cg, body.policy, "policy")
     fresh(request)
-    doc = compare(cg.sql, cg.city, _month(body.month), _now(cg, body.now), a, b, app=cg.app)
+    t = optional_time(body.now, "now", cg.city.tz) or datetime.now(UTC)
+    doc = compare(cg.sql, cg.city, _month(body.month), t, a, b, app=cg.app)
     secs = {s["id"]: s for s in doc["sections"]}
     out = {"month": body.month, "base": a.id, "other": b.id,
            "grades": {k[7:]: s["rows"] for k, s in secs.items() if k.startswith("grades_")},

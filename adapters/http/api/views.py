@@ -15,7 +15,7 @@ from domain.errors import ValidationError
 from domain.glossary import ROLE, TRIGGER, zh, zh_of
 from domain.lifecycle import UNIT_STATES
 from domain.machine import allowed_triggers
-from domain.times import MAX_PERIOD_DAYS, local_text
+from domain.times import MAX_PERIOD_DAYS, local_text, optional_day
 
 # CLI action name -> lifecycle trigger (the same names as `casegrid case <action>`)
 ACTIONS = {
@@ -113,7 +113,7 @@ def period(cg: Casegrid, start: str | None, end: str | None,
     if month:
         return month_range(month)
     d0, d1 = reads.default_range(cg)
-    s, e = reads.parse_day(start, "from", d0), reads.parse_day(end, "to", d1)
+    s, e = optional_day(start, "from") or d0, optional_day(end, "to") or d1
     if e < s:
         raise ValidationError("to", f"{e} is before from {s}")
     if (e - s).days > MAX_PERIOD_DAYS:

@@ -18,9 +18,9 @@ from adapters.http.api.deps import note
 from adapters.http.api.views import ACTIONS, case_detail
 from adapters.http.console.pages import (
     NEAR_MINUTES,
+    SHORT,
     cgrid,
     due_class,
-    local,
     page,
     posted_form,
     router,
@@ -32,6 +32,7 @@ from domain.city import User
 from domain.errors import CasegridError, ValidationError
 from domain.glossary import CHANNEL, zh_of
 from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS, STATES
+from domain.times import local_format, optional_time
 from projections.cases import list_cases
 from projections.times import from_ts
 from workflows.commands import ReportCase
@@ -103,8 +104,8 @@ def cases_page(request: Request, state: str | None = None, unit: str | None = No
     now = cg.service.clock()
     for r in rows:
         r["due_class"] = due_class(from_ts(r["due_at"]) if r["due_at"] else None, now)
-        r["due_local"] = local(from_ts(r["due_at"]), cg) if r["due_at"] else ""
-        r["reported_local"] = local(from_ts(r["reported_at"]), cg)
+        r["due_local"] = local_format(r["due_at"], cg.city.tz, SHORT)
+        r["reported_local"] = local_format(r["reported_at"], cg.city.tz, SHORT)
     return page(request, "cases.html", user=user, rows=rows, state=state, unit=unit,
                 states=STATES, units=cg.city.units, pinned=user.role == "unit_member")
 
@@ -114,7 +115,7 @@ def case_page_for(request: Request, user: User, case_id: str, *, status: int = 2
     """A case's page (as of ?as_of=), with a refused step's error and form when given."""
     cg = cgrid(request)
     note(request, case_id=case_id)
-    as_of = reads.parse_time(request.query_params.get("as_of"), "as_of", cg.city)
+    as_of = optional_time(request.query_params.get("as_of"), "as_of", cg.city.tz)
     detail = case_detail(cg, user, case_id, as_of)
     now = cg.service.clock()
     c = detail["case"]

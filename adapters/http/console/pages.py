@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parents[1]
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 NEAR_MINUTES = 60  # a due time within this many minutes shows as "near"
+SHORT = "%m-%d %H:%M"  # how the console shows a time unless a page asks otherwise
 CENTER_ROLES = ("supervisor", "acceptor", "duty_chief", "dispatcher", "inspector")
 PATROL_REPORTERS = ("supervisor", "unit_member", "acceptor", "duty_chief")
 
@@ -61,14 +62,6 @@ async def posted_form(request: Request):
 
 def cgrid(request: Request) -> Casegrid:
     return request.app.state.cg
-
-
-def local(t, cg: Casegrid, fmt: str = "%m-%d %H:%M") -> str:
-    if t is None:
-        return ""
-    if isinstance(t, str):
-        t = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    return local_format(t, cg.city.tz, fmt)
 
 
 def due_class(due, now: datetime) -> str:
@@ -122,7 +115,7 @@ def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         "unit_name": lambda u: (cg.city.units[u].short if u in cg.city.units else (u or "")),
         "user_name": lambda u: cg.city.users[u].name if u in cg.city.users else u,
         "community_of": lambda g: cg.city.areas.get(cg.city.cells[g].community, "") if g in cg.city.cells else "",
-        "local": lambda t, fmt="%m-%d %H:%M": local(t, cg, fmt),
+        "local": lambda t, fmt=SHORT: local_format(t, cg.city.tz, fmt),
         "path": request.url.path, "demo": getattr(request.app.state, "demo_logins", None),
         "csrf": session_csrf(request) if user else None,
     }
