@@ -178,7 +178,7 @@ def test_a_projection_that_fails_stalls_loudly_and_the_rest_go_on(store_env):
 
         # /healthz names it
         app = create_app(cg, follow=False)
-        app.state.cg = type(cg)(cg.app, cg.city, cg.service, runner, runner.sql)
+        app.state.cg = type(cg)(cg.app, cg.city, cg.service, cg.patrol, runner, runner.sql)
         body = TestClient(app).get("/healthz").json()
         assert body["status"] == "degraded"
         assert body["stalled"][0]["projection"] == "fragile"
