@@ -153,7 +153,7 @@ def queue_cmd(
 
     cg = casegrid(ctx, as_json)
     try:
-        t_now = optional_time(now, "as_of", cg.city.tz, blank_ok=False) or datetime.now(UTC)
+        t_now = optional_time(now, "now", cg.city.tz, blank_ok=False) or datetime.now(UTC)
         cg.projections.catch_up(["cases"])
         result = queues(cg.sql, cg.city, unit=unit, now=t_now)
     except CasegridError as e:
