@@ -23,10 +23,17 @@ KafkaConfig = Annotated[str | None, typer.Option("--kafka-config", envvar="CASEG
                                                  help="YAML file with a `kafka:` mapping.")]
 
 
-def _settings(bootstrap, group, kafka_config, **more):
-    from adapters.kafka.worker import KafkaSettings
+def _open(ctx: typer.Context, bootstrap, group, kafka_config, as_json: bool, **more):
+    """The Kafka settings and the worker's store, or the error (exit 2) naming the field."""
+    from adapters.kafka.worker import KafkaSettings, open_store
 
-    return KafkaSettings.load(kafka_config, bootstrap=bootstrap, group=group, **more)
+    st = state(ctx)
+    try:
+        settings = KafkaSettings.load(kafka_config, bootstrap=bootstrap, group=group, **more)
+        app, service, sql = open_store(data_dir=st.data_dir, config=st.config)
+    except CasegridError as e:
+        fail(e, as_json)
+    return settings, app, service, sql
 
 
 @kafka_app.command("run")
@@ -43,16 +50,11 @@ def run(
              "exit 1 if a part was still failing.")] = None,
 ):
     """Run the worker (both directions unless --in or --out is given); SIGTERM stops it cleanly."""
-    from adapters.kafka.worker import KafkaWorker, open_store
+    from adapters.kafka.worker import KafkaWorker
 
-    st = state(ctx)
     if not inbound and not outbound:
         inbound = outbound = True
-    try:
-        settings = _settings(bootstrap, group, kafka_config, batch=batch)
-        app, service, _ = open_store(data_dir=st.data_dir, config=st.config)
-    except CasegridError as e:
-        fail(e, False)
+    settings, app, service, _ = _open(ctx, bootstrap, group, kafka_config, False, batch=batch)
     from kafka.errors import KafkaError
 
     worker = KafkaWorker(app, service, settings, inbound=inbound, outbound=outbound)
@@ -79,14 +81,7 @@ def status_cmd(
 ):
     """Inbound positions and lag per partition, outbound position, dead letters, parked items."""
     from adapters.kafka.status import status
-    from adapters.kafka.worker import open_store
-
-    st = state(ctx)
-    try:
-        settings = _settings(bootstrap, group, kafka_config)
-        app, _, _ = open_store(data_dir=st.data_dir, config=st.config)
-    except CasegridError as e:
-        fail(e, as_json)
+    settings, app, _, _ = _open(ctx, bootstrap, group, kafka_config, as_json)
     try:
         st = status(app, settings)
     finally:
@@ -156,14 +151,7 @@ def retry_parked_cmd(
     from adapters.kafka.dead_letters import publish_dead_letters
     from adapters.kafka.outbound import OutboundPublisher, producer_config
     from adapters.kafka.store import unpark_dead_letters
-    from adapters.kafka.worker import open_store
-
-    st = state(ctx)
-    try:
-        settings = _settings(bootstrap, group, kafka_config)
-        app, _, sql = open_store(data_dir=st.data_dir, config=st.config)
-    except CasegridError as e:
-        fail(e, as_json)
+    settings, app, _, sql = _open(ctx, bootstrap, group, kafka_config, as_json)
     producer = None
     try:
         producer = KafkaProducer(**producer_config(settings.bootstrap, settings.client_id))
