@@ -10,7 +10,7 @@ all in ONE database transaction. It does so by passing them as a keyword of
 that inserts the events. The recorders below add our rows there. So an event without
 its inbox row, or an offset past a message whose events are missing, cannot exist.
 
-Tables (same database as the events; `?` SQL through projections.sql):
+Tables (same database as the events; `?` SQL through adapters.storage.sql):
   cg_kafka_inbox         (source, message_id) -> case id, outcome, where it came from
   cg_kafka_offsets       (group_id, topic, partition_id) -> next offset to read
   cg_kafka_dead_letters  (group_id, topic, partition_id, kafka_offset) -> error, original bytes,
@@ -144,7 +144,7 @@ def recorder_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def sql_for(app: Any) -> Sql:
-    """projections.sql.Sql for the application; the dialect from the recorder's class tree
+    """adapters.storage.sql.Sql for the application; the dialect from the recorder's class tree
     (Sql guesses it from the recorder's module name, which ours do not carry)."""
     sql = Sql(app.recorder)
     sql.dialect = "postgres" if isinstance(app.recorder, PostgresApplicationRecorder) else "sqlite"
