@@ -10,6 +10,9 @@ read this cache exists to skip.
 
 from __future__ import annotations
 
+import itertools
+import random
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -92,12 +95,17 @@ class CaseStore:
     def retrying(self, bound: Any, fn: Callable[[], T], *, case_id: Any = None) -> T:
         """fn() until its save is not beaten by another writer; then a ConflictError."""
 
-        @retry(IntegrityError, max_attempts=self.retries + 1, wait=0.003)
+        conflicts = itertools.count(1)
+
+        @retry(IntegrityError, max_attempts=self.retries + 1)
         def attempt() -> T:
             try:
                 return fn()
             except IntegrityError:
-                bound.info("version_conflict_retry")
+                n = next(conflicts)
+                bound.info("version_conflict_retry", attempt=n)
+                # a random, growing pause: two writers that met must not meet again in step
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
                 raise
 
         try:
