@@ -15,10 +15,11 @@ from adapters.http import csrf
 from adapters.http.access import CENTER_READERS, TRAIL_READERS
 from adapters.http.api.auth import COOKIE
 from adapters.http.api.deps import note
+from adapters.http.api.views import ACTIONS
 from adapters.http.auth import AuthError
 from adapters.http.i18n import QUEUE, ROLE, word
 from domain.city import User
-from domain.glossary import STATE, label, zh
+from domain.glossary import CHANNEL, STATE, TRIGGER, label, zh
 from domain.times import local_format
 
 HERE = Path(__file__).resolve().parents[1]
@@ -111,6 +112,8 @@ def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         "queue_name": lambda q: label(QUEUE, q, lang),
         "state_zh": lambda s: zh(STATE, s),
         "state_label": lambda s: s.replace("_", " ") if lang == "en" else zh(STATE, s),
+        "action_label": lambda a: label(TRIGGER, ACTIONS.get(a, a), lang),
+        "channel_label": lambda c: label(CHANNEL, c, lang),
         "cat_name": lambda c: cg.city.categories[c].name if c in cg.city.categories else c,
         "unit_name": lambda u: (cg.city.units[u].short if u in cg.city.units else (u or "")),
         "user_name": lambda u: cg.city.users[u].name if u in cg.city.users else u,
