@@ -81,6 +81,15 @@ CHANNEL_SHORT = {
     "inspection": ("督查暗访", "Inspection"), "unit": ("成员单位自查", "Unit"),
 }
 
+# the scoreboard's dimensions (考评维度)
+DIMENSION = {
+    "unit": ("成员单位", "Member unit"), "grid": ("网格", "Grid cell"),
+    "community": ("社区", "Community"), "street": ("街道", "Street"),
+    "district": ("区", "District"), "squad": ("驻点中队", "Patrol squad"),
+    "supervisor": ("监督员", "Supervisor"), "dispatcher": ("派遣员", "Dispatcher"),
+    "duty-chief": ("值班长", "Duty chief"),
+}
+
 ROLE = {
     "supervisor": ("监督员", "Supervisor"),
     "channel": ("公众渠道", "Public channel"),

@@ -19,7 +19,7 @@ from adapters.http.api.views import ACTIONS
 from adapters.http.auth import AuthError
 from adapters.http.i18n import QUEUE, ROLE, word
 from domain.city import User
-from domain.glossary import CHANNEL, STATE, TRIGGER, label, zh
+from domain.glossary import CHANNEL, DIMENSION, STATE, STEP, TRIGGER, label, zh
 from domain.times import local_format
 
 HERE = Path(__file__).resolve().parents[1]
@@ -114,6 +114,8 @@ def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         "state_label": lambda s: s.replace("_", " ") if lang == "en" else zh(STATE, s),
         "action_label": lambda a: label(TRIGGER, ACTIONS.get(a, a), lang),
         "channel_label": lambda c: label(CHANNEL, c, lang),
+        "step_label": lambda st: label(STEP, st, lang),
+        "dim_label": lambda d: label(DIMENSION, d, lang),
         "cat_name": lambda c: cg.city.categories[c].name if c in cg.city.categories else c,
         "unit_name": lambda u: (cg.city.units[u].short if u in cg.city.units else (u or "")),
         "user_name": lambda u: cg.city.users[u].name if u in cg.city.users else u,
