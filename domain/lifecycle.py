@@ -111,7 +111,7 @@ for _name, _state in STATES.items():
 for _name, _channel in CHANNELS.items():
     _channel["zh"] = zh(CHANNEL, _name)
 for _t in TRANSITIONS:
-    _outcome = OUTCOME.get((_t["trigger"], "unless" not in _t)) if _t["trigger"] == "check" else None
+    _outcome = OUTCOME.get((_t["trigger"], "unless" not in _t))
     _t["zh"] = _outcome[0] if _outcome else zh(TRIGGER, _t["trigger"])
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t["trigger"] for t in TRANSITIONS))

@@ -104,8 +104,9 @@ class CaseStore:
             except IntegrityError:
                 n = next(conflicts)
                 bound.info("version_conflict_retry", attempt=n)
-                # a random, growing pause: two writers that met must not meet again in step
-                time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
+                if n <= self.retries:  # a random, growing pause before the next try: two
+                    # writers that met must not meet again in step
+                    time.sleep(random.uniform(0, 0.002 * 2 ** min(n, 6)))
                 raise
 
         try:

@@ -20,7 +20,13 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.case import Case
 from domain.city import City
-from domain.errors import CasegridError, ConflictError, NotFoundError, ValidationError
+from domain.errors import (
+    CasegridError,
+    ConflictError,
+    NotFoundError,
+    RefusedError,
+    ValidationError,
+)
 from domain.machine import decide
 from workflows import intake
 from workflows.case_store import CaseApplication, CaseStore, parse_case_id
@@ -74,14 +80,10 @@ class CaseService:
             events = [e for e in events if e.timestamp <= as_of]
         return events
 
-    def holder(self, case: Case) -> tuple[str, str] | None:
-        """Who holds the case now (责任主体): ('unit', id) or ('role', center role)."""
-        return case.holder
-
     # ------------------------------------------------------------------ writes
 
     def report(self, cmd: ReportCase) -> Case:
-        return self._retrying(cmd, lambda: self.store.save([self._report(cmd)]))[0]
+        return self._retrying(cmd, lambda: self.store.save([self.prepare_report(cmd)]))[0]
 
     def act(self, cmd: CaseAction) -> Case:
         step = intake.action(self.city, cmd, self.clock())
@@ -111,7 +113,7 @@ class CaseService:
         for cmd in commands:
             try:
                 if isinstance(cmd, ReportCase):
-                    case = self._report(cmd)
+                    case = self.prepare_report(cmd)
                     if case.id in cases:
                         raise ValidationError("external_id", f"reported twice in one batch as {case.id}")
                 else:
@@ -164,10 +166,6 @@ class CaseService:
     # ------------------------------------------------------------------ unsaved, for callers
     # that save with rows of their own (Kafka inbox, import batches)
 
-    def prepare_report(self, cmd: ReportCase) -> Case:
-        """The new case a report makes, not yet saved."""
-        return self._report(cmd)
-
     def apply(self, case: Case, cmd: CaseAction) -> None:
         """Make the step on `case` (checked at the edge, decided by the case), unsaved."""
         self._call(case, intake.action(self.city, cmd, self.clock()))
@@ -178,7 +176,8 @@ class CaseService:
 
     # ------------------------------------------------------------------ the parts
 
-    def _report(self, cmd: ReportCase) -> Case:
+    def prepare_report(self, cmd: ReportCase) -> Case:
+        """The new case a report makes, not yet saved."""
         by, at, fields = intake.report(self.city, cmd, self.clock())
         ext = fields["external_id"]
         if cmd.case_id is not None:
@@ -195,8 +194,10 @@ class CaseService:
 
     def _call(self, case: Case, step: intake.Step) -> None:
         method = METHODS.get(step.trigger)
-        if method is None:  # not a step on an existing case: the guard says why
+        if method is None:  # not a step on an existing case ('report'): the guard says why
             decide(case.state, step.trigger, step.by.role, {})
+            raise RefusedError(f"refused: '{step.trigger}' is not a step on an existing case",
+                               state=case.state, trigger=step.trigger, role=step.by.role)
         method(case, step.by, step.at, self.city, **step.args)
 
     def _retrying(self, cmd: Command, fn, *, log_it: bool = True):

@@ -22,7 +22,7 @@ case_app = typer.Typer(help="Report and move cases (案件).", no_args_is_help=T
 
 
 def _show_case(cg: Casegrid, case, as_json: bool) -> None:
-    view = case_view(case, cg.city, cg.service.holder(case), datetime.now(UTC))
+    view = case_view(case, cg.city, case.holder, datetime.now(UTC))
     emit(view, as_json, lambda: out.print(
         f"[bold]{view['case_id']}[/] v{view['version']} {view['state']} ({view['state_zh']})"
         f" {view['category']} {view['category_name']} @ {view['grid']}"
@@ -129,7 +129,7 @@ def case_show(
         case = cg.app.repository.get(events[0].originator_id, version=events[-1].originator_version)
     except CasegridError as e:
         fail(e, as_json)
-    holder = cg.service.holder(case)
+    holder = case.holder
     view = case_view(case, cg.city, holder, datetime.now(UTC))
     view["allowed"] = {role: allowed_triggers(case.state, role) for role in
                        ("supervisor", "acceptor", "duty_chief", "dispatcher", "unit_member")}

@@ -39,7 +39,8 @@ from adapters.kafka.messages import (
     Record,
     parse,
 )
-from adapters.kafka.store import KWARG, KafkaRows, seen_messages, sql_for
+from adapters.kafka.store import KWARG, KafkaRows, seen_messages
+from adapters.storage.sql import Sql
 from domain.case import Case
 from domain.errors import CasegridError, RefusedError, ValidationError, printable
 from domain.lifecycle import STATES, UNIT_STATES
@@ -77,7 +78,7 @@ class InboundProcessor:
         self.service = service
         self.app = service.app
         self.city = service.city
-        self.sql = sql_for(self.app)
+        self.sql = Sql(self.app.recorder)
         self.group = group
         self.types = {topics["reports"]: REPORT, topics["unit_updates"]: UNIT_UPDATE}
         self.channel_actors = {**DEFAULT_CHANNEL_ACTORS, **(channel_actors or {})}

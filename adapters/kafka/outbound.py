@@ -30,8 +30,8 @@ from adapters.kafka.store import (
     parked_events,
     publish_position,
     settle_parked_event,
-    sql_for,
 )
+from adapters.storage.sql import Sql
 from adapters.views import jsonable
 from domain.case import Case
 from domain.times import as_zone
@@ -104,7 +104,7 @@ class OutboundPublisher:
                  batch: int = 1000, source: str = "urn:casegrid", send_timeout: float = 30.0,
                  max_transient: int = 5):
         self.app = app
-        self.sql = sql_for(app)
+        self.sql = Sql(app.recorder)
         self.producer = producer
         self.topic = topic
         self.name = name or f"kafka:{topic}"

@@ -13,15 +13,15 @@ from adapters.kafka.store import (
     part_errors,
     publish_position,
     recent_dead_letters,
-    sql_for,
     stored_offsets,
 )
+from adapters.storage.sql import Sql
 
 SHOWN = 50  # parked items listed one by one (all are counted)
 
 
 def status(app: Any, settings: Any, *, timeout_ms: int = 5000) -> dict:
-    sql = sql_for(app)
+    sql = Sql(app.recorder)
     create_tables(sql)
     stored = stored_offsets(sql, settings.group)
     head = app.recorder.max_notification_id() or 0

@@ -143,14 +143,6 @@ def recorder_env(env: dict[str, str]) -> dict[str, str]:
     raise RuntimeError("the Kafka worker needs SQLite or PostgreSQL, not the in-memory store")
 
 
-def sql_for(app: Any) -> Sql:
-    """adapters.storage.sql.Sql for the application; the dialect from the recorder's class tree
-    (Sql guesses it from the recorder's module name, which ours do not carry)."""
-    sql = Sql(app.recorder)
-    sql.dialect = "postgres" if isinstance(app.recorder, PostgresApplicationRecorder) else "sqlite"
-    return sql
-
-
 @retry(Exception, max_attempts=5, wait=0.2)
 def create_tables(sql: Sql) -> None:
     """Create our tables if missing. Two processes starting at once can collide on

@@ -44,9 +44,9 @@ from adapters.kafka.outbound import MAX_REQUEST_BYTES, OutboundPublisher, produc
 from adapters.kafka.store import (
     clear_part_error,
     record_part_error,
-    sql_for,
     stored_offsets,
 )
+from adapters.storage.sql import Sql
 from domain.errors import ConfigError
 from workflows.service import CaseApplication, CaseService
 
@@ -162,7 +162,7 @@ class KafkaWorker:
     def __init__(self, app: CaseApplication, service: CaseService, settings: KafkaSettings, *,
                  inbound: bool = True, outbound: bool = True):
         self.app, self.service, self.settings = app, service, settings
-        self.sql = sql_for(app)
+        self.sql = Sql(app.recorder)
         self.inbound, self.outbound = inbound, outbound
         self.stop_event = threading.Event()
         self.consumer = None

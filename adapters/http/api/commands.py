@@ -54,7 +54,7 @@ def action_endpoint(name: str, trigger: str):
                  body: ActionBody | None = None):
         note(request, case_id=case_id)
         case = act(cg, user, case_id, trigger, body or ActionBody())
-        return case_view(case, cg.city, cg.service.holder(case), cg.service.clock())
+        return case_view(case, cg.city, case.holder, cg.service.clock())
 
     endpoint.__name__ = f"case_{trigger}"
     endpoint.__doc__ = f"{TRIGGER_ZH.get(trigger, '')} ({trigger}) as the logged-in user."

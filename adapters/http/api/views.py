@@ -41,7 +41,7 @@ def case_detail(cg: Casegrid, user: User, case_id: str, as_of: datetime | None =
     case = latest if len(events) == latest.version else cg.app.repository.get(
         latest.id, version=events[-1].originator_version)
     now = cg.service.clock()
-    view = case_view(case, cg.city, cg.service.holder(case), now)
+    view = case_view(case, cg.city, case.holder, now)
     view["holder_name"] = holder_name(cg, view["holder"])
     view["unit_name"] = cg.city.units[case.unit].name if case.unit in cg.city.units else None
     return {"case": view, "timeline": timeline(cg, events),
