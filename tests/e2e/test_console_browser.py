@@ -13,26 +13,17 @@ CASEGRID_SKIP_BROWSER=1 to skip these tests (a missing browser is otherwise an e
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 from adapters.bootstrap import bootstrap
 from adapters.http.server import load_demo
+from tests.e2e.browser_support import BROWSER, login, shot, wait_js
 from tests.e2e.http_support import LiveServer
 from tests.support import city
 
-CHROMIUM = os.environ.get("CASEGRID_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage"]
-
-pytestmark = pytest.mark.skipif(os.environ.get("CASEGRID_SKIP_BROWSER") == "1",
-                                reason="browser tests disabled by CASEGRID_SKIP_BROWSER=1")
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -42,66 +33,6 @@ def server(tmp_path_factory):
     with LiveServer(cg) as s:
         yield s
     cg.close()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `bash deploy/install-system-deps.sh`")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
-            headless=True, args=ARGS, viewport={"width": 1366, "height": 900}, locale="zh-CN")
-        yield ctx
-        ctx.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    pg = browser.new_page()
-    pg.set_default_timeout(15_000)
-    requests_out: list[str] = []
-    pg.on("request", lambda r: None if r.url.startswith(server.url) or r.url.startswith("data:")
-          else requests_out.append(r.url))
-    # a Content-Security-Policy violation (an inline script, a style the policy blocks)
-    # breaks a page silently: Chromium reports it on the console; so does any script error
-    broken: list[str] = []
-    pg.on("console", lambda m: broken.append(m.text)
-          if m.type == "error" and "Content Security Policy" in m.text else None)
-    pg.on("pageerror", lambda e: broken.append(f"script error: {e}"))
-    pg.base = server.url  # type: ignore[attr-defined]
-    yield pg
-    assert requests_out == [], f"the console fetched from outside the server: {requests_out}"
-    assert broken == [], f"CSP violations or script errors: {broken}"
-    pg.close()
-
-
-def shot(pg, name: str) -> None:
-    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def login(pg, user: str, password: str = "demo") -> None:
-    pg.context.clear_cookies()
-    pg.goto(pg.base + "/login")
-    pg.fill("#user", user)
-    pg.fill("#password", password)
-    pg.click("#login-submit")
-    pg.wait_for_selector("#whoami")
-    assert pg.get_attribute("#whoami", "data-user") == user
-
-
-def wait_js(pg, expression: str, seconds: float = 15) -> None:
-    """Poll `expression` from the test (page.wait_for_function evaluates a string in the page,
-    which the Content-Security-Policy rightly refuses: no eval)."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not pg.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        time.sleep(0.1)
 
 
 def state_of(pg) -> str:

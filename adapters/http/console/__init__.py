@@ -5,7 +5,8 @@ every action goes through the same lifecycle guard, so the console can show or d
 nothing the API would not. Chinese by default; `?lang=en` (the 中/EN switch) sets a cookie.
 
 pages (the shared router, the viewer, page rendering), auth (login, logout, language),
-cases (queues, inbox, case list and page, steps, reporting), boards (scoreboard, trail),
+queues (the center's queues, a unit's inbox), case_list, case_page (a case and its
+steps), report_form, boards (scoreboard, trail),
 map, reports (the reports page), patrol (a squad's daily report).
 """
 
@@ -13,7 +14,8 @@ from adapters.http.console.pages import router
 
 # each module adds its routes to `router` when imported: in this order
 # isort: off
-from adapters.http.console import auth, cases, boards, map, reports, patrol  # noqa: F401
+from adapters.http.console import (  # noqa: F401
+    auth, queues, case_list, case_page, report_form, boards, map, reports, patrol)
 # isort: on
 
 __all__ = ["router"]

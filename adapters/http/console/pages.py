@@ -100,6 +100,17 @@ def nav(user: User) -> list[tuple[str, str]]:
     return items
 
 
+def case_no(item) -> str:
+    """The number a person reads for a case (案件编号, e.g. 2026-11-000123): the case's
+    readable number, else (a case reported before numbers existed) its id's first 8 hex."""
+    get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
+    number = get("number")
+    if number:
+        return str(number)
+    cid = get("case_id") or get("id") or ""
+    return str(cid)[:8]
+
+
 def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
     """A template rendered with the viewer, the language and the label helpers."""
     lang = lang_of(request)
@@ -121,6 +132,7 @@ def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         "user_name": lambda u: cg.city.users[u].name if u in cg.city.users else u,
         "community_of": lambda g: cg.city.areas.get(cg.city.cells[g].community, "") if g in cg.city.cells else "",
         "local": lambda t, fmt=SHORT: local_format(t, cg.city.tz, fmt),
+        "case_no": case_no,
         "path": request.url.path, "demo": getattr(request.app.state, "demo_logins", None),
         "csrf": session_csrf(request) if user else None,
     }
