@@ -69,6 +69,19 @@ def identifier(value, field: str, *, required: bool = False) -> str | None:
     return text(value, field, limit=ID_MAX, required=required, multiline=False)
 
 
+KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def key(value, field: str = "idempotency_key") -> str | None:
+    """A client's idempotency key (幂等键): 1–64 of A–Z a–z 0–9 _ -, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not KEY.fullmatch(value):
+        shown = _kind(value) if not isinstance(value, str) else f"{len(value)} characters"
+        raise ValidationError(field, f"must be 1-64 of A-Z a-z 0-9 _ - ({shown} given)")
+    return value
+
+
 def choice(value, field: str, options) -> str:
     if not isinstance(value, str) or value not in options:
         shown = value if isinstance(value, str) and len(value) <= 40 else _kind(value)

@@ -25,6 +25,7 @@ class ReportCase:
     case_id: UUID | None = None  # set by importers that keep their own ids
     source_due_at: datetime | None = None  # the source system's own due time (imports)
     history_from: datetime | None = None  # an import mapping's own earliest business time
+    idempotency_key: str | None = None  # the client's: a resend returns the same case
 
 
 @dataclass
@@ -45,6 +46,7 @@ class CaseAction:
     rating: str | None = None
     expected_version: int | None = None  # the version the actor saw: refuse if it moved on
     history_from: datetime | None = None  # an import mapping's own earliest business time
+    idempotency_key: str | None = None  # the client's: a resend of a recorded step is a no-op
 
 
 Command = ReportCase | CaseAction

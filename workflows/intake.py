@@ -53,6 +53,7 @@ def report(city: City, cmd: ReportCase, now: datetime) -> tuple[User, datetime, 
     cat = city.category(validate.identifier(cmd.category, "category", required=True))
     city.cell(validate.identifier(cmd.grid, "grid", required=True))
     validate.choice(cmd.urgency, "urgency", URGENCIES)
+    validate.key(cmd.idempotency_key)
     lat, lon = validate.location(cmd.lat, cmd.lon)
     fields = dict(
         channel=cmd.channel, category=cat.code, grid=cmd.grid, urgency=cmd.urgency,
@@ -73,6 +74,7 @@ def action(city: City, cmd: CaseAction, now: datetime) -> Step:
     validate.flag(cmd.passed, "passed")
     validate.flag(cmd.approved, "approved")
     validate.version(cmd.expected_version)
+    validate.key(cmd.idempotency_key)
     if trigger in ("verify", "check") and cmd.passed is None:
         raise ValidationError("passed", f"{trigger} needs an outcome: passed or failed")
     if trigger in ("decide_extension", "decide_shelve") and cmd.approved is None:

@@ -18,6 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 import structlog
 from eventsourcing.persistence import IntegrityError
 
+from domain import validate
 from domain.case import Case
 from domain.city import City
 from domain.errors import (
@@ -36,6 +37,7 @@ __all__ = ["CaseApplication", "CaseService", "EXTERNAL_NS", "Outcome", "parse_ca
 
 log = structlog.get_logger("casegrid.workflow")
 EXTERNAL_NS = uuid5(NAMESPACE_URL, "casegrid:external-id")
+IDEMPOTENCY_NS = uuid5(NAMESPACE_URL, "casegrid:idempotency-key")
 
 # trigger → the Case method that makes the move (退回 is `return_to_center`)
 METHODS = {
@@ -83,7 +85,15 @@ class CaseService:
     # ------------------------------------------------------------------ writes
 
     def report(self, cmd: ReportCase) -> Case:
-        return self._retrying(cmd, lambda: self.store.save([self.prepare_report(cmd)]))[0]
+        """上报; a report whose idempotency key its reporter used before is that case."""
+        def once() -> list[Case]:
+            key = validate.key(cmd.idempotency_key)
+            if key is not None:
+                cid = keyed_case_id(validate.identifier(cmd.actor, "actor", required=True), key)
+                if self.store.exists(cid):
+                    return [self.store.get(cid)]
+            return self.store.save([self.prepare_report(cmd)])
+        return self._retrying(cmd, once)[0]
 
     def act(self, cmd: CaseAction) -> Case:
         step = intake.action(self.city, cmd, self.clock())
@@ -98,8 +108,22 @@ class CaseService:
             self._call(case, step)
             return True
 
-        return self._retrying(
-            cmd, lambda: self.store.save([self.store.current(cmd.case_id, decide_on)]))[0]
+        try:
+            return self._retrying(
+                cmd, lambda: self.store.save([self.store.current(cmd.case_id, decide_on)]))[0]
+        except (RefusedError, ConflictError):
+            if validate.key(cmd.idempotency_key) is None or not self.recorded(cmd, step):
+                raise
+            return self.store.get(cmd.case_id)  # a resend of a step already recorded
+
+    def recorded(self, cmd: CaseAction, step: intake.Step) -> bool:
+        """Whether the case already holds this step: an event by the same actor at the same
+        business time (a client resending with its idempotency key sends both unchanged)."""
+        if cmd.occurred_at is None:
+            return False
+        return any(e.actor == step.by.id and e.occurred_at == step.at
+                   and not isinstance(e, Case.DeadlineMissed)
+                   for e in self.app.events.get(parse_case_id(cmd.case_id)))
 
     def execute(self, commands: Iterable[Command]) -> list[Outcome]:
         """Run commands that arrive together and save them in one transaction.
@@ -180,8 +204,11 @@ class CaseService:
         """The new case a report makes, not yet saved."""
         by, at, fields = intake.report(self.city, cmd, self.clock())
         ext = fields["external_id"]
+        key = validate.key(cmd.idempotency_key)
         if cmd.case_id is not None:
             case_id = cmd.case_id
+        elif key is not None:
+            case_id = keyed_case_id(by.id, key)
         elif ext:
             case_id = uuid5(EXTERNAL_NS, f"{cmd.channel}:{ext}")
         else:
@@ -212,3 +239,8 @@ class CaseService:
         if log_it:
             bound.info("command_recorded", case_id=str(result[0].id), version=result[0].version)
         return result
+
+
+def keyed_case_id(actor: str, key: str) -> UUID:
+    """The id of the case a reporter's idempotency key names: the same key, the same case."""
+    return uuid5(IDEMPOTENCY_NS, f"{actor}:{key}")

@@ -27,6 +27,9 @@ class ReportBody(BaseModel):
     evidence: list[str] = []
     external_id: str | None = None
     at: datetime | None = Field(None, description="Business time (default now); naive = city zone")
+    idempotency_key: str | None = Field(
+        None, description="The client's key (1-64 of A-Z a-z 0-9 _ -): a resend with the same "
+                          "key never makes a second case")
 
 
 class ActionBody(BaseModel):
@@ -42,6 +45,9 @@ class ActionBody(BaseModel):
     at: datetime | None = Field(None, description="Business time (default now)")
     expected_version: int | None = Field(
         None, description="The case version the client saw; 409 with the current one if stale")
+    idempotency_key: str | None = Field(
+        None, description="The client's key with `at` unchanged: a resend of a step already "
+                          "recorded answers the case as it is")
 
 
 class PatrolBody(BaseModel):

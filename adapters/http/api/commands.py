@@ -28,7 +28,8 @@ def report(request: Request, body: ReportBody, user: Me, cg: Cg):
     case = cg.service.report(ReportCase(
         channel=body.channel, category=body.category, grid=body.grid, actor=user.id,
         occurred_at=body.at, description=body.description, urgency=body.urgency, lat=body.lat,
-        lon=body.lon, evidence=body.evidence, external_id=body.external_id))
+        lon=body.lon, evidence=body.evidence, external_id=body.external_id,
+        idempotency_key=body.idempotency_key))
     note(request, case_id=str(case.id))
     return {"case_id": str(case.id), "state": case.state, "state_zh": zh(STATE, case.state),
             "version": case.version, "due_at": local_text(case.due_at, cg.city.tz)}
@@ -41,7 +42,8 @@ def act(cg: Casegrid, user: User, case_id: str, trigger: str, body: ActionBody):
         case_id=parse_case_id(case_id), trigger=trigger, actor=user.id, occurred_at=body.at,
         unit=body.unit, passed=body.passed, approved=body.approve, reason=body.reason,
         evidence=body.evidence, extra=body.extra, closure_type=body.closure_type,
-        rating=body.rating, expected_version=body.expected_version)
+        rating=body.rating, expected_version=body.expected_version,
+        idempotency_key=body.idempotency_key)
     case = cg.service.get(cmd.case_id)
     check_read_case(user, case)
     check_write(user, trigger, case.state)
