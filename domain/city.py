@@ -103,6 +103,24 @@ class User:
 
 
 @dataclass(frozen=True)
+class MapTiles:
+    """The city's own tile server (城市自建地图服务): a {z}/{x}/{y} URL template."""
+
+    url: str
+    attribution: str = ""
+    max_zoom: int = 18
+
+
+@dataclass(frozen=True)
+class CityMap:
+    """The console map (地图): the box, the tile server (None: no tiles) and cell polygons."""
+
+    bbox: tuple[float, float, float, float] | None = None  # south, west, north, east
+    tiles: MapTiles | None = None
+    polygons: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class City:
     name: str
     calendar: WorkCalendar
@@ -120,6 +138,7 @@ class City:
     weights: dict[str, dict[str, float]] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     intake: Intake = DEFAULT_INTAKE  # bounds on business time and command fields
     open311: Open311 = field(default_factory=Open311)  # what Open311 publishes
+    map: CityMap = field(default_factory=CityMap)  # the console map (tiles, cell polygons)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from adapters.config.city_file import CityFile, Scoring
 from adapters.config.errors import config_error
+from adapters.config.map_file import city_map
 from domain.calendar import WorkCalendar
 from domain.city import (
     CATEGORY_KINDS,
@@ -56,7 +57,8 @@ def build_city(raw) -> City:
                 shifts=dict((c.shifts or {}).items()), categories=cats, units=units,
                 routing=_routing(f, cats, units, cells, areas, squads),
                 time_limits=_time_limits(f, cal, cats), users=users, raw=raw, bands=bands,
-                weights=weights, intake=_intake(f, cal), open311=_open311(f, cells, users))
+                weights=weights, intake=_intake(f, cal), open311=_open311(f, cells, users),
+                map=city_map(f.map, cells))
 
 
 def scoring(spec: Scoring | None, prefix: str = "") -> tuple[tuple, dict]:

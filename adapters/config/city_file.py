@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from adapters.config.map_file import MapSection
 from adapters.config.types import (
     Closed,
     Day,
@@ -310,4 +311,4 @@ class CityFile(Spec):
     intake: Intake | None = None
     patrol: Section = Field(None, description="daily patrol reports (docs/reports.md)")
     policy: Section = Field(None, description="an inline rewards policy (policy.schema.json)")
-    map: Section = Field(None, description="the console map, e.g. bbox")
+    map: MapSection | None = None

@@ -20,6 +20,7 @@ from adapters.bootstrap import Casegrid
 from adapters.http import errors
 from adapters.http.auth import Authenticator, Credentials, load_credentials
 from adapters.http.auth_store import store_for
+from adapters.http.geo import tile_origin
 from adapters.http.reads import Follower, Unavailable
 from adapters.http.security_headers import SecurityHeaders, docs_page, secure_setting
 
@@ -39,7 +40,7 @@ def create_app(
     """The whole server for one Casegrid. `follow=True` starts the live projection follower;
     `secure_cookies` (default $CASEGRID_SECURE_COOKIES) when clients reach it over TLS."""
     from adapters.http import console, health, open311
-    from adapters.http.api import auth, commands, reads, reports
+    from adapters.http.api import auth, commands, geo, reads, reports
     from adapters.http.console.pages import render_error
 
     if not isinstance(credentials, Credentials):
@@ -54,14 +55,14 @@ def create_app(
     app.state.cg = cg
     app.state.auth = Authenticator(cg.city, credentials, secret, store=store_for(cg.sql))
     app.state.secure_cookies = secure_setting(secure_cookies)
-    app.state.headers = headers = SecurityHeaders(app.state.secure_cookies)
+    app.state.headers = headers = SecurityHeaders(app.state.secure_cookies, tile_origin(cg.city))
     app.state.follower = Follower(cg, tick_every=tick_every)
     if follow:
         app.router.on_startup.append(app.state.follower.start)
         app.router.on_shutdown.append(app.state.follower.stop)
 
     app.include_router(health.router)
-    for part in (auth, commands, reads, reports):
+    for part in (auth, commands, reads, reports, geo):
         app.include_router(part.router)
     app.include_router(open311.router)
     app.include_router(console.router)

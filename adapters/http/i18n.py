@@ -64,6 +64,15 @@ WORDS = {
     "daily": ("日汇总", "Daily summary"), "weekly": ("周小结", "Weekly summary"),
     "monthly": ("月通报", "Monthly bulletin"), "download": ("下载", "Download"),
     "lang": ("EN", "中文"),
+    # the map, its location picker, live alerts and the reports' periods (h4)
+    "map_cluster": ("聚合点（案件数）", "Cluster (number of cases)"),
+    "pick_on_map": ("在地图上点击选择位置：自动填写经纬度并选中所在网格", "Click the map to fill latitude, longitude and the grid cell"),
+    "pick_outside": ("该点不在任何网格内", "That point lies outside every grid cell"),
+    "alert_sound": ("提示音", "Sound"), "alert_close": ("关闭", "Close"),
+    "alert_dispatched": ("新派遣案件", "New case dispatched"), "alert_due": ("即将超时", "Due soon"),
+    "alert_reported": ("新上报案件", "New case reported"),
+    "period": ("报表周期", "Period"), "day": ("日", "Day"), "week": ("周", "Week"), "month": ("月", "Month"),
+    "show": ("查看", "Show"), "patrol_period": ("巡查日报情况", "Patrol reports"),
 }
 
 

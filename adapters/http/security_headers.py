@@ -35,7 +35,8 @@ def _report_style() -> str:
 
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' {report_style}; "
-       "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+       "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self'; "
+       "manifest-src 'self'; object-src 'none'; "
        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 HEADERS = {
     "X-Frame-Options": "DENY",
@@ -53,9 +54,12 @@ def secure_setting(value: bool | None = None) -> bool:
 
 
 class SecurityHeaders:
-    def __init__(self, secure: bool):
+    def __init__(self, secure: bool, images: str = ""):
+        """`images`: one more origin for img-src (the city's own map tile server, if any)."""
         self.secure = secure
         self.csp = CSP.format(report_style=_report_style())
+        if images:
+            self.csp = self.csp.replace("img-src 'self' data:", f"img-src 'self' data: {images}")
 
     def apply(self, response) -> None:
         h = response.headers
