@@ -13,6 +13,7 @@ from eventsourcing.persistence import InternalError
 from eventsourcing.utils import retry
 
 from adapters.config.city_build import build_city
+from adapters.evidence import EvidenceStore, evidence_store
 from adapters.kafka.store import create_tables as create_kafka_tables
 from adapters.kafka.store import recorder_env
 from adapters.storage.events import event_log
@@ -99,6 +100,7 @@ class Casegrid:
     patrol: PatrolService
     projections: ProjectionRunner
     sql: Sql
+    evidence: EvidenceStore | None = None  # photos (证据材料): files under data_dir, or S3
 
     def close(self) -> None:
         self.app.close()
@@ -124,7 +126,8 @@ def bootstrap(
     runner = projection_runner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
     if kafka:
         create_kafka_tables(runner.sql)
-    return Casegrid(app, city, service, patrol, runner, runner.sql)
+    return Casegrid(app, city, service, patrol, runner, runner.sql,
+                    evidence=evidence_store(data_dir, env))
 
 
 def projection_runner(app: CaseApplication, projections: list[Projection],

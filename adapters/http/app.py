@@ -41,6 +41,7 @@ def create_app(
     `secure_cookies` (default $CASEGRID_SECURE_COOKIES) when clients reach it over TLS."""
     from adapters.http import console, health, open311
     from adapters.http.api import auth, commands, geo, reads, reports
+    from adapters.http.api import evidence as evidence_api
     from adapters.http.console.pages import render_error
 
     if not isinstance(credentials, Credentials):
@@ -62,6 +63,7 @@ def create_app(
         app.router.on_shutdown.append(app.state.follower.stop)
 
     app.include_router(health.router)
+    app.include_router(evidence_api.router)  # photos: POST /api/evidence, GET /evidence/<hex>
     for part in (auth, commands, reads, reports, geo):
         app.include_router(part.router)
     app.include_router(open311.router)

@@ -25,7 +25,8 @@ from adapters.http.throttle import Throttled
 from domain.errors import CasegridError
 
 STATUS = {"invalid": 422, "config": 422, "refused": 403, "forbidden": 403, "not_found": 404,
-          "conflict": 409, "unavailable": 503, "unauthorized": 401, "throttled": 429}
+          "conflict": 409, "unavailable": 503, "unauthorized": 401, "throttled": 429,
+          "too_large": 413, "unsupported_media_type": 415}
 log = structlog.get_logger("casegrid.http")
 PageRenderer = Callable[[Request, int, dict], Response]
 
