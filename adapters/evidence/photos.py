@@ -89,12 +89,17 @@ def prepare(data: bytes, limits: Limits = Limits(), field: str = "file") -> Prep
         raise TooLarge(field, f"is {len(data)} bytes; at most {limits.max_bytes} "
                               f"({limits.max_bytes // (1024 * 1024)} MB)")
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on odd EXIF blocks
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = _decode(data, limits, field)
-    fmt = image.format
-    shown = _shown(image, field)
-    display = _encode(_fit(shown, DISPLAY_EDGE), fmt)
-    thumb = _encode(_fit(shown, THUMB_EDGE), "JPEG")
+        fmt = image.format
+        try:
+            shown = _shown(image)
+            display = _encode(_fit(shown, DISPLAY_EDGE), fmt)
+            thumb = _encode(_fit(shown, THUMB_EDGE), "JPEG")
+        except Exception as e:  # noqa: BLE001 - a mode or profile Pillow cannot convert
+            raise ValidationError(field, f"is a {fmt} image that could not be converted "
+                                         f"({type(e).__name__})") from None
     info = Stored(digest(data), len(data), FORMATS[fmt], shown.width, shown.height)
     return Prepared(info, data, display, thumb)
 
@@ -117,12 +122,12 @@ def _decode(data: bytes, limits: Limits, field: str) -> Image.Image:
     try:
         image.load()
     except Exception as e:  # noqa: BLE001 - truncated or corrupt data
-        raise ValidationError(field, f"is a damaged {image.format} image that does not "
+        raise ValidationError(field, f"is a damaged {image.format} image: it does not "
                                      f"decode ({type(e).__name__})") from None
     return image
 
 
-def _shown(image: Image.Image, field: str) -> Image.Image:
+def _shown(image: Image.Image) -> Image.Image:
     """The image as it should be seen: EXIF orientation applied, first frame only."""
     try:
         shown = ImageOps.exif_transpose(image) or image
