@@ -17,6 +17,7 @@ from adapters.evidence import EvidenceStore, evidence_store
 from adapters.kafka.store import create_tables as create_kafka_tables
 from adapters.kafka.store import recorder_env
 from adapters.storage.events import event_log
+from adapters.storage.numbers import SqlNumbers
 from adapters.storage.sql import Sql
 from domain.city import City
 from domain.errors import ConfigError
@@ -121,9 +122,10 @@ def bootstrap(
     settings = store_env(data_dir, env)
     app = open_application(recorder_env(settings) if kafka else settings)
     clock = clock or (lambda: datetime.now(UTC))
-    service = CaseService(app, city, clock=clock)
-    patrol = PatrolService(app, city, clock=clock)
     runner = projection_runner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
+    numbers = SqlNumbers(runner.sql) if runner.sql.datastore is not None else None
+    service = CaseService(app, city, clock=clock, numbers=numbers)
+    patrol = PatrolService(app, city, clock=clock)
     if kafka:
         create_kafka_tables(runner.sql)
     return Casegrid(app, city, service, patrol, runner, runner.sql,

@@ -51,6 +51,7 @@ def case_view(case: Case, city: City, holder, now: datetime | None = None) -> di
     cell = city.cells.get(case.grid)
     out = {
         "case_id": str(case.id),
+        "number": case.number,
         "version": case.version,
         "state": case.state,
         "state_zh": STATES[case.state]["zh"],

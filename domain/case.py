@@ -13,6 +13,7 @@ channel); `city` gives the rules: calendar, time limits, routing, intake bounds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -21,7 +22,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import RefusedError, ValidationError
 from domain.lifecycle import CHANNELS, CLOSURE_TYPES, STATES, UNIT_STATES, held_by, holder_of
-from domain.machine import Move, decide
+from domain.machine import Move, decide, reason_for
 
 if TYPE_CHECKING:
     from domain.city import City, User
@@ -31,6 +32,7 @@ _SAME: Any = object()  # "as the case has it now" (due time)
 
 class Case(Aggregate):
     source_due_at: datetime | None = None  # absent from snapshots taken before it existed
+    number: str | None = None  # 案件编号 2026-11-000123; None for cases reported before it
 
     class Event(Aggregate.Event):
         occurred_at: datetime  # business time (业务时间) from the channel
@@ -91,15 +93,21 @@ class Case(Aggregate):
         evidence: list
         external_id: str | None
         source_due_at: datetime | None  # the source system's own due time (imported history)
+        number: str | None  # the readable case number (案件编号), None before numbers existed
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict) -> None:
             state["source_due_at"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict) -> None:
+            state["number"] = None
+
         def apply_step(self, case: Case) -> None:
             case.source_due_at = self.source_due_at
+            case.number = self.number
             case.channel = self.channel
             case.category = self.category
             case.grid = self.grid
@@ -114,9 +122,11 @@ class Case(Aggregate):
 
     @classmethod
     def report(cls, case_id: UUID, by: User, at: datetime, city: City, *, channel: str,
-               category: str, grid: str, urgency: str, **fields: Any) -> Case:
+               category: str, grid: str, urgency: str,
+               number: Callable[[datetime], str] | None = None, **fields: Any) -> Case:
         """上报 through a channel that takes reports from `by`'s role; a channel that needs
-        核实 starts at verification, the others at filing."""
+        核实 starts at verification, the others at filing. `number` gives the readable
+        number for the business time in the city's zone, once the report is accepted."""
         ch = CHANNELS[channel]
         if by.role not in ch["roles"]:
             raise RefusedError(
@@ -130,7 +140,8 @@ class Case(Aggregate):
             cls.Reported, id=case_id, occurred_at=at, actor=by.id, role=by.role,
             state=move.dest, step=step, due_at=_due(city, step, category, urgency, at),
             held_by=held_by(move.dest, None), reason=None, channel=channel,
-            category=category, grid=grid, urgency=urgency, **fields,
+            category=category, grid=grid, urgency=urgency,
+            number=number(at.astimezone(city.tz)) if number else None, **fields,
         )
 
     # ------------------------------------------------------------------ 核实 立案 作废
@@ -146,7 +157,7 @@ class Case(Aggregate):
     def verify(self, by: User, at: datetime, city: City, *, passed: bool,
                reason: str | None = None) -> None:
         move = self._guard("verify", by, passed=passed)
-        self._record(Case.Verified, move, by, at, city, self._reason(move, reason, passed),
+        self._record(Case.Verified, move, by, at, city, reason_for(move, reason, passed),
                      confirmed=passed)
 
     class Filed(Event):
@@ -160,7 +171,7 @@ class Case(Aggregate):
 
     def refuse(self, by: User, at: datetime, city: City, *, reason: str | None) -> None:
         move = self._guard("refuse", by)
-        self._record(Case.Refused, move, by, at, city, self._reason(move, reason))
+        self._record(Case.Refused, move, by, at, city, reason_for(move, reason))
 
     # ------------------------------------------------------------------ 派遣 退回
 
@@ -206,7 +217,7 @@ class Case(Aggregate):
 
     def return_to_center(self, by: User, at: datetime, city: City, *, reason: str | None) -> None:
         move = self._guard("return", by)
-        self._record(Case.Returned, move, by, at, city, self._reason(move, reason),
+        self._record(Case.Returned, move, by, at, city, reason_for(move, reason),
                      holder_unit=None, unit=self.unit)
 
     # ------------------------------------------------------------------ 延期 挂账
@@ -223,7 +234,7 @@ class Case(Aggregate):
                           reason: str | None) -> None:
         """`minutes` of working time, already bounded by the city's max_extension."""
         move = self._guard("request_extension", by)
-        self._record(Case.ExtensionRequested, move, by, at, city, self._reason(move, reason),
+        self._record(Case.ExtensionRequested, move, by, at, city, reason_for(move, reason),
                      minutes=minutes)
 
     class ExtensionDecided(Event):
@@ -246,7 +257,7 @@ class Case(Aggregate):
             raise ValidationError("approved", f"the pending extension asks for {minutes:g} "
                                               f"working minutes, more than the most allowed "
                                               f"({most:g}); reject it")
-        reason = self._reason(move, reason, approved=approved)
+        reason = reason_for(move, reason, approved=approved)
         due = city.calendar.add(self.due_at, minutes) if approved and self.due_at else _SAME
         self._record(Case.ExtensionDecided, move, by, at, city, reason, due_at=due,
                      approved=approved, minutes=minutes)
@@ -256,7 +267,7 @@ class Case(Aggregate):
 
     def request_shelve(self, by: User, at: datetime, city: City, *, reason: str | None) -> None:
         move = self._guard("request_shelve", by)
-        self._record(Case.ShelveRequested, move, by, at, city, self._reason(move, reason))
+        self._record(Case.ShelveRequested, move, by, at, city, reason_for(move, reason))
 
     class ShelveDecided(Event):
         """审批挂账."""
@@ -271,7 +282,7 @@ class Case(Aggregate):
                       reason: str | None) -> None:
         move = self._guard("decide_shelve", by, approved=approved)
         self._record(Case.ShelveDecided, move, by, at, city,
-                     self._reason(move, reason, approved=approved), approved=approved)
+                     reason_for(move, reason, approved=approved), approved=approved)
 
     # ------------------------------------------------------------------ 处置 核查
 
@@ -285,8 +296,9 @@ class Case(Aggregate):
 
     def resolve(self, by: User, at: datetime, city: City, *, evidence: list[str],
                 reason: str | None = None) -> None:
-        self._record(Case.Resolved, self._guard("resolve", by), by, at, city, reason,
-                     evidence=evidence)
+        move = self._guard("resolve", by)
+        city.check_resolve_photo(self.category, evidence)  # where the city asks for one
+        self._record(Case.Resolved, move, by, at, city, reason, evidence=evidence)
 
     class Checked(Event):
         """核查: passed, or failed and sent back for rework (返工)."""
@@ -302,7 +314,7 @@ class Case(Aggregate):
     def check(self, by: User, at: datetime, city: City, *, passed: bool,
               evidence: list[str], reason: str | None = None) -> None:
         move = self._guard("check", by, passed=passed)
-        self._record(Case.Checked, move, by, at, city, self._reason(move, reason, passed),
+        self._record(Case.Checked, move, by, at, city, reason_for(move, reason, passed),
                      passed=passed, evidence=evidence)
 
     # ------------------------------------------------------------------ 结案 评价 督办
@@ -352,7 +364,7 @@ class Case(Aggregate):
 
     def urge(self, by: User, at: datetime, city: City, *, reason: str | None) -> None:
         move = self._guard("urge", by)
-        self._record(Case.Urged, move, by, at, city, self._reason(move, reason))
+        self._record(Case.Urged, move, by, at, city, reason_for(move, reason))
 
     # ------------------------------------------------------------------ 超时 deadline missed
 
@@ -403,17 +415,6 @@ class Case(Aggregate):
                 state=self.state, trigger=trigger, role=by.role,
             )
         return move
-
-    @staticmethod
-    def _reason(move: Move, reason: str | None, passed: bool | None = None,
-                approved: bool | None = None) -> str | None:
-        """The reason, required where the lifecycle says (always, or unless passed/approved)."""
-        rule = move.requires_reason
-        needed = (rule == "always" or (rule == "unless_passed" and not passed)
-                  or (rule == "unless_approved" and not approved))
-        if needed and not reason:
-            raise ValidationError("reason", f"{move.trigger} ({move.meta['zh']}) needs a reason")
-        return reason
 
     def _record(self, event_class: type[Case.Event], move: Move, by: User, at: datetime,
                 city: City, reason: str | None, *, holder_unit: Any = _SAME, due_at: Any = _SAME,

@@ -111,3 +111,14 @@ def allowed_triggers(state: str, role: str) -> list[str]:
             if role in tr.meta["roles"] and trig not in out:
                 out.append(trig)
     return out
+
+
+def reason_for(move: Move, reason: str | None, passed: bool | None = None,
+               approved: bool | None = None) -> str | None:
+    """The reason, required where the lifecycle says (always, or unless passed/approved)."""
+    rule = move.requires_reason
+    needed = (rule == "always" or (rule == "unless_passed" and not passed)
+              or (rule == "unless_approved" and not approved))
+    if needed and not reason:
+        raise ValidationError("reason", f"{move.trigger} ({move.meta['zh']}) needs a reason")
+    return reason

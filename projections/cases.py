@@ -9,11 +9,13 @@ from projections.ports import Cur
 from projections.times import ts
 
 TERMINAL = ("evaluated", "voided")
+DESCRIPTION_KEPT = 500  # characters of the description kept for search and lists
 
 
 class CaseSummaries:
     name = "cases"
     tables = ("cg_cases",)
+    version = 2  # 2: the readable number and the description (search)
 
     def create(self, cur: Cur) -> None:
         cur.execute(
@@ -22,15 +24,18 @@ class CaseSummaries:
             " missed_due TEXT, unit TEXT, category TEXT NOT NULL, grid TEXT NOT NULL,"
             " channel TEXT NOT NULL, urgency TEXT NOT NULL, external_id TEXT,"
             " reported_at TEXT NOT NULL, last_at TEXT NOT NULL, version INTEGER NOT NULL,"
-            " position BIGINT NOT NULL, lat DOUBLE PRECISION, lon DOUBLE PRECISION)"
+            " position BIGINT NOT NULL, lat DOUBLE PRECISION, lon DOUBLE PRECISION,"
+            " number TEXT, description TEXT)"
         )
+        cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS cg_cases_number ON cg_cases (number)")
+        cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_reported ON cg_cases (reported_at)")
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_state ON cg_cases (state, unit)")
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_due ON cg_cases (due_at)")
 
     COLS = ("case_id", "state", "step", "due_at", "missed_due", "unit", "category", "grid",
             "channel", "urgency", "external_id", "reported_at", "last_at", "version", "position",
-            "lat", "lon")
-    TYPES = (*["text"] * 13, "integer", "bigint", "float8", "float8")
+            "lat", "lon", "number", "description")
+    TYPES = (*["text"] * 13, "integer", "bigint", "float8", "float8", "text", "text")
     MOVES = ("case_id", "state", "step", "due_at", "last_at", "version", "position",
              "unit_set", "unit", "missed_due")
     MOVE_TYPES = ("text", "text", "text", "text", "text", "integer", "bigint", "integer", "text",
@@ -70,7 +75,8 @@ class CaseSummaries:
             r, rt = first
             new.append((cid, e.state, e.step, t.get("due_at"), miss, unit, r.category, r.grid,
                         r.channel, r.urgency, r.external_id, rt["occurred_at"], t["occurred_at"],
-                        e.originator_version, pos, r.lat, r.lon))
+                        e.originator_version, pos, r.lat, r.lon, getattr(r, "number", None),
+                        (r.description or "")[:DESCRIPTION_KEPT]))
         return new, moved
 
     def write(self, cur: Cur, ops: tuple[list, list]) -> None:
@@ -105,10 +111,28 @@ def list_cases(sql, *, state: str | None = None, unit: str | None = None, limit:
         params.append(unit)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     cols = ("case_id", "state", "step", "due_at", "unit", "category", "grid", "channel",
-            "urgency", "reported_at", "last_at", "version")
+            "urgency", "reported_at", "last_at", "version", "number")
     rows = sql.query(
         f"SELECT {', '.join(cols)} FROM cg_cases{clause} ORDER BY reported_at DESC, case_id"
         f" LIMIT {int(limit)}",
         params,
     )
     return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def case_id_by_number(sql, number: str) -> str | None:
+    """The case id of a readable number (案件编号), None when no case has it."""
+    rows = sql.query("SELECT case_id FROM cg_cases WHERE number = ?", (number,))
+    return rows[0][0] if rows else None
+
+
+def numbers_of(sql, case_ids) -> dict[str, str]:
+    """case id -> readable number, for the cases that have one."""
+    ids = sorted({str(c) for c in case_ids})
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        rows = sql.query(f"SELECT case_id, number FROM cg_cases WHERE number IS NOT NULL"
+                         f" AND case_id IN ({', '.join('?' * len(chunk))})", chunk)
+        out.update({str(r[0]): r[1] for r in rows})
+    return out

@@ -11,7 +11,7 @@ from projections.ports import Sql
 from projections.times import from_ts, ts
 
 COLS = ("case_id", "state", "step", "due_at", "unit", "category", "grid", "channel", "urgency",
-        "reported_at", "lat", "lon")
+        "reported_at", "lat", "lon", "number")
 
 
 def _item(r: tuple, city: City, now: datetime) -> dict:

@@ -32,6 +32,7 @@ from domain.machine import decide
 from workflows import intake
 from workflows.case_store import CaseApplication, CaseStore, parse_case_id
 from workflows.commands import CaseAction, Command, ReportCase
+from workflows.numbering import CaseNumbers, MemoryNumbers, NumberPool
 
 __all__ = ["CaseApplication", "CaseService", "EXTERNAL_NS", "Outcome", "parse_case_id"]
 
@@ -62,10 +63,12 @@ class Outcome:
 class CaseService:
     def __init__(self, app: CaseApplication, city: City, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 retries: int = 8, cache_size: int = 20_000):
+                 retries: int = 8, cache_size: int = 20_000,
+                 numbers: CaseNumbers | None = None):
         self.app = app
         self.city = city
         self.clock = clock
+        self.numbers = numbers or MemoryNumbers()
         self.store = CaseStore(app, retries=retries, cache_size=cache_size)
 
     # ------------------------------------------------------------------ reads
@@ -134,10 +137,11 @@ class CaseService:
         commands = list(commands)
         cases: dict[UUID, Case] = {}
         outcomes = []
+        pool = NumberPool(self.numbers, sum(isinstance(c, ReportCase) for c in commands))
         for cmd in commands:
             try:
                 if isinstance(cmd, ReportCase):
-                    case = self.prepare_report(cmd)
+                    case = self.prepare_report(cmd, pool)
                     if case.id in cases:
                         raise ValidationError("external_id", f"reported twice in one batch as {case.id}")
                 else:
@@ -200,8 +204,8 @@ class CaseService:
 
     # ------------------------------------------------------------------ the parts
 
-    def prepare_report(self, cmd: ReportCase) -> Case:
-        """The new case a report makes, not yet saved."""
+    def prepare_report(self, cmd: ReportCase, pool: NumberPool | None = None) -> Case:
+        """The new case a report makes, numbered (from `pool` in a batch), not yet saved."""
         by, at, fields = intake.report(self.city, cmd, self.clock())
         ext = fields["external_id"]
         key = validate.key(cmd.idempotency_key)
@@ -213,11 +217,11 @@ class CaseService:
             case_id = uuid5(EXTERNAL_NS, f"{cmd.channel}:{ext}")
         else:
             case_id = uuid4()
-        case = Case.report(case_id, by, at, self.city, **fields)
         if ext and self.store.exists(case_id):
             raise ValidationError(
                 "external_id", f"'{ext}' from channel '{cmd.channel}' is already case {case_id}")
-        return case
+        pool = pool or NumberPool(self.numbers)
+        return Case.report(case_id, by, at, self.city, number=pool.next, **fields)
 
     def _call(self, case: Case, step: intake.Step) -> None:
         method = METHODS.get(step.trigger)

@@ -17,10 +17,11 @@ import structlog
 
 from adapters.bootstrap import Casegrid
 from domain import times
-from domain.errors import CasegridError
+from domain.errors import CasegridError, NotFoundError
 from domain.lifecycle import QUEUES, UNIT_STATES
-from projections.cases import due_case_ids, list_cases
+from projections.cases import case_id_by_number, due_case_ids, list_cases, numbers_of
 from projections.times import from_ts
+from workflows.numbering import is_number
 
 log = structlog.get_logger("casegrid.http")
 
@@ -129,7 +130,8 @@ def queues(cg: Casegrid, *, unit: str | None, now: datetime) -> dict:
 
 def _item(row: dict, now: datetime) -> dict:
     due = from_ts(row["due_at"]) if row.get("due_at") else None
-    return {"case_id": row["case_id"], "state": row["state"], "category": row["category"],
+    return {"case_id": row["case_id"], "number": row.get("number"), "state": row["state"],
+            "category": row["category"],
             "grid": row["grid"], "unit": row["unit"], "due_at": due.isoformat() if due else None,
             "overdue": bool(due and due < now), "lat": None, "lon": None}
 
@@ -203,7 +205,19 @@ def dimensions() -> tuple:
 
 
 def case_trail(cg: Casegrid, case_id: str) -> dict:
-    return _split_holders(projection_module("trail").case_trail(cg.sql, cg.city, case_id))
+    out = projection_module("trail").case_trail(cg.sql, cg.city, case_id)
+    out["number"] = numbers_of(cg.sql, [out.get("case_id") or case_id]).get(
+        str(out.get("case_id") or case_id))
+    return _numbered(cg, _split_holders(out))
+
+
+def _numbered(cg: Casegrid, out: dict) -> dict:
+    """Each miss with its case's readable number (案件编号)."""
+    misses = out.get("misses", [])
+    numbers = numbers_of(cg.sql, [m["case_id"] for m in misses])
+    for m in misses:
+        m["number"] = numbers.get(str(m["case_id"]))
+    return out
 
 
 def missed_deadlines(cg: Casegrid, *, unit: str | None, actor: str | None, start: date, end: date):
@@ -212,7 +226,7 @@ def missed_deadlines(cg: Casegrid, *, unit: str | None, actor: str | None, start
     mod = projection_module("trail")
     if unit is not None or actor is not None:
         out = mod.missed_deadlines(cg.sql, cg.city, unit=unit, actor=actor, start=start, end=end)
-        return _split_holders(out)
+        return _numbered(cg, _split_holders(out))
     seen, misses, per_unit, per_person = set(), [], {}, {}
     center = [u.id for u in cg.city.users.values()
               if u.role in ("supervisor", "acceptor", "dispatcher", "duty_chief")]
@@ -228,10 +242,10 @@ def missed_deadlines(cg: Casegrid, *, unit: str | None, actor: str | None, start
         if got["count"]:
             (per_unit if kind == "unit" else per_person)[key] = got["count"]
     misses.sort(key=lambda m: (m.get("due_at") or "", m["case_id"]))
-    return _split_holders({"unit": None, "actor": None, "from": start.isoformat(),
+    return _numbered(cg, _split_holders({"unit": None, "actor": None, "from": start.isoformat(),
                            "to": end.isoformat(), "count": len(misses),
                            "cases": sorted({m["case_id"] for m in misses}), "misses": misses,
-                           "per_unit": per_unit, "per_person": per_person})
+                           "per_unit": per_unit, "per_person": per_person}))
 
 
 def _split_holders(out: dict) -> dict:
@@ -263,3 +277,14 @@ def weeks(start: date, end: date, limit: int = 14) -> list[tuple[date, date]]:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def case_key(cg: Casegrid, text: str) -> str:
+    """A case as a person names it: its readable number (2026-11-000123) or its id."""
+    text = (text or "").strip()
+    if is_number(text):
+        found = case_id_by_number(cg.sql, text)
+        if found is None:
+            raise NotFoundError(f"case_id: no case numbered '{text}'")
+        return found
+    return text

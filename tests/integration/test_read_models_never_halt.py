@@ -41,7 +41,7 @@ def store_raw(cg, at: datetime, description: str = "旧版本写入") -> str:
                         held_by="role:acceptor", reason=None, channel="patrol",
                         category=CATEGORY, grid=GRID, urgency="normal",
                         description=description, lat=None, lon=None, evidence=[],
-                        external_id=None, source_due_at=None)
+                        external_id=None, source_due_at=None, number=None)
     cg.app.save(case)
     return str(case.id)
 

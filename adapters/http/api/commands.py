@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from adapters.bootstrap import Casegrid
+from adapters.http import reads
 from adapters.http.access import check_read_case, check_write, require_role
 from adapters.http.api.auth import Me
 from adapters.http.api.bodies import ActionBody, ReportBody
@@ -39,7 +40,7 @@ def act(cg: Casegrid, user: User, case_id: str, trigger: str, body: ActionBody):
     """Run one lifecycle step as `user`; with expected_version, refuse a stale client (409)."""
     check_write(user, trigger)
     cmd = CaseAction(
-        case_id=parse_case_id(case_id), trigger=trigger, actor=user.id, occurred_at=body.at,
+        case_id=parse_case_id(reads.case_key(cg, case_id)), trigger=trigger, actor=user.id, occurred_at=body.at,
         unit=body.unit, passed=body.passed, approved=body.approve, reason=body.reason,
         evidence=body.evidence, extra=body.extra, closure_type=body.closure_type,
         rating=body.rating, expected_version=body.expected_version,

@@ -56,7 +56,7 @@ def case_show(request: Request, case_id: str, user: Me, cg: Cg, as_of: str | Non
 @router.get("/cases/{case_id}/dispatch-suggestion", tags=["cases"])
 def case_dispatch_suggestion(request: Request, case_id: str, user: Me, cg: Cg):
     """确责: the unit the routing table suggests and the rule that made it."""
-    case = cg.service.get(case_id)
+    case = cg.service.get(models.case_key(cg, case_id))
     check_read_case(user, case)
     sug = dispatch_suggestion(cg, case)
     if sug is None:
@@ -126,7 +126,7 @@ def scoreboard_series(request: Request, user: Me, cg: Cg, indicator: str, by: Di
 def trail_case(request: Request, case_id: str, user: Me, cg: Cg):
     """责任倒查: who held the case when, each deadline met or missed, returns, reworks, urgings."""
     note(request, case_id=case_id)
-    case = cg.service.get(case_id)
+    case = cg.service.get(models.case_key(cg, case_id))
     check_read_case(user, case)
     if user.role != "unit_member":
         require_role(user, TRAIL_READERS, "the accountability trail")

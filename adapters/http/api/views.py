@@ -33,6 +33,7 @@ SERIES_MAX_DAYS = 2 * 366  # weekly points: about two years at most
 def case_detail(cg: Casegrid, user: User, case_id: str, as_of: datetime | None = None) -> dict:
     """The case (as it stood at `as_of`), its timeline, the steps `user` may take now and
     the routing suggestion; 404 for a case the user may not read."""
+    case_id = reads.case_key(cg, case_id)
     latest = cg.service.get(case_id)
     check_read_case(user, latest)
     events = cg.service.timeline(case_id, as_of=as_of)

@@ -1,0 +1,29 @@
+"""The case-number sequence (案件编号) in the event store's database: one row per year,
+advanced in a transaction of its own, so two processes never hand out one number twice."""
+
+from __future__ import annotations
+
+from adapters.storage.sql import Sql
+
+DDL = ("CREATE TABLE IF NOT EXISTS cg_case_numbers ("
+       " scope TEXT PRIMARY KEY, last BIGINT NOT NULL)")
+
+
+class SqlNumbers:
+    def __init__(self, sql: Sql):
+        self.sql = sql
+        self.ready = False
+
+    def take(self, scope: str, count: int) -> int:
+        """Reserve `count` numbers of `scope`; the first of them."""
+        if not self.ready:
+            with self.sql.transaction() as cur:
+                cur.setup_lock()
+                cur.execute(DDL)
+            self.ready = True
+        with self.sql.transaction() as cur:
+            cur.execute("INSERT INTO cg_case_numbers (scope, last) VALUES (?, ?)"
+                        " ON CONFLICT (scope) DO UPDATE SET last = cg_case_numbers.last + ?"
+                        " RETURNING last", (scope, count, count))
+            last = int(cur.fetchall()[0][0])
+        return last - count + 1
