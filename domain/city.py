@@ -14,7 +14,7 @@ from domain.calendar import WorkCalendar
 from domain.errors import ValidationError
 from domain.indicators import DEFAULT_BANDS, DEFAULT_WEIGHTS
 from domain.open311 import Open311
-from domain.validate import DEFAULT_INTAKE, Intake
+from domain.validate import DEFAULT_INTAKE, Intake, photos
 
 ROLES = (
     "supervisor",  # 监督员 / 网格员
@@ -50,6 +50,7 @@ class Category:
     kind: str  # 'component' (部件) | 'event' (事件)
     big_code: str  # 'E01'
     big_name: str
+    resolve_requires_photo: bool = False  # 处置 needs an after-photo from the evidence store
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,14 @@ class City:
             return self.categories[code]
         except KeyError:
             raise ValidationError(field_name, f"unknown category code '{code}'") from None
+
+    def check_resolve_photo(self, category: str, evidence: list[str]) -> None:
+        """A category whose resolve needs an after-photo (处置后照片): at least one stored
+        photo (`sha256:` ref) among the step's evidence, else a ValidationError."""
+        cat = self.categories.get(category)
+        if cat is not None and cat.resolve_requires_photo and not photos(evidence):
+            raise ValidationError("evidence", f"resolving a '{cat.name}' case ({category}) "
+                                              "needs at least one after-photo (sha256: ref)")
 
     def unit(self, unit_id: str, field_name: str = "unit") -> Unit:
         try:

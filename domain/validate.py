@@ -33,6 +33,7 @@ class Intake:
 DEFAULT_INTAKE = Intake()
 EARLIEST_HISTORY = FLOOR  # no city or mapping may accept business time before this
 URL_RE = re.compile(r"^(https?|s3|file)://[^\s\x00-\x1f\x7f]+$")
+PHOTO_RE = re.compile(r"^sha256:[0-9a-f]{64}$")  # a photo in the evidence store (its hash)
 ID_MAX = 128
 _CONTROL_OK = {"\n", "\t", "\r"}
 
@@ -96,7 +97,8 @@ def flag(value, field: str) -> bool | None:
 
 
 def evidence(refs, field: str = "evidence", intake: Intake = DEFAULT_INTAKE) -> list[str]:
-    """Evidence references (photos, documents): a list of URLs, bounded in count and length."""
+    """Evidence references (photos, documents), bounded in count and length: URLs, or
+    `sha256:<64 lowercase hex>`, a photo in the evidence store named by its hash."""
     if refs is None:
         return []
     if isinstance(refs, str) or not isinstance(refs, (list, tuple)):
@@ -110,10 +112,20 @@ def evidence(refs, field: str = "evidence", intake: Intake = DEFAULT_INTAKE) -> 
             raise ValidationError(f, f"must be a URL, not {_kind(ref)}")
         if len(ref) > intake.max_url:
             raise ValidationError(f, f"is {len(ref)} characters; at most {intake.max_url}")
-        if not URL_RE.match(ref):
-            raise ValidationError(f, f"'{ref[:80]}' is not a URL (http, https, s3, file)")
+        if ref.startswith("sha256:"):
+            if not PHOTO_RE.match(ref):
+                raise ValidationError(f, f"'{ref[:80]}' is not sha256: and 64 lowercase hex "
+                                         "characters")
+        elif not URL_RE.match(ref):
+            raise ValidationError(f, f"'{ref[:80]}' is neither a URL (http, https, s3, file) "
+                                     "nor a stored photo (sha256:<hex>)")
         out.append(ref)
     return out
+
+
+def photos(refs) -> list[str]:
+    """The stored photos among evidence references."""
+    return [r for r in refs or () if isinstance(r, str) and PHOTO_RE.match(r)]
 
 
 def location(lat, lon) -> tuple[float | None, float | None]:

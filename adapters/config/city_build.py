@@ -114,7 +114,8 @@ def _categories(f: CityFile) -> dict[str, Category]:
                     raise ConfigError(f"categories.{group}[{bi}].small.{scode}",
                                       f"category '{code}' appears twice")
                 kind = "component" if letter == "C" else "event"
-                out[code] = Category(code, sname, kind, bcode, big.name)
+                out[code] = Category(code, sname, kind, bcode, big.name,
+                                     resolve_requires_photo=bool(big.resolve_requires_photo))
     if not out:
         raise ConfigError("categories", "defines no categories (components or events)")
     return out

@@ -8,7 +8,14 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+)
 
 from adapters.config.map_file import MapSection
 from adapters.config.types import (
@@ -132,6 +139,9 @@ class BigClass(Spec):
     name: str
     small: Annotated[dict[digits(2), Annotated[str, AfterValidator(_small_name)]],
                      keys({"pattern": r"^\d{2}$"})]
+    resolve_requires_photo: StrictBool | None = Field(
+        None, description="true: resolving (处置) a case of this class needs at least one "
+                          "after-photo from the evidence store (a sha256: ref)")
 
 
 class Categories(Spec):
