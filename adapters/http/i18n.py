@@ -73,6 +73,7 @@ WORDS = {
     "alert_reported": ("新上报案件", "New case reported"), "alert_more": ("另有 {n} 条提醒", "{n} more alerts"),
     "period": ("报表周期", "Period"), "day": ("日", "Day"), "week": ("周", "Week"), "month": ("月", "Month"),
     "show": ("查看", "Show"), "patrol_period": ("巡查日报情况", "Patrol reports"),
+    "patrol_status": ("报告情况", "Status"), "patrol_cases": ("当日巡查上报", "Patrol cases that day"),
 }
 
 

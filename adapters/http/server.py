@@ -4,6 +4,7 @@ simulated month of the sample city loaded into an empty store, and the demo logi
 
 from __future__ import annotations
 
+import random
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -39,9 +40,49 @@ def load_demo(cg: Casegrid, *, cases: int = DEMO_CASES, seed: int = 1, echo=prin
 
     stats = sim.run(cases, cg.service.execute, tick)
     cg.projections.catch_up()
+    filed = patrol_reports(cg, first, now, seed=seed)
+    cg.projections.catch_up()
     echo(f"demo loaded: {stats.cases} cases, {stats.commands} commands, "
-         f"{stats.deadline_misses} missed deadlines in {time.perf_counter() - t0:.0f}s")
+         f"{stats.deadline_misses} missed deadlines, {filed} patrol reports "
+         f"in {time.perf_counter() - t0:.0f}s")
     return True
+
+
+def patrol_reports(cg: Casegrid, first, now: datetime, *, seed: int = 1) -> int:
+    """The squads' daily patrol reports (巡查日报) for the simulated days: a day with patrol
+    cases in the squad's area reports them, a day without is a nil report (零报告); about one
+    in twelve comes after the cut-off and one in twenty is never filed (the tick records it)."""
+    rng = random.Random(seed)
+    today = now.astimezone(cg.city.tz).date()
+    cut_off = cg.patrol.rules.cut_off
+    found: dict[tuple, list[str]] = {}
+    for cid, grid, at in cg.sql.query("SELECT case_id, grid, reported_at FROM cg_cases"
+                                      " WHERE channel = 'patrol'"):
+        cell = cg.city.cells.get(grid)
+        if cell and cell.squad:
+            day = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(cg.city.tz).date()
+            found.setdefault((cell.squad, day), []).append(cid)
+    reporters = {}
+    for u in cg.city.users.values():
+        if u.role == "supervisor" and u.squad:
+            reporters.setdefault(u.squad, u.id)
+    filed, d = 0, first
+    while d <= today:
+        for squad in cg.city.squads:
+            luck = rng.random()
+            due = datetime.combine(d, cut_off, cg.city.tz)
+            at = due - timedelta(minutes=rng.randint(20, 300)) if luck > 0.13 else \
+                due + timedelta(minutes=rng.randint(10, 180))
+            if luck < 0.05 or at > now or squad not in reporters:
+                continue  # never filed (or not yet: today before the report is due)
+            ids = found.get((squad, d), [])[:50]
+            cg.patrol.report(squad=squad, day=d, actor=reporters[squad], nil=not ids,
+                             case_ids=ids, at=at,
+                             note="" if ids else rng.choice(["", "", "辖区巡查无异常"]))
+            filed += 1
+        d += timedelta(days=1)
+    cg.patrol.tick(now, since=first)
+    return filed
 
 
 def demo_logins(cg: Casegrid) -> list:
