@@ -2,7 +2,7 @@
 
 A cell's outline comes from the city file (`map.cells[].polygon: [[lat, lon], …]`); a cell
 without one gets a schematic box: the city's bounding box (`map.bbox: [south, west, north,
-east]`, else the box of the given polygons, else the sample street's box) split into one
+east]`, else the box of the polygons when every cell has one, else the sample street's box) split into one
 strip per community and each strip into its cells. The same layout turns a point (an
 Open311 `lat`/`long`, a click on the report form's map) into a grid cell.
 """
@@ -71,7 +71,7 @@ def bbox(city: City) -> tuple[float, float, float, float]:
     if city.map.bbox:
         return city.map.bbox
     pts = [p for poly in city.map.polygons.values() for p in poly]
-    if pts:
+    if pts and len(city.map.polygons) == len(city.cells):  # every cell outlined: their box
         return (min(p[0] for p in pts), min(p[1] for p in pts),
                 max(p[0] for p in pts), max(p[1] for p in pts))
     return DEFAULT_BBOX

@@ -16,30 +16,54 @@ from projections.ports import Sql
 WHO_ZH = zh_of(WHO)
 
 
-def ledger_sections(city: City, led: dict, numbers: tuple = ("", "", "")) -> list[dict]:
-    """The totals per party, every line with its rule and cases, and the cases still pending."""
+def article(source: str) -> str:
+    """A rule's article without the seed file it was taken from:
+    '000_3e99ebe454ed094e.txt 四(七)一 严格责任追究' -> '四(七)一 严格责任追究'."""
+    first, _, rest = source.strip().partition(" ")
+    return rest.strip() if rest.strip() and "." in first else source
+
+
+def readable_cases(ids: list[str], case_no: dict, limit: int = 6) -> str:
+    """Case numbers a person reads (2026-11-000123, else the id's first 8 hex), at most
+    `limit` and the count of the rest; every id is in the ledger itself (JSON, XLSX)."""
+    shown = "、".join(case_no.get(i) or i[:8] for i in ids[:limit])
+    return shown + (f" 等 {len(ids)} 件" if len(ids) > limit else "")
+
+
+def ledger_sections(city: City, led: dict, numbers: tuple = ("", "", ""), *,
+                    titles: dict | None = None, case_no: dict | None = None) -> list[dict]:
+    """The totals per party, every line with its rule and cases, and the cases still pending:
+    rules by their titles and articles, cases by their readable numbers (`titles`: rule id ->
+    title, `case_no`: case id -> number; without them the ids are shown)."""
+    titles, case_no = titles or {}, case_no or {}
+    name = lambda rid: titles.get(rid) or rid  # noqa: E731
     lines = [{**ln, "who_kind_zh": WHO_ZH.get(ln["who_kind"], ln["who_kind"]),
+              "rule": name(ln["rule_id"]), "article": article(ln["source"]),
+              "cases": readable_cases(ln["case_ids"], case_no),
               "case_ids": " ".join(ln["case_ids"]), "n_cases": len(ln["case_ids"])}
              for ln in led["lines"]]
     totals = [{**t, "who_kind_zh": WHO_ZH.get(t["who_kind"], t["who_kind"]),
+               "rule_names": "；".join(name(r) for r in t["rules"]),
                "rules": " ".join(t["rules"]), "n_cases": len(t["case_ids"])} for t in led["totals"]]
+    pending = [{**p, "rule": name(p["rule_id"]), "case": case_no.get(p["case_id"]) or
+                str(p["case_id"])[:8]} for p in led["pending"]]
     pre = [f"{n}、" if n else "" for n in numbers]
     out = [
-        section("ledger_totals", f"{pre[0]}奖惩汇总（政策 {led['policy']['id']}）", [
+        section("ledger_totals", f"{pre[0]}奖惩汇总（{led['policy'].get('name') or led['policy']['id']}）", [
             ("who_kind_zh", "对象类别"), ("who_name", "对象"), ("reward", "奖励（元）", "yuan"),
-            ("deduction", "扣减（元）", "yuan"), ("net", "合计（元）", "yuan"), ("rules", "规则"),
-            ("n_cases", "涉及案件数", "int")], totals,
+            ("deduction", "扣减（元）", "yuan"), ("net", "合计（元）", "yuan"),
+            ("rule_names", "依据规则"), ("n_cases", "涉及案件数", "int")], totals,
             note=f"奖励合计 {led['reward_total']:,} 元，扣减合计 {-led['deduction_total']:,} 元，"
                  f"净额 {led['reward_total'] + led['deduction_total']:,} 元。金额为正是奖励，为负是扣减；"
-                 "每笔的规则、出处与案件见下表。"),
+                 "每笔的规则、条款与案件见下表（案件编号为可读编号，完整案件标识见同期 JSON 的奖惩台账）。"),
         section("ledger", f"{pre[1]}奖惩明细（每笔金额的规则与案件）", [
-            ("rule_id", "规则"), ("source", "出处"), ("who_kind_zh", "对象类别"), ("who_name", "对象"),
-            ("amount", "金额（元）", "yuan"), ("explanation", "依据说明"), ("case_ids", "案件编号")],
+            ("rule", "规则"), ("article", "条款"), ("who_kind_zh", "对象类别"), ("who_name", "对象"),
+            ("amount", "金额（元）", "yuan"), ("explanation", "依据说明"), ("cases", "案件编号")],
             lines),
     ]
     if led["pending"]:
         out.append(section("ledger_pending", f"{pre[2]}尚在时限内、暂未计入的案件", [
-            ("rule_id", "规则"), ("case_id", "案件编号"), ("explanation", "说明")], led["pending"]))
+            ("rule", "规则"), ("case", "案件编号"), ("explanation", "说明")], pending))
     return out
 
 

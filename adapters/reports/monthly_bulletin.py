@@ -19,6 +19,7 @@ from adapters.reports.document import (
     section,
 )
 from adapters.reports.ledger import ledger_sections
+from adapters.reports.numbers import case_numbers
 from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, RATES
@@ -234,7 +235,10 @@ def monthly(sql: Sql, city: City, month: str, now: datetime, policy: Policy, app
     sections += case_ledgers(sql, city, rows, as_of)
     sections.append(patrol_misses(sql, city, start, end, now, as_of))
     led = ledger(sql, city, policy, start, end, now, app=app, as_of=as_of)
-    sections += ledger_sections(city, led, ("十三", "十四", "十五"))
+    ids = {i for ln in led["lines"] for i in ln["case_ids"]} | {p["case_id"] for p in led["pending"]}
+    sections += ledger_sections(city, led, ("十三", "十四", "十五"),
+                                titles={r.id: r.title for r in policy.rules},
+                                case_no=case_numbers(sql, sorted(ids)))
     doc["ledger"] = led
     doc["sections"] = sections
     return doc
