@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.http.i18n_field import FIELD_WORDS
 from domain import glossary
 
 ROLE = glossary.ROLE
@@ -75,6 +76,9 @@ WORDS = {
     "show": ("查看", "Show"), "patrol_period": ("巡查日报情况", "Patrol reports"),
     "patrol_status": ("报告情况", "Status"), "patrol_cases": ("当日巡查上报", "Patrol cases that day"),
 }
+
+
+WORDS |= FIELD_WORDS  # the field app's (城管通, /m/)
 
 
 def word(key: str, lang: str) -> str:
