@@ -19,13 +19,13 @@ from adapters.http.access import (
 from adapters.http.api.auth import Me
 from adapters.http.api.deps import Cg, fresh, note
 from adapters.http.api.views import case_detail, dispatch_suggestion, period, series
+from adapters.http.case_filters import parse
 from adapters.views import city_summary, jsonable
 from domain.city import User
 from domain.errors import NotFoundError, ValidationError
 from domain.glossary import CHANNEL, STATE, zh, zh_of
-from domain.lifecycle import STATES
 from domain.times import optional_time
-from projections.cases import list_cases
+from projections.case_search import SORTS, search_cases
 
 router = APIRouter(prefix="/api")
 Dim = Annotated[str, Query(description="unit, grid, community, street, district, squad, "
@@ -34,16 +34,27 @@ Dim = Annotated[str, Query(description="unit, grid, community, street, district,
 
 @router.get("/cases", tags=["cases"])
 def cases(request: Request, user: Me, cg: Cg, state: str | None = None, unit: str | None = None,
+          q: Annotated[str | None, Query(description="in the number, description, external id")] = None,
+          category: str | None = None, community: str | None = None, grid: str | None = None,
+          channel: str | None = None,
+          from_: Annotated[str | None, Query(alias="from", description="reported from, YYYY-MM-DD")] = None,
+          to: Annotated[str | None, Query(description="reported to (inclusive), YYYY-MM-DD")] = None,
+          late: Annotated[str | None, Query(description="1: overdue or missed a step; 0: neither")] = None,
+          sort: Annotated[str | None, Query(description=", ".join(SORTS))] = None,
+          offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
           limit: Annotated[int, Query(ge=1, le=5000)] = 50):
-    """Cases, newest first; a unit member sees only their own unit's."""
-    unit = unit_scope(user, unit)
-    if state is not None and state not in STATES:
-        raise ValidationError("state", f"'{state}' is not one of {', '.join(STATES)}")
-    if unit is not None:
-        cg.city.unit(unit)
+    """Cases the filters find, newest first, a page at a time with the total; a unit member
+    sees only their own unit's."""
+    unit = unit_scope(user, unit or None)  # a unit member: their own unit; a channel: 403
+    pinned = unit if user.role == "unit_member" else None
+    params = {"state": state, "unit": unit, "q": q, "category": category, "community": community,
+              "grid": grid, "channel": channel, "from": from_, "to": to, "late": late, "sort": sort}
+    f = parse({k: v for k, v in params.items() if v is not None}, cg.city, pinned_unit=pinned,
+              now=cg.service.clock())
     fresh(request)
-    rows = list_cases(cg.sql, state=state, unit=unit, limit=limit)
-    return {"count": len(rows), "cases": [r | {"state_zh": zh(STATE, r["state"])} for r in rows]}
+    rows, total = search_cases(cg.sql, f.query, offset=offset, limit=limit)
+    return {"total": total, "offset": offset, "count": len(rows),
+            "cases": [r | {"state_zh": zh(STATE, r["state"])} for r in rows]}
 
 
 @router.get("/cases/{case_id}", tags=["cases"])
