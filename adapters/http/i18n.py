@@ -65,6 +65,23 @@ WORDS = {
     "daily": ("日汇总", "Daily summary"), "weekly": ("周小结", "Weekly summary"),
     "monthly": ("月通报", "Monthly bulletin"), "download": ("下载", "Download"),
     "lang": ("EN", "中文"),
+    # the case page's steps, the trail and the scoreboard (h3)
+    "reason_required": ("请填写理由：此操作必须说明理由", "Give a reason: this step needs one"),
+    "confirm_q": ("确认执行「{}」？此操作不可撤销。", "Really {}? This cannot be undone."),
+    "confirm": ("确认", "Confirm"), "cancel": ("取消", "Cancel"),
+    "destructive": ("退回/否决类操作", "undoes work"), "required": ("必填", "required"),
+    "required_if_rejected": ("不通过/不同意时必填", "required when rejecting"),
+    "auto": ("自动判定", "Automatic"), "on_time": ("按时", "on time"),
+    "extended_by": ("延长", "extended by"), "hours": ("小时", "h"),
+    "current": ("当前", "current"), "past": ("已结束", "ended"),
+    "menu": ("菜单", "Menu"), "reported": ("上报", "Reported"), "resolved_at": ("处置完成", "Resolved"),
+    "place": ("地点", "Place"), "late_q": ("是否超时", "Late?"), "missed_steps": ("超时环节", "Missed steps"),
+    "lines": ("显示曲线", "Lines shown"), "top5": ("前5名", "Top 5"), "partial": ("未完", "partial"),
+    "partial_note": ("虚线为尚未结束的本周，数据不完整", "Dashed: the current week, not over yet"),
+    "hidden_cases": ("条不属本单位，未列出", "cases of other units, not listed"),
+    "kind": ("类型", "Kind"), "outcome": ("结果", "Outcome"), "at": ("时间", "When"),
+    "step_deadline": ("环节时限（是否按时）", "Step due (on time?)"),
+    "not_late": ("未超时", "not late"),
     # the map, its location picker, live alerts and the reports' periods (h4)
     "map_cluster": ("聚合点（案件数）", "Cluster (number of cases)"),
     "pick_on_map": ("在地图上点击选择位置：自动填写经纬度并选中所在网格", "Click the map to fill latitude, longitude and the grid cell"),
@@ -75,10 +92,37 @@ WORDS = {
     "period": ("报表周期", "Period"), "day": ("日", "Day"), "week": ("周", "Week"), "month": ("月", "Month"),
     "show": ("查看", "Show"), "patrol_period": ("巡查日报情况", "Patrol reports"),
     "patrol_status": ("报告情况", "Status"), "patrol_cases": ("当日巡查上报", "Patrol cases that day"),
+    # the case list: search, pages, saved filters, export (lead)
+    "search": ("查询", "Search"), "search_hint": ("编号、描述或外部编号", "Number, description or external id"),
+    "export_xlsx": ("导出 Excel", "Export to Excel"), "save_filter": ("保存为常用查询", "Save as a filter"),
+    "filter_name": ("名称", "Name"), "saved_filters": ("常用查询", "Saved filters"),
+    "delete": ("删除", "Delete"), "prev": ("上一页", "Previous"), "next": ("下一页", "Next"),
+    "page_of": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
+    "rows_of": ("第 {first}–{last} 条，共 {total} 条", "{first}–{last} of {total}"),
+    "per_page": ("每页", "Per page"), "sort": ("排序", "Sort"), "late_any": ("是否超时", "Late or not"),
+    "late_yes": ("超时（逾期或曾超时）", "Late (overdue or missed a step)"), "late_no": ("未超时", "Not late"),
+    "reported_desc": ("上报时间（新→旧）", "Reported (newest first)"),
+    "reported_asc": ("上报时间（旧→新）", "Reported (oldest first)"), "due_asc": ("截止时间（近→远）", "Due (soonest first)"),
+    "number_asc": ("案件编号", "Case number"), "reset": ("清除条件", "Clear"),
+    "no_cases": ("没有符合条件的案件。", "No case matches these filters."),
 }
 
 
 WORDS |= FIELD_WORDS  # the field app's (城管通, /m/)
+
+WORDS |= {  # photo evidence (证据材料): the case page's groups, the forms' photo field
+    "ev_before": ("上报照片（处置前）", "Reported (before)"),
+    "ev_after": ("处置后照片", "After resolving"), "ev_check": ("核查照片", "At the check"),
+    "ev_other": ("其他材料", "Other"), "ev_photo": ("照片", "Photo"),
+    "ev_open": ("查看大图", "Open the photo"),
+    "photos": ("现场照片", "Photos"),
+    "photo_hint": ("JPEG、PNG 或 WebP，每张不超过 10 MB，最多 5 张", "JPEG, PNG or WebP, up to 10 MB each, at most 5"),
+    "evidence_more": ("或照片链接", "or photo URLs"),
+    "choose_photos": ("选择照片", "Choose photos"), "no_photo_chosen": ("未选择照片", "No photo chosen"),
+    "photos_chosen": ("已选择 {n} 张：", "{n} chosen:"),
+    "photos_too_many": ("最多 5 张照片", "At most 5 photos"),
+    "photo_too_big": ("照片超过 10 MB：", "Photo over 10 MB:"),
+}
 
 
 def word(key: str, lang: str) -> str:
