@@ -39,7 +39,7 @@ def create_app(
 ) -> FastAPI:
     """The whole server for one Casegrid. `follow=True` starts the live projection follower;
     `secure_cookies` (default $CASEGRID_SECURE_COOKIES) when clients reach it over TLS."""
-    from adapters.http import console, health, open311
+    from adapters.http import console, field, health, open311
     from adapters.http.api import auth, commands, geo, reads, reports
     from adapters.http.api import evidence as evidence_api
     from adapters.http.console.pages import render_error
@@ -68,6 +68,7 @@ def create_app(
         app.include_router(part.router)
     app.include_router(open311.router)
     app.include_router(console.router)
+    app.include_router(field.router)  # 城管通, the field app under /m/
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # Chart.js 205 KB -> ~70 KB on the wire
 

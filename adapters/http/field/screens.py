@@ -1,0 +1,114 @@
+"""The field app's screens: home, report (上报), the day's patrol report (巡查日报 / 零报告),
+a unit's inbox (待办), the supervisor's check list (核查) and one case with its step."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+
+from adapters.http import reads
+from adapters.http.api.views import case_detail
+from adapters.http.console.pages import can_patrol, cgrid, due_class, lang_of, viewer
+from adapters.http.field.shared import FIELD_ROLES, before_after, field_page, router
+from domain.city import URGENCIES
+from domain.glossary import PATROL_STATUS, label
+
+CHANNEL_OF = {"supervisor": "patrol", "unit_member": "unit"}  # who reports through what
+
+
+@router.get("/m")
+def bare():
+    return RedirectResponse("/m/", status_code=308)
+
+
+def waiting(request: Request, unit: str | None) -> tuple[list, list]:
+    """The unit's inbox and the check queue, due times coloured."""
+    cg = cgrid(request)
+    request.app.state.follower.ensure()
+    now = cg.service.clock()
+    data = reads.queues(cg, unit=unit, now=now)
+    inbox = list(data.get("unit_inbox", [])) if unit else []
+    check = list(data["queues"].get("check", [])) if unit is None else []
+    for it in inbox + check:
+        it["due_class"] = due_class(it.get("due_at"), now)
+    return inbox, check
+
+
+@router.get("/m/")
+def home(request: Request):
+    user = viewer(request)
+    inbox, check = ([], [])
+    if user.role == "unit_member":
+        inbox, _ = waiting(request, user.unit)
+    elif user.role == "supervisor":
+        _, check = waiting(request, None)
+    return field_page(request, "home.html", user, "home", field=user.role in FIELD_ROLES,
+                      inbox=inbox, check=check, patrol=can_patrol(user))
+
+
+@router.get("/m/report")
+def report(request: Request):
+    user = viewer(request)
+    cg = cgrid(request)
+    groups: dict[str, list] = {}
+    for c in sorted(cg.city.categories.values(), key=lambda c: (c.kind != "event", c.code)):
+        groups.setdefault(c.big_name, []).append(c)
+    cells = [(code, cg.city.areas.get(c.community, "")) for code, c in sorted(cg.city.cells.items())]
+    return field_page(request, "report.html", user, "report", channel=CHANNEL_OF.get(user.role),
+                      groups=groups, cells=cells, urgencies=URGENCIES)
+
+
+@router.get("/m/patrol")
+def patrol(request: Request):
+    """The day's patrol report of the user's squad: the form, or what was reported already."""
+    from adapters.reports import patrol_section
+
+    user = viewer(request)
+    cg = cgrid(request)
+    now = cg.service.clock()
+    today = now.astimezone(cg.city.tz).date()
+    row = None
+    if can_patrol(user):
+        request.app.state.follower.ensure()
+        _, rows = patrol_section(cg.sql, cg.city, today, today, now)
+        row = next((r for r in rows if r["squad"] == user.squad), None)
+    done = bool(row and row["status"] not in ("open", "missed"))
+    if row:
+        row["status_text"] = label(PATROL_STATUS, row["status"], lang_of(request))
+    return field_page(request, "patrol.html", user, "patrol", ok=can_patrol(user),
+                      today=today.isoformat(), squad=user.squad, row=row, done=done,
+                      squad_name=cg.city.squads.get(user.squad or "", ""))
+
+
+@router.get("/m/inbox")
+def inbox(request: Request):
+    user = viewer(request)
+    if user.role != "unit_member":
+        return RedirectResponse("/m/", status_code=303)
+    items, _ = waiting(request, user.unit)
+    return field_page(request, "list.html", user, "inbox", items=items, title="m_inbox",
+                      empty="m_inbox_empty")
+
+
+@router.get("/m/check")
+def check(request: Request):
+    user = viewer(request)
+    if user.role != "supervisor":
+        return RedirectResponse("/m/", status_code=303)
+    _, items = waiting(request, None)
+    return field_page(request, "list.html", user, "check", items=items, title="m_check",
+                      empty="m_check_empty")
+
+
+@router.get("/m/cases/{case_id}")
+def case(request: Request, case_id: str):
+    user = viewer(request)
+    cg = cgrid(request)
+    detail = case_detail(cg, user, case_id)
+    c = detail["case"]
+    c["due_class"] = due_class(c["due_at"], cg.service.clock()) if c["step"] else ""
+    steps = {a["action"] for a in detail["allowed"]}
+    before, after = before_after(detail["timeline"])
+    return field_page(request, "case.html", user, "case", c=c, before=before, after=after,
+                      can_resolve="resolve" in steps, can_return="return" in steps,
+                      can_check="check" in steps)
