@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from domain.case import Case
+from domain.errors import NotFoundError
 from projections.ports import Cur
 from projections.times import ts
+from workflows.numbering import is_number
 
 TERMINAL = ("evaluated", "voided")
 DESCRIPTION_KEPT = 500  # characters of the description kept for search and lists
@@ -136,3 +138,14 @@ def numbers_of(sql, case_ids) -> dict[str, str]:
                          f" AND case_id IN ({', '.join('?' * len(chunk))})", chunk)
         out.update({str(r[0]): r[1] for r in rows})
     return out
+
+
+def case_key(sql, text: str) -> str:
+    """A case as a person names it: its readable number (2026-11-000123) or its id."""
+    text = (text or "").strip() if isinstance(text, str) else text
+    if is_number(text):
+        found = case_id_by_number(sql, text)
+        if found is None:
+            raise NotFoundError(f"case_id: no case numbered '{text}'")
+        return found
+    return text

@@ -15,8 +15,9 @@ from domain.errors import CasegridError, ValidationError
 from domain.lifecycle import CLOSURE_TYPES, RATINGS, STATES
 from domain.machine import allowed_triggers
 from domain.times import local_text, optional_time
-from projections.cases import list_cases
+from projections.cases import case_key, list_cases
 from workflows.commands import CaseAction, ReportCase
+from workflows.numbering import is_number
 
 case_app = typer.Typer(help="Report and move cases (案件).", no_args_is_help=True)
 
@@ -24,7 +25,7 @@ case_app = typer.Typer(help="Report and move cases (案件).", no_args_is_help=T
 def _show_case(cg: Casegrid, case, as_json: bool) -> None:
     view = case_view(case, cg.city, case.holder, datetime.now(UTC))
     emit(view, as_json, lambda: out.print(
-        f"[bold]{view['case_id']}[/] v{view['version']} {view['state']} ({view['state_zh']})"
+        f"[bold]{view['number'] or ''} {view['case_id']}[/] v{view['version']} {view['state']} ({view['state_zh']})"
         f" {view['category']} {view['category_name']} @ {view['grid']}"
         + (f" → {view['unit']}" if view["unit"] else "")
         + (f"  due {view['due_at']}" if view["due_at"] else "")))
@@ -61,10 +62,17 @@ def case_report(
          as_json, lambda: print(case.id))
 
 
+def by_number(cg, text: str) -> str:
+    """A case id, or a readable number looked up in the (caught-up) case summaries."""
+    if is_number(text):
+        cg.projections.catch_up(["cases"])
+    return case_key(cg.sql, text)
+
+
 def _action(trigger: str, doc: str):
     def command(
         ctx: typer.Context,
-        case_id: Annotated[str, typer.Argument(help="Case id")],
+        case_id: Annotated[str, typer.Argument(help="Case id or number (2026-11-000123)")],
         actor: Annotated[str, typer.Option(help="User id from the configuration")],
         unit: Annotated[str | None, typer.Option(help="Member unit (dispatch)")] = None,
         passed: Annotated[bool | None, typer.Option("--passed/--failed", help="Outcome (verify, check)")] = None,
@@ -80,7 +88,7 @@ def _action(trigger: str, doc: str):
         cg = casegrid(ctx, as_json)
         try:
             case = cg.service.act(CaseAction(
-                case_id=case_id, trigger=trigger, actor=actor, unit=unit,
+                case_id=by_number(cg, case_id), trigger=trigger, actor=actor, unit=unit,
                 occurred_at=optional_time(at, "at", cg.city.tz, blank_ok=False),
                 passed=passed, approved=approve, reason=reason, evidence=evidence or [],
                 extra=extra, closure_type=closure_type, rating=rating))
@@ -123,7 +131,7 @@ def case_show(
     cg = casegrid(ctx, as_json)
     try:
         cutoff = optional_time(as_of, "as_of", cg.city.tz, blank_ok=False)
-        events = cg.service.timeline(case_id, as_of=cutoff)
+        events = cg.service.timeline(by_number(cg, case_id), as_of=cutoff)
         if not events:
             raise ValidationError("as_of", f"the case had no events recorded by {as_of}")
         case = cg.app.repository.get(events[0].originator_id, version=events[-1].originator_version)
@@ -136,7 +144,7 @@ def case_show(
     timeline = [event_view(e, cg.city) for e in events]
 
     def text():
-        out.print(f"[bold]Case {view['case_id']}[/]  v{view['version']}")
+        out.print(f"[bold]Case {view['number'] or ''} {view['case_id']}[/]  v{view['version']}")
         for k in ("state", "state_zh", "category", "category_name", "grid", "community", "channel",
                   "urgency", "unit", "routing_rule", "holder", "step", "due_at", "closure_type"):
             if view[k] is not None:

@@ -17,11 +17,11 @@ import structlog
 
 from adapters.bootstrap import Casegrid
 from domain import times
-from domain.errors import CasegridError, NotFoundError
+from domain.errors import CasegridError
 from domain.lifecycle import QUEUES, UNIT_STATES
-from projections.cases import case_id_by_number, due_case_ids, list_cases, numbers_of
+from projections.cases import case_key as projection_case_key
+from projections.cases import due_case_ids, list_cases, numbers_of
 from projections.times import from_ts
-from workflows.numbering import is_number
 
 log = structlog.get_logger("casegrid.http")
 
@@ -214,9 +214,10 @@ def case_trail(cg: Casegrid, case_id: str) -> dict:
 def _numbered(cg: Casegrid, out: dict) -> dict:
     """Each miss with its case's readable number (案件编号)."""
     misses = out.get("misses", [])
-    numbers = numbers_of(cg.sql, [m["case_id"] for m in misses])
-    for m in misses:
-        m["number"] = numbers.get(str(m["case_id"]))
+    numbers = numbers_of(cg.sql, [m["case_id"] for m in misses if "case_id" in m])
+    for m in misses:  # one case's trail lists its misses without the case id
+        if "case_id" in m:
+            m["number"] = numbers.get(str(m["case_id"]))
     return out
 
 
@@ -281,10 +282,4 @@ def now_utc() -> datetime:
 
 def case_key(cg: Casegrid, text: str) -> str:
     """A case as a person names it: its readable number (2026-11-000123) or its id."""
-    text = (text or "").strip()
-    if is_number(text):
-        found = case_id_by_number(cg.sql, text)
-        if found is None:
-            raise NotFoundError(f"case_id: no case numbered '{text}'")
-        return found
-    return text
+    return projection_case_key(cg.sql, text)
