@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from domain.case import Case
+from domain.case_number import is_number
 from domain.errors import NotFoundError
 from projections.ports import Cur
 from projections.times import ts
-from workflows.numbering import is_number
 
 TERMINAL = ("evaluated", "voided")
 DESCRIPTION_KEPT = 500  # characters of the description kept for search and lists

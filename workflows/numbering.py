@@ -9,12 +9,13 @@ The UUID stays the case's internal id; the number is carried on its Reported eve
 
 from __future__ import annotations
 
-import re
 import threading
 from datetime import datetime
 from typing import Protocol
 
-NUMBER_RE = re.compile(r"(\d{4})-(\d{2})-(\d{6,})")
+from domain.case_number import is_number, number_text
+
+__all__ = ["CaseNumbers", "MemoryNumbers", "NumberPool", "is_number"]
 
 
 class CaseNumbers(Protocol):
@@ -53,8 +54,4 @@ class NumberPool:
             got = self.free[scope] = [first, first + self.block]
         seq = got[0]
         got[0] += 1
-        return f"{local.year:04d}-{local.month:02d}-{seq:06d}"
-
-
-def is_number(text: str) -> bool:
-    return isinstance(text, str) and NUMBER_RE.fullmatch(text.strip()) is not None
+        return number_text(local, seq)
