@@ -56,7 +56,7 @@ JS_WORDS = (
     "m_cell_later", "m_cell_none", "m_reason_required", "m_need_category", "m_need_cell",
     "m_need_photo", "m_discard",
     "m_q_waiting", "m_q_sending", "m_q_sent", "m_q_error", "m_q_failed", "m_q_queued",
-    "m_q_report", "m_q_action", "m_q_patrol", "m_q_open", "m_q_photos",
+    "m_q_report", "m_q_action", "m_q_patrol", "m_q_open", "m_q_photos", "m_relogin",
 )
 FIELD_WORDS |= {
     "m_q_waiting": ("条待发送", "waiting"), "m_q_sending": ("正在发送…", "Sending…"),
@@ -65,5 +65,5 @@ FIELD_WORDS |= {
     "m_q_queued": ("已保存，联网后自动发送", "Saved: it is sent when the network returns"),
     "m_q_report": ("上报", "Report"), "m_q_action": ("处置/核查", "Step"),
     "m_q_patrol": ("巡查日报", "Patrol report"), "m_q_open": ("查看案件", "Open the case"),
-    "m_q_photos": ("照片", "photos"),
+    "m_q_photos": ("照片", "photos"), "m_relogin": ("请重新登录", "Log in again"),
 }

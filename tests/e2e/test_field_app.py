@@ -14,6 +14,7 @@ import json
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from adapters.bootstrap import bootstrap
 from adapters.http import geo
 from adapters.http.server import load_demo
 from tests.e2e.browser_support import ARGS, BROWSER, CHROMIUM, SHOTS, wait_js
-from tests.e2e.http_support import LiveServer
+from tests.e2e.http_support import LiveServer, console_login
 from tests.e2e.http_support import login as api_login
 from tests.support import city
 
@@ -310,3 +311,19 @@ def test_manifest_and_service_worker_are_served_as_such(server):
         assert "__VERSION__" not in sw.text
         csp = sw.headers["content-security-policy"]
         assert "worker-src 'self'" in csp and "manifest-src 'self'" in csp
+
+
+@pytest.mark.parametrize("bad, status", [("xyz", 422), ("%00", 422), ("a" * 3000, 422),
+                                         ("%ff%fe", 422), (str(UUID(int=0)), 404)])
+def test_a_bad_case_id_is_refused_by_name(server, bad, status):
+    with httpx.Client(base_url=server.url) as c:
+        console_login(c, "hw_luo", next_="/m/")
+        r = c.get(f"/m/cases/{bad}")
+        assert r.status_code == status and "case_id" in r.text
+
+
+def test_pages_need_a_login(server):
+    with httpx.Client(base_url=server.url) as c:
+        for path in ("/m/", "/m/report", "/m/inbox", "/m/check", "/m/patrol"):
+            r = c.get(path)
+            assert r.status_code == 303 and r.headers["location"] == f"/login?next={path}"

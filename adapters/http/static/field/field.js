@@ -123,6 +123,25 @@
     });
   }
 
+  // the session's CSRF token, fresh: a page from the cache may be older than this login
+  function freshToken() {
+    return fetch('/m/', { credentials: 'same-origin', cache: 'no-store' }).catch(function (e) {
+      throw new Problem(String(e.message || e), false);
+    }).then(function (r) {
+      if (r.redirected || !r.ok) throw new Problem('401 ' + w('m_relogin'), false);
+      return r.text();
+    }).then(function (html) {
+      var m = html.match(/name="csrf-token" content="([^"]+)"/);
+      if (m) CSRF = m[1];
+    });
+  }
+
+  function setback(item, e) {
+    item.error = e.message || String(e);
+    if (e.permanent) { item.failed = true; } else { item.tries += 1; item.next = Date.now() + backoff(item.tries); }
+    return outbox.put(item);
+  }
+
   var flushing = false, timer = null;
   function backoff(tries) { return Math.min(300000, 2000 * Math.pow(2, tries - 1)); }
 
@@ -131,21 +150,19 @@
     flushing = true;
     var sentOnThisPage = [];
     return outbox.all().then(function (items) {
-      var chain = Promise.resolve();
-      items.forEach(function (item) {
+      var due = items.filter(function (i) { return !i.failed && i.next <= Date.now(); });
+      var chain = due.length ? freshToken() : Promise.resolve();
+      due.forEach(function (item) {
         chain = chain.then(function () {
-          if (item.failed || item.next > Date.now()) return;
           return send(item).then(function (res) {
             sentOnThisPage.push({ item: item, res: res });
             return outbox.del(item.key);
-          }, function (e) {
-            item.error = e.message || String(e);
-            if (e.permanent) { item.failed = true; } else { item.tries += 1; item.next = Date.now() + backoff(item.tries); }
-            return outbox.put(item);
-          });
+          }, function (e) { return setback(item, e); });
         });
       });
-      return chain;
+      return chain.catch(function (e) {  // no session (or no network) before sending anything
+        return Promise.all(due.map(function (item) { return setback(item, e); }));
+      });
     }).catch(function (e) { flash(String(e.message || e)); }).then(function () {
       flushing = false;
       return render();
@@ -161,19 +178,29 @@
     });
   }
 
+  function numberOf(res) {
+    // the readable case number (2026-11-000123), else the id's first 8 hex
+    var cid = res && res.case_id;
+    if (!cid || res.number) return Promise.resolve(res && res.number || '');
+    return call('GET', '/api/cases/' + cid).then(function (d) {
+      return (d.case && d.case.number) || cid.slice(0, 8);
+    }, function () { return cid.slice(0, 8); });
+  }
+
   function done(sent) {
     if (!sent.length) return;
     var last = sent[sent.length - 1];
     var cid = last.res && last.res.case_id;
-    var no = last.res && (last.res.number || (cid ? cid.slice(0, 8) : ''));
-    var text = w('m_q_sent') + (no ? ' · ' + no : '');
-    sessionStorage.setItem('cg-flash', JSON.stringify({ text: text, href: cid ? '/m/cases/' + cid : '' }));
-    var here = $('#case');
-    if (here && sent.some(function (s) { return s.item.body && s.item.path.indexOf(here.getAttribute('data-case')) >= 0; })) {
-      location.reload();
-      return;
-    }
-    showFlash();
+    numberOf(last.res).then(function (no) {
+      var text = w('m_q_sent') + (no ? ' · ' + no : '');
+      sessionStorage.setItem('cg-flash', JSON.stringify({ text: text, href: cid ? '/m/cases/' + cid : '' }));
+      var here = $('#case');
+      if (here && sent.some(function (s) { return s.item.path.indexOf(here.getAttribute('data-case')) >= 0; })) {
+        location.reload();
+        return;
+      }
+      showFlash();
+    });
   }
 
   // ------------------------------------------------------------ what the screen shows
@@ -210,6 +237,12 @@
       var e = $('#queue-error');
       e.hidden = !err;
       e.textContent = err ? w('m_q_error') + ': ' + err : '';
+      if (err && err.indexOf('401') === 0) {  // the session ended: log in, then it is sent
+        var a = document.createElement('a');
+        a.href = '/login?next=' + encodeURIComponent(location.pathname);
+        a.id = 'relogin'; a.textContent = ' ' + w('m_relogin');
+        e.appendChild(a);
+      }
       var ul = $('#queue-items');
       ul.textContent = '';
       items.forEach(function (i) {
