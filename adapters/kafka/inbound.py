@@ -44,6 +44,7 @@ from adapters.storage.sql import Sql
 from domain.case import Case
 from domain.errors import CasegridError, RefusedError, ValidationError, printable
 from domain.lifecycle import STATES, UNIT_STATES
+from workflows.numbering import NumberPool
 from workflows.service import CaseService
 
 log = structlog.get_logger("casegrid.kafka.in")
@@ -97,14 +98,15 @@ class InboundProcessor:
         if user.role != "unit_member" or user.unit != msg.unit:
             raise ValidationError("actor", f"'{user.id}' is not a member of unit '{msg.unit}'")
 
-    def _apply(self, msg: Message, cases: dict[UUID, Case]) -> str:
-        """Apply one message to the batch's cases; returns the inbox outcome."""
+    def _apply(self, msg: Message, cases: dict[UUID, Case], pool: NumberPool | None = None) -> str:
+        """Apply one message to the batch's cases (new ones numbered from the batch's
+        `pool`); returns the inbox outcome."""
         svc = self.service
         if msg.type == REPORT:
             if msg.case_id in cases:
                 return "duplicate"
             try:
-                case = svc.prepare_report(msg.command)
+                case = svc.prepare_report(msg.command, pool)
             except ValidationError as e:
                 if e.field == "external_id" and "already case" in e.rule:
                     return "duplicate"
@@ -161,6 +163,7 @@ class InboundProcessor:
                 parsed.append((r, m))
         seen = seen_messages(self.sql, [(m.source, m.message_id) for _, m in parsed])
         cases: dict[UUID, Case] = {}
+        pool = NumberPool(self.service.numbers, sum(m.type == REPORT for _, m in parsed))
         for r, m in parsed:
             key = (m.source, m.message_id)
             if key in seen:
@@ -169,7 +172,7 @@ class InboundProcessor:
                           source=m.source, message_id=m.message_id)
                 continue
             try:
-                outcome = self._apply(m, cases)
+                outcome = self._apply(m, cases, pool)
             except CasegridError as e:
                 rows.dead.append(self._dead_row(r, e))
                 continue
