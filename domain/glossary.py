@@ -135,6 +135,47 @@ PATROL_STATUS = {
     "missed": ("未报告", "Not reported"), "open": ("未报告（未到截止）", "Not yet due"),
 }
 
+URGENCY = {"normal": ("一般", "Normal"), "urgent": ("紧急", "Urgent")}
+
+# how a routing rule (确责规则) is founded
+RULE_KIND = {"law": ("法定职责", "By law"), "precedent": ("判例", "By precedent"),
+             "proposal": ("中心建议", "Center's proposal")}
+
+# the scoreboard's figures (考评指标): counts and rates; domain/indicators.py holds their arithmetic
+INDICATOR = {
+    "reported": ("上报数", "Reported"), "patrol_reported": ("自行巡查上报数", "Found on patrol"),
+    "valid": ("有效上报数(立案)", "Valid reports (filed)"), "filed": ("立案数", "Filed"),
+    "patrol_filed": ("自行发现立案数", "Filed, own finding"),
+    "others_filed": ("他人发现立案数(漏报)", "Filed, found by others (missed)"),
+    "voided": ("作废数", "Voided"), "filed_voided": ("立案后作废数", "Voided after filing"),
+    "dispatched": ("派遣数", "Dispatched"), "due": ("应处置数", "To resolve"),
+    "resolved": ("处置数", "Resolved"), "on_time": ("按期处置数", "Resolved on time"),
+    "overdue": ("超期数", "Overdue"), "overdue_open": ("超期未处置数", "Overdue, unresolved"),
+    "reworked": ("返工案件数", "Cases reworked"), "rework_events": ("返工次数", "Reworks"),
+    "returned": ("退回数", "Returned"), "extended": ("延期数", "Extended"),
+    "shelved": ("挂账数", "Shelved"), "fix_passed": ("整改合格数", "Fixed and passed"),
+    "due_closure": ("应结案数", "To close"), "closed": ("结案数", "Closed"),
+    "closed_on_time": ("按期结案数", "Closed on time"), "verify_due": ("应核实数", "To verify"),
+    "verify_on_time": ("按时核实数", "Verified on time"), "check_due": ("应核查数", "To check"),
+    "check_on_time": ("按时核查数", "Checked on time"), "file_due": ("应立案数", "To file"),
+    "file_on_time": ("按时立案数", "Filed on time"), "dispatch_due": ("应派遣数", "To dispatch"),
+    "dispatch_on_time": ("按时派遣数", "Dispatched on time"),
+    "dispatch_accurate": ("准确派遣数", "Dispatched accurately"), "urged": ("督办数", "Urged"),
+    "filed_accurate": ("准确立案数", "Filed accurately"),
+    "discovery_rate": ("发现率", "Discovery rate"), "valid_report_rate": ("有效上报率", "Valid report rate"),
+    "miss_rate": ("漏报率", "Miss rate"), "resolution_rate": ("处置率", "Resolution rate"),
+    "on_time_resolution_rate": ("按期处置率", "On-time resolution"),
+    "rectification_rate": ("整改率", "Rectification rate"), "rework_rate": ("返工率", "Rework rate"),
+    "overdue_rate": ("超期未处置率", "Overdue rate"), "extension_rate": ("延期率", "Extension rate"),
+    "closure_rate": ("结案率", "Closure rate"), "on_time_closure_rate": ("按期结案率", "On-time closure"),
+    "on_time_verify_rate": ("按时核实率", "On-time verification"),
+    "on_time_check_rate": ("按时核查率", "On-time check"),
+    "on_time_filing_rate": ("按时立案率", "On-time filing"),
+    "accurate_filing_rate": ("准确立案率", "Accurate filing"),
+    "on_time_dispatch_rate": ("按时派遣率", "On-time dispatch"),
+    "accurate_dispatch_rate": ("准确派遣率", "Accurate dispatch"),
+}
+
 
 def zh(table: dict, key, default=None) -> str:
     """The Chinese label of `key` in `table` (the key itself, or `default`, if none)."""

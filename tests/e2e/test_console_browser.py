@@ -54,6 +54,8 @@ def open_from_inbox(pg, case_id: str) -> None:
 
 def submit(pg, action: str) -> None:
     pg.click(f"#act-{action} button[type=submit]")
+    if pg.is_visible("#confirm-dialog"):  # a destructive step asks for confirmation first
+        pg.click("#confirm-ok")
     pg.wait_for_selector("#done, #action-error")
     assert pg.query_selector("#action-error") is None, pg.inner_text("#action-error")
 
@@ -279,6 +281,7 @@ def test_a_stale_form_is_refused_with_the_current_version(page, server):
     svc.act(CaseAction(case.id, "file", "chief_zhao"))  # the duty chief files it meanwhile
     pg.fill("#act-refuse input[name=reason]", "重复上报")
     pg.click("#act-refuse button[type=submit]")
+    pg.click("#confirm-ok")
     pg.wait_for_selector("#action-error")
     assert "v2" in pg.inner_text("#action-error")
     assert pg.inner_text("#case-version") == "2" and state_of(pg) == "pending_dispatch"

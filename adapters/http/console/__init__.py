@@ -15,7 +15,7 @@ from adapters.http.console.pages import router
 # each module adds its routes to `router` when imported: in this order
 # isort: off
 from adapters.http.console import (  # noqa: F401
-    auth, queues, case_list, case_page, report_form, boards, map, reports, patrol, events)
+    auth, queues, case_list, case_page, report_form, boards, map, reports, patrol, events, icon)
 # isort: on
 
 __all__ = ["router"]

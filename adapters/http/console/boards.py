@@ -4,6 +4,7 @@ accountability trail (责任倒查) over a period and of one case."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
@@ -11,14 +12,19 @@ from fastapi.responses import RedirectResponse
 from adapters.http import reads
 from adapters.http.access import TRAIL_READERS, Forbidden, check_read_case, unit_scope
 from adapters.http.api.views import period, series
-from adapters.http.console.pages import cgrid, page, router, viewer
-from adapters.views import EVENT_ZH
+from adapters.http.console.drill import MAX_ROWS, case_rows
+from adapters.http.console.pages import cgrid, lang_of, page, router, viewer
+from adapters.http.i18n import word
+from domain.errors import ValidationError
+from domain.glossary import EVENT, INDICATOR, label
 
 PREFERRED = {  # the chart's first indicator per dimension
     "unit": ["on_time_resolution_rate"], "supervisor": ["valid_report_rate"],
     "dispatcher": ["on_time_dispatch_rate"], "duty-chief": ["on_time_filing_rate"],
     "*": ["discovery_rate", "on_time_closure_rate"],
 }
+KEY_MAX = 64  # a scoreboard row's key (unit id, grid cell, user id…)
+CHART_LINES = 5  # lines drawn at first (the top five by rank); the reader may pick others
 CHART_DIMENSIONS = ("unit", "community", "squad", "street", "district", "supervisor",
                     "dispatcher", "duty-chief", "grid")
 
@@ -43,22 +49,53 @@ def scoreboard_page(request: Request, by: str = "unit", indicator: str | None = 
     shown_rates = [k for k in rate_names if any(r["rates"].get(k) is not None for r in board["rows"])]
     preferred = [p for p in PREFERRED.get(by, PREFERRED["*"]) if p in shown_rates]
     indicator = indicator or (preferred or shown_rates or rate_names or [None])[0]
+    rows = sorted(board["rows"], key=lambda r: (r.get("rank") is None, r.get("rank") or 0, r["key"]))
+    lang = lang_of(request)
+    for r in rows:
+        r["name"] = row_name(cg, by, r["key"], r["name"], lang)
     chart = None
     if indicator and by in CHART_DIMENSIONS:
         chart = series(cg, by=by, indicator=indicator, start=s, end=e)
-        if by == "grid":
-            chart["series"] = chart["series"][:12]
-    rows = sorted(board["rows"], key=lambda r: (r.get("rank") is None, r.get("rank") or 0, r["key"]))
+        chart_lines(cg, chart, rows, lang, today=cg.service.clock().astimezone(cg.city.tz).date())
+    ind_name = lambda k: label(INDICATOR, k, lang) if k in INDICATOR else (  # noqa: E731
+        inds[k]["zh"] if k in inds else k)
     return page(request, "scoreboard.html", user=user, board=board, rows=rows, by=by,
-                dims=reads.dimensions(), inds=inds, rate_names=shown_rates,
+                dims=reads.dimensions(), inds=inds, rate_names=shown_rates, ind_name=ind_name,
                 count_names=[c for c in count_names if any(r["counts"].get(c) for r in rows)][:6],
-                indicator=indicator, start=s.isoformat(), end=e.isoformat(),
+                indicator=indicator, start=s.isoformat(), end=e.isoformat(), chart=chart,
                 chart_json=json.dumps(chart, ensure_ascii=False) if chart else "null")
+
+
+def row_name(cg, by: str, key: str, name: str, lang: str) -> str:
+    """A row's name in the page's language: a grid cell reads 玉龙社区 04号网格 or
+    '玉龙社区 · cell 04' (place names stay as they are); a unit its full name."""
+    if by == "grid" and lang == "en" and key in cg.city.cells:
+        return f"{cg.city.areas.get(cg.city.cells[key].community, '')} · cell {key[-2:]}"
+    return name
+
+
+def chart_lines(cg, chart: dict, rows: list[dict], lang: str, *, today) -> None:
+    """The chart's lines, named as the table names them; the first few by rank drawn, the
+    others offered (the reader picks); the unfinished last period marked partial."""
+    names = {r["key"]: r["name"] for r in rows}
+    ranked = [r["key"] for r in rows]
+    for line in chart["series"]:
+        if cg.city.units.get(line["key"]) is None:
+            line["name"] = names.get(line["key"], line["name"])
+    order = {k: i for i, k in enumerate(ranked)}
+    chart["series"].sort(key=lambda x: order.get(x["key"], len(order)))
+    chart["shown"] = [x["key"] for x in chart["series"][:CHART_LINES]]
+    chart["partial"] = [i for i, p in enumerate(chart["periods"])  # not over, or cut short
+                        if p["to"] >= today.isoformat()
+                        or (date.fromisoformat(p["to"]) - date.fromisoformat(p["from"])).days < 6]
+    chart["partial_label"] = word("partial", lang)
 
 
 @router.get("/scoreboard/explain")
 def explain_page(request: Request, key: str, indicator: str, by: str = "unit"):
     user = viewer(request)
+    if len(key) > KEY_MAX or "\x00" in key:
+        raise ValidationError("key", f"a row key of at most {KEY_MAX} characters, no NUL")
     cg = cgrid(request)
     request.app.state.follower.ensure()
     try:
@@ -67,8 +104,13 @@ def explain_page(request: Request, key: str, indicator: str, by: str = "unit"):
                                                            indicator=indicator, start=s, end=e))
     except reads.Unavailable:
         return page(request, "unavailable.html", user=user, what="scoreboard")
+    lang = lang_of(request)
+    parts = {part: case_rows(cg, data[part]["case_ids"]) for part in ("numerator", "denominator")
+             if data.get(part) and data[part].get("case_ids") is not None}
+    row_label = row_name(cg, by, data["key"], data.get("name") or data["key"], lang)
     return page(request, "explain.html", user=user, x=data, by=by, start=s.isoformat(),
-                end=e.isoformat())
+                end=e.isoformat(), parts=parts, row_label=row_label, max_rows=MAX_ROWS,
+                ind_name=lambda k: label(INDICATOR, k, lang) if k in INDICATOR else k)
 
 
 @router.get("/trail")
@@ -116,9 +158,6 @@ def trail_case_page(request: Request, case_id: str):
         data = reads.case_trail(cg, str(case.id))
     except reads.Unavailable:
         return page(request, "unavailable.html", user=user, what="trail")
-    keys = {"at": "time", "actor": "actor", "role": "role", "type": "event", "reason": "reason",
-            "due_at": "due_at", "holder": "holder", "person": "person", "step": "step",
-            "passed": "passed", "approved": "approve", "minutes": "extra",
-            "recorded_as_of": "time"}
-    return page(request, "trail_case.html", user=user, data=data, case=case, keys=keys,
-                event_zh=EVENT_ZH)
+    lang = lang_of(request)
+    return page(request, "trail_case.html", user=user, data=data, case=case,
+                event_name=lambda t: label(EVENT, t, lang))

@@ -14,21 +14,22 @@ from adapters.http.api.bodies import ActionBody
 from adapters.http.api.commands import act
 from adapters.http.api.deps import note
 from adapters.http.api.views import ACTIONS, case_detail
+from adapters.http.console.case_actions import arrange, done_message, holder_label
 from adapters.http.console.pages import (
     NEAR_MINUTES,
     cgrid,
     due_class,
+    lang_of,
     page,
     posted_form,
     router,
     viewer,
 )
 from adapters.http.errors import status_of
-from adapters.views import EVENT_ZH
+from adapters.http.i18n import word
 from domain.city import User
 from domain.errors import CasegridError, ValidationError
-from domain.glossary import CHANNEL, zh_of
-from domain.lifecycle import CLOSURE_TYPES, RATINGS
+from domain.glossary import CLOSURE_TYPE, EVENT, OUTCOME, RATING, RULE_KIND, URGENCY, label
 from domain.times import optional_time
 
 
@@ -36,20 +37,55 @@ def case_page_for(request: Request, user: User, case_id: str, *, status: int = 2
                   error: dict | None = None, form: dict | None = None):
     """A case's page (as of ?as_of=), with a refused step's error and form when given."""
     cg = cgrid(request)
+    lang = lang_of(request)
     note(request, case_id=case_id)
     as_of = optional_time(request.query_params.get("as_of"), "as_of", cg.city.tz)
     detail = case_detail(cg, user, case_id, as_of)
     now = cg.service.clock()
     c = detail["case"]
     c["due_class"] = due_class(c["due_at"], now) if c["step"] else ""
+    c["holder_name"] = holder_label(c["holder"], cg.city.units, lang)
     suggested = detail["dispatch_suggestion"]
-    return page(request, "case.html", status=status, user=user, c=c, timeline=detail["timeline"],
-                allowed=detail["allowed"], suggestion=suggested, units=cg.city.units,
-                closure_types=CLOSURE_TYPES, ratings=RATINGS, error=error, form=form or {},
-                done=request.query_params.get("done"), event_zh=EVENT_ZH, near=NEAR_MINUTES,
-                channel_zh=zh_of(CHANNEL),
+    done = request.query_params.get("done")
+    done_text = (done_message(ACTIONS[done], c, cg.city.units, cg.city.tz, lang)
+                 if done in ACTIONS and not error else None)
+    return page(request, "case.html", status=status, user=user, c=c,
+                timeline=read_timeline(detail["timeline"], lang),
+                allowed=arrange(detail["allowed"], lang), suggestion=suggested,
+                units=cg.city.units, closure_types=choices(CLOSURE_TYPE, lang),
+                ratings=choices(RATING, lang), urgency=label(URGENCY, c["urgency"], lang),
+                rule_kind=label(RULE_KIND, suggested["kind"], lang) if suggested else None,
+                error=error, form=form or {}, done=done if done_text else None,
+                done_text=done_text, near=NEAR_MINUTES,
                 as_of=request.query_params.get("as_of"),
                 trail_ok=user.role in TRAIL_READERS or user.role == "unit_member")
+
+
+def choices(table: dict, lang: str) -> dict[str, str]:
+    """code → label in the page's language, for a select's options."""
+    return {k: label(table, k, lang) for k in table}
+
+
+def read_timeline(events: list[dict], lang: str) -> list[dict]:
+    """The timeline as a person reads it: each event's name in the page's language, and the
+    step it ended with that step's due time, marked late when the step was missed at any
+    time (a deadline missed, then an extension, is still late: never a green ✓)."""
+    missed: set[str] = set()
+    for e in events:
+        name = label(EVENT, e["type"], lang)
+        if e["type"] == "Checked" and e.get("passed") is not None:
+            name = label(OUTCOME, ("check", bool(e["passed"])), lang)
+        elif e.get("approved") is not None:
+            name += " · " + word("approve" if e["approved"] else "reject", lang)
+        e["name"] = name
+        if e["type"] == "DeadlineMissed" and e.get("missed_step"):
+            missed.add(e["missed_step"])
+        ended = e.get("step_ended")
+        if ended:
+            e["late"] = bool(e.get("late")) or ended in missed
+            if e["type"] != "DeadlineMissed" and e.get("step") != ended:
+                missed.discard(ended)  # the step is over; a later round of it starts clean
+    return events
 
 
 @router.get("/cases/{case_id}")

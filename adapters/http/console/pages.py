@@ -122,7 +122,7 @@ def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         "role_name": lambda r: label(ROLE, r, lang),
         "queue_name": lambda q: label(QUEUE, q, lang),
         "state_zh": lambda s: zh(STATE, s),
-        "state_label": lambda s: s.replace("_", " ") if lang == "en" else zh(STATE, s),
+        "state_label": lambda s: label(STATE, s, lang),
         "action_label": lambda a: label(TRIGGER, ACTIONS.get(a, a), lang),
         "channel_label": lambda c: label(CHANNEL, c, lang),
         "step_label": lambda st: label(STEP, st, lang),
