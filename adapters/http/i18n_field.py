@@ -57,6 +57,7 @@ JS_WORDS = (
     "m_need_photo", "m_discard",
     "m_q_waiting", "m_q_sending", "m_q_sent", "m_q_error", "m_q_failed", "m_q_queued",
     "m_q_report", "m_q_action", "m_q_patrol", "m_q_open", "m_q_photos", "m_relogin",
+    "m_err_network", "m_err_login", "m_err_server", "m_err_refused",
 )
 FIELD_WORDS |= {
     "m_q_waiting": ("条待发送", "waiting"), "m_q_sending": ("正在发送…", "Sending…"),
@@ -66,4 +67,9 @@ FIELD_WORDS |= {
     "m_q_report": ("上报", "Report"), "m_q_action": ("处置/核查", "Step"),
     "m_q_patrol": ("巡查日报", "Patrol report"), "m_q_open": ("查看案件", "Open the case"),
     "m_q_photos": ("照片", "photos"), "m_relogin": ("请重新登录", "Log in again"),
+    "m_err_network": ("网络不通，联网后自动重试", "No network: sent when it returns"),
+    "m_err_login": ("登录已过期", "The session has ended"),
+    "m_err_server": ("服务器暂时无法处理，稍后自动重试", "The server could not take it now: retried shortly"),
+    "m_err_refused": ("服务器拒绝了这一条，请核对后删除并重新填写",
+                      "The server refused this one: check it, discard it and redo it"),
 }

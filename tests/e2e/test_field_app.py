@@ -313,6 +313,67 @@ def test_manifest_and_service_worker_are_served_as_such(server):
         assert "worker-src 'self'" in csp and "manifest-src 'self'" in csp
 
 
+def test_the_outbox_retries_and_waits_for_a_login(server, contexts, tmp_path):
+    """A server that fails once: the report waits and goes again after a pause. A session
+    that ended meanwhile: the report waits for a login, then goes. A big photo is sent
+    downscaled (at most 2000 px)."""
+    from PIL import Image
+
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (4000, 3000), (120, 140, 160)).save(big, quality=90)
+    pg = contexts(service_workers="block")  # page.route does not see a worker's requests
+    field_login(pg, "sup_zhang")
+    before = case_ids(server)
+    fails: list[int] = []
+
+    def once_busy(route):
+        if not fails:
+            fails.append(1)
+            route.fulfill(status=503, json={"error": "unavailable", "message": "busy"})
+        else:
+            route.continue_()
+
+    pg.route("**/api/cases", once_busy)
+    pg.goto(pg.base + "/m/report")
+    pg.wait_for_selector("#cell-text[data-grid]")
+    pg.select_option("#category", "E0104")
+    pg.set_input_files("#photo", str(big))
+    wait_js(pg, "document.getElementById('photo-previews').dataset.n === '1'")
+    pg.click("#send")
+    pg.wait_for_selector("#queue-error:not([hidden])")
+    assert pg.get_attribute("#queue-error", "data-kind") == "server"
+    assert pg.get_attribute("#queue-error", "data-detail").startswith("503")
+    assert "服务器暂时无法处理" in pg.inner_text("#queue-error")
+    wait_js(pg, "document.getElementById('queue-count').dataset.n === '0'", 20)
+    new = case_ids(server) - before
+    assert len(new) == 1 and fails == [1]
+    with api(server, "sup_zhang") as c:
+        [ref] = c.get(f"/api/cases/{new.pop()}").json()["case"]["evidence"]
+        from io import BytesIO
+
+        size = Image.open(BytesIO(c.get(f"/evidence/{ref[7:]}").content)).size
+    assert max(size) <= 2000, size
+
+    # the session ends while the phone is offline: the report waits for a login
+    pg.context.set_offline(True)
+    wait_js(pg, "document.getElementById('net').dataset.state === 'offline'")
+    pg.select_option("#category", "E0107")
+    pg.click("#send")
+    wait_js(pg, "document.getElementById('queue-count').dataset.n === '1'")
+    pg.context.clear_cookies()
+    pg.context.set_offline(False)
+    pg.wait_for_selector("#relogin")
+    shot(pg, "16-queue-needs-login")
+    fits(pg)
+    pg.click("#relogin")
+    pg.fill("#user", "sup_zhang")
+    pg.fill("#password", "demo")
+    pg.click("#login-submit")
+    pg.wait_for_selector("#report-form")
+    wait_js(pg, "document.getElementById('queue-count').dataset.n === '0'", 20)
+    assert len(case_ids(server) - before) == 2
+
+
 @pytest.mark.parametrize("bad, status", [("xyz", 422), ("%00", 422), ("a" * 3000, 422),
                                          ("%ff%fe", 422), (str(UUID(int=0)), 404)])
 def test_a_bad_case_id_is_refused_by_name(server, bad, status):

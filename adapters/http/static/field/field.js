@@ -70,14 +70,19 @@
   }
 
   // ------------------------------------------------------------ sending
-  function Problem(message, permanent) { this.message = message; this.permanent = permanent; }
+  // why an item was not sent: `kind` names the words shown (network, login, server, refused
+  // or a form word); `detail` is the server's own text, kept for whoever helps (data-detail)
+  function Problem(kind, detail, permanent) {
+    this.kind = kind; this.detail = detail || ''; this.permanent = permanent;
+  }
 
   function refusal(r) {
     // 4xx but 401 (log in again), 408, 425, 429: the server refuses it as it is: no retry
-    var transient = r.status >= 500 || [401, 408, 425, 429].indexOf(r.status) >= 0;
+    var kind = r.status === 401 ? 'login' : (r.status >= 500 || [408, 425, 429].indexOf(r.status) >= 0)
+      ? 'server' : 'refused';
     return r.json().catch(function () { return {}; }).then(function (b) {
-      var msg = (b && (b.message || b.rule)) || ('HTTP ' + r.status);
-      throw new Problem(r.status + ' ' + msg, !transient);
+      var msg = (b && (b.message || b.rule)) || '';
+      throw new Problem(kind, r.status + ' ' + msg, kind === 'refused');
     });
   }
 
@@ -86,7 +91,7 @@
     if (body && !isForm) headers['Content-Type'] = 'application/json';
     return fetch(path, { method: method, headers: headers, credentials: 'same-origin',
                          body: isForm ? body : (body ? JSON.stringify(body) : undefined) })
-      .catch(function (e) { throw new Problem(String(e.message || e), false); })
+      .catch(function (e) { throw new Problem('network', String(e.message || e), false); })
       .then(function (r) { return r.ok ? r.json() : refusal(r); });
   }
 
@@ -103,9 +108,9 @@
   function cellOf(item) {
     var b = item.body;
     if (item.kind !== 'report' || b.grid) return Promise.resolve();
-    if (b.lat == null || b.lon == null) return Promise.reject(new Problem(w('m_need_cell'), true));
+    if (b.lat == null || b.lon == null) return Promise.reject(new Problem('m_need_cell', '', true));
     return call('GET', '/api/geo/cell?lat=' + b.lat + '&lon=' + b.lon).then(function (res) {
-      if (!res.grid) throw new Problem(w('m_cell_none'), true);
+      if (!res.grid) throw new Problem('m_cell_none', b.lat + ',' + b.lon, true);
       b.grid = res.grid;
     });
   }
@@ -126,9 +131,9 @@
   // the session's CSRF token, fresh: a page from the cache may be older than this login
   function freshToken() {
     return fetch('/m/', { credentials: 'same-origin', cache: 'no-store' }).catch(function (e) {
-      throw new Problem(String(e.message || e), false);
+      throw new Problem('network', String(e.message || e), false);
     }).then(function (r) {
-      if (r.redirected || !r.ok) throw new Problem('401 ' + w('m_relogin'), false);
+      if (r.redirected || !r.ok) throw new Problem('login', r.status + ' ' + r.url, false);
       return r.text();
     }).then(function (html) {
       var m = html.match(/name="csrf-token" content="([^"]+)"/);
@@ -137,7 +142,8 @@
   }
 
   function setback(item, e) {
-    item.error = e.message || String(e);
+    item.error = e.kind || 'network';
+    item.detail = e.kind ? e.detail : String(e.message || e);
     if (e.permanent) { item.failed = true; } else { item.tries += 1; item.next = Date.now() + backoff(item.tries); }
     return outbox.put(item);
   }
@@ -233,11 +239,14 @@
       var count = $('#queue-count');
       count.setAttribute('data-n', String(items.length));
       count.textContent = items.length + ' ' + w('m_q_waiting');
-      var err = items.map(function (i) { return i.error; }).filter(Boolean).pop();
+      var last = items.filter(function (i) { return i.error; }).pop();
+      var err = last && last.error;
       var e = $('#queue-error');
       e.hidden = !err;
-      e.textContent = err ? w('m_q_error') + ': ' + err : '';
-      if (err && err.indexOf('401') === 0) {  // the session ended: log in, then it is sent
+      e.textContent = err ? w('m_q_error') + ': ' + w(err.indexOf('m_') === 0 ? err : 'm_err_' + err) : '';
+      e.setAttribute('data-kind', err || '');
+      e.setAttribute('data-detail', (last && last.detail) || '');
+      if (err === 'login') {  // the session ended: log in, then it is sent
         var a = document.createElement('a');
         a.href = '/login?next=' + encodeURIComponent(location.pathname);
         a.id = 'relogin'; a.textContent = ' ' + w('m_relogin');
