@@ -87,6 +87,7 @@ WORDS = {
     "pick_on_map": ("在地图上点击选择位置：自动填写经纬度并选中所在网格", "Click the map to fill latitude, longitude and the grid cell"),
     "pick_outside": ("该点不在任何网格内", "That point lies outside every grid cell"),
     "alert_sound": ("提示音", "Sound"), "alert_close": ("关闭", "Close"),
+    "alert_on": ("：开", ": on"), "alert_off": ("：关", ": off"),
     "alert_dispatched": ("新派遣案件", "New case dispatched"), "alert_due": ("即将超时", "Due soon"),
     "alert_reported": ("新上报案件", "New case reported"), "alert_more": ("另有 {n} 条提醒", "{n} more alerts"),
     "period": ("报表周期", "Period"), "day": ("日", "Day"), "week": ("周", "Week"), "month": ("月", "Month"),

@@ -68,7 +68,8 @@ def chosen_period(cg: Casegrid, params) -> dict:
     links = [("daily", "date", a.isoformat())] if kind == "date" else []
     links += [("weekly", "week", week_of(a))] if kind != "month" else []
     links.append(("monthly", "month", a.isoformat()[:7]))
-    return {"kind": kind, "value": value, "start": a, "end": min(b, today), "links": links}
+    return {"kind": kind, "value": value, "start": a, "end": min(b, today), "links": links,
+            "week_of": week_of(a)}
 
 
 @router.get("/reports")

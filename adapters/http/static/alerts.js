@@ -17,9 +17,9 @@
   toggle.type = 'button'; toggle.id = 'alert-sound'; toggle.className = 'link alert-sound';
   function paint() {
     var on = soundOn();
-    toggle.textContent = (on ? '\uD83D\uDD14 ' : '\uD83D\uDD15 ') + w('sound');
+    toggle.textContent = w('sound') + (on ? w('on') : w('off'));
     toggle.setAttribute('aria-pressed', on ? 'true' : 'false');
-    toggle.title = w('sound') + (on ? ' ✓' : ' ✗');
+    toggle.classList.toggle('off', !on);
   }
   toggle.addEventListener('click', function () {
     localStorage.setItem('cg_alert_sound', soundOn() ? 'off' : 'on');
@@ -79,16 +79,21 @@
     beep();
   }
 
-  var after = store.getItem(AFTER);
-  var source = new EventSource('/console/events' + (after ? '?after=' + encodeURIComponent(after) : ''));
-  source.addEventListener('hello', function (e) {
-    state.connected = true;
-    store.setItem(AFTER, JSON.parse(e.data).after);
-  });
-  source.addEventListener('alerts', function (e) {
-    var d = JSON.parse(e.data);
-    store.setItem(AFTER, d.after);
-    show(d.alerts);
-  });
-  window.addEventListener('pagehide', function () { source.close(); });
+  // connect a moment after the page has loaded, so the page first reaches "network idle"
+  function connect() {
+    var after = store.getItem(AFTER);
+    var source = new EventSource('/console/events' + (after ? '?after=' + encodeURIComponent(after) : ''));
+    source.addEventListener('hello', function (e) {
+      state.connected = true;
+      store.setItem(AFTER, JSON.parse(e.data).after);
+    });
+    source.addEventListener('alerts', function (e) {
+      var d = JSON.parse(e.data);
+      store.setItem(AFTER, d.after);
+      show(d.alerts);
+    });
+    window.addEventListener('pagehide', function () { source.close(); });
+  }
+  function later() { setTimeout(connect, 1200); }
+  if (document.readyState === 'complete') later(); else window.addEventListener('load', later);
 })();

@@ -25,10 +25,20 @@
       });
     });
     if (!options || options.labels !== false) {
-      Object.keys(communities).forEach(function (k) {
+      var labels = Object.keys(communities).map(function (k) {
         var r = communities[k];
-        L.marker([r[2], (r[1] + r[3]) / 2], {icon: L.divIcon({className: 'map-label', html: text(k), iconSize: null}), interactive: false}).addTo(map);
+        return {r: r, n: k.length, m: L.marker([r[2], (r[1] + r[3]) / 2], {icon: L.divIcon({className: 'map-label', html: text(k), iconSize: null}), interactive: false}).addTo(map)};
       });
+      // a community's name shows only where its strip is wide enough to hold it
+      var fit = function () {
+        labels.forEach(function (l) {
+          var w = map.latLngToContainerPoint([l.r[2], l.r[3]]).x - map.latLngToContainerPoint([l.r[2], l.r[1]]).x;
+          var el = l.m.getElement();
+          if (el) el.classList.toggle('map-label-hidden', w < l.n * 13 + 6);
+        });
+      };
+      map.on('zoomend', fit);
+      fit();
     }
     return layer;
   }
