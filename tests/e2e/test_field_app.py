@@ -281,6 +281,13 @@ def test_nil_patrol_report(quiet, contexts):
     assert "nil" in pg.get_attribute("#patrol-done", "data-status")
     shot(pg, "14-patrol-done")
     fits(pg)
+    # logging out: the phone forgets the cached pages
+    pg.goto(pg.base + "/m/")
+    wait_js(pg, "caches.keys().then(k => k.some(x => x.startsWith('cg-field-')))")
+    pg.click("#logout")
+    pg.wait_for_selector("#login-form")
+    assert pg.evaluate("caches.keys().then(k => k.filter(x => x.startsWith('cg-field-')).length)") == 0
+    assert pg.goto(pg.base + "/m/").url.endswith("/login?next=/m/")
 
 
 def test_english(server, contexts):

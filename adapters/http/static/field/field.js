@@ -9,6 +9,7 @@
   var meta = document.querySelector('meta[name="csrf-token"]');
   var CSRF = meta ? meta.content : '';
   var MAX_SIDE = 2000;
+  var ME = document.body.getAttribute('data-user') || '';  // items wait for the one who made them
   function $(s, root) { return (root || document).querySelector(s); }
   function w(k) { return W[k] || k; }
 
@@ -40,7 +41,8 @@
   var outbox = {
     all: function () {
       return store('readonly', function (s) { return s.getAll(); }).then(function (items) {
-        return (items || []).sort(function (a, b) { return a.made < b.made ? -1 : 1; });
+        return (items || []).filter(function (i) { return i.user === ME; })
+          .sort(function (a, b) { return a.made < b.made ? -1 : 1; });
       });
     },
     put: function (item) { return store('readwrite', function (s) { return s.put(item); }); },
@@ -59,7 +61,7 @@
   function enqueue(kind, path, body, photos, label) {
     var item = { key: uuid(), kind: kind, path: path, body: body, photos: photos || [],
                  refs: [], made: new Date().toISOString(), tries: 0, next: 0, error: null,
-                 failed: false, label: label || '', page: location.pathname };
+                 failed: false, label: label || '', page: location.pathname, user: ME };
     return outbox.put(item).then(function () {
       flash(navigator.onLine ? w('m_q_sending') : w('m_q_queued'));
       window.scrollTo(0, 0);  // the outbox and the message are at the top
@@ -420,6 +422,22 @@
   }
 
   // ------------------------------------------------------------ start
+  // logging out: this phone forgets the cached pages (they show the user's cases); what
+  // is still waiting stays, and is sent when the same person logs in again
+  var logout = $('#logout-form');
+  if (logout) {
+    logout.addEventListener('submit', function (ev) {
+      if (!window.caches || logout.getAttribute('data-cleared')) return;
+      ev.preventDefault();
+      caches.keys().then(function (keys) {
+        return Promise.all(keys.filter(function (k) { return k.indexOf('cg-field-') === 0; })
+          .map(function (k) { return caches.delete(k); }));
+      }).catch(function () {}).then(function () {
+        logout.setAttribute('data-cleared', '1');
+        logout.submit();
+      });
+    });
+  }
   document.addEventListener('click', function (e) {
     var b = e.target.closest && e.target.closest('[data-discard]');
     if (b) outbox.del(b.getAttribute('data-discard')).then(render);
