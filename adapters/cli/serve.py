@@ -31,7 +31,7 @@ def serve(
 
     st = state(ctx)
     cg = bootstrap(data_dir=st.data_dir, config=st.config)
-    if demo and not load_demo(cg):
+    if demo and not load_demo(cg, photos=True):
         print(f"the store already holds {cg.projections.head()} events: not loading the demo "
               "(use an empty --data-dir for a fresh one)")
     app_ = create_app(cg, credentials=credentials, follow=True, tick_every=tick_every,

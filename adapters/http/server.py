@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from adapters.bootstrap import Casegrid
+from adapters.evidence.demo import add_demo_photos
 from workflows.simulation import Simulation
 
 DEMO_CASES = 600
@@ -16,8 +17,10 @@ DEMO_DAYS = 30  # the month up to now, so the queues hold fresh work as well as 
 DEMO_PASSWORD = "demo"
 
 
-def load_demo(cg: Casegrid, *, cases: int = DEMO_CASES, seed: int = 1, echo=print) -> bool:
-    """Simulate the last month of the sample city into an empty store (False if not empty).
+def load_demo(cg: Casegrid, *, cases: int = DEMO_CASES, seed: int = 1, echo=print,
+              photos: bool = False) -> bool:
+    """Simulate the last month of the sample city into an empty store (False if not empty);
+    `photos`: three more cases with real stored photos (adapters/evidence/demo.py).
 
     The month ends now: cases reported in the last days are still open, with due times
     still ahead, near or just passed, next to older overdue ones.
@@ -41,6 +44,8 @@ def load_demo(cg: Casegrid, *, cases: int = DEMO_CASES, seed: int = 1, echo=prin
     stats = sim.run(cases, cg.service.execute, tick)
     cg.projections.catch_up()
     filed = patrol_reports(cg, first, now, seed=seed)
+    if photos:
+        add_demo_photos(cg, now)
     cg.projections.catch_up()
     echo(f"demo loaded: {stats.cases} cases, {stats.commands} commands, "
          f"{stats.deadline_misses} missed deadlines, {filed} patrol reports "

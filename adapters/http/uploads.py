@@ -30,8 +30,10 @@ async def bounded_body(request: Request, limit: int, field: str) -> bytes:
     return b"".join(chunks)
 
 
-async def bounded_form(request: Request, limit: int, field: str) -> FormData:
-    """The posted form (urlencoded or multipart) of a body of at most `limit` bytes."""
+async def bounded_form(request: Request, limit: int, field: str,
+                       file_fields: tuple[str, ...] = ()) -> FormData:
+    """The posted form (urlencoded or multipart) of a body of at most `limit` bytes; a
+    file under a name not in `file_fields` is refused naming that field."""
     body = await bounded_body(request, limit, field)
     sent = False
 
@@ -44,9 +46,14 @@ async def bounded_form(request: Request, limit: int, field: str) -> FormData:
 
     again = Request(request.scope, replay)
     try:
-        return await again.form(max_files=MAX_FILES, max_fields=200)
+        form = await again.form(max_files=MAX_FILES, max_fields=200)
     except HTTPException as e:
         raise ValidationError(field, f"the form could not be read: {e.detail}") from None
+    for key, value in form.multi_items():
+        if not isinstance(value, str) and key not in file_fields:
+            await form.close()
+            raise ValidationError(key[:100], "must be text, not a file")
+    return form
 
 
 def files_of(form: FormData, field: str) -> list[UploadFile]:

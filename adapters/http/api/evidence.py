@@ -49,7 +49,10 @@ async def store_uploads(request: Request, cg, form, field: str) -> list[Stored]:
     """Store every photo posted under `field` (all checked before any is kept)."""
     store = store_of(cg)
     files = files_of(form, field)
-    datas = [await f.read() for f in files]
+    datas = []
+    for f in files:
+        datas.append(await f.read())
+        await f.close()
     return await run_in_threadpool(store.put_all, datas, field)
 
 
@@ -61,7 +64,7 @@ async def upload(request: Request, user: Me, cg: Cg):
     decide the type, not the file name. The same bytes give the same `ref`."""
     check_write(user, "upload_evidence")
     store = store_of(cg)
-    form = await bounded_form(request, store.limits.max_bytes + SLACK, "file")
+    form = await bounded_form(request, store.limits.max_bytes + SLACK, "file", ("file",))
     files = files_of(form, "file")
     if not files:
         raise ValidationError("file", "is required: a JPEG, PNG or WebP photo as "

@@ -15,6 +15,7 @@ from adapters.http.api.commands import act
 from adapters.http.api.deps import note
 from adapters.http.api.views import ACTIONS, case_detail
 from adapters.http.console.case_actions import arrange, done_message, holder_label
+from adapters.http.console.evidence_form import photo_refs, typed_refs
 from adapters.http.console.pages import (
     NEAR_MINUTES,
     cgrid,
@@ -107,7 +108,7 @@ async def case_act(request: Request, case_id: str, action: str):
     form = await posted_form(request)
     if action not in ACTIONS:
         raise ValidationError("action", f"'{action}' is not one of {', '.join(ACTIONS)}")
-    evidence = [e.strip() for e in str(form.get("evidence") or "").split() if e.strip()]
+    evidence: list[str] = []
     version = str(form.get("expected_version") or "")
     body = ActionBody(
         unit=form.get("unit") or None, passed=flag(form.get("passed")),
@@ -115,7 +116,9 @@ async def case_act(request: Request, case_id: str, action: str):
         extra=form.get("extra") or None, closure_type=form.get("closure_type") or None,
         rating=form.get("rating") or None, evidence=evidence,
         expected_version=int(version) if version.isdigit() else None)
-    try:
+    try:  # typed refs, then the posted photos stored (证据材料)
+        body.evidence = [*typed_refs(request, form),
+                         *await photo_refs(request, user, ACTIONS[action], form)]
         await run_in_threadpool(act, cg, user, case_id, ACTIONS[action], body)
     except CasegridError as e:
         status, error = status_of(e), e.to_dict() | {"action": action}

@@ -17,6 +17,7 @@ from adapters.http.api.auth import COOKIE
 from adapters.http.api.deps import note
 from adapters.http.api.views import ACTIONS
 from adapters.http.auth import AuthError
+from adapters.http.console.evidence_form import read_form
 from adapters.http.i18n import QUEUE, ROLE, word
 from domain.city import User
 from domain.glossary import CHANNEL, DIMENSION, STATE, STEP, TRIGGER, label, zh
@@ -56,7 +57,7 @@ def session_csrf(request: Request) -> str | None:
 
 async def posted_form(request: Request):
     """A logged-in console form, checked for CSRF (its token and its Origin)."""
-    form = await request.form()
+    form = await read_form(request)  # bounded: photos at most, never a disk full of upload
     csrf.check_form(request, form, session_csrf(request))
     return form
 

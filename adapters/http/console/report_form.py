@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from adapters.http.access import check_write
+from adapters.http.console.evidence_form import photo_refs, typed_refs
 from adapters.http.console.pages import (
     cgrid,
     page,
@@ -48,7 +49,10 @@ async def report_post(request: Request):
     user = viewer(request)
     cg = cgrid(request)
     form = await posted_form(request)
-    evidence = [e.strip() for e in str(form.get("evidence") or "").split() if e.strip()]
+    try:  # typed refs, then the posted photos stored (证据材料)
+        evidence = [*typed_refs(request, form), *await photo_refs(request, user, "report", form)]
+    except CasegridError as e:
+        return report_page(request, user, status_of(e), e.to_dict(), dict(form))
 
     def run():
         if user.role == "inspector":
