@@ -81,7 +81,7 @@ WORDS = {
     "hidden_cases": ("条不属本单位，未列出", "cases of other units, not listed"),
     "kind": ("类型", "Kind"), "outcome": ("结果", "Outcome"), "at": ("时间", "When"),
     "step_deadline": ("环节时限（是否按时）", "Step due (on time?)"),
-    "not_late": ("未超时", "not late"),
+    "not_late": ("未超时", "not late"), "minutes": ("分钟", "min"),
     # the map, its location picker, live alerts and the reports' periods (h4)
     "map_cluster": ("聚合点（案件数）", "Cluster (number of cases)"),
     "pick_on_map": ("在地图上点击选择位置：自动填写经纬度并选中所在网格", "Click the map to fill latitude, longitude and the grid cell"),

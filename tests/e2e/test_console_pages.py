@@ -248,10 +248,13 @@ def test_the_grid_scoreboard_fits_a_desk(page, server):
     assert width > 4 * em
     # a few lines at a time: five drawn, the reader ticks another
     assert pg.evaluate("cgChart.data.datasets.filter((d, i) => cgChart.isDatasetVisible(i)).length") == 5
+    if not pg.is_visible("#chart-lines"):  # many lines: the chooser starts folded
+        pg.click("#chart-lines-box summary")
     boxes = pg.query_selector_all("#chart-lines input[data-key]")
     unticked = next(b for b in boxes if not b.is_checked())
     unticked.check()
     assert pg.evaluate("cgChart.data.datasets.filter((d, i) => cgChart.isDatasetVisible(i)).length") == 6
+    assert pg.inner_text("#lines-n") == "6"
     # the current week is not over: marked partial
     assert pg.is_visible("#partial-note")
     assert "未完" in pg.evaluate("cgChart.data.labels[cgChart.data.labels.length - 1]")

@@ -18,7 +18,8 @@
     var c = colors[i % colors.length];
     return {label: s.name, key: s.key, hidden: shown.indexOf(s.key) < 0,
             data: s.values.map(function (v) { return v == null ? null : Math.round(v * 1000) / 10; }),
-            borderColor: c, backgroundColor: c, spanGaps: true, tension: 0.2, cubicInterpolationMode: 'monotone',
+            borderColor: c, backgroundColor: c, spanGaps: false,  // a week with no figure is a gap, not a slope
+            tension: 0.2, cubicInterpolationMode: 'monotone',
             segment: {borderDash: dashed},
             pointStyle: s.values.map(function (v, j) { return partial.indexOf(j) >= 0 ? 'rectRot' : 'circle'; })};
   });
@@ -39,6 +40,8 @@
         if (d.key === box.getAttribute('data-key')) { d.hidden = !box.checked; chart.setDatasetVisibility(i, box.checked); }
       });
       chart.update();
+      var n = document.getElementById('lines-n');
+      if (n) n.textContent = document.querySelectorAll('#chart-lines input:checked').length;
     });
   });
   window.cgChart = chart;
