@@ -36,10 +36,14 @@ def limits_from(env: dict) -> Limits:
 
 def evidence_store(data_dir: str | Path | None = None, env: dict | None = None) -> EvidenceStore:
     """S3 when CASEGRID_EVIDENCE_S3_URL is set (in `env` or the environment), else files
-    under `<data_dir>/evidence` (data_dir: the argument, $CASEGRID_DATA_DIR or ./data)."""
+    under `<data dir>/evidence` (the argument, $CASEGRID_DATA_DIR, the folder of
+    $SQLITE_DBNAME, else ./data)."""
     merged = {**os.environ, **(env or {})}
     limits = limits_from(merged)
     if merged.get(PREFIX + "URL"):
         return S3Store.from_env(merged, limits)
-    folder = Path(data_dir or merged.get("CASEGRID_DATA_DIR") or "data")
-    return FileStore(folder / "evidence", limits)
+    folder = data_dir or merged.get("CASEGRID_DATA_DIR")
+    db = merged.get("SQLITE_DBNAME", "")
+    if not folder and db and db != ":memory:" and not db.startswith("file:"):
+        folder = Path(db).parent  # beside the SQLite store it belongs to
+    return FileStore(Path(folder or "data") / "evidence", limits)

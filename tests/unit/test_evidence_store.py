@@ -161,3 +161,23 @@ def test_unknown_refs_are_not_found(store):
         with pytest.raises(NotFoundError):
             get(ref)
     assert store.missing([ref, "https://example.org/a.jpg"]) == [ref]
+
+
+def test_the_store_lives_under_the_data_dir(tmp_path):
+    from adapters.evidence import evidence_store
+
+    assert evidence_store(tmp_path).root == tmp_path / "evidence"
+    db = {"SQLITE_DBNAME": str(tmp_path / "x" / "cg.sqlite")}
+    assert evidence_store(env=db).root == tmp_path / "x" / "evidence"  # beside its store
+    assert evidence_store(tmp_path, env=db).root == tmp_path / "evidence"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ten", "1e9", "99999999999", "1\x00"])
+def test_limits_from_the_environment_are_whole_numbers(value):
+    from adapters.evidence import limits_from
+    from domain.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        limits_from({"CASEGRID_EVIDENCE_MAX_BYTES": value})
+    assert e.value.field == "CASEGRID_EVIDENCE_MAX_BYTES"
+    assert limits_from({"CASEGRID_EVIDENCE_MAX_BYTES": "2048"}).max_bytes == 2048

@@ -56,9 +56,24 @@ async def store_uploads(request: Request, cg, form, field: str) -> list[Stored]:
     return await run_in_threadpool(store.put_all, datas, field)
 
 
-@router.post("/api/evidence", status_code=201, responses={
-    413: {"description": "The file is larger than the limit (default 10 MB)"},
-    415: {"description": "Not a JPEG, PNG or WebP image"}})
+UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary",
+                            "description": "one JPEG, PNG or WebP photo"}}}}}}
+IMAGES = {200: {"description": "The image", "content": {
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+    304: {"description": "Not modified (If-None-Match)"},
+    303: {"description": "Not logged in: to the login page"},
+    **{s: {"description": d, "content": {"text/html": {}}} for s, d in (
+        (403, "Not for this role"), (404, "No such photo"),
+        (422, "The ref is not 64 lowercase hex"))}}
+
+
+@router.post("/api/evidence", status_code=201, openapi_extra={"requestBody": UPLOAD_BODY},
+             responses={413: {"description": "Larger than the limit (default 10 MB)"},
+                        415: {"description": "Not a JPEG, PNG or WebP image"}})
 async def upload(request: Request, user: Me, cg: Cg):
     """Upload one photo (multipart/form-data, field `file`: JPEG, PNG or WebP). The bytes
     decide the type, not the file name. The same bytes give the same `ref`."""
@@ -92,19 +107,19 @@ async def _serve(request: Request, ref: str, cg, what: str) -> Response:
     return _blob(blob, ref.removeprefix("sha256:"), request)
 
 
-@router.get("/evidence/{ref}", include_in_schema=True, response_class=Response)
+@router.get("/evidence/{ref}", response_class=Response, responses=IMAGES)
 async def photo(request: Request, ref: str, user: Me, cg: Cg):
     """The photo as displayed (EXIF orientation applied, no metadata)."""
     return await _serve(request, ref, cg, "photo")
 
 
-@router.get("/evidence/{ref}/thumb", response_class=Response)
+@router.get("/evidence/{ref}/thumb", response_class=Response, responses=IMAGES)
 async def thumb(request: Request, ref: str, user: Me, cg: Cg):
     """The thumbnail: a JPEG of at most 320 px."""
     return await _serve(request, ref, cg, "thumb")
 
 
-@router.get("/evidence/{ref}/original", response_class=Response)
+@router.get("/evidence/{ref}/original", response_class=Response, responses=IMAGES)
 async def original(request: Request, ref: str, user: Me, cg: Cg):
     """Exactly the uploaded bytes, with the phone's metadata (GPS included): for the
     center's roles, as proof (its SHA-256 is the ref)."""
