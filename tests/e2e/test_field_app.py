@@ -343,6 +343,7 @@ def test_the_outbox_retries_and_waits_for_a_login(server, contexts, tmp_path):
     pg.route("**/api/cases", once_busy)
     pg.goto(pg.base + "/m/report")
     pg.wait_for_selector("#cell-text[data-grid]")
+    assert pg.is_hidden("#recent-cats")  # nothing reported on this phone yet
     pg.select_option("#category", "E0104")
     pg.set_input_files("#photo", str(big))
     wait_js(pg, "document.getElementById('photo-previews').dataset.n === '1'")
@@ -364,7 +365,8 @@ def test_the_outbox_retries_and_waits_for_a_login(server, contexts, tmp_path):
     # the session ends while the phone is offline: the report waits for a login
     pg.context.set_offline(True)
     wait_js(pg, "document.getElementById('net').dataset.state === 'offline'")
-    pg.select_option("#category", "E0107")
+    pg.click('#recent-cats .chip[data-cat="E0104"]')  # the last category, one tap
+    assert pg.input_value("#category") == "E0104"
     pg.click("#send")
     wait_js(pg, "document.getElementById('queue-count').dataset.n === '1'")
     pg.context.clear_cookies()

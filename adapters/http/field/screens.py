@@ -96,6 +96,8 @@ def check(request: Request):
     if user.role != "supervisor":
         return RedirectResponse("/m/", status_code=303)
     _, items = waiting(request, None)
+    cells = cgrid(request).city.cells
+    items.sort(key=lambda it: getattr(cells.get(it["grid"]), "squad", None) != user.squad)
     return field_page(request, "list.html", user, "check", items=items, title="m_check",
                       empty="m_check_empty")
 

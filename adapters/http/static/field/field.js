@@ -357,6 +357,8 @@
       }, function () { posText.textContent = w('m_no_gps'); },
       { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     }
+    var cat = $('#category');
+    recentChips(cat);
     $('#locate').addEventListener('click', locate);
     grid.addEventListener('change', function () { grid.setAttribute('data-auto', '0'); });
     window.addEventListener('online', findCell);
@@ -364,7 +366,6 @@
 
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
-      var cat = $('#category');
       if (!cat.value) return formError(form, w('m_need_category'));
       if (!grid.value && pos.lat == null) return formError(form, w('m_need_cell'));
       formError(form, '');
@@ -374,13 +375,44 @@
                    urgency: urgency, description: $('#description').value.trim(),
                    lat: pos.lat, lon: pos.lon };
       var label = cat.options[cat.selectedIndex].textContent;
+      remember(cat.value);
       enqueue('report', '/api/cases', body, photos.splice(0), label).then(function () {
         form.reset();
+        recentChips(cat);
         $('#photo-previews').textContent = '';
         $('#photo-previews').removeAttribute('data-n');
         grid.value = cellText.getAttribute('data-grid') || '';
       });
     });
+  }
+
+  // the categories this phone reported last, one tap each
+  var RECENT = 'cg-recent-categories';
+  function recent() {
+    try { return JSON.parse(localStorage.getItem(RECENT) || '[]'); } catch (e) { return []; }
+  }
+  function remember(code) {
+    var list = recent().filter(function (c) { return c !== code; });
+    list.unshift(code);
+    localStorage.setItem(RECENT, JSON.stringify(list.slice(0, 4)));
+  }
+  function recentChips(select) {
+    var box = $('#recent-cats');
+    if (!box) return;
+    box.textContent = '';
+    recent().forEach(function (code) {
+      var opt = select.querySelector('option[value="' + code.replace(/[^A-Za-z0-9_-]/g, '') + '"]');
+      if (!opt) return;
+      var b = document.createElement('button');
+      b.type = 'button'; b.className = 'chip'; b.textContent = opt.textContent;
+      b.setAttribute('data-cat', code);
+      b.addEventListener('click', function () {
+        select.value = code;
+        box.querySelectorAll('.chip').forEach(function (c) { c.classList.toggle('on', c === b); });
+      });
+      box.appendChild(b);
+    });
+    box.hidden = !box.children.length;
   }
 
   // ------------------------------------------------------------ a case's step
