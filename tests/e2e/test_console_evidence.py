@@ -107,3 +107,21 @@ def test_a_report_with_a_photo_shows_it(server, page):
     page.wait_for_selector(f"{before} .ev-photo img")
     loaded(page, before, 1)
     no_overflow(page)
+
+
+def test_the_evidence_reads_in_english_too(server, page):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    cid = server.cg.sql.query("SELECT case_id FROM cg_cases WHERE state = 'closed' "
+                              "AND description LIKE '演示%'")[0][0]
+    login(page, "chief_zhao")
+    page.goto(f"{page.base}/lang/en?next=/cases/{cid}")
+    text = page.inner_text("#evidence")
+    assert "Reported (before)" in text and "After resolving" in text
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in text.replace("张伟", "").replace(
+        "罗刚", ""))  # only people's names stay in Chinese
+    loaded(page, "#evidence", 2)
+    no_overflow(page)
+    shot(page, "evidence-closed-en-desktop")
+    page.goto(f"{page.base}/lang/zh?next=/report")
+    shot(page, "evidence-report-form-desktop")
+    no_overflow(page)

@@ -64,6 +64,12 @@ def test_a_jpeg_upload_answers_the_contract_and_is_served(api):
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     assert api.get(body["url"], headers={"If-None-Match": f'"{hex_}"'}).status_code == 304
     assert upload(api, data).json()["ref"] == body["ref"]  # the same bytes, the same ref
+    about = api.get(f"/api/evidence/{hex_}")
+    assert about.status_code == 200 and about.json() == body | {"verified": True}
+    assert api.get(f"/api/evidence/{body['ref']}").json()["verified"] is True
+    assert api.get("/api/evidence/" + "0" * 64).status_code == 404
+    r = api.get("/api/evidence/xyz")
+    assert r.status_code == 422 and r.json()["field"] == "ref"
 
 
 def test_png_and_webp_uploads_keep_their_type(api):
@@ -132,6 +138,15 @@ def test_login_role_and_csrf(server):
     with httpx.Client(base_url=server.url, timeout=30) as anon:
         r = anon.get(f"/evidence/{hashlib.sha256(jpeg).hexdigest()}/thumb")
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_a_swapped_original_shows_as_not_verified(api, server):
+    data = (DATA / "small.webp").read_bytes()
+    hex_ = upload(api, data, "small.webp").json()["ref"][7:]
+    (server.cg.evidence.root / hex_[:2] / hex_[2:4] / hex_).write_bytes(data + b"x")
+    assert api.get(f"/api/evidence/{hex_}").json()["verified"] is False
+    assert upload(api, data, "small.webp").status_code == 201  # the upload heals it
+    assert api.get(f"/api/evidence/{hex_}").json()["verified"] is True
 
 
 def test_refs_are_64_hex_and_unknown_ones_404(api):

@@ -1,6 +1,7 @@
 """Photo evidence over HTTP (证据材料): upload one photo, then fetch it or its thumbnail.
 
     POST /api/evidence              multipart, field `file` → 201 {ref, url, thumb_url, …}
+    GET  /api/evidence/<hex>        the same answer, and `verified` (the file still matches)
     GET  /evidence/<hex>            the photo (orientation applied, no metadata)
     GET  /evidence/<hex>/thumb      the ~320 px JPEG thumbnail
     GET  /evidence/<hex>/original   exactly the uploaded bytes (center roles: proof)
@@ -89,6 +90,16 @@ async def upload(request: Request, user: Me, cg: Cg):
     stored = (await store_uploads(request, cg, form, "file"))[0]
     note(request, evidence=stored.ref)
     return JSONResponse(stored.as_dict(), status_code=201)
+
+
+@router.get("/api/evidence/{ref}")
+async def about(request: Request, ref: str, user: Me, cg: Cg):
+    """What is stored under a ref (its upload's answer) and whether the stored original
+    still hashes to it (`verified`): a client can ask before uploading again."""
+    ref = ref_of(ref, "ref")
+    store = store_of(cg)
+    info = await run_in_threadpool(store.info, ref)
+    return info.as_dict() | {"verified": await run_in_threadpool(store.verify, ref)}
 
 
 def _blob(blob: Blob, hex_: str, request: Request) -> Response:
