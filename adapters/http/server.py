@@ -72,21 +72,21 @@ def patrol_reports(cg: Casegrid, first, now: datetime, *, seed: int = 1) -> int:
         if u.role == "supervisor" and u.squad:
             reporters.setdefault(u.squad, u.id)
     filed, d = 0, first
-    while d <= today:
+    while d < today:  # today's is left for the demo's own supervisors to file
         for squad in cg.city.squads:
             luck = rng.random()
             due = datetime.combine(d, cut_off, cg.city.tz)
             at = due - timedelta(minutes=rng.randint(20, 300)) if luck > 0.13 else \
                 due + timedelta(minutes=rng.randint(10, 180))
             if luck < 0.05 or at > now or squad not in reporters:
-                continue  # never filed (or not yet: today before the report is due)
+                continue  # never filed
             ids = found.get((squad, d), [])[:50]
             cg.patrol.report(squad=squad, day=d, actor=reporters[squad], nil=not ids,
                              case_ids=ids, at=at,
                              note="" if ids else rng.choice(["", "", "辖区巡查无异常"]))
             filed += 1
         d += timedelta(days=1)
-    cg.patrol.tick(now, since=first)
+    cg.patrol.tick(now, since=first)  # records the days never filed as missed
     return filed
 
 

@@ -143,7 +143,9 @@ def to_pdf(doc: dict, path: Path) -> None:
                 weights.append(3.4)
             elif c["key"] == "explanation":
                 weights.append(3.8)
-            elif c["key"] in ("source", "note", "flag", "cases", "rule_names"):
+            elif c["key"] == "cases":  # readable case numbers, a few per line
+                weights.append(2.8)
+            elif c["key"] in ("source", "note", "flag", "rule_names"):
                 weights.append(2.2)
             elif c["key"] in ("case_id",):
                 weights.append(2.3)
