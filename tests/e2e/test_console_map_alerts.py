@@ -9,6 +9,7 @@ bulletin's rewards-and-penalties page as bulletin-ledger.png."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from datetime import date, timedelta
@@ -274,3 +275,37 @@ def test_the_bulletins_ledger_page(server, page, tmp_path):
     assert ".txt" not in text and "条款" in text and "案件编号" in text
     subprocess.run(["pdftoppm", "-f", str(n), "-l", str(n), "-r", "110", "-png", "-singlefile",
                     str(pdf), str(SHOTS / "bulletin-ledger")], check=True)
+
+
+# ---------------------------------------------------------------- one language at a time
+
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def test_english_pages_read_english(server, page, api):
+    pg = page
+    login(pg, "chief_zhao")
+    pg.context.add_cookies([{"name": "cg_lang", "value": "en", "url": pg.base}])
+    try:
+        pg.goto(pg.base + "/map")
+        wait_js(pg, "window.cgMap !== undefined")
+        legend = pg.inner_text("#map-legend")
+        assert "With the unit" in legend and not CJK.search(legend), legend
+        pg.goto(pg.base + "/reports")
+        for sel in ("#period-picker", "#patrol-days tr:first-child"):
+            assert not CJK.search(pg.inner_text(sel)), pg.inner_text(sel)
+        shown = {td.inner_text() for td in pg.query_selector_all("#patrol-days td:nth-child(3)")}
+        assert shown and not [s for s in shown if CJK.search(s)], shown
+        wait_js(pg, "window.cgAlerts && window.cgAlerts.connected")
+        assert pg.inner_text("#alert-sound") == "Sound: on"
+        body = {"channel": "inspection", "category": CATEGORY, "grid": GRID, "description": "巡检发现"}
+        assert api.post("/api/cases", json=body, headers=api_login(api, "acc_wang")).status_code == 201
+        pg.wait_for_selector(".toast-reported")  # the center hears of a new report
+        assert pg.inner_text(".toast-reported .toast-title").startswith("New case reported")
+        shot(pg, "alerts-center-toast-english")
+        login(pg, "acc_wang")  # (a new login clears the cookies)
+        pg.context.add_cookies([{"name": "cg_lang", "value": "en", "url": pg.base}])
+        pg.goto(pg.base + "/report")
+        assert not CJK.search(pg.inner_text(".pick-hint"))
+    finally:
+        pg.context.add_cookies([{"name": "cg_lang", "value": "zh", "url": pg.base}])
