@@ -30,7 +30,7 @@ from adapters.http.errors import status_of
 from adapters.http.i18n import word
 from domain.city import User
 from domain.errors import CasegridError, ValidationError
-from domain.glossary import CLOSURE_TYPE, EVENT, OUTCOME, RATING, RULE_KIND, URGENCY, label
+from domain.glossary import CLOSURE_TYPE, EVENT, OUTCOME, RATING, ROLE, RULE_KIND, URGENCY, label
 from domain.times import optional_time
 
 
@@ -79,6 +79,8 @@ def read_timeline(events: list[dict], lang: str) -> list[dict]:
         elif e.get("approved") is not None:
             name += " · " + word("approve" if e["approved"] else "reject", lang)
         e["name"] = name
+        if e.get("role") == "system":  # the clock, not a person: 系统 / System
+            e["actor_name"] = label(ROLE, "system", lang)
         if e["type"] == "DeadlineMissed" and e.get("missed_step"):
             missed.add(e["missed_step"])
         ended = e.get("step_ended")
