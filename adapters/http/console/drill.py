@@ -1,13 +1,15 @@
 """The cases behind a scoreboard figure (指标溯源), as rows a person reads: number, category,
-place, when reported, due, resolved, and whether a step was missed (超时)."""
+place, when reported, due, resolved, and whether a step was missed (超时) or is running
+past its due time now."""
 
 from __future__ import annotations
 
 from adapters.bootstrap import Casegrid
 from adapters.http import reads
+from projections.times import ts
 
 MAX_ROWS = 500  # rows listed per part; the count above the table is always the full one
-CASE_COLS = ("case_id", "state", "category", "grid", "reported_at", "due_at", "unit")
+CASE_COLS = ("case_id", "state", "step", "category", "grid", "reported_at", "due_at", "unit")
 
 
 def case_rows(cg: Casegrid, case_ids: list[str]) -> list[dict]:
@@ -23,12 +25,16 @@ def case_rows(cg: Casegrid, case_ids: list[str]) -> list[dict]:
                               f" WHERE case_id IN ({marks})", chunk):
             found[str(r[0])] = dict(zip(CASE_COLS, r, strict=True))
     numbers = _numbers(cg, ids)
+    now = ts(cg.service.clock())
     events = reads.projection_module("trail").case_events(cg.sql, ids)
     out = []
     for cid in ids:
         row = found.get(cid, {"case_id": cid})
         row["number"] = numbers.get(cid)
         row.update(_times(events.get(cid, [])))
+        step, due = row.get("step"), row.get("due_at")
+        if step and due and due < now and step not in row["missed"]:  # running late now
+            row["missed"].append(step)
         cell = cg.city.cells.get(row.get("grid") or "")
         row["community"] = cg.city.areas.get(cell.community, "") if cell else ""
         out.append(row)
