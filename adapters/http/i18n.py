@@ -82,6 +82,12 @@ WORDS = {
     "kind": ("类型", "Kind"), "outcome": ("结果", "Outcome"), "at": ("时间", "When"),
     "step_deadline": ("环节时限（是否按时）", "Step due (on time?)"),
     "not_late": ("未超时", "not late"), "minutes": ("分钟", "min"),
+    # the banner after a step (case_actions.done_message): what changed
+    "done_moved": ("{what}，案件现为「{state}」", "{what}. The case is now: {state}"),
+    "done_holder": ("，由 {holder} 办理", ", held by {holder}"),
+    "done_due": ("，{step}时限 {due}", "; {step} due {due}"),
+    "done_dispatched": ("已派遣至 {unit}", "Dispatched to {unit}"),
+    "done_step": ("已{action}", "{action}: done"), "done_end": ("。", "."),
     # the map, its location picker, live alerts and the reports' periods (h4)
     "map_cluster": ("聚合点（案件数）", "Cluster (number of cases)"),
     "pick_on_map": ("在地图上点击选择位置：自动填写经纬度并选中所在网格", "Click the map to fill latitude, longitude and the grid cell"),

@@ -4,6 +4,7 @@ banner after a step, naming the new state, who holds the case and the next due t
 
 from __future__ import annotations
 
+from adapters.http.i18n import word
 from domain.glossary import ROLE, STATE, STEP, TRIGGER, label
 from domain.lifecycle import TRANSITIONS
 from domain.times import local_format
@@ -14,13 +15,6 @@ MAIN = ("verify", "file", "dispatch", "resolve", "check", "close", "evaluate",
 DESTRUCTIVE = ("refuse", "return")  # always destructive: they undo the center's or unit's work
 NEGATIVE = {"verify": "passed", "check": "passed",  # the choice that rejects (不通过 / 不同意)
             "decide_extension": "approve", "decide_shelve": "approve"}
-DONE_WORDS = {  # the banner after a step: what changed, in the page's language
-    "moved": ("{what}，案件现为「{state}」", "{what}. The case is now: {state}"),
-    "holder": ("，由 {holder} 办理", ", held by {holder}"),
-    "due": ("，{step}时限 {due}", "; {step} due {due}"),
-    "dispatched": ("已派遣至 {unit}", "Dispatched to {unit}"),
-    "done": ("已{action}", "{action}: done"),
-}
 
 
 def reason_rule(trigger: str) -> str:
@@ -57,17 +51,16 @@ def holder_label(holder: str | None, units: dict, lang: str) -> str | None:
 
 def done_message(action_trigger: str, c: dict, units: dict, tz, lang: str) -> str:
     """The banner after a step: 已派遣至 环卫所，案件现为「处置中」，由 …办理，处置时限 12-03 17:00."""
-    i = 1 if lang == "en" else 0
     if action_trigger == "dispatch" and c.get("unit"):
         unit = units[c["unit"]].name if c["unit"] in units else c["unit"]
-        what = DONE_WORDS["dispatched"][i].format(unit=unit)
+        what = word("done_dispatched", lang).format(unit=unit)
     else:
-        what = DONE_WORDS["done"][i].format(action=label(TRIGGER, action_trigger, lang))
-    text = DONE_WORDS["moved"][i].format(what=what, state=label(STATE, c["state"], lang))
+        what = word("done_step", lang).format(action=label(TRIGGER, action_trigger, lang))
+    text = word("done_moved", lang).format(what=what, state=label(STATE, c["state"], lang))
     holder = holder_label(c.get("holder"), units, lang)
     if holder:
-        text += DONE_WORDS["holder"][i].format(holder=holder)
+        text += word("done_holder", lang).format(holder=holder)
     if c.get("step") and c.get("due_at"):
-        text += DONE_WORDS["due"][i].format(step=label(STEP, c["step"], lang),
-                                            due=local_format(c["due_at"], tz, "%m-%d %H:%M"))
-    return text + ("。" if i == 0 else ".")
+        text += word("done_due", lang).format(step=label(STEP, c["step"], lang),
+                                              due=local_format(c["due_at"], tz, "%m-%d %H:%M"))
+    return text + word("done_end", lang)
