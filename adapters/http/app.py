@@ -42,7 +42,6 @@ def create_app(
     from adapters.http import console, field, health, open311
     from adapters.http.api import auth, commands, geo, reads, reports
     from adapters.http.api import evidence as evidence_api
-    from adapters.http.console.pages import render_error
 
     if not isinstance(credentials, Credentials):
         credentials = load_credentials(credentials, cg.city)
@@ -89,7 +88,7 @@ def create_app(
                      **{k: ctx[k] for k in ("user", "role", "case_id") if k in ctx})
         return response
 
-    errors.install(app, render_error)
+    errors.install(app, field.error_page)  # the console's error page, the field app's under /m/
     return app
 
 

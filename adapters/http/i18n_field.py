@@ -48,6 +48,12 @@ FIELD_WORDS = {
     "m_no_squad": ("您不属于巡查中队，无需提交巡查日报。", "You belong to no squad: no patrol report."),
     "m_case_open": ("查看", "Open"), "m_no_step": ("当前无需您处理。", "Nothing for you to do here now."),
     "m_discard": ("删除", "Discard"),
+    "m_err_403": ("您的角色不能执行此操作。", "Your role may not do this."),
+    "m_err_404": ("找不到该案件，或您无权查看。", "No such case, or not one you may see."),
+    "m_err_409": ("案件已被他人更新，请返回后重新打开。", "The case changed meanwhile: open it again."),
+    "m_err_422": ("地址或输入的内容无效。", "The address or what was sent is not valid."),
+    "m_err_other": ("出错了，请稍后再试。", "Something went wrong: try again later."),
+    "m_detail": ("技术详情", "Details"),
 }
 
 # the words field.js shows (queue and form messages)

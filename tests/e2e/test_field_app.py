@@ -300,6 +300,12 @@ def test_english(server, contexts):
     assert "Report a problem" in text and "上报问题" not in text
     shot(pg, "15-report-english")
     fits(pg)
+    pg.context.add_cookies([{"name": "cg_lang", "value": "zh", "url": pg.base}])
+    assert pg.goto(pg.base + "/m/cases/not-a-case").status == 422
+    assert pg.get_attribute("#error", "data-field") == "case_id"
+    assert "无效" in pg.inner_text("#error-message")
+    shot(pg, "17-bad-case-id")
+    fits(pg)
 
 
 def test_manifest_and_service_worker_are_served_as_such(server):
@@ -380,6 +386,7 @@ def test_the_outbox_retries_and_waits_for_a_login(server, contexts, tmp_path):
     pg.click("#login-submit")
     pg.wait_for_selector("#report-form")
     wait_js(pg, "document.getElementById('queue-count').dataset.n === '0'", 20)
+    pg.wait_for_selector("#flash-link")
     assert len(case_ids(server) - before) == 2
 
 

@@ -7,9 +7,9 @@ Every write goes through the JSON API from static/field/field.js, by a queue kep
 IndexedDB on the phone, so that what is done without network is sent when it returns.
 """
 
-from adapters.http.field.shared import router
+from adapters.http.field.shared import error_page, router
 
 # each module adds its routes to `router` when imported
 from adapters.http.field import pwa, screens  # noqa: F401, E402  isort: skip
 
-__all__ = ["router"]
+__all__ = ["error_page", "router"]

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from adapters.http.console.pages import lang_of, page
+from adapters.http.console.pages import lang_of, page, render_error, viewer
 from adapters.http.i18n import word
 from adapters.http.i18n_field import JS_WORDS
 from domain.city import User
@@ -19,13 +19,26 @@ STATIC = Path(__file__).resolve().parents[1] / "static" / "field"
 FIELD_ROLES = ("supervisor", "unit_member")
 
 
-def field_page(request: Request, name: str, user: User, screen: str, **ctx) -> HTMLResponse:
+def field_page(request: Request, name: str, user: User, screen: str, status: int = 200,
+               **ctx) -> HTMLResponse:
     """A screen of the app (templates/field/<name>), with the script's words in the page's
     language and the tab bar for the user's role."""
     lang = lang_of(request)
     words = {k: word(k, lang) for k in JS_WORDS}
-    return page(request, f"field/{name}", user=user, screen=screen, tabs=tabs(user),
+    return page(request, f"field/{name}", status=status, user=user, screen=screen, tabs=tabs(user),
                 js_words=json.dumps(words, ensure_ascii=False), photos=photos, **ctx)
+
+
+def error_page(request: Request, status: int, body: dict) -> Response:
+    """An error under /m/ in the app's own look (with its tab bar); elsewhere the console's."""
+    if not request.url.path.startswith("/m/"):
+        return render_error(request, status, body)
+    try:
+        user = viewer(request)
+    except Exception:
+        return render_error(request, status, body)
+    return field_page(request, "error.html", user, "error", status=status, status_code=status,
+                      body=body)
 
 
 def tabs(user: User) -> list[tuple[str, str]]:
