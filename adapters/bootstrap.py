@@ -124,12 +124,12 @@ def bootstrap(
     clock = clock or (lambda: datetime.now(UTC))
     runner = projection_runner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
     numbers = SqlNumbers(runner.sql) if runner.sql.datastore is not None else None
-    service = CaseService(app, city, clock=clock, numbers=numbers)
+    evidence = evidence_store(data_dir, env)
+    service = CaseService(app, city, clock=clock, numbers=numbers, evidence_known=evidence.exists)
     patrol = PatrolService(app, city, clock=clock)
     if kafka:
         create_kafka_tables(runner.sql)
-    return Casegrid(app, city, service, patrol, runner, runner.sql,
-                    evidence=evidence_store(data_dir, env))
+    return Casegrid(app, city, service, patrol, runner, runner.sql, evidence=evidence)
 
 
 def projection_runner(app: CaseApplication, projections: list[Projection],

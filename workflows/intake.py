@@ -7,6 +7,7 @@ naming it, and nothing is stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,8 +46,10 @@ def business_time(city: City, at: Any, now: datetime, history_from: Any = None) 
                                future_skew=city.intake.future_skew)
 
 
-def report(city: City, cmd: ReportCase, now: datetime) -> tuple[User, datetime, dict]:
-    """The reporter, the business time and the Reported fields."""
+def report(city: City, cmd: ReportCase, now: datetime,
+           known: Callable[[str], bool] | None = None) -> tuple[User, datetime, dict]:
+    """The reporter, the business time and the Reported fields; `known` tells whether a
+    photo (sha256: ref) is in the evidence store."""
     by = actor(city, cmd.actor)
     validate.choice(cmd.channel, "channel", CHANNELS)
     intake = city.intake
@@ -58,7 +61,7 @@ def report(city: City, cmd: ReportCase, now: datetime) -> tuple[User, datetime, 
     fields = dict(
         channel=cmd.channel, category=cat.code, grid=cmd.grid, urgency=cmd.urgency,
         description=validate.text(cmd.description, "description", limit=intake.max_description) or "",
-        lat=lat, lon=lon, evidence=validate.evidence(cmd.evidence, intake=intake),
+        lat=lat, lon=lon, evidence=stored(validate.evidence(cmd.evidence, intake=intake), known),
         external_id=validate.identifier(cmd.external_id, "external_id"),
     )
     at = business_time(city, cmd.occurred_at, now, cmd.history_from)
@@ -67,7 +70,8 @@ def report(city: City, cmd: ReportCase, now: datetime) -> tuple[User, datetime, 
     return by, at, fields
 
 
-def action(city: City, cmd: CaseAction, now: datetime) -> Step:
+def action(city: City, cmd: CaseAction, now: datetime,
+           known: Callable[[str], bool] | None = None) -> Step:
     """A step on an existing case, its fields checked for its trigger."""
     by = actor(city, cmd.actor)
     trigger = validate.identifier(cmd.trigger, "trigger", required=True).replace("-", "_")
@@ -87,7 +91,7 @@ def action(city: City, cmd: CaseAction, now: datetime) -> Step:
     if trigger in ("decide_extension", "decide_shelve"):
         args["approved"] = bool(cmd.approved)
     if trigger in ("resolve", "check"):
-        args["evidence"] = validate.evidence(cmd.evidence, intake=city.intake)
+        args["evidence"] = stored(validate.evidence(cmd.evidence, intake=city.intake), known)
     if trigger == "dispatch":
         args["unit"] = validate.identifier(cmd.unit, "unit")
     if trigger == "request_extension":
@@ -100,6 +104,16 @@ def action(city: City, cmd: CaseAction, now: datetime) -> Step:
         args["rating"] = validate.choice(cmd.rating, "rating", RATINGS)
     args["reason"] = reason
     return Step(trigger, by, at, args)
+
+
+def stored(refs: list[str], known: Callable[[str], bool] | None) -> list[str]:
+    """Evidence whose photos (sha256: refs) are in the evidence store, when there is one:
+    a photo is uploaded before a report or a step names it."""
+    for i, ref in enumerate(refs):
+        if known is not None and validate.PHOTO_RE.match(ref) and not known(ref):
+            raise ValidationError(f"evidence[{i}]", f"'{ref}' is not in the evidence store; "
+                                                    "upload the photo first (POST /api/evidence)")
+    return refs
 
 
 def extension_minutes(city: City, extra: Any) -> float:

@@ -64,10 +64,12 @@ class CaseService:
     def __init__(self, app: CaseApplication, city: City, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  retries: int = 8, cache_size: int = 20_000,
-                 numbers: CaseNumbers | None = None):
+                 numbers: CaseNumbers | None = None,
+                 evidence_known: Callable[[str], bool] | None = None):
         self.app = app
         self.city = city
         self.clock = clock
+        self.evidence_known = evidence_known  # is a sha256: photo in the evidence store?
         self.numbers = numbers or MemoryNumbers()
         self.store = CaseStore(app, retries=retries, cache_size=cache_size)
 
@@ -99,7 +101,7 @@ class CaseService:
         return self._retrying(cmd, once)[0]
 
     def act(self, cmd: CaseAction) -> Case:
-        step = intake.action(self.city, cmd, self.clock())
+        step = intake.action(self.city, cmd, self.clock(), self.evidence_known)
 
         def decide_on(case: Case) -> bool:
             if cmd.expected_version is not None and case.version != cmd.expected_version:
@@ -145,7 +147,7 @@ class CaseService:
                     if case.id in cases:
                         raise ValidationError("external_id", f"reported twice in one batch as {case.id}")
                 else:
-                    step = intake.action(self.city, cmd, self.clock())
+                    step = intake.action(self.city, cmd, self.clock(), self.evidence_known)
                     cid = parse_case_id(cmd.case_id)
                     case = cases.get(cid)
                     if case is None:
@@ -196,7 +198,7 @@ class CaseService:
 
     def apply(self, case: Case, cmd: CaseAction) -> None:
         """Make the step on `case` (checked at the edge, decided by the case), unsaved."""
-        self._call(case, intake.action(self.city, cmd, self.clock()))
+        self._call(case, intake.action(self.city, cmd, self.clock(), self.evidence_known))
 
     def current(self, case_id: UUID | str, decide: Callable[[Case], bool]) -> Case | None:
         """See CaseStore.current: the held copy if `decide` acts on it, else the stored case."""
@@ -206,7 +208,7 @@ class CaseService:
 
     def prepare_report(self, cmd: ReportCase, pool: NumberPool | None = None) -> Case:
         """The new case a report makes, numbered (from `pool` in a batch), not yet saved."""
-        by, at, fields = intake.report(self.city, cmd, self.clock())
+        by, at, fields = intake.report(self.city, cmd, self.clock(), self.evidence_known)
         ext = fields["external_id"]
         key = validate.key(cmd.idempotency_key)
         if cmd.case_id is not None:

@@ -4,7 +4,9 @@ rule that resolving some categories needs an after-photo (处置后照片)."""
 from __future__ import annotations
 
 import copy
+import hashlib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +15,11 @@ from adapters.config.city_build import build_city
 from domain import validate
 from domain.errors import RefusedError, ValidationError
 from tests.support import MEMBER, POPO, T0, act, city, drive, report
+from workflows.commands import CaseAction
 
-PHOTO = "sha256:" + "ab" * 32
+DATA = Path(__file__).resolve().parents[1] / "data" / "evidence"
+AFTER = (DATA / "after.png").read_bytes()
+PHOTO = "sha256:" + hashlib.sha256(AFTER).hexdigest()  # stored by the fixture
 
 
 def test_a_stored_photo_ref_is_evidence_beside_urls():
@@ -47,10 +52,26 @@ def photo_city():
 
 
 @pytest.fixture
-def svc():
-    cg = bootstrap(env=POPO, city=photo_city())
+def svc(tmp_path):
+    cg = bootstrap(env=POPO, city=photo_city(), data_dir=tmp_path)
+    assert cg.evidence.put(AFTER).ref == PHOTO  # a stored after-photo
     yield cg.service
     cg.close()
+
+
+def test_every_channel_names_only_stored_photos(svc):
+    missing = "sha256:" + "cd" * 32
+    with pytest.raises(ValidationError) as e:
+        report(svc, evidence=["https://example.org/a.jpg", missing])
+    assert e.value.field == "evidence[1]" and "not in the evidence store" in e.value.rule
+    case = drive(svc, "dispatched")
+    with pytest.raises(ValidationError) as e:
+        act(svc, case, "resolve", MEMBER, T0 + timedelta(hours=1), evidence=[missing])
+    assert e.value.field == "evidence[0]"
+    outcomes = svc.execute([CaseAction(case.id, "resolve", MEMBER, T0 + timedelta(hours=1),
+                                       evidence=[missing])])  # Kafka, import: in a batch
+    assert outcomes[0].error.field == "evidence[0]"
+    assert report(svc, evidence=[PHOTO]).evidence == [PHOTO]
 
 
 def test_the_city_file_marks_the_categories(svc):

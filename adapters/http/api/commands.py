@@ -11,7 +11,6 @@ from adapters.http.access import check_read_case, check_write, require_role
 from adapters.http.api.auth import Me
 from adapters.http.api.bodies import ActionBody, ReportBody
 from adapters.http.api.deps import Cg, note
-from adapters.http.api.evidence import check_stored
 from adapters.http.api.views import ACTIONS, TRIGGER_ZH
 from adapters.views import case_view, event_view
 from domain.city import User
@@ -27,7 +26,6 @@ router = APIRouter(prefix="/api", tags=["commands"])
 def report(request: Request, body: ReportBody, user: Me, cg: Cg):
     """上报: report a new problem; the reporter is the logged-in user."""
     check_write(user, "report")
-    check_stored(cg, body.evidence)  # a sha256: ref names a photo already uploaded
     case = cg.service.report(ReportCase(
         channel=body.channel, category=body.category, grid=body.grid, actor=user.id,
         occurred_at=body.at, description=body.description, urgency=body.urgency, lat=body.lat,
@@ -50,7 +48,6 @@ def act(cg: Casegrid, user: User, case_id: str, trigger: str, body: ActionBody):
     case = cg.service.get(cmd.case_id)
     check_read_case(user, case)
     check_write(user, trigger, case.state)
-    check_stored(cg, body.evidence)  # a sha256: ref names a photo already uploaded
     return cg.service.act(cmd)  # a stale expected_version is a ConflictError (409)
 
 

@@ -34,18 +34,6 @@ def store_of(cg) -> EvidenceStore:
     return cg.evidence
 
 
-def check_stored(cg, refs) -> None:
-    """A `sha256:` reference that is not in the store is refused (422 naming it): the
-    photo must be uploaded (POST /api/evidence) before a report or step names it."""
-    if cg.evidence is None or not refs or isinstance(refs, str):
-        return
-    gone = cg.evidence.missing(refs)
-    if gone:
-        i = list(refs).index(gone[0])
-        raise ValidationError(f"evidence[{i}]", f"'{gone[0]}' is not in the evidence store; "
-                                                "upload the photo first (POST /api/evidence)")
-
-
 async def store_uploads(request: Request, cg, form, field: str) -> list[Stored]:
     """Store every photo posted under `field` (all checked before any is kept)."""
     store = store_of(cg)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from adapters.http.access import check_write
-from adapters.http.api.evidence import check_stored, store_uploads
+from adapters.http.api.evidence import store_uploads
 from adapters.http.uploads import MAX_FILES, SLACK, bounded_form, files_of
 from domain.city import User
 from domain.errors import ValidationError
@@ -40,7 +40,5 @@ async def photo_refs(request: Request, user: User, trigger: str, form) -> list[s
 
 def typed_refs(request: Request, form) -> list[str]:
     """The evidence typed into the form's text field (URLs or sha256: refs, split on
-    white space); a sha256: ref must name a photo in the store."""
-    refs = [e.strip() for e in str(form.get("evidence") or "").split() if e.strip()]
-    check_stored(request.app.state.cg, refs)
-    return refs
+    white space; the case service checks them, and that a photo is in the store)."""
+    return [e.strip() for e in str(form.get("evidence") or "").split() if e.strip()]
