@@ -34,7 +34,7 @@ def store_of(cg) -> EvidenceStore:
     return cg.evidence
 
 
-async def store_uploads(request: Request, cg, form, field: str) -> list[Stored]:
+async def store_uploads(cg, form, field: str) -> list[Stored]:
     """Store every photo posted under `field` (all checked before any is kept)."""
     store = store_of(cg)
     files = files_of(form, field)
@@ -75,7 +75,7 @@ async def upload(request: Request, user: Me, cg: Cg):
                                       "multipart/form-data field 'file'")
     if len(files) > 1:
         raise ValidationError("file", "one photo per request")
-    stored = (await store_uploads(request, cg, form, "file"))[0]
+    stored = (await store_uploads(cg, form, "file"))[0]
     note(request, evidence=stored.ref)
     return JSONResponse(stored.as_dict(), status_code=201)
 

@@ -34,7 +34,7 @@ async def photo_refs(request: Request, user: User, trigger: str, form) -> list[s
     check_write(user, trigger)
     if trigger not in TAKES_PHOTOS:
         raise ValidationError(FIELD, f"only {', '.join(TAKES_PHOTOS)} take photos")
-    stored = await store_uploads(request, request.app.state.cg, form, FIELD)
+    stored = await store_uploads(request.app.state.cg, form, FIELD)
     return [s.ref for s in stored]
 
 
