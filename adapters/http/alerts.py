@@ -38,13 +38,22 @@ def head(sql) -> int:
 
 @dataclass
 class Watch:
-    """One viewer's alerts: what changed after `after` (an event position), and what is near."""
+    """One viewer's alerts: what changed after `after` (an event position), and what is near.
+    `begin` notes the unit's cases already with it, so that a later event on one of them
+    (an urging, a missed deadline) is not taken for a new dispatch."""
 
     user: User
     city: City
     after: int
-    since: str  # ts of the connection's start: a "new report" is one reported after it
-    told: set = field(default_factory=set)  # near-due keys already sent on this connection
+    held: set = field(default_factory=set)  # the unit's cases now dispatched to it
+    told: set = field(default_factory=set)  # keys already sent on this connection
+
+    def begin(self, sql) -> Watch:
+        if self.user.role == "unit_member":
+            self.held = {r[0] for r in sql.query(
+                "SELECT case_id FROM cg_cases WHERE unit = ? AND state = 'dispatched'"
+                " AND position <= ?", (self.user.unit, self.after))}
+        return self
 
     def poll(self, sql, now: datetime) -> list[dict]:
         out: list[dict] = []
@@ -52,30 +61,32 @@ class Watch:
         cols = "case_id, state, unit, category, grid, due_at, reported_at, position"
         if unit is not None:
             rows = sql.query(f"SELECT {cols} FROM cg_cases WHERE position > ? AND unit = ?"
-                             " AND state = 'dispatched' ORDER BY position LIMIT ?",
-                             (self.after, unit, MAX_PER_POLL))
-            out += [self._alert("dispatched", r) for r in rows]
+                             " ORDER BY position LIMIT ?", (self.after, unit, MAX_PER_POLL))
+            for r in rows:
+                if r[1] == "dispatched" and r[0] not in self.held:
+                    out.append(self._alert("dispatched", r))
+                (self.held.add if r[1] == "dispatched" else self.held.discard)(r[0])
             near = sql.query(f"SELECT {cols} FROM cg_cases WHERE unit = ? AND step IS NOT NULL"
                              " AND state IN ('dispatched', 'extension_requested',"
                              " 'shelve_requested') AND due_at > ? AND due_at <= ?"
                              " ORDER BY due_at LIMIT ?",
                              (unit, ts(now), ts(now + NEAR), MAX_PER_POLL))
             for r in near:
-                key = (r[0], r[5])
-                if key not in self.told:
-                    self.told.add(key)
+                if ("due", r[0], r[5]) not in self.told:
+                    self.told.add(("due", r[0], r[5]))
                     out.append(self._alert("due", r))
-        elif self.user.role in CENTER_READERS:
+        elif self.user.role in CENTER_READERS:  # a new report: the case's first event only
             marks = ",".join("?" * len(NEW_STATES))
-            rows = sql.query(f"SELECT {cols} FROM cg_cases WHERE position > ? AND reported_at >= ?"
+            rows = sql.query(f"SELECT {cols} FROM cg_cases WHERE position > ? AND version = 1"
                              f" AND state IN ({marks}) ORDER BY position LIMIT ?",
-                             (self.after, self.since, *NEW_STATES, MAX_PER_POLL))
+                             (self.after, *NEW_STATES, MAX_PER_POLL))
             for r in rows:
-                if ("reported", r[0]) not in self.told:  # filed after verifying: told once
+                if ("reported", r[0]) not in self.told:
                     self.told.add(("reported", r[0]))
                     out.append(self._alert("reported", r))
-            self.after = max([self.after, *(int(r[7]) for r in rows)])
-        self.after = max([self.after, *(a["position"] for a in out if a["kind"] == "dispatched")])
+        else:
+            rows = []
+        self.after = max([self.after, *(int(r[7]) for r in rows)])
         numbers = case_numbers(sql, [a["case_id"] for a in out])
         for a in out:
             a["no"] = numbers[a["case_id"]]

@@ -10,7 +10,6 @@ import pytest
 
 from adapters.bootstrap import bootstrap
 from adapters.http.alerts import Watch, head, listens
-from projections.times import ts
 from tests.support import NOW, T0, act, city, drive, report
 
 
@@ -23,7 +22,7 @@ def cg(tmp_path):
 
 def watch(cg, user_id: str) -> Watch:
     cg.projections.catch_up()
-    return Watch(cg.city.users[user_id], cg.city, head(cg.sql), ts(T0 - timedelta(days=1)))
+    return Watch(cg.city.users[user_id], cg.city, head(cg.sql)).begin(cg.sql)
 
 
 def poll(cg, w: Watch, now=NOW) -> list[dict]:
@@ -76,3 +75,27 @@ def test_who_listens():
     users = city().users
     assert listens(users["hw_luo"]) and listens(users["chief_zhao"]) and listens(users["insp_sun"])
     assert not listens(users["citizen_app"])
+
+
+def test_an_urging_or_a_missed_deadline_is_no_new_dispatch_but_a_rework_is(cg):
+    case = drive(cg.service, "dispatched")
+    hw = watch(cg, "hw_luo")  # the case is already the unit's when the page opens
+    act(cg.service, case, "urge", "chief_zhao", T0 + timedelta(minutes=5), reason="请加快")
+    due = cg.service.get(case.id).due_at
+    cg.projections.catch_up()
+    cg.service.tick(due + timedelta(minutes=1), [case.id])  # the resolve step is missed
+    assert [a["kind"] for a in poll(cg, hw)] == []
+    at = due + timedelta(minutes=2)
+    act(cg.service, case, "resolve", "hw_luo", at)
+    assert poll(cg, hw) == []  # resolved: no longer the unit's to do
+    act(cg.service, case, "check", "sup_zhang", at + timedelta(minutes=1), passed=False,
+        reason="仍有垃圾")
+    assert [(a["kind"], a["case_id"]) for a in poll(cg, hw)] == [("dispatched", str(case.id))]
+
+
+def test_a_page_opened_later_hears_what_came_after_its_watermark(cg):
+    before = watch(cg, "hw_luo").after  # the last page's watermark
+    case = drive(cg.service, "dispatched")
+    cg.projections.catch_up()
+    later = Watch(cg.city.users["hw_luo"], cg.city, before).begin(cg.sql)
+    assert [a["case_id"] for a in poll(cg, later)] == [str(case.id)]

@@ -22,7 +22,6 @@ from adapters.http.alerts import Watch, head, listens
 from adapters.http.console.pages import cgrid, router, viewer
 from domain.errors import ValidationError
 from domain.times import local_format
-from projections.times import ts
 
 EVERY = 3.0  # seconds between two reads of the store, per connection
 LIFETIME = 300.0  # seconds a stream lasts before the browser reconnects
@@ -56,10 +55,9 @@ async def alert_stream(request: Request):
 
     def start() -> Watch:
         settings.follower.ensure()
-        now = cg.service.clock()
         top = head(cg.sql)
         after = top if asked is None else min(asked, top)
-        return Watch(user, cg.city, after, ts(now))
+        return Watch(user, cg.city, after).begin(cg.sql)
 
     def poll(watch: Watch) -> list[dict]:
         settings.follower.ensure()
