@@ -123,12 +123,12 @@ WORDS |= {  # photo evidence (证据材料): the case page's groups, the forms' 
     "ev_other": ("其他材料", "Other"), "ev_photo": ("照片", "Photo"),
     "ev_open": ("查看大图", "Open the photo"),
     "photos": ("现场照片", "Photos"),
-    "photo_hint": ("JPEG、PNG 或 WebP，每张不超过 10 MB，最多 5 张", "JPEG, PNG or WebP, up to 10 MB each, at most 5"),
+    "photo_hint": ("JPEG、PNG 或 WebP，每张不超过 {mb} MB，最多 {n} 张", "JPEG, PNG or WebP, up to {mb} MB each, at most {n}"),
     "evidence_more": ("或照片链接", "or photo URLs"),
     "choose_photos": ("选择照片", "Choose photos"), "no_photo_chosen": ("未选择照片", "No photo chosen"),
     "photos_chosen": ("已选择 {n} 张：", "{n} chosen:"),
-    "photos_too_many": ("最多 5 张照片", "At most 5 photos"),
-    "photo_too_big": ("照片超过 10 MB：", "Photo over 10 MB:"),
+    "photos_too_many": ("照片张数超过限制", "Too many photos"),
+    "photo_too_big": ("照片超过大小限制：", "Photo over the size limit:"),
 }
 
 
