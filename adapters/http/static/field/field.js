@@ -453,6 +453,17 @@
     });
   }
 
+  // due times recoloured as they near and pass, without reloading (as the console does)
+  function paintDue() {
+    var now = Date.now(), NEAR = 60 * 60 * 1000;
+    document.querySelectorAll('.due[data-due]').forEach(function (el) {
+      var due = Date.parse((el.getAttribute('data-due') || '').replace(/\.(\d{3})\d*/, '.$1'));
+      if (isNaN(due)) return;
+      el.classList.remove('due-ok', 'due-near', 'due-over');
+      el.classList.add(due < now ? 'due-over' : (due - now < NEAR ? 'due-near' : 'due-ok'));
+    });
+  }
+
   // ------------------------------------------------------------ start
   // logging out: this phone forgets the cached pages (they show the user's cases); what
   // is still waiting stays, and is sent when the same person logs in again
@@ -487,6 +498,8 @@
   document.querySelectorAll('form.step').forEach(stepForm);
   net();
   showFlash();
+  paintDue();
+  setInterval(paintDue, 30000);
   render().then(flush);
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }).catch(function () {});
