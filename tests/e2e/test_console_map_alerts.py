@@ -106,7 +106,8 @@ def test_the_map_draws_cells_and_clustered_points_without_tiles(server, page, si
     assert inside, "no point drawn inside the map after zooming in"
     pg.mouse.click(inside[0]["x"] + inside[0]["width"] / 2, inside[0]["y"] + inside[0]["height"] / 2)
     pg.wait_for_selector(".leaflet-popup-content a[href^='/cases/']")
-    shot(pg, f"map-zoomed-{size}")
+    pg.wait_for_timeout(600)  # the map pans to show the popup
+    shot(pg, f"map-popup-{size}")
 
 
 # ---------------------------------------------------------------- the report form's map
