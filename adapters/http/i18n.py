@@ -121,7 +121,7 @@ WORDS |= {  # photo evidence (证据材料): the case page's groups, the forms' 
     "ev_before": ("上报照片（处置前）", "Reported (before)"),
     "ev_after": ("处置后照片", "After resolving"), "ev_check": ("核查照片", "At the check"),
     "ev_other": ("其他材料", "Other"), "ev_photo": ("照片", "Photo"),
-    "ev_open": ("查看大图", "Open the photo"),
+    "ev_open": ("查看大图", "Open the photo"), "ev_original": ("原始文件", "Original file"),
     "photos": ("现场照片", "Photos"),
     "photo_hint": ("JPEG、PNG 或 WebP，每张不超过 {mb} MB，最多 {n} 张", "JPEG, PNG or WebP, up to {mb} MB each, at most {n}"),
     "evidence_more": ("或照片链接", "or photo URLs"),

@@ -91,6 +91,9 @@ def test_the_check_step_shows_before_and_after_side_by_side(server, page, size):
     photo = page.request.get(page.base + page.get_attribute(
         '#evidence-compare figure[data-step="after"] .ev-photo a', "href"))
     assert photo.status == 200 and photo.headers["content-type"] == "image/jpeg"
+    original = page.get_attribute('#evidence-compare figure[data-step="after"] .ev-original',
+                                  "href")  # the supervisor may fetch the proof
+    assert page.request.get(page.base + original).status == 200
 
 
 def test_a_report_with_a_photo_shows_it(server, page):
