@@ -215,9 +215,20 @@ def test_offline_report_resolve_and_check_on_a_phone(server, contexts):
     wait_js(unit, "document.getElementById('photo-previews').dataset.n === '1'")
     shot(unit, "07-unit-resolve")
     fits(unit)
+    resolved: list[dict] = []
+    unit.context.on("request", lambda r: resolved.append(json.loads(r.post_data))
+                    if r.method == "POST" and r.url.endswith(f"/{cid}/resolve") else None)
     unit.click("#resolve-send")
     unit.wait_for_selector('#case[data-state="pending_check"]', timeout=30_000)
     shot(unit, "08-unit-resolved")
+    [step] = resolved
+    assert step["idempotency_key"] and step["at"] and step["evidence"][0].startswith("sha256:")
+    version = server.cg.service.get(cid).version
+    token = unit.get_attribute('meta[name="csrf-token"]', "content")
+    again = unit.request.post(f"{server.url}/api/cases/{cid}/resolve", data=step,
+                              headers={"X-CSRF-Token": token})
+    assert again.status == 200 and again.json()["state"] == "pending_check"
+    assert server.cg.service.get(cid).version == version  # the resend recorded nothing
 
     # the supervisor's check: both photos side by side; a fail needs a reason
     pg.goto(pg.base + "/m/check")
