@@ -135,6 +135,7 @@ def test_a_click_on_the_report_forms_map_fills_lat_lon_and_the_cell(server, page
     assert abs(float(pg.input_value("#lat")) - lat) < 0.002
     assert abs(float(pg.input_value("#lon")) - lon) < 0.002
     assert target["community"] in pg.inner_text("#pick-result")
+    wait_js(pg, "document.querySelectorAll('path.cell-poly[stroke=\"#0969da\"]').length === 1")
     no_overflow(pg)
     shot(pg, f"report-map-{size}")
 

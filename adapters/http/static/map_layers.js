@@ -17,8 +17,9 @@
   function cells(map, list, options) {
     var communities = {}, layer = L.featureGroup().addTo(map);
     list.forEach(function (c) {
-      L.polygon(c.poly, {color: '#8c959f', weight: 1, fillColor: '#f6f8fa', fillOpacity: 0.55, className: 'cell-poly'})
+      var poly = L.polygon(c.poly, {color: '#8c959f', weight: 1, fillColor: '#f6f8fa', fillOpacity: 0.55, className: 'cell-poly'})
         .bindTooltip(text(c.community + ' ' + c.code)).addTo(layer);
+      poly.cgCode = c.code;
       var r = communities[c.community] = communities[c.community] || [90, 180, -90, -180];
       c.poly.forEach(function (p) {
         r[0] = Math.min(r[0], p[0]); r[1] = Math.min(r[1], p[1]); r[2] = Math.max(r[2], p[0]); r[3] = Math.max(r[3], p[1]);

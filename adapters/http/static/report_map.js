@@ -8,9 +8,17 @@
   fetch('/api/geo/layers', {credentials: 'same-origin'}).then(function (r) { return r.json(); }).then(function (layers) {
     el.setAttribute('data-bbox', JSON.stringify(layers.bbox));
     el.setAttribute('data-tiles', JSON.stringify(layers.tiles));
-    var map = G.base(el), marker = null;
-    G.cells(map, layers.cells, {labels: false}).eachLayer(function (l) { l.on('click', pick); });
+    var map = G.base(el), marker = null, byCode = {}, chosen = null;
+    var group = G.cells(map, layers.cells, {labels: false});
+    group.eachLayer(function (l) { byCode[l.cgCode] = l; l.on('click', pick); });
     map.on('click', pick);
+    function mark() {  // the selected grid cell, outlined on the map
+      if (chosen) chosen.setStyle({color: '#8c959f', weight: 1, fillColor: '#f6f8fa'});
+      chosen = byCode[grid.value] || null;
+      if (chosen) { chosen.setStyle({color: '#0969da', weight: 2, fillColor: '#ddf4ff'}); chosen.bringToFront(); }
+    }
+    grid.addEventListener('change', mark);
+    mark();
     if (lat.value && lon.value && isFinite(+lat.value) && isFinite(+lon.value)) {
       marker = L.marker([+lat.value, +lon.value], {keyboard: false}).addTo(map);
     }
@@ -23,7 +31,7 @@
         .then(function (a) {
           if (a.grid) {
             grid.value = a.grid;
-            grid.dispatchEvent(new Event('change'));
+            grid.dispatchEvent(new Event('change'));  // outlines it (mark)
             out.textContent = (a.community || '') + ' ' + a.grid;
             out.setAttribute('data-grid', a.grid);
           } else {
