@@ -14,6 +14,7 @@ from adapters.cli.cases import case_app
 from adapters.cli.common import CliState
 from adapters.cli.config import config_app
 from adapters.cli.deadlines import deadlines_app
+from adapters.cli.evidence import evidence_app
 from adapters.cli.importing import import_cmd
 from adapters.cli.kafka import kafka_app
 from adapters.cli.projections import proj_app
@@ -75,6 +76,7 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(patrol_app, name="patrol")
 app.add_typer(report_app, name="report")
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(evidence_app, name="evidence")
 
 
 def main() -> None:

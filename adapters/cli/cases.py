@@ -42,7 +42,7 @@ def case_report(
     urgency: Annotated[str, typer.Option(help="normal or urgent")] = "normal",
     lat: float | None = None,
     lon: float | None = None,
-    evidence: Annotated[list[str] | None, typer.Option(help="Photo URL; repeatable")] = None,
+    evidence: Annotated[list[str] | None, typer.Option(help="Photo URL or sha256: ref (evidence put); repeatable")] = None,
     external_id: str | None = None,
     at: Annotated[str | None, typer.Option(help="Business time, ISO 8601 (default now)")] = None,
     as_json: JsonOpt = False,
@@ -81,7 +81,7 @@ def _action(trigger: str, doc: str):
         extra: Annotated[str | None, typer.Option(help="Extra working time asked, e.g. 4h, 2d")] = None,
         closure_type: Annotated[str | None, typer.Option("--type", help=", ".join(CLOSURE_TYPES))] = None,
         rating: Annotated[str | None, typer.Option(help=", ".join(RATINGS))] = None,
-        evidence: Annotated[list[str] | None, typer.Option(help="Photo URL; repeatable")] = None,
+        evidence: Annotated[list[str] | None, typer.Option(help="Photo URL or sha256: ref (evidence put); repeatable")] = None,
         at: Annotated[str | None, typer.Option(help="Business time, ISO 8601 (default now)")] = None,
         as_json: JsonOpt = False,
     ):

@@ -20,7 +20,8 @@ from domain.times import optional_day
 
 out = Console()
 err = Console(stderr=True)
-EXIT = {"invalid": 2, "config": 2, "refused": 3, "not_found": 4, "conflict": 5}
+EXIT = {"invalid": 2, "config": 2, "refused": 3, "not_found": 4, "conflict": 5,
+        "too_large": 2, "unsupported_media_type": 2}  # a photo refused for its size or kind
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
