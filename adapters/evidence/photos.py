@@ -86,8 +86,8 @@ def prepare(data: bytes, limits: Limits = Limits(), field: str = "file") -> Prep
     if not data:
         raise ValidationError(field, "is empty")
     if len(data) > limits.max_bytes:
-        raise TooLarge(field, f"is {len(data)} bytes; at most {limits.max_bytes} "
-                              f"({limits.max_bytes // (1024 * 1024)} MB)")
+        mb = f" ({limits.max_bytes / 1048576:g} MB)" if limits.max_bytes >= 1048576 else ""
+        raise TooLarge(field, f"is {len(data)} bytes; at most {limits.max_bytes}{mb}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on odd EXIF blocks
         warnings.simplefilter("error", Image.DecompressionBombWarning)
