@@ -260,6 +260,29 @@ def test_offline_report_resolve_and_check_on_a_phone(server, contexts):
     fits(desk)
 
 
+def test_verify_a_citizens_report_on_the_spot(server, contexts):
+    with api(server, "acc_wang") as c:
+        r = c.post("/api/cases", json={"channel": "hotline", "category": "E0102", "grid": CELL,
+                                       "description": "市民来电：路口垃圾"})
+        assert r.status_code == 201, r.text
+        cid = r.json()["case_id"]
+    pg = contexts()
+    field_login(pg, "sup_zhang")
+    pg.click("#go-check")
+    pg.wait_for_selector(f'#verification li[data-case="{cid}"]')
+    shot(pg, "18-verify-list")
+    fits(pg)
+    pg.click(f'#verification li[data-case="{cid}"] a')
+    pg.wait_for_selector("#verify-form")
+    pg.click("#verify-fail")  # 不属实 needs a reason
+    assert pg.is_visible("#verify-form .form-error")
+    shot(pg, "19-verify-case")
+    fits(pg)
+    pg.click("#verify-pass")
+    pg.wait_for_selector('#case[data-state="pending_filing"]', timeout=30_000)
+    assert server.cg.service.get(cid).state == "pending_filing"
+
+
 @pytest.fixture(scope="module")
 def quiet(tmp_path_factory):
     """A server with no history (the demo files today's patrol reports)."""

@@ -1,5 +1,5 @@
 """The field app's screens: home, report (上报), the day's patrol report (巡查日报 / 零报告),
-a unit's inbox (待办), the supervisor's check list (核查) and one case with its step."""
+a unit's inbox (待办), the supervisor's lists (核实, 核查) and one case with its step."""
 
 from __future__ import annotations
 
@@ -21,29 +21,32 @@ def bare():
     return RedirectResponse("/m/", status_code=308)
 
 
-def waiting(request: Request, unit: str | None) -> tuple[list, list]:
-    """The unit's inbox and the check queue, due times coloured."""
+def waiting(request: Request, unit: str | None) -> dict[str, list]:
+    """A unit's inbox, or the supervisor's two queues (核实 and 核查), due times coloured."""
     cg = cgrid(request)
     request.app.state.follower.ensure()
     now = cg.service.clock()
     data = reads.queues(cg, unit=unit, now=now)
-    inbox = list(data.get("unit_inbox", [])) if unit else []
-    check = list(data["queues"].get("check", [])) if unit is None else []
-    for it in inbox + check:
-        it["due_class"] = due_class(it.get("due_at"), now)
-    return inbox, check
+    out = {"inbox": list(data.get("unit_inbox", [])) if unit else [],
+           "verification": list(data["queues"].get("verification", [])) if unit is None else [],
+           "check": list(data["queues"].get("check", [])) if unit is None else []}
+    for items in out.values():
+        for it in items:
+            it["due_class"] = due_class(it.get("due_at"), now)
+    return out
 
 
 @router.get("/m/")
 def home(request: Request):
     user = viewer(request)
-    inbox, check = ([], [])
+    lists = {"inbox": [], "verification": [], "check": []}
     if user.role == "unit_member":
-        inbox, _ = waiting(request, user.unit)
+        lists = waiting(request, user.unit)
     elif user.role == "supervisor":
-        _, check = waiting(request, None)
+        lists = waiting(request, None)
     return field_page(request, "home.html", user, "home", field=user.role in FIELD_ROLES,
-                      inbox=inbox, check=check, patrol=can_patrol(user))
+                      inbox=lists["inbox"], tasks=lists["verification"] + lists["check"],
+                      patrol=can_patrol(user))
 
 
 @router.get("/m/report")
@@ -85,21 +88,26 @@ def inbox(request: Request):
     user = viewer(request)
     if user.role != "unit_member":
         return RedirectResponse("/m/", status_code=303)
-    items, _ = waiting(request, user.unit)
-    return field_page(request, "list.html", user, "inbox", items=items, title="m_inbox",
-                      empty="m_inbox_empty")
+    items = waiting(request, user.unit)["inbox"]
+    return field_page(request, "list.html", user, "inbox", title="m_inbox",
+                      sections=[("inbox", "", items, "m_inbox_empty")], total=len(items))
 
 
 @router.get("/m/check")
 def check(request: Request):
+    """The supervisor's field work: reports to verify (核实) and resolutions to check (核查),
+    the own squad's cells first."""
     user = viewer(request)
     if user.role != "supervisor":
         return RedirectResponse("/m/", status_code=303)
-    _, items = waiting(request, None)
+    lists = waiting(request, None)
     cells = cgrid(request).city.cells
-    items.sort(key=lambda it: getattr(cells.get(it["grid"]), "squad", None) != user.squad)
-    return field_page(request, "list.html", user, "check", items=items, title="m_check",
-                      empty="m_check_empty")
+    for items in lists.values():
+        items.sort(key=lambda it: getattr(cells.get(it["grid"]), "squad", None) != user.squad)
+    sections = [("verification", "m_verify_list", lists["verification"], "m_verify_empty"),
+                ("check", "m_check_list", lists["check"], "m_check_empty")]
+    return field_page(request, "list.html", user, "check", title="m_check", sections=sections,
+                      total=len(lists["verification"]) + len(lists["check"]))
 
 
 @router.get("/m/cases/{case_id}")
@@ -113,4 +121,4 @@ def case(request: Request, case_id: str):
     before, after = before_after(detail["timeline"])
     return field_page(request, "case.html", user, "case", c=c, before=before, after=after,
                       can_resolve="resolve" in steps, can_return="return" in steps,
-                      can_check="check" in steps)
+                      can_check="check" in steps, can_verify="verify" in steps)

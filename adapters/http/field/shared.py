@@ -49,7 +49,7 @@ def tabs(user: User) -> list[tuple[str, str]]:
     if user.role == "unit_member":
         out.append(("/m/inbox", "m_inbox"))
     if user.role == "supervisor":
-        out.append(("/m/check", "m_check"))
+        out.append(("/m/check", "m_tab_check"))
     if user.squad and user.role in FIELD_ROLES:
         out.append(("/m/patrol", "m_tab_patrol"))
     return out

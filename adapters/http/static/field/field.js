@@ -424,7 +424,7 @@
       var body = {};
       var reason = $('textarea[name=reason]', form);
       if (reason && reason.value.trim()) body.reason = reason.value.trim();
-      if (action === 'check') {
+      if (action === 'check' || action === 'verify') {
         body.passed = ev.submitter ? ev.submitter.value === '1' : true;
         if (!body.passed && !body.reason) return formError(form, w('m_reason_required'));
       }
