@@ -170,19 +170,22 @@ def case_ledgers(sql: Sql, city: City, rows: list[dict], as_of: datetime | None)
     at = reported_at(sql, [r["case_id"] for r in rows])
     overdue = [r for r in rows if r["resolve_missed"] and not r["shelved"]]
     shelved = shelved_cases(sql, as_of)
-    return [
+    no = case_numbers(sql, [r["case_id"] for r in overdue] + [str(s[0]) for s in shelved])
+    return [  # cases by their readable numbers (case_no); the rows keep the ids (case_id)
         section("overdue_ledger", "十、超期案件台账", [
-            ("case_id", "案件编号"), ("reported_at", "上报时间"), ("category", "类别"),
+            ("case_no", "案件编号"), ("reported_at", "上报时间"), ("category", "类别"),
             ("community", "社区"), ("unit", "责任单位"), ("state", "当前状态"), ("resolved", "是否已处置")],
-            [{"case_id": r["case_id"], "reported_at": local_format(at.get(r["case_id"]), city.tz),
+            [{"case_id": r["case_id"], "case_no": no[r["case_id"]],
+              "reported_at": local_format(at.get(r["case_id"]), city.tz),
               "category": category(city, r["category"]), "community": area(city, r["community"]),
               "unit": city.units[r["unit"]].short if r["unit"] in city.units else (r["unit"] or ""),
               "state": STATES.get(r["state"], {}).get("zh", r["state"]),
               "resolved": "已处置（超时）" if r["resolved"] else "未处置"} for r in overdue]),
         section("shelved_ledger", "十一、挂账案件台账（截至通报时）", [
-            ("case_id", "案件编号"), ("reported_at", "上报时间"), ("category", "类别"),
+            ("case_no", "案件编号"), ("reported_at", "上报时间"), ("category", "类别"),
             ("community", "社区"), ("unit", "责任单位"), ("since", "挂账时间")],
-            [{"case_id": cid, "reported_at": local_format(rep, city.tz), "category": category(city, cat),
+            [{"case_id": cid, "case_no": no[str(cid)], "reported_at": local_format(rep, city.tz),
+              "category": category(city, cat),
               "community": area(city, city.cells[g].community if g in city.cells else None),
               "unit": city.units[u].short if u in city.units else (u or ""),
               "since": local_format(last, city.tz)} for cid, cat, g, u, rep, last in shelved]),

@@ -275,6 +275,9 @@ def test_the_bulletins_ledger_page(server, page, tmp_path):
             found = (n, text)
             break
     assert found, "no rewards-and-penalties page"
+    whole = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-", whole)  # numbers, not UUIDs
     n, text = found
     assert ".txt" not in text and "条款" in text and "案件编号" in text
     subprocess.run(["pdftoppm", "-f", str(n), "-l", str(n), "-r", "110", "-png", "-singlefile",
