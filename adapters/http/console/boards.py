@@ -148,7 +148,8 @@ def trail_page(request: Request, unit: str | None = None, case_id: str | None = 
 def trail_case_page(request: Request, case_id: str):
     user = viewer(request)
     cg = cgrid(request)
-    case = cg.service.get(case_id)
+    request.app.state.follower.ensure()
+    case = cg.service.get(reads.case_key(cg, case_id))
     check_read_case(user, case)
     if user.role != "unit_member" and user.role not in TRAIL_READERS:
         raise Forbidden("the accountability trail is for inspectors and the center",

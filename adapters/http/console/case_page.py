@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
+from adapters.http import reads
 from adapters.http.access import TRAIL_READERS
 from adapters.http.api.bodies import ActionBody
 from adapters.http.api.commands import act
@@ -32,6 +33,7 @@ from domain.city import User
 from domain.errors import CasegridError, ValidationError
 from domain.glossary import CLOSURE_TYPE, EVENT, OUTCOME, RATING, ROLE, RULE_KIND, URGENCY, label
 from domain.times import optional_time
+from workflows.numbering import is_number
 
 
 def case_page_for(request: Request, user: User, case_id: str, *, status: int = 200,
@@ -93,7 +95,13 @@ def read_timeline(events: list[dict], lang: str) -> list[dict]:
 
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: str):
-    return case_page_for(request, viewer(request), case_id)
+    user = viewer(request)
+    if is_number(case_id):  # typed by a person: the case's own address
+        request.app.state.follower.ensure()
+        found = reads.case_key(cgrid(request), case_id)
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/cases/{found}{query}", status_code=303)
+    return case_page_for(request, user, case_id)
 
 
 def flag(value) -> bool | None:
