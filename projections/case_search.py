@@ -30,6 +30,7 @@ class CaseQuery:
     reported_from: str | None = None  # ts() bounds: from inclusive, to exclusive
     reported_to: str | None = None
     late: bool | None = None  # True: overdue now or missed a step; False: neither
+    overdue: bool = False  # only cases whose running step is past due now
     now: str | None = None  # ts() of now, for `late`
     sort: str = "reported_desc"
 
@@ -67,6 +68,9 @@ def where(q: CaseQuery) -> tuple[str, list]:
         late = ("(missed_due IS NOT NULL OR (step IS NOT NULL AND due_at IS NOT NULL"
                 " AND due_at < ?))")
         conds.append(late if q.late else f"NOT {late}")
+        params.append(q.now)
+    if q.overdue and q.now:
+        conds.append("(step IS NOT NULL AND due_at IS NOT NULL AND due_at < ?)")
         params.append(q.now)
     return (f" WHERE {' AND '.join(conds)}" if conds else ""), params
 

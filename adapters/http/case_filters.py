@@ -71,7 +71,7 @@ def parse(params, city: City, *, pinned_unit: str | None, now: datetime) -> Filt
     end = optional_day(params.get("to"), "to")
     if start and end and end < start:
         raise ValidationError("to", f"{end} is before from {start}")
-    late = choice(params, "late", ("1", "0"))
+    late = choice(params, "late", ("1", "0", "now"))
     grids: tuple[str, ...] = ()
     if grid:
         grids = (grid,)
@@ -89,7 +89,8 @@ def parse(params, city: City, *, pinned_unit: str | None, now: datetime) -> Filt
         text=text, category=category, unit=unit, grids=grids, channel=channel, state=state,
         reported_from=ts(datetime.combine(start, time(0), tz)) if start else None,
         reported_to=ts(datetime.combine(end + timedelta(days=1), time(0), tz)) if end else None,
-        late=None if late is None else late == "1", now=ts(now), sort=sort)
+        late=None if late in (None, "now") else late == "1", overdue=late == "now",
+        now=ts(now), sort=sort)
     size = number(params, "size", 50, 1, max(SIZES))
     page = number(params, "page", 1, 1, MAX_PAGE)
     return Filters(values, query, page, size)

@@ -112,6 +112,8 @@ WORDS = {
     "reported_asc": ("上报时间（旧→新）", "Reported (oldest first)"), "due_asc": ("截止时间（近→远）", "Due (soonest first)"),
     "number_asc": ("案件编号", "Case number"), "reset": ("清除条件", "Clear"),
     "no_cases": ("没有符合条件的案件。", "No case matches these filters."),
+    "see_all": ("查看全部 {n} 条", "See all {n}"),
+    "overdue_now": ("当前已逾期", "Overdue now"),
 }
 
 

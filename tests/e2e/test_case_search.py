@@ -136,3 +136,28 @@ def test_a_person_finds_a_case_by_its_number_and_pages_the_list(browser, server,
     assert number in pg.inner_text("h1")
     shot(pg, f"cases-found-{tag}")
     pg.close()
+
+
+def test_the_trail_and_the_inbox_page_and_export_every_row(server):
+    with httpx.Client(base_url=server.url, follow_redirects=True) as c:
+        console_login(c, "insp_sun")
+        first = c.get("/trail")
+        total = int(re.search(r'id="miss-count">(\d+)<', first.text).group(1))
+        assert total > 50 and first.text.count('href="/trail/cases/') == 50
+        pages = -(-total // 50)
+        last = c.get(f"/trail?page={pages}").text
+        assert last.count('href="/trail/cases/') == total - 50 * (pages - 1)
+        assert c.get("/trail?page=0").status_code == 422
+        assert c.get("/trail?format=pdf").status_code == 422
+        x = c.get("/trail?format=xlsx")
+        rows = list(openpyxl.load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
+        assert len(rows) - 2 == total and rows[1][0] == "案件"
+        console_login(c, "hw_luo")
+        inbox = c.get("/inbox").text
+        x = c.get("/inbox?format=xlsx")
+        rows = list(openpyxl.load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
+        assert len(rows) - 2 == len(re.findall(r'<tr data-case=', inbox))
+        console_login(c, "chief_zhao")
+        now = total_of(c.get("/cases?late=now").text)
+        ever = total_of(c.get("/cases?late=1").text)
+        assert 0 < now <= ever

@@ -13,10 +13,13 @@ from adapters.http import reads
 from adapters.http.access import TRAIL_READERS, Forbidden, check_read_case, unit_scope
 from adapters.http.api.views import period, series
 from adapters.http.console.drill import MAX_ROWS, case_rows
-from adapters.http.console.pages import cgrid, lang_of, page, router, viewer
+from adapters.http.console.export import xlsx_response
+from adapters.http.console.pages import case_no, cgrid, lang_of, page, router, viewer
+from adapters.http.console.paging import paged, wants_xlsx
 from adapters.http.i18n import word
 from domain.errors import ValidationError
-from domain.glossary import EVENT, INDICATOR, label
+from domain.glossary import EVENT, INDICATOR, ROLE, STEP, label
+from domain.times import local_format
 
 PREFERRED = {  # the chart's first indicator per dimension
     "unit": ["on_time_resolution_rate"], "supervisor": ["valid_report_rate"],
@@ -138,10 +141,40 @@ def trail_page(request: Request, unit: str | None = None, case_id: str | None = 
                 per_unit[m["holder"]] = per_unit.get(m["holder"], 0) + 1
             if m.get("person"):
                 per_person[m["person"]] = per_person.get(m["person"], 0) + 1
+    misses = data.get("misses", [])
+    if wants_xlsx(request.query_params.get("format")):
+        return misses_xlsx(cg, misses, lang_of(request), s, e, unit)
     return page(request, "trail.html", user=user, data=data, unit=unit, units=cg.city.units,
                 per_unit=sorted(per_unit.items(), key=lambda x: -x[1]),
                 per_person=sorted(per_person.items(), key=lambda x: -x[1])[:12],
-                start=s.isoformat(), end=e.isoformat(), pinned=user.role == "unit_member")
+                start=s.isoformat(), end=e.isoformat(), pinned=user.role == "unit_member",
+                paged=paged(misses, request.query_params))
+
+
+def misses_xlsx(cg, misses: list[dict], lang: str, start, end, unit: str | None):
+    """The trail's missed deadlines as a workbook: every miss, not only one page."""
+    city = cg.city
+
+    def holder(m: dict) -> str:
+        if m.get("holder_kind") == "unit":
+            u = city.units.get(m["holder"])
+            return u.short if u else m["holder"]
+        return label(ROLE, m.get("holder") or "", lang)
+
+    def person(m: dict) -> str:
+        p = m.get("person")
+        return city.users[p].name if p in city.users else (p or "")
+
+    fmt = "%Y-%m-%d %H:%M"
+    rows = ([case_no(m), label(STEP, m.get("step") or "", lang),
+             local_format(m.get("due_at"), city.tz, fmt),
+             local_format(m.get("done_at") or m.get("occurred_at"), city.tz, fmt),
+             round(m["overrun_minutes"]) if m.get("overrun_minutes") else None,
+             holder(m), person(m)] for m in misses)
+    title = f"{word('missed', lang)} · {start}–{end}" + (f" · {unit}" if unit else "")
+    return xlsx_response(f"trail-{start}-{end}", title,
+                         [word(k, lang) for k in ("case", "step", "due_at", "done_at",
+                                                  "overrun", "held_by", "person")], rows)
 
 
 @router.get("/trail/cases/{case_id}")

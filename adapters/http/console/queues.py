@@ -9,14 +9,22 @@ from fastapi.responses import RedirectResponse
 
 from adapters.http import reads
 from adapters.http.access import Forbidden, unit_scope
+from adapters.http.console.export import xlsx_response
 from adapters.http.console.pages import (
     NEAR_MINUTES,
+    case_no,
     cgrid,
     due_class,
+    lang_of,
     page,
     router,
     viewer,
 )
+from adapters.http.console.paging import paged, wants_xlsx
+from adapters.http.i18n import word
+from domain.glossary import STATE, label
+from domain.lifecycle import QUEUES
+from domain.times import local_format
 
 MY_QUEUES = {
     "supervisor": ["verification", "check"],
@@ -48,6 +56,7 @@ def queues_page(request: Request):
     mine = MY_QUEUES.get(user.role, [])
     order = mine + [q for q in data["queues"] if q not in mine]
     qs = [{"name": q, "mine": q in mine, "total": len(data["queues"].get(q, [])),
+           "state": QUEUES.get(q),
            "overdue": sum(1 for i in data["queues"].get(q, []) if i.get("overdue")),
            "rows": decorate(data["queues"].get(q, [])[:ROWS_PER_QUEUE], now)} for q in order]
     overdue = sorted(((u, len(v)) for u, v in data.get("overdue_by_unit", {}).items()),
@@ -66,6 +75,28 @@ def inbox_page(request: Request):
     request.app.state.follower.ensure()
     now = cg.service.clock()
     data = reads.queues(cg, unit=unit, now=now)
-    items = decorate(list(data.get("unit_inbox", [])), now)
-    return page(request, "inbox.html", user=user, unit=unit, items=items, now=now,
-                near=NEAR_MINUTES)
+    items = list(data.get("unit_inbox", []))
+    if wants_xlsx(request.query_params.get("format")):
+        return inbox_xlsx(cg, unit, items, lang_of(request), now)
+    p = paged(items, request.query_params)
+    return page(request, "inbox.html", user=user, unit=unit, items=decorate(p.rows, now),
+                paged=p, now=now, near=NEAR_MINUTES)
+
+
+def inbox_xlsx(cg, unit: str, items: list[dict], lang: str, now):
+    """A unit's inbox as a workbook: every open case, earliest due first."""
+    city = cg.city
+
+    def row(it: dict) -> list:
+        cat = city.categories.get(it["category"])
+        cell = city.cells.get(it["grid"])
+        return [case_no(it), label(STATE, it["state"], lang), cat.name if cat else it["category"],
+                city.areas.get(cell.community, "") if cell else "", it["grid"],
+                local_format(it.get("due_at"), city.tz, "%Y-%m-%d %H:%M"),
+                word("yes" if it.get("overdue") else "no", lang)]
+
+    title = f"{word('inbox', lang)} · {city.units[unit].name} · {len(items)}"
+    return xlsx_response(f"inbox-{unit}-{now.astimezone(city.tz):%Y%m%d-%H%M}", title,
+                         [word(k, lang) for k in ("case", "state", "category", "community",
+                                                  "grid", "due_at", "overdue")],
+                         (row(it) for it in items))
