@@ -86,6 +86,16 @@ def test_oversize_uploads_are_413_naming_file(api, server):
     assert "10485760" in r.json()["rule"]
     r = upload(api, bytes(12 * MB))  # refused on its Content-Length, before it is read
     assert r.status_code == 413 and r.json()["field"] == "file"
+
+
+    def chunks():  # no Content-Length: refused once the bound is passed while reading
+        yield b'--XX\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+        for _ in range(12):
+            yield bytes(MB)
+
+    r = api.post("/api/evidence", content=chunks(),
+                 headers={"Content-Type": "multipart/form-data; boundary=XX"})
+    assert r.status_code == 413 and r.json()["field"] == "file"
     assert stored_files(server) == before
 
 
