@@ -97,8 +97,10 @@ def test_the_map_draws_cells_and_clustered_points_without_tiles(server, page, si
     zoom = pg.evaluate("window.cgMap.getZoom()")
     first.click()
     wait_js(pg, f"window.cgMap.getZoom() > {zoom}")
+    pg.wait_for_timeout(500)  # the zoom animation ends
     pg.evaluate("window.cgMap.setView(window.cgStart[0], window.cgStart[1], {animate: false})")
     wait_js(pg, "document.querySelectorAll('path.case-point').length > 0")
+    pg.wait_for_timeout(300)
     frame = pg.locator("#map").bounding_box()
     inside = [b for b in (p.bounding_box() for p in pg.locator("path.case-point").all())
               if b and frame["x"] + 60 < b["x"] < frame["x"] + frame["width"] - 20
