@@ -96,8 +96,10 @@ class PatrolService:
 
     def report(self, *, squad: str, day: date | str, actor: str, nil: bool = False,
                case_ids: list[str] | None = None, findings: int | None = None, note: str = "",
-               at: datetime | None = None) -> PatrolDay:
-        """巡查日报: record the day's findings, or (nil=True) an explicit nil report."""
+               at: datetime | None = None, idempotency_key: str | None = None) -> PatrolDay:
+        """巡查日报: record the day's findings, or (nil=True) an explicit nil report. With an
+        idempotency key and `at`, a resend of a report already recorded answers that day."""
+        key = validate.key(idempotency_key)
         self._squad(squad)
         d = parse_day(day, "date")
         user = self.city.user(actor) if actor else None
@@ -137,7 +139,11 @@ class PatrolService:
         note = validate.text(note, "note", limit=intake.max_description) or ""
 
         def once():
-            pd = self.get(squad, d) or PatrolDay.open(
+            held = self.get(squad, d)
+            if (key and at is not None and held is not None and held.reporter == user.id
+                    and held.reported_at == when):
+                return held  # the field app's resend: already recorded
+            pd = held or PatrolDay.open(
                 squad, d, self.rules.cut_off_at(self.city, d), when)
             pd.report(at=when, actor=user.id, role=user.role, nil=nil, case_ids=ids, findings=n,
                       note=note.strip())

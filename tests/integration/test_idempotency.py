@@ -56,3 +56,20 @@ def test_a_bad_key_is_refused_by_name_and_stores_nothing(key):
                                   idempotency_key=key))
     assert e.value.field == "idempotency_key"
     assert cg.service.get(case.id).state == "dispatched"
+
+
+def test_a_resent_patrol_report_answers_the_day_once(store_env):
+    from datetime import datetime
+
+    from tests.support import SH
+
+    cg = grid(store_env)
+    at = datetime(2026, 10, 12, 16, 0, tzinfo=SH)
+    first = cg.patrol.report(squad="patrol-1", day="2026-10-12", actor="sup_zhang", nil=True,
+                             at=at, idempotency_key="day-1")
+    again = cg.patrol.report(squad="patrol-1", day="2026-10-12", actor="sup_zhang", nil=True,
+                             at=at, idempotency_key="day-1")
+    assert again.id == first.id and again.version == first.version
+    with pytest.raises(ValidationError):  # a second report of the day, not a resend
+        cg.patrol.report(squad="patrol-1", day="2026-10-12", actor="sup_zhang", nil=True,
+                         at=at + timedelta(minutes=1), idempotency_key="day-2")

@@ -59,6 +59,9 @@ class PatrolBody(BaseModel):
     findings: int | None = None
     note: str = ""
     at: datetime | None = None
+    idempotency_key: str | None = Field(
+        None, description="The client's key with `at` unchanged: a resend of a report already "
+                          "recorded answers that day")
 
 
 class CompareBody(BaseModel):

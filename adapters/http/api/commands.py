@@ -32,7 +32,7 @@ def report(request: Request, body: ReportBody, user: Me, cg: Cg):
         lon=body.lon, evidence=body.evidence, external_id=body.external_id,
         idempotency_key=body.idempotency_key))
     note(request, case_id=str(case.id))
-    return {"case_id": str(case.id), "state": case.state, "state_zh": zh(STATE, case.state),
+    return {"case_id": str(case.id), "number": case.number, "state": case.state, "state_zh": zh(STATE, case.state),
             "version": case.version, "due_at": local_text(case.due_at, cg.city.tz)}
 
 

@@ -72,7 +72,7 @@ def patrol_report(body: PatrolBody, user: Me, cg: Cg):
     check_write(user, "patrol_report", "patrol_day")
     pd = cg.patrol.report(squad=body.squad, day=body.date, actor=user.id, nil=body.nil,
                             case_ids=body.case_ids, findings=body.findings, note=body.note,
-                            at=body.at)
+                            at=body.at, idempotency_key=body.idempotency_key)
     return {"squad": body.squad, "date": str(pd.day), "nil": pd.nil,
             "reported_at": pd.reported_at.isoformat(), "late": pd.reported_at > pd.cut_off,
             "missed_recorded": pd.missed, "actor": pd.reporter, "id": str(pd.id)}
