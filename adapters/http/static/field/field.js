@@ -121,11 +121,8 @@
     var chain = Promise.resolve();
     item.photos.forEach(function (_, i) { chain = chain.then(function () { return upload(item, i); }); });
     return chain.then(function () { return cellOf(item); }).then(function () {
-      var body = Object.assign({}, item.body, { at: item.made });
-      if (item.kind !== 'patrol') {
-        body.idempotency_key = item.key;
-        if (item.refs.length) body.evidence = item.refs.slice();
-      }
+      var body = Object.assign({}, item.body, { at: item.made, idempotency_key: item.key });
+      if (item.kind !== 'patrol' && item.refs.length) body.evidence = item.refs.slice();
       return call('POST', item.path, body);
     });
   }
