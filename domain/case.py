@@ -20,6 +20,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.case_base import CaseEvent
 from domain.errors import RefusedError, ValidationError
 from domain.lifecycle import CHANNELS, CLOSURE_TYPES, STATES, UNIT_STATES, held_by, holder_of
 from domain.machine import Move, decide, reason_for
@@ -34,28 +35,8 @@ class Case(Aggregate):
     source_due_at: datetime | None = None  # absent from snapshots taken before it existed
     number: str | None = None  # 案件编号 2026-11-000123; None for cases reported before it
 
-    class Event(Aggregate.Event):
-        occurred_at: datetime  # business time (业务时间) from the channel
-        actor: str
-        role: str
-        state: str  # state after the event
-        step: str | None  # step whose clock runs after the event
-        due_at: datetime | None  # that step's due time
-        held_by: str | None  # who holds the case after the event: 'unit:hw', 'role:acceptor'
-        reason: str | None
-
-        def apply(self, case: Case) -> None:
-            if self.step != case.step:  # a new step's clock starts (or the clock stops)
-                case.step_started_at = self.occurred_at if self.step else None
-            case.state = self.state
-            case.step = self.step
-            case.due_at = self.due_at
-            case.last_at = self.occurred_at
-            case.held_by = self.held_by
-            self.apply_step(case)
-
-        def apply_step(self, case: Case) -> None:
-            """What this kind of event changes besides the common fields."""
+    class Event(CaseEvent):
+        """A step of the case (the common fields: domain/case_base.py)."""
 
     def __init__(self, **kwargs: Any) -> None:
         # fields every case has before its first step event applies
@@ -157,21 +138,21 @@ class Case(Aggregate):
     def verify(self, by: User, at: datetime, city: City, *, passed: bool,
                reason: str | None = None) -> None:
         move = self._guard("verify", by, passed=passed)
-        self._record(Case.Verified, move, by, at, city, reason_for(move, reason, passed),
+        self.record(Case.Verified, move, by, at, city, reason_for(move, reason, passed),
                      confirmed=passed)
 
     class Filed(Event):
         """立案."""
 
     def file(self, by: User, at: datetime, city: City, *, reason: str | None = None) -> None:
-        self._record(Case.Filed, self._guard("file", by), by, at, city, reason)
+        self.record(Case.Filed, self._guard("file", by), by, at, city, reason)
 
     class Refused(Event):
         """不予立案 / 作废."""
 
     def refuse(self, by: User, at: datetime, city: City, *, reason: str | None) -> None:
         move = self._guard("refuse", by)
-        self._record(Case.Refused, move, by, at, city, reason_for(move, reason))
+        self.record(Case.Refused, move, by, at, city, reason_for(move, reason))
 
     # ------------------------------------------------------------------ 派遣 退回
 
@@ -202,7 +183,7 @@ class Case(Aggregate):
             raise ValidationError(
                 "reason", f"dispatch to '{unit}' overrides the routing suggestion "
                           f"'{suggested}' ({rule.id if rule else 'no rule'}); give a reason")
-        self._record(Case.Dispatched, move, by, at, city, reason, holder_unit=unit, unit=unit,
+        self.record(Case.Dispatched, move, by, at, city, reason, holder_unit=unit, unit=unit,
                      routing_rule=rule.id if rule and unit == suggested else "manual",
                      suggested_unit=suggested)
 
@@ -217,7 +198,7 @@ class Case(Aggregate):
 
     def return_to_center(self, by: User, at: datetime, city: City, *, reason: str | None) -> None:
         move = self._guard("return", by)
-        self._record(Case.Returned, move, by, at, city, reason_for(move, reason),
+        self.record(Case.Returned, move, by, at, city, reason_for(move, reason),
                      holder_unit=None, unit=self.unit)
 
     # ------------------------------------------------------------------ 延期 挂账
@@ -234,7 +215,7 @@ class Case(Aggregate):
                           reason: str | None) -> None:
         """`minutes` of working time, already bounded by the city's max_extension."""
         move = self._guard("request_extension", by)
-        self._record(Case.ExtensionRequested, move, by, at, city, reason_for(move, reason),
+        self.record(Case.ExtensionRequested, move, by, at, city, reason_for(move, reason),
                      minutes=minutes)
 
     class ExtensionDecided(Event):
@@ -259,7 +240,7 @@ class Case(Aggregate):
                                               f"({most:g}); reject it")
         reason = reason_for(move, reason, approved=approved)
         due = city.calendar.add(self.due_at, minutes) if approved and self.due_at else _SAME
-        self._record(Case.ExtensionDecided, move, by, at, city, reason, due_at=due,
+        self.record(Case.ExtensionDecided, move, by, at, city, reason, due_at=due,
                      approved=approved, minutes=minutes)
 
     class ShelveRequested(Event):
@@ -267,7 +248,7 @@ class Case(Aggregate):
 
     def request_shelve(self, by: User, at: datetime, city: City, *, reason: str | None) -> None:
         move = self._guard("request_shelve", by)
-        self._record(Case.ShelveRequested, move, by, at, city, reason_for(move, reason))
+        self.record(Case.ShelveRequested, move, by, at, city, reason_for(move, reason))
 
     class ShelveDecided(Event):
         """审批挂账."""
@@ -281,7 +262,7 @@ class Case(Aggregate):
     def decide_shelve(self, by: User, at: datetime, city: City, *, approved: bool,
                       reason: str | None) -> None:
         move = self._guard("decide_shelve", by, approved=approved)
-        self._record(Case.ShelveDecided, move, by, at, city,
+        self.record(Case.ShelveDecided, move, by, at, city,
                      reason_for(move, reason, approved=approved), approved=approved)
 
     # ------------------------------------------------------------------ 处置 核查
@@ -298,7 +279,7 @@ class Case(Aggregate):
                 reason: str | None = None) -> None:
         move = self._guard("resolve", by)
         city.check_resolve_photo(self.category, evidence)  # where the city asks for one
-        self._record(Case.Resolved, move, by, at, city, reason, evidence=evidence)
+        self.record(Case.Resolved, move, by, at, city, reason, evidence=evidence)
 
     class Checked(Event):
         """核查: passed, or failed and sent back for rework (返工)."""
@@ -314,7 +295,7 @@ class Case(Aggregate):
     def check(self, by: User, at: datetime, city: City, *, passed: bool,
               evidence: list[str], reason: str | None = None) -> None:
         move = self._guard("check", by, passed=passed)
-        self._record(Case.Checked, move, by, at, city, reason_for(move, reason, passed),
+        self.record(Case.Checked, move, by, at, city, reason_for(move, reason, passed),
                      passed=passed, evidence=evidence)
 
     # ------------------------------------------------------------------ 结案 评价 督办
@@ -341,7 +322,7 @@ class Case(Aggregate):
         if ct in ("error", "special") and not reason:
             raise ValidationError("reason", f"a '{ct}' closure ({CLOSURE_TYPES[ct]}) needs a reason")
         ct = ct or ("overdue" if self.missed_resolve else "normal")
-        self._record(Case.Closed, move, by, at, city, reason, closure_type=ct)
+        self.record(Case.Closed, move, by, at, city, reason, closure_type=ct)
 
     class Evaluated(Event):
         """评价."""
@@ -353,7 +334,7 @@ class Case(Aggregate):
 
     def evaluate(self, by: User, at: datetime, city: City, *, rating: str,
                  reason: str | None = None) -> None:
-        self._record(Case.Evaluated, self._guard("evaluate", by), by, at, city, reason,
+        self.record(Case.Evaluated, self._guard("evaluate", by), by, at, city, reason,
                      rating=rating)
 
     class Urged(Event):
@@ -364,7 +345,7 @@ class Case(Aggregate):
 
     def urge(self, by: User, at: datetime, city: City, *, reason: str | None) -> None:
         move = self._guard("urge", by)
-        self._record(Case.Urged, move, by, at, city, reason_for(move, reason))
+        self.record(Case.Urged, move, by, at, city, reason_for(move, reason))
 
     # ------------------------------------------------------------------ 超时 deadline missed
 
@@ -416,7 +397,7 @@ class Case(Aggregate):
             )
         return move
 
-    def _record(self, event_class: type[Case.Event], move: Move, by: User, at: datetime,
+    def record(self, event_class: type[Case.Event], move: Move, by: User, at: datetime,
                 city: City, reason: str | None, *, holder_unit: Any = _SAME, due_at: Any = _SAME,
                 **fields: Any) -> None:
         """Record the move's event (after a DeadlineMissed, if it ends its step late)."""
