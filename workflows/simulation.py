@@ -35,8 +35,12 @@ class SimStats:
 
 
 class Simulation:
-    def __init__(self, city: City, *, seed: int, start: datetime, days: int, end: datetime):
+    def __init__(self, city: City, *, seed: int, start: datetime, days: int, end: datetime,
+                 locate=None):
+        """`locate(cell, fx, fy)`: a point inside the cell for fractions fx, fy in [0, 1)
+        (the map's layout); without it a located report lies anywhere in the sample box."""
         self.city = city
+        self.locate = locate
         self.rng = random.Random(seed)
         self.start = start
         self.end = min(start + timedelta(days=days), end)
@@ -105,6 +109,9 @@ class Simulation:
         )))
         if out[0][1].lat is not None:
             out[0][1].lon = round(114.11 + rng.uniform(0, 0.03), 6)
+            if self.locate is not None:  # the same draws, placed inside the report's cell
+                out[0][1].lat, out[0][1].lon = self.locate(
+                    cell.code, (out[0][1].lat - 22.56) / 0.03, (out[0][1].lon - 114.11) / 0.03)
 
         def act(trigger, actor, step, late=0.08, **kw):
             nonlocal t

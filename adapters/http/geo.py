@@ -133,3 +133,16 @@ def center_of(city: City, code: str) -> tuple[float, float] | None:
                         round(sum(p[1] for p in b.polygon) / n, 6))
             return (round((b.south + b.north) / 2, 6), round((b.west + b.east) / 2, 6))
     return None
+
+
+def point_in(city: City, code: str, fx: float, fy: float) -> tuple[float, float]:
+    """A point inside the cell's box (fractions fx, fy of its height and width), kept
+    inside an outlined cell by falling back to its centre."""
+    for b in layout(city):
+        if b.code == code:
+            lat = round(b.south + (b.north - b.south) * (0.1 + 0.8 * fx), 6)
+            lon = round(b.west + (b.east - b.west) * (0.1 + 0.8 * fy), 6)
+            if b.contains(lat, lon):
+                return lat, lon
+            return center_of(city, code) or (lat, lon)
+    raise KeyError(code)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.bootstrap import Casegrid
 from adapters.evidence.demo import add_demo_photos
+from adapters.http import geo
 from workflows.simulation import Simulation
 
 DEMO_CASES = 600
@@ -31,7 +32,8 @@ def load_demo(cg: Casegrid, *, cases: int = DEMO_CASES, seed: int = 1, echo=prin
     first = (now.astimezone(cg.city.tz) - timedelta(days=DEMO_DAYS)).date()
     begin = datetime.combine(first, datetime.min.time(), cg.city.tz)
     sim = Simulation(cg.city, seed=seed, start=begin, days=DEMO_DAYS + 1,
-                     end=now - timedelta(minutes=1))
+                     end=now - timedelta(minutes=1),
+                     locate=lambda cell, fx, fy: geo.point_in(cg.city, cell, fx, fy))
     echo(f"loading the demo: {cases} simulated cases from {begin.date()} over {DEMO_DAYS} days …")
     t0 = time.perf_counter()
 
