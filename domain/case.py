@@ -20,6 +20,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.case_accept import Accepting
 from domain.case_base import CaseEvent
 from domain.errors import RefusedError, ValidationError
 from domain.lifecycle import CHANNELS, CLOSURE_TYPES, STATES, UNIT_STATES, held_by, holder_of
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 _SAME: Any = object()  # "as the case has it now" (due time)
 
 
-class Case(Aggregate):
+class Case(Accepting, Aggregate):
     source_due_at: datetime | None = None  # absent from snapshots taken before it existed
     number: str | None = None  # 案件编号 2026-11-000123; None for cases reported before it
 
@@ -167,6 +168,7 @@ class Case(Aggregate):
             case.unit = self.unit
             case.routing_rule = self.routing_rule
             case.dispatches += 1
+            case.accepted_at = case.accepted_by = None  # the unit signs for each dispatch
 
     def dispatch(self, by: User, at: datetime, city: City, *, unit: str | None = None,
                  reason: str | None = None) -> None:

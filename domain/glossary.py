@@ -38,7 +38,7 @@ TRIGGER = {
     "check": ("核查", "Check"),
     "close": ("结案", "Close"),
     "evaluate": ("评价", "Evaluate"),
-    "urge": ("督办", "Urge"),
+    "urge": ("督办", "Urge"), "accept": ("签收", "Accept"),
 }
 
 # a transition's own label where one trigger has two outcomes
@@ -57,7 +57,7 @@ EVENT = {
     "ShelveDecided": ("挂账审批", "Shelving decided"),
     "Resolved": ("处置反馈", "Resolved"), "Checked": ("核查", "Checked"),
     "Closed": ("结案", "Closed"), "Evaluated": ("评价", "Evaluated"),
-    "Urged": ("督办", "Urged"), "DeadlineMissed": ("超时", "Deadline missed"),
+    "Urged": ("督办", "Urged"), "Accepted": ("签收", "Accepted"), "DeadlineMissed": ("超时", "Deadline missed"),
 }
 
 STEP = {

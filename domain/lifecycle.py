@@ -90,6 +90,7 @@ TRANSITIONS: list[dict] = [
      "roles": CENTER},
     {"trigger": "evaluate", "source": "closed", "dest": "evaluated",
      "roles": ["duty_chief", "system"]},
+    {"trigger": "accept", "source": "dispatched", "dest": None, "roles": ["unit_member"]},
     {"trigger": "urge", "source": ["pending_dispatch", *OPEN_UNIT, "pending_check"],
      "dest": None, "roles": ["duty_chief", "dispatcher", "system"], "reason": "always"},
 ]

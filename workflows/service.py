@@ -47,7 +47,7 @@ METHODS = {
     "request_extension": Case.request_extension, "decide_extension": Case.decide_extension,
     "request_shelve": Case.request_shelve, "decide_shelve": Case.decide_shelve,
     "resolve": Case.resolve, "check": Case.check, "close": Case.close,
-    "evaluate": Case.evaluate, "urge": Case.urge,
+    "evaluate": Case.evaluate, "urge": Case.urge, "accept": Case.accept,
 }
 
 

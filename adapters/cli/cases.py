@@ -115,6 +115,7 @@ ACTIONS = {
     "close": ("close", "结案: close; --type error|special needs --reason."),
     "evaluate": ("evaluate", "评价: --rating satisfied|basic|unsatisfied."),
     "urge": ("urge", "督办: press the holder (--reason); the state does not change."),
+    "accept": ("accept", "签收: the unit signs for a case dispatched to it (once per dispatch)."),
 }
 for _name, (_trigger, _doc) in ACTIONS.items():
     case_app.command(_name)(_action(_trigger, _doc))

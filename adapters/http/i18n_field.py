@@ -40,6 +40,8 @@ FIELD_WORDS = {
     "m_check_empty": ("暂无待核查案件", "No resolutions to check"),
     "m_before": ("处置前", "Before"), "m_after_label": ("处置后", "After"),
     "m_no_photo": ("无照片", "No photo"),
+    "m_accept": ("签收", "Accept"),
+    "m_accept_hint": ("签收表示本单位已接收此案件（每次派遣一次）。", "Accepting records that your unit has the case (once per dispatch)."),
     "m_resolve": ("处置完成", "Resolved"), "m_return": ("退回", "Return"),
     "m_return_reason": ("退回理由（必填）", "Reason for returning (required)"),
     "m_pass": ("核查通过", "Passed"), "m_fail": ("核查不通过", "Failed"),

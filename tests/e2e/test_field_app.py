@@ -206,6 +206,10 @@ def test_offline_report_resolve_and_check_on_a_phone(server, contexts):
     shot(unit, "06-unit-inbox")
     fits(unit)
     unit.click(f'li[data-case="{cid}"] a')
+    unit.wait_for_selector("#accept-form")  # 签收 first: the unit has the case
+    unit.click("#accept-send")
+    unit.wait_for_selector("#accept-form", state="detached", timeout=30_000)
+    assert server.cg.service.get(cid).accepted_by == "hw_luo"
     unit.wait_for_selector("#resolve-form")
     unit.click("#return-send")  # 退回 without a reason is refused on the phone
     assert unit.is_visible("#return-form .form-error")

@@ -23,7 +23,7 @@ ACTIONS = {
     "return": "return", "request-extension": "request_extension",
     "decide-extension": "decide_extension", "shelve": "request_shelve",
     "decide-shelve": "decide_shelve", "resolve": "resolve", "check": "check", "close": "close",
-    "evaluate": "evaluate", "urge": "urge",
+    "evaluate": "evaluate", "urge": "urge", "accept": "accept",
 }
 ACTION_OF = {t: a for a, t in ACTIONS.items()}
 TRIGGER_ZH = zh_of(TRIGGER)
@@ -91,8 +91,8 @@ def allowed_actions(user: User, case) -> list[dict]:
         return []
     out = []
     for trig in allowed_triggers(case.state, user.role):
-        if trig == "report":
-            continue
+        if trig == "report" or (trig == "accept" and getattr(case, "accepted_at", None)):
+            continue  # not a step on a case; a dispatch the unit has already signed for
         out.append({"action": ACTION_OF[trig], "trigger": trig, "zh": TRIGGER_ZH.get(trig, trig)})
     return out
 

@@ -10,7 +10,7 @@ from domain.lifecycle import TRANSITIONS
 from domain.times import local_format
 
 # the step that moves a case on, per trigger; the first one allowed is the primary action
-MAIN = ("verify", "file", "dispatch", "resolve", "check", "close", "evaluate",
+MAIN = ("verify", "file", "dispatch", "accept", "resolve", "check", "close", "evaluate",
         "decide_extension", "decide_shelve")
 DESTRUCTIVE = ("refuse", "return")  # always destructive: they undo the center's or unit's work
 NEGATIVE = {"verify": "passed", "check": "passed",  # the choice that rejects (不通过 / 不同意)
@@ -28,7 +28,7 @@ def reason_rule(trigger: str) -> str:
 def arrange(allowed: list[dict], lang: str) -> list[dict]:
     """The allowed steps in the order a person takes them, each with its look and rules."""
     out = []
-    primary = next((a["trigger"] for a in allowed if a["trigger"] in MAIN), None)
+    primary = next((m for m in MAIN if any(a["trigger"] == m for a in allowed)), None)
     for a in allowed:
         trig = a["trigger"]
         kind = ("primary" if trig == primary else "destructive" if trig in DESTRUCTIVE

@@ -120,5 +120,5 @@ def case(request: Request, case_id: str):
     steps = {a["action"] for a in detail["allowed"]}
     before, after = before_after(detail["timeline"])
     return field_page(request, "case.html", user, "case", c=c, before=before, after=after,
-                      can_resolve="resolve" in steps, can_return="return" in steps,
+                      can_accept="accept" in steps, can_resolve="resolve" in steps, can_return="return" in steps,
                       can_check="check" in steps, can_verify="verify" in steps)
