@@ -114,6 +114,7 @@ WORDS = {
     "no_cases": ("没有符合条件的案件。", "No case matches these filters."),
     "see_all": ("查看全部 {n} 条", "See all {n}"),
     "overdue_now": ("当前已逾期", "Overdue now"),
+    "field_app": ("城管通", "Field app"),
 }
 
 

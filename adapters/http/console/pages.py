@@ -93,6 +93,8 @@ def nav(user: User) -> list[tuple[str, str]]:
         items.append(("/queues", "queues"))
     if user.role not in ("inspector",):
         items.append(("/report", "report"))
+    if user.role in ("supervisor", "unit_member"):
+        items.append(("/m/", "field_app"))  # 城管通 on the phone
     items += [("/cases", "cases"), ("/map", "map"), ("/scoreboard", "scoreboard")]
     if user.role in TRAIL_READERS or user.role == "unit_member":
         items.append(("/trail", "trail"))
