@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from domain.calendar import WorkCalendar
 from domain.errors import ValidationError
 from domain.indicators import DEFAULT_BANDS, DEFAULT_WEIGHTS
+from domain.notify import Notifying
 from domain.open311 import Open311
 from domain.validate import DEFAULT_INTAKE, Intake, photos
 
@@ -140,6 +141,7 @@ class City:
     intake: Intake = DEFAULT_INTAKE  # bounds on business time and command fields
     open311: Open311 = field(default_factory=Open311)  # what Open311 publishes
     map: CityMap = field(default_factory=CityMap)  # the console map (tiles, cell polygons)
+    notify: Notifying = field(default_factory=Notifying)  # notification rules (通知规则)
 
     @property
     def tz(self) -> ZoneInfo:

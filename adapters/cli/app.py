@@ -17,6 +17,7 @@ from adapters.cli.deadlines import deadlines_app
 from adapters.cli.evidence import evidence_app
 from adapters.cli.importing import import_cmd
 from adapters.cli.kafka import kafka_app
+from adapters.cli.notifications import notify_app
 from adapters.cli.projections import proj_app
 from adapters.cli.reports import patrol_app, report_app
 from adapters.cli.serve import serve
@@ -77,6 +78,7 @@ app.add_typer(patrol_app, name="patrol")
 app.add_typer(report_app, name="report")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(notify_app, name="notifications")
 
 
 def main() -> None:

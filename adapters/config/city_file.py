@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from adapters.config.map_file import MapSection
+from adapters.config.notify_file import NotificationsSection
 from adapters.config.types import (
     Closed,
     Day,
@@ -322,3 +323,4 @@ class CityFile(Spec):
     patrol: Section = Field(None, description="daily patrol reports (docs/reports.md)")
     policy: Section = Field(None, description="an inline rewards policy (policy.schema.json)")
     map: MapSection | None = None
+    notifications: NotificationsSection | None = None

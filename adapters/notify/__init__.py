@@ -1,0 +1,1 @@
+"""Notifications outbound (通知): the SMS gateway, the Kafka topic, the worker."""

@@ -1,0 +1,122 @@
+"""Notifications onto `casegrid.notifications.v1` and through the SMS gateway, each once.
+
+Both follow the notifications table as an outbox: a notification whose rule names the
+channel waits there (kafka_due / sms_due = 1) until the channel has it; then it is marked
+delivered, in our own database. Kafka: every pending notification of a batch is sent keyed
+by its case id, the producer flushed, every send checked, and only the ones the broker
+took are marked (a crash between the flush and the mark repeats them with the same id:
+at least once, never skipped). The message is adapters/schemas/notification.v1.json.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from adapters.kafka.failures import describe
+from adapters.kafka.outbound import outcome
+from adapters.notify.sms import SmsGateway
+from domain.city import City
+from domain.notify import mask_phone
+from projections.notifications import delivered, pending
+from projections.ports import Sql
+from projections.times import from_ts
+
+TOPIC = "casegrid.notifications.v1"
+SCHEMA = "casegrid.notification.v1"
+log = structlog.get_logger("casegrid.notify")
+
+
+def _iso(text: str, city: City) -> str:
+    return from_ts(text).astimezone(city.tz).isoformat()
+
+
+def message(n: dict, city: City) -> dict:
+    """A notifications row → the notification.v1 message."""
+    return {"schema": SCHEMA, "id": n["id"], "case_id": n["case_id"],
+            "case_number": n["case_number"], "rule": n["rule"], "happening": n["happening"],
+            "recipient": {"kind": n["recipient_kind"], "id": n["recipient_id"]},
+            "text": {"zh": n["text_zh"], "en": n["text_en"]},
+            "channels": n["channels"].split(","), "occurred_at": _iso(n["at"], city),
+            "created_at": _iso(n["created_at"], city)}
+
+
+class NotificationPublisher:
+    def __init__(self, sql: Sql, city: City, producer: Any, topic: str = TOPIC, *,
+                 batch: int = 500, send_timeout: float = 30.0):
+        self.sql, self.city, self.producer, self.topic = sql, city, producer, topic
+        self.batch, self.send_timeout = batch, send_timeout
+
+    def step(self) -> int:
+        """Publish the next batch; how many the broker took. Raises when it took none of a
+        batch (a broker that is away): the caller backs off and tries again."""
+        rows = pending(self.sql, "kafka", self.batch)
+        if not rows:
+            return 0
+        futures = []
+        for n in rows:
+            value = json.dumps(message(n, self.city), ensure_ascii=False).encode("utf-8")
+            futures.append((n["id"], self.producer.send(self.topic, key=n["case_id"].encode(),
+                                                        value=value)))
+        failed: BaseException | None = None
+        try:
+            self.producer.flush(timeout=self.send_timeout)
+        except Exception as e:  # noqa: BLE001 - the futures say which went out
+            failed = e
+        ok = []
+        for nid, f in futures:
+            err = outcome(f)
+            if err is None:
+                ok.append(nid)
+            else:
+                failed = failed or err
+        delivered(self.sql, "kafka", ok, datetime.now(UTC))
+        log.info("notifications_published", topic=self.topic, sent=len(ok),
+                 failed=len(futures) - len(ok))
+        if failed is not None and not ok:
+            raise failed
+        return len(ok)
+
+    def catch_up(self) -> int:
+        done = 0
+        while k := self.step():
+            done += k
+        return done
+
+
+def phones_of(n: dict, city: City, case_of: Any) -> list[str]:
+    """Where an SMS goes: the configured numbers of a unit or role; for a reporter, the
+    phone of the contact on the case (protected data: read here, never stored or logged)."""
+    if n["recipient_kind"] != "reporter":
+        return list(city.notify.sms_numbers.get(f"{n['recipient_kind']}:{n['recipient_id']}", ()))
+    try:
+        contact = getattr(case_of(UUID(n["case_id"])), "contact", None)
+    except Exception:  # noqa: BLE001 - a case that cannot be read gets no SMS
+        return []
+    phone = (contact or {}).get("reporter_phone")
+    return [phone] if phone else []
+
+
+def send_sms(sql: Sql, city: City, gateway: SmsGateway, case_of: Any, batch: int = 500) -> int:
+    """Send the pending SMS notices; how many messages went out. A notice with no number to
+    send to is marked delivered (nobody to tell); one the gateway refused stays pending."""
+    sent = 0
+    while rows := pending(sql, "sms", batch):
+        done = []
+        for n in rows:
+            try:
+                for phone in phones_of(n, city, case_of):
+                    gateway.send(phone, n["text_zh"], notification_id=n["id"])
+                    sent += 1
+                done.append(n["id"])
+            except Exception as e:  # noqa: BLE001 - stays pending, tried again next round
+                log.warning("sms_failed", notification_id=n["id"], error=describe(e),
+                            to=[mask_phone(p) for p in phones_of(n, city, case_of)])
+        delivered(sql, "sms", done, datetime.now(UTC))
+        if len(done) < len(rows):
+            break
+    return sent

@@ -1,0 +1,83 @@
+"""The notification worker (通知): the notifier follows the event log, the due-soon watch
+runs on the clock, and the outbound channels (SMS, Kafka) deliver what is pending.
+
+    casegrid notifications run [--loop]       # an operator's worker
+    create_app(..., follow=True)              # the server runs one in a thread
+
+The notifier has a ProjectionRunner of its own (position `notifications` in cg_tracking):
+the read models' rebuild never touches it, and a worker killed at any point, started
+again, goes on from the position it committed with the notifications it made.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from adapters.bootstrap import Casegrid, projection_runner
+from adapters.notify.outbound import TOPIC, NotificationPublisher, send_sms
+from adapters.notify.sms import SmsGateway, sms_gateway
+from projections.notifications import due_soon
+from projections.notifier import Notifier
+from projections.tracking import BACKOFF_MAX
+
+log = structlog.get_logger("casegrid.notify")
+
+
+class NotifyWorker:
+    def __init__(self, cg: Casegrid, *, producer: Any = None, topic: str = TOPIC,
+                 sms: SmsGateway | None = None):
+        self.cg = cg
+        self.runner = projection_runner(cg.app, [Notifier(cg.city, cg.service.clock)],
+                                        pipeline=False)
+        self.sql = self.runner.sql
+        self.sms = sms or sms_gateway(cg.city.notify.sms_gateway)
+        self.publisher = producer and NotificationPublisher(self.sql, cg.city, producer, topic)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def setup(self) -> None:
+        self.runner.setup()
+
+    def run_once(self, now: datetime | None = None) -> dict:
+        """Notify for every event not yet seen and every step now due soon; deliver."""
+        with self._lock:
+            self.setup()
+            events = self.runner.catch_up()
+            soon = due_soon(self.sql, self.cg.city, now or self.cg.service.clock())
+            texts = send_sms(self.sql, self.cg.city, self.sms, self.cg.app.repository.get)
+            published = self.publisher.catch_up() if self.publisher else 0
+        if events or soon or texts or published:
+            log.info("notify_round", events=events, due_soon=soon, sms=texts, kafka=published)
+        return {"events": events, "due_soon": soon, "sms": texts, "kafka": published}
+
+    def follow(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """Run rounds every `interval` seconds until `stop`; back off while failing."""
+        wait = interval
+        while not stop.is_set():
+            try:
+                self.run_once()
+                wait = interval
+            except Exception as e:  # noqa: BLE001 - the store or broker went away: retry
+                log.warning("notify_error", error=repr(e), retry_in_seconds=wait)
+                wait = min(BACKOFF_MAX, wait * 2)
+            if stop.wait(wait):
+                return
+
+    def start(self, interval: float = 1.0) -> None:
+        """The server's worker thread."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.follow, args=(self._stop, interval),
+                                            name="casegrid-notify", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
