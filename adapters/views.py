@@ -84,6 +84,9 @@ def case_view(case: Case, city: City, holder, now: datetime | None = None) -> di
         "closure_type": case.closure_type,
         "rating": case.rating,
         "last_at": local_text(case.last_at, city.tz),
+        "merged_into": case.merged_into,  # 合并: the original this duplicate was merged into
+        "duplicates": [{**d, "reported_at": local_text(d["reported_at"], city.tz)}
+                       for d in case.duplicates],  # the reports merged into this case
     }
     return out
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from domain.calendar import WorkCalendar
+from domain.duplicates import DuplicateRule
 from domain.errors import ValidationError
 from domain.indicators import DEFAULT_BANDS, DEFAULT_WEIGHTS
 from domain.notify import Notifying
@@ -141,6 +142,7 @@ class City:
     intake: Intake = DEFAULT_INTAKE  # bounds on business time and command fields
     open311: Open311 = field(default_factory=Open311)  # what Open311 publishes
     map: CityMap = field(default_factory=CityMap)  # the console map (tiles, cell polygons)
+    duplicates: DuplicateRule = DuplicateRule()  # 重复案件候选 (domain/duplicates.py)
     notify: Notifying = field(default_factory=Notifying)  # notification rules (通知规则)
 
     @property

@@ -21,6 +21,7 @@ STATE = {
     "closed": ("已结案", "Closed"),
     "evaluated": ("已评价", "Evaluated"),
     "voided": ("已作废", "Voided"),
+    "merged": ("已合并", "Merged as a duplicate"),
 }
 
 TRIGGER = {
@@ -39,6 +40,7 @@ TRIGGER = {
     "close": ("结案", "Close"),
     "evaluate": ("评价", "Evaluate"),
     "urge": ("督办", "Urge"), "accept": ("签收", "Accept"),
+    "merge": ("合并重复案件", "Merge as a duplicate"),
 }
 
 # a transition's own label where one trigger has two outcomes
@@ -58,6 +60,8 @@ EVENT = {
     "Resolved": ("处置反馈", "Resolved"), "Checked": ("核查", "Checked"),
     "Closed": ("结案", "Closed"), "Evaluated": ("评价", "Evaluated"),
     "Urged": ("督办", "Urged"), "Accepted": ("签收", "Accepted"), "DeadlineMissed": ("超时", "Deadline missed"),
+    "MergedInto": ("合并为重复案件", "Merged as a duplicate"),
+    "DuplicateMerged": ("并入重复上报", "Duplicate report merged in"),
 }
 
 STEP = {

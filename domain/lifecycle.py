@@ -33,8 +33,9 @@ STATES: dict[str, dict] = {
     "closed": {"step": None, "holder": "duty_chief"},
     "evaluated": {"step": None, "holder": None},
     "voided": {"step": None, "holder": None},
+    "merged": {"step": None, "holder": None},  # closed as a duplicate of another case
 }
-TERMINAL = ("evaluated", "voided")
+TERMINAL = ("evaluated", "voided", "merged")
 UNIT_STATES = tuple(s for s, v in STATES.items() if v["holder"] == "unit")
 
 # channel -> roles that may report through it, and whether the report needs 核实
@@ -93,6 +94,8 @@ TRANSITIONS: list[dict] = [
     {"trigger": "accept", "source": "dispatched", "dest": None, "roles": ["unit_member"]},
     {"trigger": "urge", "source": ["pending_dispatch", *OPEN_UNIT, "pending_check"],
      "dest": None, "roles": ["duty_chief", "dispatcher", "system"], "reason": "always"},
+    {"trigger": "merge", "source": ["pending_verification", "pending_filing", "pending_dispatch"],
+     "dest": "merged", "roles": CENTER, "reason": "always"},  # 合并: domain/case_merge.py
 ]
 
 # closure types (结案类型); error and special closures need a reason

@@ -129,6 +129,8 @@ def _step_names(row: dict, step: str) -> tuple[str, ...]:
 
 def case_counts(row: dict) -> dict[str, int]:
     """The case's own counts (the area and unit figures), before attribution."""
+    if row["state"] == "merged":  # 合并: a duplicate counts in discovery only
+        return merged_counts(row)
     sh = row["shelved"]
     due = row["dispatched"] and not sh and (row["resolved"] or row["resolve_missed"])
     closed = row["closed"] and not sh
@@ -202,6 +204,8 @@ def contributions(row: dict, city: City, dims: tuple[str, ...] = DIMENSIONS) -> 
     """Every (dimension, key, count) cell this case adds to (areas: every level of its grid)."""
     out: Counter = Counter()
     own = case_counts(row)
+    if row["state"] == "merged":
+        return merged_contributions(row, own, dims, out)
     if row["returned_by"]:
         own["returned"] = len(row["returned_by"])
     steps = [n for s in STEPS for n in _step_names(row, s)]
@@ -254,4 +258,25 @@ def contributions(row: dict, city: City, dims: tuple[str, ...] = DIMENSIONS) -> 
             out[("dispatcher", d, "dispatch_accurate")] += 1
         if row["returned_by"]:
             out[("dispatcher", d, "returned")] += len(row["returned_by"])
+    return out
+
+
+def merged_counts(row: dict) -> dict[str, int]:
+    """A report merged into another case (合并): it was reported (per channel) and it was a
+    valid report of a real problem, and nothing else: the original holds the filing,
+    dispatch, resolution, closure and deadlines of the one problem (docs/indicators.md)."""
+    c = {"reported": 1, "patrol_reported": row["channel"] == "patrol", "valid": 1}
+    return {k: int(v) for k, v in c.items() if v}
+
+
+def merged_contributions(row: dict, own: dict, dims: tuple[str, ...], out: Counter) -> Counter:
+    """A merged report's cells: its areas' discovery counts, and its reporter's own
+    reported / patrol_reported / valid when a supervisor reported it."""
+    for dim in AREA_DIMS:
+        if row[dim] is not None and dim in dims:
+            for name, n in own.items():
+                out[(dim, row[dim], name)] += n
+    if "supervisor" in dims and row["reporter_role"] == "supervisor":
+        for name, n in own.items():
+            out[("supervisor", row["reporter"], name)] += n
     return out

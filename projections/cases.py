@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.case import Case
+from domain.case_base import CaseEvent  # every case event, in case.py or a step's module
 from domain.case_number import is_number
 from domain.errors import NotFoundError
 from projections.ports import Cur
@@ -51,7 +52,7 @@ class CaseSummaries:
         reported: dict[str, tuple] = {}
         last: dict[str, list] = {}  # case -> [event, times, position, unit set, unit, miss]
         for e, t, pos, cid in items:
-            if not isinstance(e, Case.Event):  # patrol days etc.
+            if not isinstance(e, CaseEvent):  # patrol days etc.
                 continue
             kind = type(e)
             got = last.get(cid)

@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import date, datetime
 
 from domain.case import Case
+from domain.case_base import CaseEvent  # every case event, in case.py or a step's module
 from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
@@ -41,7 +42,8 @@ INDICATORS: dict[str, dict] = {
 class Scoreboard:
     name = "scoreboard"
     tables = ("cg_sb_case", "cg_sb_counts")
-    version = 2  # 2: accurate dispatch counted for grids and areas (was 0.0%)
+    version = 4  # 2: accurate dispatch counted for grids and areas (was 0.0%); 3: 回访;
+    # 4: a merged duplicate counts in discovery only (合并)
 
     def __init__(self, city: City, hold: int = 40_000):
         self.city = city
@@ -79,7 +81,7 @@ class Scoreboard:
             self.forget()
         self._at = None  # until this batch is prepared
         city = self.city
-        items = [it for it in items if isinstance(it[0], Case.Event)]  # patrol days etc.
+        items = [it for it in items if isinstance(it[0], CaseEvent)]  # patrol days etc.
         missing = sorted({cid for e, _t, _p, cid in items
                           if cid not in held and type(e) is not Case.Reported})
         for i in range(0, len(missing), 1000):

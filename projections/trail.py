@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import orjson
 
 from domain.case import Case
+from domain.case_base import CaseEvent  # every case event, in case.py or a step's module
 from domain.city import City
 from domain.errors import NotFoundError, ValidationError
 from domain.times import local_text
@@ -18,6 +19,8 @@ DETAIL = ("unit", "approved", "minutes", "passed", "closure_type", "rating", "co
           "routing_rule", "missed_step", "holder_kind", "holder", "channel", "category", "grid",
           "urgency", "external_id")
 
+MERGE_DETAIL = ("original_id", "original_number", "duplicate_id", "duplicate_number", "reporter")
+DETAIL = (*DETAIL, *MERGE_DETAIL)  # 合并: the links both ways, the duplicate's reporter
 
 _DETAIL_KEYS: dict[type, tuple[str, ...]] = {}  # per event class: which DETAIL fields it has
 COLUMNS = ("case_id", "version", "position", "type", "occurred_at", "recorded_at", "actor", "role",
@@ -50,7 +53,7 @@ class Trail:
     def prepare(self, sql: Sql, items: list, start: int, end: int) -> list[tuple]:
         rows = []
         for e, t, pos, cid in items:
-            if not isinstance(e, Case.Event):  # patrol days etc.
+            if not isinstance(e, CaseEvent):  # patrol days etc.
                 continue
             name = type(e).__name__
             keys = _DETAIL_KEYS.get(type(e))
@@ -214,6 +217,7 @@ def case_trail(sql: Sql, city: City, case_id: str) -> dict:
         "reworks": [r for r in pick(("Checked",)) if not r.get("passed")],
         "shelving": pick(("ShelveRequested", "ShelveDecided")),
         "urgings": pick(("Urged",)),
+        "merges": pick(("MergedInto", "DuplicateMerged")),  # 合并: both ways
     }
 
 
@@ -244,6 +248,8 @@ def missed_deadlines(sql: Sql, city: City, *, unit: str | None = None, actor: st
     misses = []
     for cid in sorted(by_case):
         evs = by_case[cid]
+        if evs[-1]["state"] == "merged":  # a duplicate's misses are no extra overdue steps
+            continue
         for e in evs:
             if e["type"] != "DeadlineMissed" or not (lo <= e["missed_due_at"] < hi):
                 continue

@@ -54,6 +54,8 @@ PATHS["closed"] = ("patrol", PATHS["pending_closure"][1] + [("close", "acc_wang"
 PATHS["evaluated"] = ("patrol", PATHS["closed"][1] + [
     ("evaluate", "chief_zhao", {"rating": "satisfied"})])
 PATHS["voided"] = ("patrol", [("refuse", "acc_wang", {"reason": "重复上报"})])
+ORIGINAL = "<original>"  # drive() reports a fresh case for a merge to go into
+PATHS["merged"] = ("patrol", [("merge", "acc_wang", {"reason": "重复上报", "into": ORIGINAL})])
 
 
 def report(svc, channel="patrol", at=T0, **kw):
@@ -68,6 +70,8 @@ def drive(svc, state: str, at=T0):
     channel, steps = PATHS[state]
     case = report(svc, channel, at)
     for i, (trigger, actor, fields) in enumerate(steps, start=1):
+        if fields.get("into") == ORIGINAL:
+            fields = {**fields, "into": str(report(svc, channel, at).id)}
         case = svc.act(CaseAction(case.id, trigger, actor, at + timedelta(minutes=i), **fields))
     return case
 

@@ -47,6 +47,7 @@ class CaseAction:
     expected_version: int | None = None  # the version the actor saw: refuse if it moved on
     history_from: datetime | None = None  # an import mapping's own earliest business time
     idempotency_key: str | None = None  # the client's: a resend of a recorded step is a no-op
+    into: str | None = None  # merge (合并): the original case this one repeats (its id)
 
 
 Command = ReportCase | CaseAction

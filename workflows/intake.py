@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from domain import validate
 from domain.city import URGENCIES, City, User
@@ -102,8 +103,24 @@ def action(city: City, cmd: CaseAction, now: datetime,
         args["closure_type"] = cmd.closure_type
     if trigger == "evaluate":
         args["rating"] = validate.choice(cmd.rating, "rating", RATINGS)
+    if trigger == "merge":
+        args["into"] = merge_target(cmd.into)
     args["reason"] = reason
     return Step(trigger, by, at, args)
+
+
+def merge_target(into: Any) -> UUID:
+    """The original case a merge names: a case id (an adapter turns a readable number into
+    its id before it gets here)."""
+    if into is None or into == "":
+        raise ValidationError("into", "merge needs the original case (into) this one repeats")
+    if isinstance(into, UUID):
+        return into
+    text = validate.identifier(into, "into", required=True)
+    try:
+        return UUID(text)
+    except ValueError:
+        raise ValidationError("into", f"'{text[:60]}' is not a case id") from None
 
 
 def stored(refs: list[str], known: Callable[[str], bool] | None) -> list[str]:

@@ -114,12 +114,35 @@ class CaseService:
             return True
 
         try:
+            if step.trigger == "merge":
+                return self.merge(cmd, step)
             return self._retrying(
                 cmd, lambda: self.store.save([self.store.current(cmd.case_id, decide_on)]))[0]
         except (RefusedError, ConflictError):
             if validate.key(cmd.idempotency_key) is None or not self.recorded(cmd, step):
                 raise
             return self.store.get(cmd.case_id)  # a resend of a step already recorded
+
+    def merge(self, cmd: CaseAction, step: intake.Step) -> Case:
+        """合并: the duplicate and its original, both changed and saved in one transaction."""
+        args = dict(step.args)
+        into = args.pop("into")
+
+        def once() -> list[Case]:
+            dup = self.store.get(cmd.case_id)
+            if cmd.expected_version is not None and dup.version != cmd.expected_version:
+                raise ConflictError(
+                    f"conflict: case {dup.id} is at version {dup.version}, not "
+                    f"{cmd.expected_version}; reload it and decide again",
+                    current_version=dup.version)
+            try:
+                original = self.store.get(into)
+            except NotFoundError:
+                raise ValidationError("into", f"no case '{into}' to merge into") from None
+            dup.merge(step.by, step.at, self.city, original=original, **args)
+            return self.store.save([dup, original])
+
+        return self._retrying(cmd, once)[0]
 
     def recorded(self, cmd: CaseAction, step: intake.Step) -> bool:
         """Whether the case already holds this step: an event by the same actor at the same
@@ -221,11 +244,30 @@ class CaseService:
             case_id = uuid4()
         if ext and self.store.exists(case_id):
             raise ValidationError(
-                "external_id", f"'{ext}' from channel '{cmd.channel}' is already case {case_id}")
+                "external_id", f"'{ext}' from channel '{cmd.channel}' is already case {case_id}"
+                               f"{self.merged_note(case_id)}")
         pool = pool or NumberPool(self.numbers)
         return Case.report(case_id, by, at, self.city, number=pool.next, **fields)
 
+    def original_of(self, case_id: UUID | str) -> UUID:
+        """The case a merged duplicate was merged into (followed to the end), else itself:
+        where later reports and look-ups of a duplicate's external id are directed."""
+        cid = parse_case_id(case_id)
+        for _ in range(16):  # merging refuses a merged original, so chains stay short
+            into = self.store.get(cid).merged_into
+            if into is None:
+                break
+            cid = parse_case_id(into)
+        return cid
+
+    def merged_note(self, case_id: UUID) -> str:
+        original = self.original_of(case_id)
+        return "" if original == case_id else f", merged into case {original}; report to it"
+
     def _call(self, case: Case, step: intake.Step) -> None:
+        if step.trigger == "merge":  # two cases: CaseService.merge saves both
+            raise ValidationError("trigger", "merge is made one case at a time (act), "
+                                             "not in a batch")
         method = METHODS.get(step.trigger)
         if method is None:  # not a step on an existing case ('report'): the guard says why
             decide(case.state, step.trigger, step.by.role, {})

@@ -83,6 +83,7 @@ def _action(trigger: str, doc: str):
         rating: Annotated[str | None, typer.Option(help=", ".join(RATINGS))] = None,
         evidence: Annotated[list[str] | None, typer.Option(help="Photo URL or sha256: ref (evidence put); repeatable")] = None,
         at: Annotated[str | None, typer.Option(help="Business time, ISO 8601 (default now)")] = None,
+        into: Annotated[str | None, typer.Option(help="merge: the original case (id or number)")] = None,
         as_json: JsonOpt = False,
     ):
         cg = casegrid(ctx, as_json)
@@ -91,7 +92,8 @@ def _action(trigger: str, doc: str):
                 case_id=by_number(cg, case_id), trigger=trigger, actor=actor, unit=unit,
                 occurred_at=optional_time(at, "at", cg.city.tz, blank_ok=False),
                 passed=passed, approved=approve, reason=reason, evidence=evidence or [],
-                extra=extra, closure_type=closure_type, rating=rating))
+                extra=extra, closure_type=closure_type, rating=rating,
+                into=by_number(cg, into) if into else None))
         except CasegridError as e:
             fail(e, as_json)
         _show_case(cg, case, as_json)
@@ -115,6 +117,7 @@ ACTIONS = {
     "close": ("close", "结案: close; --type error|special needs --reason."),
     "evaluate": ("evaluate", "评价: --rating satisfied|basic|unsatisfied."),
     "urge": ("urge", "督办: press the holder (--reason); the state does not change."),
+    "merge": ("merge", "合并: close this report as a duplicate of --into (--reason)."),
     "accept": ("accept", "签收: the unit signs for a case dispatched to it (once per dispatch)."),
 }
 for _name, (_trigger, _doc) in ACTIONS.items():

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from adapters.config.city_file import CityFile, Scoring
+from adapters.config.duplicates_file import duplicate_rule
 from adapters.config.errors import config_error
 from adapters.config.map_file import city_map
 from adapters.config.notify_file import notifying
@@ -59,7 +60,8 @@ def build_city(raw) -> City:
                 routing=_routing(f, cats, units, cells, areas, squads),
                 time_limits=_time_limits(f, cal, cats), users=users, raw=raw, bands=bands,
                 weights=weights, intake=_intake(f, cal), open311=_open311(f, cells, users),
-                map=city_map(f.map, cells), notify=notifying(f.notifications, cal, units))
+                map=city_map(f.map, cells), duplicates=duplicate_rule(f.duplicates),
+                notify=notifying(f.notifications, cal, units))
 
 
 def scoring(spec: Scoring | None, prefix: str = "") -> tuple[tuple, dict]:

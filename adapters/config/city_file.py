@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from adapters.config.duplicates_file import DuplicatesSection
 from adapters.config.map_file import MapSection
 from adapters.config.notify_file import NotificationsSection
 from adapters.config.types import (
@@ -323,4 +324,5 @@ class CityFile(Spec):
     patrol: Section = Field(None, description="daily patrol reports (docs/reports.md)")
     policy: Section = Field(None, description="an inline rewards policy (policy.schema.json)")
     map: MapSection | None = None
+    duplicates: DuplicatesSection | None = None
     notifications: NotificationsSection | None = None

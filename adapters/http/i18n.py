@@ -134,6 +134,17 @@ WORDS |= {  # photo evidence (证据材料): the case page's groups, the forms' 
     "photo_too_big": ("照片超过大小限制：", "Photo over the size limit:"),
 }
 
+WORDS |= {  # 重复案件合并 (the case page's merge panel)
+    "possible_duplicates": ("可能重复的案件", "Possible duplicates"),
+    "no_duplicates": ("附近未发现同类未结案件。", "No open case of this category nearby."),
+    "merged_into": ("本案件为重复上报，已并入案件", "This report is a duplicate, merged into case"),
+    "merged_reports": ("并入的重复上报", "Duplicate reports merged in"),
+    "merge_into_this": ("合并到此案件", "Merge into this case"),
+    "merge_original": ("原案件编号", "Original case number"),
+    "merge": ("合并", "Merge"), "no_photo": ("无照片", "No photo"),
+    "merge_default_reason": ("同一问题重复上报", "The same problem reported again"),
+}
+
 
 def word(key: str, lang: str) -> str:
     pair = WORDS.get(key) or QUEUE.get(key) or ROLE.get(key)

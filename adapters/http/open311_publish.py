@@ -10,7 +10,7 @@ from domain.glossary import STATE, zh
 from domain.open311 import FIELDS, OPEN311, redact
 from domain.times import local_text
 
-CLOSED = ("closed", "evaluated", "voided")
+CLOSED = ("closed", "evaluated", "voided", "merged")
 CHANNEL = "citizen"  # the channel Open311 reports go in through
 
 
@@ -77,4 +77,9 @@ def request_view(cg: Casegrid, case, staff: bool) -> dict:
         "media_url": case.evidence[0] if case.evidence else None,
     }
     shown = pub.fields(staff)
-    return {k: full[k] for k in FIELDS if k in shown}
+    out = {k: full[k] for k in FIELDS if k in shown}
+    if case.merged_into:  # 合并: GeoReport v2 has no field for it (docs/api.md, Open311)
+        if "status_notes" in shown:
+            out["status_notes"] = f"重复案件，已并入 {case.merged_into} (duplicate of {case.merged_into})"
+        out["merged_into"] = out["duplicate_of"] = case.merged_into
+    return out

@@ -41,6 +41,8 @@ class ActionBody(BaseModel):
     extra: str | None = Field(None, description="request-extension: working time, e.g. 4h, 2d")
     closure_type: str | None = Field(None, description="close: " + ", ".join(CLOSURE_TYPES))
     rating: str | None = Field(None, description="evaluate: " + ", ".join(RATINGS))
+    into: str | None = Field(None, description="merge (合并): the original case this one "
+                                               "repeats, its id or readable number")
     evidence: list[str] = []
     at: datetime | None = Field(None, description="Business time (default now)")
     expected_version: int | None = Field(

@@ -14,6 +14,7 @@ from adapters.http.api.deps import Cg, note
 from adapters.http.api.views import ACTIONS, TRIGGER_ZH
 from adapters.views import case_view, event_view
 from domain.city import User
+from domain.errors import NotFoundError, ValidationError
 from domain.glossary import STATE, zh
 from domain.times import local_text, optional_time
 from workflows.commands import CaseAction, ReportCase
@@ -44,11 +45,21 @@ def act(cg: Casegrid, user: User, case_id: str, trigger: str, body: ActionBody):
         unit=body.unit, passed=body.passed, approved=body.approve, reason=body.reason,
         evidence=body.evidence, extra=body.extra, closure_type=body.closure_type,
         rating=body.rating, expected_version=body.expected_version,
-        idempotency_key=body.idempotency_key)
+        idempotency_key=body.idempotency_key, into=merge_target(cg, body.into))
     case = cg.service.get(cmd.case_id)
     check_read_case(user, case)
     check_write(user, trigger, case.state)
     return cg.service.act(cmd)  # a stale expected_version is a ConflictError (409)
+
+
+def merge_target(cg: Casegrid, into: str | None) -> str | None:
+    """A merge's original as a person names it (number or id), as its id; checked by field."""
+    if not isinstance(into, str) or not into or len(into) > 64:
+        return into  # absent, or refused by field at the edge (workflows/intake.py)
+    try:
+        return reads.case_key(cg, into)
+    except NotFoundError:
+        raise ValidationError("into", f"no case numbered '{into}'") from None
 
 
 def action_endpoint(name: str, trigger: str):

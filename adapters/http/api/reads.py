@@ -20,6 +20,7 @@ from adapters.http.api.auth import Me
 from adapters.http.api.deps import Cg, fresh, note
 from adapters.http.api.views import case_detail, dispatch_suggestion, period, series
 from adapters.http.case_filters import parse
+from adapters.http.duplicates import READERS, duplicate_candidates, merge_links
 from adapters.views import city_summary, jsonable
 from domain.city import User
 from domain.errors import NotFoundError, ValidationError
@@ -73,6 +74,18 @@ def case_dispatch_suggestion(request: Request, case_id: str, user: Me, cg: Cg):
     if sug is None:
         raise NotFoundError(f"routing: no rule matches {case.category} in {case.grid}")
     return sug
+
+
+@router.get("/cases/{case_id}/duplicates", tags=["cases"])
+def case_duplicates(request: Request, case_id: str, user: Me, cg: Cg):
+    """可能重复: open cases of the same category near this one (the city's radius, or its
+    grid cell without coordinates) reported within the city's window, with distance, age
+    and photos; and the merge links both ways (merged_into, duplicates)."""
+    note(request, case_id=case_id)
+    require_role(user, READERS, "possible duplicates")
+    case = cg.service.get(models.case_key(cg, case_id))
+    return {"case_id": str(case.id), "number": case.number, "state": case.state,
+            "candidates": jsonable(duplicate_candidates(cg, case)), **merge_links(cg, case)}
 
 
 @router.get("/queues", tags=["read models"])

@@ -25,6 +25,7 @@ ACTIONS = {
     "decide-shelve": "decide_shelve", "resolve": "resolve", "check": "check", "close": "close",
     "evaluate": "evaluate", "urge": "urge", "accept": "accept",
 }
+ACTIONS["merge"] = "merge"  # 合并: body {into: the original's id or number, reason}
 ACTION_OF = {t: a for a, t in ACTIONS.items()}
 TRIGGER_ZH = zh_of(TRIGGER)
 SERIES_MAX_DAYS = 2 * 366  # weekly points: about two years at most

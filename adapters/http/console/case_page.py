@@ -27,6 +27,7 @@ from adapters.http.console.pages import (
     router,
     viewer,
 )
+from adapters.http.duplicates import panel as merge_panel
 from adapters.http.errors import status_of
 from adapters.http.i18n import word
 from domain.city import User
@@ -54,14 +55,15 @@ def case_page_for(request: Request, user: User, case_id: str, *, status: int = 2
                  if done in ACTIONS and not error else None)
     return page(request, "case.html", status=status, user=user, c=c,
                 timeline=read_timeline(detail["timeline"], lang),
-                allowed=arrange(detail["allowed"], lang), suggestion=suggested,
+                allowed=arrange([a for a in detail["allowed"] if a["trigger"] != "merge"], lang), suggestion=suggested,
                 units=cg.city.units, closure_types=choices(CLOSURE_TYPE, lang),
                 ratings=choices(RATING, lang), urgency=label(URGENCY, c["urgency"], lang),
                 rule_kind=label(RULE_KIND, suggested["kind"], lang) if suggested else None,
                 error=error, form=form or {}, done=done if done_text else None,
                 done_text=done_text, near=NEAR_MINUTES,
                 as_of=request.query_params.get("as_of"),
-                trail_ok=user.role in TRAIL_READERS or user.role == "unit_member")
+                trail_ok=user.role in TRAIL_READERS or user.role == "unit_member",
+                dup=None if as_of else merge_panel(cg, user, c["case_id"], lang))
 
 
 def choices(table: dict, lang: str) -> dict[str, str]:
@@ -126,6 +128,7 @@ async def case_act(request: Request, case_id: str, action: str):
         extra=form.get("extra") or None, closure_type=form.get("closure_type") or None,
         rating=form.get("rating") or None, evidence=evidence,
         expected_version=int(version) if version.isdigit() else None)
+    body.into = form.get("into") or None  # merge (合并): the original, its id or number
     try:  # typed refs, then the posted photos stored (证据材料)
         body.evidence = [*typed_refs(request, form),
                          *await photo_refs(request, user, ACTIONS[action], form)]
