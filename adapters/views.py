@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.case import Case
+from domain.case_callback import PROTECTED
 from domain.city import City
 from domain.glossary import EVENT, zh_of
 from domain.lifecycle import STATES
@@ -38,7 +39,7 @@ def event_view(e: Case.Event, city: City) -> dict:
     }
     if is_dataclass(e):
         for f in fields(e):
-            if f.name not in COMMON and f.name != "occurred_at":
+            if f.name not in COMMON and f.name != "occurred_at" and f.name not in PROTECTED:
                 out[f.name] = jsonable(getattr(e, f.name))
     out["due_at"] = local_text(e.due_at, city.tz)
     if type(e).__name__ == "DeadlineMissed":
@@ -83,6 +84,7 @@ def case_view(case: Case, city: City, holder, now: datetime | None = None) -> di
         "urgings": case.urgings,
         "closure_type": case.closure_type,
         "rating": case.rating,
+        "callbacks": list(case.callbacks),  # 回访: the citizen's ratings, in order
         "last_at": local_text(case.last_at, city.tz),
         "merged_into": case.merged_into,  # 合并: the original this duplicate was merged into
         "duplicates": [{**d, "reported_at": local_text(d["reported_at"], city.tz)}

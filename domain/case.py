@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.case_accept import Accepting
 from domain.case_base import CaseEvent
+from domain.case_callback import Callbacks
 from domain.case_merge import Merging
 from domain.errors import RefusedError, ValidationError
 from domain.lifecycle import CHANNELS, CLOSURE_TYPES, STATES, UNIT_STATES, held_by, holder_of
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 _SAME: Any = object()  # "as the case has it now" (due time)
 
 
-class Case(Accepting, Merging, Aggregate):
+class Case(Accepting, Callbacks, Merging, Aggregate):
     source_due_at: datetime | None = None  # absent from snapshots taken before it existed
     number: str | None = None  # 案件编号 2026-11-000123; None for cases reported before it
 

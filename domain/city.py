@@ -144,6 +144,7 @@ class City:
     map: CityMap = field(default_factory=CityMap)  # the console map (tiles, cell polygons)
     duplicates: DuplicateRule = DuplicateRule()  # 重复案件候选 (domain/duplicates.py)
     notify: Notifying = field(default_factory=Notifying)  # notification rules (通知规则)
+    callback_reopens: bool = False  # 回访 不满意 reopens the case to rework (city file `callback`)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -40,6 +40,7 @@ TRIGGER = {
     "close": ("结案", "Close"),
     "evaluate": ("评价", "Evaluate"),
     "urge": ("督办", "Urge"), "accept": ("签收", "Accept"),
+    "callback": ("回访", "Call back"),
     "merge": ("合并重复案件", "Merge as a duplicate"),
 }
 
@@ -47,6 +48,8 @@ TRIGGER = {
 OUTCOME = {
     ("check", True): ("核查通过", "Check passed"),
     ("check", False): ("核查不通过(返工)", "Check failed (rework)"),
+    ("callback", False): ("回访", "Call back"),
+    ("callback", True): ("回访不满意(返工)", "Call back: unsatisfied (rework)"),
 }
 
 EVENT = {
@@ -60,6 +63,7 @@ EVENT = {
     "Resolved": ("处置反馈", "Resolved"), "Checked": ("核查", "Checked"),
     "Closed": ("结案", "Closed"), "Evaluated": ("评价", "Evaluated"),
     "Urged": ("督办", "Urged"), "Accepted": ("签收", "Accepted"), "DeadlineMissed": ("超时", "Deadline missed"),
+    "ContactGiven": ("报案人联系方式", "Reporter's contact"), "CalledBack": ("回访", "Called back"),
     "MergedInto": ("合并为重复案件", "Merged as a duplicate"),
     "DuplicateMerged": ("并入重复上报", "Duplicate report merged in"),
 }
@@ -178,6 +182,8 @@ INDICATOR = {
     "accurate_filing_rate": ("准确立案率", "Accurate filing"),
     "on_time_dispatch_rate": ("按时派遣率", "On-time dispatch"),
     "accurate_dispatch_rate": ("准确派遣率", "Accurate dispatch"),
+    "callbacks": ("回访数", "Callbacks"), "callbacks_satisfied": ("回访满意数", "Callbacks satisfied"),
+    "satisfaction_rate": ("群众满意率", "Citizen satisfaction"),
 }
 
 

@@ -40,6 +40,8 @@ COUNTS: dict[str, str] = {
     "dispatch_on_time": "按时派遣数",
     "dispatch_accurate": "准确派遣数",
     "urged": "督办数",
+    "callbacks": "回访数",
+    "callbacks_satisfied": "回访满意数",
 }
 
 # rate -> (中文, numerator count, denominator count)
@@ -61,6 +63,7 @@ RATES: dict[str, tuple[str, str, str]] = {
     "accurate_filing_rate": ("准确立案率", "filed_accurate", "filed"),
     "on_time_dispatch_rate": ("按时派遣率", "dispatch_on_time", "dispatch_due"),
     "accurate_dispatch_rate": ("准确派遣率", "dispatch_accurate", "dispatch_due"),
+    "satisfaction_rate": ("群众满意率", "callbacks_satisfied", "callbacks"),
 }
 DERIVED = {"filed_accurate": ("filed", "filed_voided")}  # count = a − b
 

@@ -91,6 +91,12 @@ TRANSITIONS: list[dict] = [
      "roles": CENTER},
     {"trigger": "evaluate", "source": "closed", "dest": "evaluated",
      "roles": ["duty_chief", "system"]},
+    # 回访 (domain/case_callback.py): after closure, before evaluation; an unsatisfied
+    # answer reopens the case to its unit (返工) where the city says so (`rework`)
+    {"trigger": "callback", "source": "closed", "dest": None, "unless": "rework",
+     "roles": ["acceptor", "channel"]},
+    {"trigger": "callback", "source": "closed", "dest": "dispatched", "conditions": "rework",
+     "roles": ["acceptor", "channel"]},
     {"trigger": "accept", "source": "dispatched", "dest": None, "roles": ["unit_member"]},
     {"trigger": "urge", "source": ["pending_dispatch", *OPEN_UNIT, "pending_check"],
      "dest": None, "roles": ["duty_chief", "dispatcher", "system"], "reason": "always"},
@@ -119,7 +125,7 @@ for _t in TRANSITIONS:
     _t["zh"] = _outcome[0] if _outcome else zh(TRIGGER, _t["trigger"])
 
 TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t["trigger"] for t in TRANSITIONS))
-CONDITIONS = ("needs_verification", "passed", "approved")
+CONDITIONS = ("needs_verification", "passed", "approved", "rework")
 
 
 def sources(t: dict) -> list[str]:

@@ -25,6 +25,7 @@ DONE = {s: f"{s}_done" for s in STEPS}
 MISSED = {s: f"{s}_missed" for s in STEPS}
 _STEP_KEYS = {s: (STARTED[s], DONE[s], MISSED[s], (f"{s}_due",), (f"{s}_due", f"{s}_on_time"))
               for s in STEPS}
+SATISFIED = ("satisfied", "basic")  # 满意, 基本满意: what 群众满意率 counts as satisfied
 OTHERS = ("citizen", "hotline", "inspection")  # found by others: the patrol missed it (漏报)
 AREA_DIMS = ("grid", "community", "street", "district", "squad")
 DIMENSIONS = ("unit", *AREA_DIMS, "supervisor", "dispatcher", "duty-chief")
@@ -43,6 +44,7 @@ def new_row(e: Any, city: City) -> dict:
         "unit": None, "returned_by": [], "resolved": False, "fix_passed": False,
         "reworks": 0, "extensions": 0, "shelved": False, "closed": False, "closure_type": None,
         "urgings": 0, "verifier": None, "filer": None, "dispatcher": None, "checker": None,
+        "callbacks": 0, "callbacks_satisfied": 0,  # 回访, and those 满意 or 基本满意
     }
     for s in STEPS:
         row[f"{s}_started"] = False
@@ -59,6 +61,7 @@ ROW_KEYS = (  # every key of a row, in the order cg_sb_case stores their values
     "filed_voided", "dispatched", "unit", "returned_by", "resolved", "fix_passed", "reworks",
     "extensions", "shelved", "closed", "closure_type", "urgings", "verifier", "filer",
     "dispatcher", "checker", *(f"{s}_{k}" for s in STEPS for k in ("started", "done", "missed")),
+    "callbacks", "callbacks_satisfied",
 )
 
 
@@ -115,6 +118,12 @@ def fold(row: dict, e: Any) -> dict:
         row["closed"], row["closure_type"] = True, e.closure_type
     elif kind is Case.Urged:
         row["urgings"] += 1
+    elif kind is Case.CalledBack:
+        row["callbacks"] += 1
+        row["callbacks_satisfied"] += e.rating in SATISFIED
+        if e.reopened:  # 回访不满意 sent back to the unit: a rework, no longer closed
+            row["reworks"] += 1
+            row["closed"], row["closure_type"] = False, None
     return row
 
 
@@ -161,20 +170,23 @@ def case_counts(row: dict) -> dict[str, int]:
         "closed": closed,
         "closed_on_time": closed and row["closure_type"] == "normal" and not row["close_missed"],
         "urged": row["urgings"] > 0,
+        "callbacks": row.get("callbacks", 0),  # events: every 回访 recorded
+        "callbacks_satisfied": row.get("callbacks_satisfied", 0),
     }
     return {k: int(v) for k, v in c.items() if v}
 
 
 UNIT_COUNTS = ("dispatched", "due", "resolved", "on_time", "overdue", "overdue_open", "reworked",
                "rework_events", "extended", "shelved", "fix_passed", "due_closure", "closed",
-               "closed_on_time", "urged")
+               "closed_on_time", "urged", "callbacks", "callbacks_satisfied")
 COUNTED_DIMS = ("grid", "unit", "supervisor", "dispatcher", "duty-chief")  # areas roll up from grid
 _STEP_COUNTS = tuple(f"{s}_{k}" for s in STEPS for k in ("due", "on_time"))
 _AREA_COUNTS = frozenset((
     "reported", "patrol_reported", "valid", "filed", "patrol_filed", "others_filed", "voided",
     "filed_voided", "dispatched", "dispatch_accurate", "due", "resolved", "on_time", "overdue",
     "overdue_open", "reworked", "rework_events", "returned", "extended", "shelved",
-    "fix_passed", "due_closure", "closed", "closed_on_time", "urged", *_STEP_COUNTS))
+    "fix_passed", "due_closure", "closed", "closed_on_time", "urged", *_STEP_COUNTS,
+    "callbacks", "callbacks_satisfied"))
 # the counts each dimension is given by `contributions`: a rate whose numerator or
 # denominator is not among them is no figure of that dimension's board (shown as none)
 ATTRIBUTED: dict[str, frozenset[str]] = {

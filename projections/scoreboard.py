@@ -42,8 +42,8 @@ INDICATORS: dict[str, dict] = {
 class Scoreboard:
     name = "scoreboard"
     tables = ("cg_sb_case", "cg_sb_counts")
-    version = 4  # 2: accurate dispatch counted for grids and areas (was 0.0%); 3: 回访;
-    # 4: a merged duplicate counts in discovery only (合并)
+    version = 5  # 2: accurate dispatch counted for grids and areas (was 0.0%);
+    # 4: a merged duplicate counts in discovery only (合并); 5: 回访 (the rows' callbacks)
 
     def __init__(self, city: City, hold: int = 40_000):
         self.city = city
@@ -145,7 +145,7 @@ class Scoreboard:
 
 
 _EMPTY: Counter = Counter()
-EVENT_COUNTS = ("rework_events", "returned")  # counted per event; the rest per case
+EVENT_COUNTS = ("rework_events", "returned", "callbacks", "callbacks_satisfied")  # per event
 
 
 # ---------------------------------------------------------------- reading
@@ -282,9 +282,11 @@ def explain(sql: Sql, city: City, *, by: str, key: str, indicator: str, start: d
         zh, num, den = RATES[indicator]
         n_ids, d_ids = _ids(rows, city, by, key, num), _ids(rows, city, by, key, den)
         value = None if not d_ids else round(len(n_ids) / len(d_ids), 4)
-        if num == "rework_events":  # an event count: sum, not cases
+        if num in EVENT_COUNTS:  # event counts: sums, not cases
             events = sum(contributions(r, city, (by,)).get((by, key, num), 0) for r in rows)
-            value = None if not d_ids else round(events / len(d_ids), 4)
+            per = (sum(contributions(r, city, (by,)).get((by, key, den), 0) for r in rows)
+                   if den in EVENT_COUNTS else len(d_ids))
+            value = None if not per else round(events / per, 4)
     else:
         zh, num, den = COUNTS.get(indicator, indicator), indicator, None
         n_ids, d_ids = _ids(rows, city, by, key, indicator), []

@@ -17,7 +17,7 @@ from projections.times import from_ts, ts
 
 DETAIL = ("unit", "approved", "minutes", "passed", "closure_type", "rating", "confirmed",
           "routing_rule", "missed_step", "holder_kind", "holder", "channel", "category", "grid",
-          "urgency", "external_id")
+          "urgency", "external_id", "reopened")  # never the protected contact (case_callback.py)
 
 MERGE_DETAIL = ("original_id", "original_number", "duplicate_id", "duplicate_number", "reporter")
 DETAIL = (*DETAIL, *MERGE_DETAIL)  # 合并: the links both ways, the duplicate's reporter
@@ -117,7 +117,7 @@ def _light(e: dict) -> SimpleNamespace:
         kind=getattr(Case, e["type"]), originator_id=e["case_id"], occurred_at=from_ts(e["occurred_at"]),
         actor=e["actor"], role=e["role"], state=e["state"], step=e["step"],
         **{k: d.get(k) for k in ("unit", "approved", "passed", "closure_type", "missed_step",
-                                 "channel", "category", "grid")},
+                                 "channel", "category", "grid", "rating", "reopened")},
     )
 
 

@@ -26,6 +26,8 @@ class ReportCase:
     source_due_at: datetime | None = None  # the source system's own due time (imports)
     history_from: datetime | None = None  # an import mapping's own earliest business time
     idempotency_key: str | None = None  # the client's: a resend returns the same case
+    reporter_name: str | None = None  # citizen / hotline reports: protected contact (回访)
+    reporter_phone: str | None = None
 
 
 @dataclass
@@ -44,6 +46,7 @@ class CaseAction:
     extra: str | None = None  # extension asked for: '2h', '3d' (working time)
     closure_type: str | None = None
     rating: str | None = None
+    comment: str | None = None  # 回访: the citizen's words
     expected_version: int | None = None  # the version the actor saw: refuse if it moved on
     history_from: datetime | None = None  # an import mapping's own earliest business time
     idempotency_key: str | None = None  # the client's: a resend of a recorded step is a no-op

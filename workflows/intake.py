@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import validate
+from domain.case_callback import COMMENT_MAX, contact
 from domain.city import URGENCIES, City, User
 from domain.errors import ValidationError
 from domain.lifecycle import CHANNELS, CLOSURE_TYPES, RATINGS
@@ -71,6 +72,11 @@ def report(city: City, cmd: ReportCase, now: datetime,
     return by, at, fields
 
 
+def reporter_contact(cmd: ReportCase) -> dict:
+    """The reporter's contact (protected; domain/case_callback.py), checked."""
+    return contact(cmd.reporter_name, cmd.reporter_phone, cmd.channel)
+
+
 def action(city: City, cmd: CaseAction, now: datetime,
            known: Callable[[str], bool] | None = None) -> Step:
     """A step on an existing case, its fields checked for its trigger."""
@@ -101,8 +107,10 @@ def action(city: City, cmd: CaseAction, now: datetime,
         if cmd.closure_type is not None:
             validate.choice(cmd.closure_type, "closure_type", CLOSURE_TYPES)
         args["closure_type"] = cmd.closure_type
-    if trigger == "evaluate":
+    if trigger in ("evaluate", "callback"):
         args["rating"] = validate.choice(cmd.rating, "rating", RATINGS)
+    if trigger == "callback":
+        args["comment"] = validate.text(cmd.comment, "comment", limit=COMMENT_MAX)
     if trigger == "merge":
         args["into"] = merge_target(cmd.into)
     args["reason"] = reason

@@ -47,7 +47,7 @@ METHODS = {
     "request_extension": Case.request_extension, "decide_extension": Case.decide_extension,
     "request_shelve": Case.request_shelve, "decide_shelve": Case.decide_shelve,
     "resolve": Case.resolve, "check": Case.check, "close": Case.close,
-    "evaluate": Case.evaluate, "urge": Case.urge, "accept": Case.accept,
+    "evaluate": Case.evaluate, "urge": Case.urge, "accept": Case.accept, "callback": Case.callback,
 }
 
 
@@ -232,6 +232,7 @@ class CaseService:
     def prepare_report(self, cmd: ReportCase, pool: NumberPool | None = None) -> Case:
         """The new case a report makes, numbered (from `pool` in a batch), not yet saved."""
         by, at, fields = intake.report(self.city, cmd, self.clock(), self.evidence_known)
+        contact = intake.reporter_contact(cmd)
         ext = fields["external_id"]
         key = validate.key(cmd.idempotency_key)
         if cmd.case_id is not None:
@@ -247,7 +248,9 @@ class CaseService:
                 "external_id", f"'{ext}' from channel '{cmd.channel}' is already case {case_id}"
                                f"{self.merged_note(case_id)}")
         pool = pool or NumberPool(self.numbers)
-        return Case.report(case_id, by, at, self.city, number=pool.next, **fields)
+        case = Case.report(case_id, by, at, self.city, number=pool.next, **fields)
+        case.give_contact(by, **contact)  # its own event, never published (case_callback.py)
+        return case
 
     def original_of(self, case_id: UUID | str) -> UUID:
         """The case a merged duplicate was merged into (followed to the end), else itself:

@@ -45,6 +45,8 @@ def case_report(
     evidence: Annotated[list[str] | None, typer.Option(help="Photo URL or sha256: ref (evidence put); repeatable")] = None,
     external_id: str | None = None,
     at: Annotated[str | None, typer.Option(help="Business time, ISO 8601 (default now)")] = None,
+    reporter_name: Annotated[str | None, typer.Option(help="citizen, hotline: reporter's name (protected)")] = None,
+    reporter_phone: Annotated[str | None, typer.Option(help="citizen, hotline: reporter's phone (protected)")] = None,
     as_json: JsonOpt = False,
 ):
     """上报: report a new problem; prints the new case id."""
@@ -54,7 +56,8 @@ def case_report(
             channel=channel, category=category, grid=grid, actor=actor,
             occurred_at=optional_time(at, "at", cg.city.tz, blank_ok=False),
             description=description, urgency=urgency, lat=lat, lon=lon,
-            evidence=evidence or [], external_id=external_id))
+            evidence=evidence or [], external_id=external_id, reporter_name=reporter_name,
+            reporter_phone=reporter_phone))
     except CasegridError as e:
         fail(e, as_json)
     emit({"case_id": str(case.id), "state": case.state,
@@ -81,6 +84,7 @@ def _action(trigger: str, doc: str):
         extra: Annotated[str | None, typer.Option(help="Extra working time asked, e.g. 4h, 2d")] = None,
         closure_type: Annotated[str | None, typer.Option("--type", help=", ".join(CLOSURE_TYPES))] = None,
         rating: Annotated[str | None, typer.Option(help=", ".join(RATINGS))] = None,
+        comment: Annotated[str | None, typer.Option(help="回访: the citizen's comment")] = None,
         evidence: Annotated[list[str] | None, typer.Option(help="Photo URL or sha256: ref (evidence put); repeatable")] = None,
         at: Annotated[str | None, typer.Option(help="Business time, ISO 8601 (default now)")] = None,
         into: Annotated[str | None, typer.Option(help="merge: the original case (id or number)")] = None,
@@ -92,7 +96,7 @@ def _action(trigger: str, doc: str):
                 case_id=by_number(cg, case_id), trigger=trigger, actor=actor, unit=unit,
                 occurred_at=optional_time(at, "at", cg.city.tz, blank_ok=False),
                 passed=passed, approved=approve, reason=reason, evidence=evidence or [],
-                extra=extra, closure_type=closure_type, rating=rating,
+                extra=extra, closure_type=closure_type, rating=rating, comment=comment,
                 into=by_number(cg, into) if into else None))
         except CasegridError as e:
             fail(e, as_json)
@@ -119,6 +123,7 @@ ACTIONS = {
     "urge": ("urge", "督办: press the holder (--reason); the state does not change."),
     "merge": ("merge", "合并: close this report as a duplicate of --into (--reason)."),
     "accept": ("accept", "签收: the unit signs for a case dispatched to it (once per dispatch)."),
+    "callback": ("callback", "回访: the citizen's --rating satisfied|basic|unsatisfied and --comment."),
 }
 for _name, (_trigger, _doc) in ACTIONS.items():
     case_app.command(_name)(_action(_trigger, _doc))

@@ -61,7 +61,8 @@ def build_city(raw) -> City:
                 time_limits=_time_limits(f, cal, cats), users=users, raw=raw, bands=bands,
                 weights=weights, intake=_intake(f, cal), open311=_open311(f, cells, users),
                 map=city_map(f.map, cells), duplicates=duplicate_rule(f.duplicates),
-                notify=notifying(f.notifications, cal, units))
+                notify=notifying(f.notifications, cal, units),
+                callback_reopens=bool(f.callback and f.callback.reopen_unsatisfied))
 
 
 def scoring(spec: Scoring | None, prefix: str = "") -> tuple[tuple, dict]:

@@ -301,6 +301,14 @@ class Open311(Closed):
     key_service: Text500 | None = None
 
 
+class Callback(Closed):
+    """回访 (the callback after closure): what an unsatisfied answer does."""
+
+    reopen_unsatisfied: StrictBool | None = Field(
+        None, description="an unsatisfied callback reopens the case to its unit for rework "
+                          "(返工); default false")
+
+
 Section = dict[str, Any] | None
 
 
@@ -326,3 +334,4 @@ class CityFile(Spec):
     map: MapSection | None = None
     duplicates: DuplicatesSection | None = None
     notifications: NotificationsSection | None = None
+    callback: Callback | None = None

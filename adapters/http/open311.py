@@ -15,7 +15,9 @@ errors are GeoReport's `[{"code": 400, "description": "field: rule"}]` /
 
 Writing: `api_key` must be a channel account's API token from the credentials file (a
 console session token is not an api_key). Reports go in through the `citizen` channel and
-so wait for verification (核实); contact fields (email, name, phone) are not stored. The
+so wait for verification (核实); first_name, last_name and phone are kept as the reporter's
+protected contact (for 回访, never in an answer: domain/case_callback.py); email,
+device_id and account_id are not stored. The
 location is `address_id` (a 14-digit grid cell), else `lat`/`long` placed on the grid
 (adapters/http/geo.py), else `address_string` placed by the city's `open311.addresses`.
 The body is bounded (64 KiB, 413) and parsed strictly (adapters/http/open311_input.py).
@@ -49,6 +51,7 @@ from adapters.http.open311_input import kind_of, number, post_params, query_para
 from adapters.http.open311_publish import CHANNEL, CLOSED, channel_clause, published, request_view
 from adapters.http.open311_render import answer, path_format, split_format
 from adapters.http.open311_render import error as open311_error
+from domain.case_callback import contact
 from domain.city import User
 from domain.errors import CasegridError, NotFoundError, ValidationError
 from domain.glossary import STATE, zh
@@ -249,10 +252,20 @@ def _report(cg: Casegrid, user: User, params: dict):
     if address is not None:
         description = f"{description}（地址：{address.strip()}）".strip()
     token = secrets.token_urlsafe(18)
+    # the reporter's contact (protected, for 回访; never in an answer): first_name +
+    # last_name and phone; an e-mail is not kept (casegrid calls back by phone)
+    name = " ".join(n.strip() for n in (text(params, "last_name"), text(params, "first_name"))
+                    if n and n.strip()) or None
+    try:
+        contact(name, text(params, "phone"), CHANNEL)
+    except ValidationError as e:  # named as the client sent it
+        raise ValidationError("phone" if e.field == "reporter_phone" else "first_name",
+                              e.rule) from None
     case = cg.service.report(ReportCase(
         channel=CHANNEL, category=code, grid=grid, actor=user.id, description=description,
         urgency=urgency.strip(), lat=lat, lon=lon, evidence=[media.strip()] if media else [],
-        external_id=f"{OPEN311}:{token}"))
+        external_id=f"{OPEN311}:{token}", reporter_name=name,
+        reporter_phone=text(params, "phone")))
     return case, token
 
 

@@ -30,6 +30,7 @@ from eventsourcing.persistence import IntegrityError
 
 from adapters.kafka.failures import describe, is_transient
 from adapters.kafka.messages import (
+    CALLBACK,
     DEFAULT_CHANNEL_ACTORS,
     MAX_MESSAGE_BYTES,
     REPORT,
@@ -38,6 +39,7 @@ from adapters.kafka.messages import (
     Message,
     Record,
     parse,
+    without_contact,
 )
 from adapters.kafka.store import KWARG, KafkaRows, seen_messages
 from adapters.storage.sql import Sql
@@ -82,6 +84,8 @@ class InboundProcessor:
         self.sql = Sql(self.app.recorder)
         self.group = group
         self.types = {topics["reports"]: REPORT, topics["unit_updates"]: UNIT_UPDATE}
+        if topics.get("callbacks"):
+            self.types[topics["callbacks"]] = CALLBACK
         self.channel_actors = {**DEFAULT_CHANNEL_ACTORS, **(channel_actors or {})}
         self.fallback_retries = fallback_retries
         self.max_message_bytes = max_message_bytes
@@ -113,7 +117,8 @@ class InboundProcessor:
                 raise
             cases[case.id] = case
             return "applied"
-        self._check_unit_actor(msg)
+        if msg.type != CALLBACK:  # a callback's actor is checked by the lifecycle (its role)
+            self._check_unit_actor(msg)
 
         def decide(case: Case) -> bool:
             if msg.command is None:  # accept (签收): the case must be with this unit
@@ -136,8 +141,9 @@ class InboundProcessor:
         return "accepted" if msg.command is None else "applied"
 
     def _dead_row(self, rec: Record, err: CasegridError) -> tuple:
-        """The dead-letter row: the original bytes, and text any database stores (no NUL)."""
-        payload = base64.b64encode(rec.value or b"").decode("ascii")
+        """The dead-letter row: the original bytes (less a reporter's contact), and text any
+        database stores (no NUL)."""
+        payload = base64.b64encode(without_contact(rec.value) or b"").decode("ascii")
         key = rec.key.decode("utf-8", "replace").replace("\x00", "\ufffd") if rec.key is not None else None
         fld = getattr(err, "field", None)
         return (self.group, rec.topic, rec.partition, rec.offset, key, payload, err.kind,

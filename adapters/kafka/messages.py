@@ -1,9 +1,11 @@
 """Inbound Kafka messages: bytes → a schema-valid message and its case command.
 
-Two message types, each with a JSON Schema (adapters/schemas, copied to docs/schemas):
+Three message types, each with a JSON Schema (adapters/schemas, copied to docs/schemas):
   * casegrid.report.v1       (topic casegrid.reports.v1): a new problem (上报)
   * casegrid.unit-update.v1  (topic casegrid.unit-updates.v1): a member unit's accept,
     return (退回), resolution feedback (处置反馈), extension (延期) or shelve (挂账) request
+  * casegrid.callback.v1     (topic casegrid.callbacks.v1): the 12345 hotline's 回访 of a
+    closed case (satisfaction and comment)
 
 A message that is too large, not JSON, not valid against its schema, or carries ids the
 database could not store is refused here (BadMessage) and becomes a dead letter; the
@@ -28,7 +30,10 @@ from workflows.service import EXTERNAL_NS
 
 SCHEMA_DIR = Path(__file__).parent.parent / "schemas"
 REPORT, UNIT_UPDATE = "casegrid.report.v1", "casegrid.unit-update.v1"
-SCHEMA_FILES = {REPORT: "report.v1.json", UNIT_UPDATE: "unit-update.v1.json"}
+CALLBACK = "casegrid.callback.v1"  # topic casegrid.callbacks.v1: 回访 from the 12345 hotline
+SCHEMA_FILES = {REPORT: "report.v1.json", UNIT_UPDATE: "unit-update.v1.json",
+                CALLBACK: "callback.v1.json"}
+CALLBACK_ACTOR = "hotline_12345"  # the account a callback stands for when it names none
 ACTION_TRIGGER = {
     "return": "return",
     "resolve": "resolve",
@@ -97,8 +102,23 @@ def _schema_error(err) -> BadMessage:
     if err.validator == "additionalProperties":
         extra = err.message.split("'")[1] if "'" in err.message else ""
         return BadMessage(f"{path}.{extra}" if path else extra, "is not a field of this message")
+    if path.startswith("reporter"):  # protected: name the rule, never the value
+        return BadMessage(path, f"{err.validator}: {err.schema.get('pattern') or err.schema}")
     rule = err.message if len(err.message) < 300 else err.message[:300] + "…"
     return BadMessage(path or "(message)", f"{err.validator}: {rule}")
+
+
+def without_contact(value: bytes | None) -> bytes | None:
+    """A message's bytes without the reporter's contact (what a dead letter keeps of a
+    report: the contact is protected and the dead-letter topic is outbound)."""
+    try:
+        doc = json.loads((value or b"").decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return value
+    if not isinstance(doc, dict) or "reporter" not in doc:
+        return value
+    doc["reporter"] = "(removed: protected contact)"
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
 def decode(value: bytes | None, expected: str) -> dict:
@@ -161,12 +181,19 @@ def parse(rec: Record, *, types: dict[str, str], channel_actors: dict[str, str],
             occurred_at=at, description=doc.get("description", ""),
             urgency=doc.get("urgency", "normal"), lat=loc.get("lat"), lon=loc.get("lon"),
             evidence=list(doc.get("evidence", [])), external_id=doc["external_id"], case_id=cid,
+            reporter_name=(doc.get("reporter") or {}).get("name"),
+            reporter_phone=(doc.get("reporter") or {}).get("phone"),
         )
         return Message(REPORT, doc["source"], doc["message_id"], cmd, cid)
     try:
         cid = UUID(doc["case_id"])
     except ValueError:
         raise BadMessage("case_id", f"'{doc['case_id']}' is not a UUID") from None
+    if expected == CALLBACK:
+        actor = doc.get("actor") or CALLBACK_ACTOR
+        cmd = CaseAction(case_id=cid, trigger="callback", actor=actor, occurred_at=at,
+                         rating=doc["rating"], comment=doc.get("comment"))
+        return Message(CALLBACK, doc["source"], doc["message_id"], cmd, cid, actor=actor)
     action = doc["action"]
     cmd = None
     if action != "accept":

@@ -34,6 +34,7 @@ from adapters.kafka.store import (
 from adapters.storage.sql import Sql
 from adapters.views import jsonable
 from domain.case import Case
+from domain.case_callback import PROTECTED
 from domain.times import as_zone
 
 log = structlog.get_logger("casegrid.kafka.out")
@@ -42,7 +43,9 @@ EVENT_NS = uuid5(NAMESPACE_URL, "casegrid:case-event")
 SCHEMA_VERSION = 1
 DATASCHEMA = "urn:casegrid:schema:case-event:1"
 CASE_TOPIC = f"{Case.__module__}:{Case.__qualname__}."
-_HIDDEN = ("originator_id", "originator_version", "timestamp", "originator_topic")
+# not in the envelope's data: the event's own bookkeeping, and the protected contact
+# (domain/case_callback.py: a ContactGiven goes out with its place in the stream only)
+_HIDDEN = ("originator_id", "originator_version", "timestamp", "originator_topic", *PROTECTED)
 MAX_REQUEST_BYTES = 1024 * 1024  # the producer's max_request_size (kafka-python's default, pinned)
 
 

@@ -55,6 +55,7 @@ log = structlog.get_logger("casegrid.kafka")
 DEFAULT_TOPICS = {
     "reports": "casegrid.reports.v1",
     "unit_updates": "casegrid.unit-updates.v1",
+    "callbacks": "casegrid.callbacks.v1",  # 回访 from the 12345 hotline
     "case_events": "casegrid.case-events.v1",
     "dead_letter": "casegrid.dead-letter.v1",
 }
@@ -203,7 +204,8 @@ class KafkaWorker:
                 heartbeat_interval_ms=min(s.heartbeat_interval_ms, s.session_timeout_ms // 3),
                 max_poll_records=s.batch,
             )
-            self.consumer.subscribe([s.topics["reports"], s.topics["unit_updates"]],
+            self.consumer.subscribe([s.topics["reports"], s.topics["unit_updates"],
+                                     s.topics["callbacks"]],
                                     listener=_SeekToStored(self))
         log.info("kafka_worker_started", bootstrap=s.bootstrap, group=s.group,
                  inbound=self.inbound, outbound=self.outbound, topics=s.topics)

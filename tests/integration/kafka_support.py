@@ -21,6 +21,7 @@ def topics_for(tag: str) -> dict[str, str]:
     return {
         "reports": f"{tag}.reports.v1",
         "unit_updates": f"{tag}.unit-updates.v1",
+        "callbacks": f"{tag}.callbacks.v1",
         "case_events": f"{tag}.case-events.v1",
         "dead_letter": f"{tag}.dead-letter.v1",
     }

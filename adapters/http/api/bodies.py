@@ -30,6 +30,11 @@ class ReportBody(BaseModel):
     idempotency_key: str | None = Field(
         None, description="The client's key (1-64 of A-Z a-z 0-9 _ -): a resend with the same "
                           "key never makes a second case")
+    reporter_name: str | None = Field(
+        None, description="citizen, hotline: the reporter's name (protected; at most 40)")
+    reporter_phone: str | None = Field(
+        None, description="citizen, hotline: the reporter's phone (protected; 5-20 of digits + - "
+                          "and spaces)")
 
 
 class ActionBody(BaseModel):
@@ -40,7 +45,8 @@ class ActionBody(BaseModel):
     reason: str | None = None
     extra: str | None = Field(None, description="request-extension: working time, e.g. 4h, 2d")
     closure_type: str | None = Field(None, description="close: " + ", ".join(CLOSURE_TYPES))
-    rating: str | None = Field(None, description="evaluate: " + ", ".join(RATINGS))
+    rating: str | None = Field(None, description="evaluate, callback: " + ", ".join(RATINGS))
+    comment: str | None = Field(None, description="callback (回访): the citizen's comment")
     into: str | None = Field(None, description="merge (合并): the original case this one "
                                                "repeats, its id or readable number")
     evidence: list[str] = []

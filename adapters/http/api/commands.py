@@ -31,7 +31,8 @@ def report(request: Request, body: ReportBody, user: Me, cg: Cg):
         channel=body.channel, category=body.category, grid=body.grid, actor=user.id,
         occurred_at=body.at, description=body.description, urgency=body.urgency, lat=body.lat,
         lon=body.lon, evidence=body.evidence, external_id=body.external_id,
-        idempotency_key=body.idempotency_key))
+        idempotency_key=body.idempotency_key, reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone))
     note(request, case_id=str(case.id))
     return {"case_id": str(case.id), "number": case.number, "state": case.state, "state_zh": zh(STATE, case.state),
             "version": case.version, "due_at": local_text(case.due_at, cg.city.tz)}
@@ -44,7 +45,7 @@ def act(cg: Casegrid, user: User, case_id: str, trigger: str, body: ActionBody):
         case_id=parse_case_id(reads.case_key(cg, case_id)), trigger=trigger, actor=user.id, occurred_at=body.at,
         unit=body.unit, passed=body.passed, approved=body.approve, reason=body.reason,
         evidence=body.evidence, extra=body.extra, closure_type=body.closure_type,
-        rating=body.rating, expected_version=body.expected_version,
+        rating=body.rating, comment=body.comment, expected_version=body.expected_version,
         idempotency_key=body.idempotency_key, into=merge_target(cg, body.into))
     case = cg.service.get(cmd.case_id)
     check_read_case(user, case)

@@ -10,6 +10,7 @@ from adapters.http import reads
 from adapters.http.access import check_read_case
 from adapters.views import case_view, event_view
 from domain.calendar import month_range
+from domain.case_callback import visible_contact
 from domain.city import User
 from domain.errors import ValidationError
 from domain.glossary import ROLE, TRIGGER, zh, zh_of
@@ -23,7 +24,7 @@ ACTIONS = {
     "return": "return", "request-extension": "request_extension",
     "decide-extension": "decide_extension", "shelve": "request_shelve",
     "decide-shelve": "decide_shelve", "resolve": "resolve", "check": "check", "close": "close",
-    "evaluate": "evaluate", "urge": "urge", "accept": "accept",
+    "evaluate": "evaluate", "urge": "urge", "accept": "accept", "callback": "callback",
 }
 ACTIONS["merge"] = "merge"  # 合并: body {into: the original's id or number, reason}
 ACTION_OF = {t: a for a, t in ACTIONS.items()}
@@ -46,6 +47,7 @@ def case_detail(cg: Casegrid, user: User, case_id: str, as_of: datetime | None =
     view = case_view(case, cg.city, case.holder, now)
     view["holder_name"] = holder_name(cg, view["holder"])
     view["unit_name"] = cg.city.units[case.unit].name if case.unit in cg.city.units else None
+    view["contact"] = visible_contact(case, user.role)  # protected: the center's desk only
     return {"case": view, "timeline": timeline(cg, events),
             "allowed": [] if as_of else allowed_actions(user, case),
             "dispatch_suggestion": dispatch_suggestion(cg, case)}
