@@ -142,6 +142,9 @@ WORDS |= {  # 重复案件合并 (the case page's merge panel)
     "merge_into_this": ("合并到此案件", "Merge into this case"),
     "merge_original": ("原案件编号", "Original case number"),
     "merge": ("合并", "Merge"), "no_photo": ("无照片", "No photo"),
+    "ev_dup": ("并入的重复上报照片", "Photos of a merged duplicate"),
+    "merge_into_refused": ("不能合并：原案件须为另一件未结案、未被合并的案件（请核对案件编号）",
+                           "Cannot merge: the original must be another open case, not itself merged"),
     "merge_default_reason": ("同一问题重复上报", "The same problem reported again"),
 }
 
