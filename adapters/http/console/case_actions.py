@@ -11,7 +11,7 @@ from domain.times import local_format
 
 # the step that moves a case on, per trigger; the first one allowed is the primary action
 MAIN = ("verify", "file", "dispatch", "accept", "resolve", "check", "close", "evaluate",
-        "decide_extension", "decide_shelve")
+        "callback", "decide_extension", "decide_shelve")
 DESTRUCTIVE = ("refuse", "return")  # always destructive: they undo the center's or unit's work
 NEGATIVE = {"verify": "passed", "check": "passed",  # the choice that rejects (不通过 / 不同意)
             "decide_extension": "approve", "decide_shelve": "approve"}

@@ -129,6 +129,7 @@ async def case_act(request: Request, case_id: str, action: str):
         rating=form.get("rating") or None, evidence=evidence,
         expected_version=int(version) if version.isdigit() else None)
     body.into = form.get("into") or None  # merge (合并): the original, its id or number
+    body.comment = form.get("comment") or None  # 回访: the citizen's words
     try:  # typed refs, then the posted photos stored (证据材料)
         body.evidence = [*typed_refs(request, form),
                          *await photo_refs(request, user, ACTIONS[action], form)]

@@ -63,7 +63,9 @@ async def report_post(request: Request):
             channel=str(form.get("channel") or ""), category=str(form.get("category") or ""),
             grid=str(form.get("grid") or ""), actor=user.id,
             description=str(form.get("description") or ""),
-            urgency=str(form.get("urgency") or "normal"), lat=lat, lon=lon, evidence=evidence))
+            urgency=str(form.get("urgency") or "normal"), lat=lat, lon=lon, evidence=evidence,
+            reporter_name=form.get("reporter_name") or None,  # protected (回访)
+            reporter_phone=form.get("reporter_phone") or None))
 
     try:
         case = await run_in_threadpool(run)

@@ -1,0 +1,199 @@
+"""回访 and the reporter's protected contact, through the real server: the JSON API (who reads
+the contact, who may call back), the console in Chromium (the acceptor takes a hotline call
+with the caller's number and records a callback; a unit member never sees the number), and
+a grep for a known phone number in every outward path: logs, the outbound Kafka envelope,
+Open311 JSON and XML, and report exports (JSON and xlsx)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import date
+
+import httpx
+import pytest
+
+from adapters.bootstrap import bootstrap
+from adapters.http.server import load_demo
+from adapters.kafka.outbound import envelope
+from tests.e2e.browser_support import BROWSER, login, shot
+from tests.e2e.http_support import CATEGORY, CITIZEN_TOKEN, GRID, LiveServer
+from tests.e2e.http_support import login as api_login
+from tests.support import city
+
+PHONE = "137 0000 4321"  # the reporter's number, looked for everywhere it must not be
+PHONE2 = "+86 135-1111-2222"
+USERS = ("acc_wang", "chief_zhao", "disp_chen", "sup_zhang", "hw_luo", "insp_sun")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cg = bootstrap(data_dir=tmp_path_factory.mktemp("callback"), city=city())
+    load_demo(cg, cases=12, echo=lambda *_: None)
+    with LiveServer(cg) as s:
+        yield s
+    cg.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def h(client):
+    out = {u: api_login(client, u) for u in USERS}
+    out["citizen_app"] = {"Authorization": f"Bearer {CITIZEN_TOKEN}"}
+    return out
+
+
+def step(client, h, case_id: str, action: str, user: str, **body) -> dict:
+    r = client.post(f"/api/cases/{case_id}/{action}", json=body, headers=h[user])
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def closed_case(client, h) -> str:
+    """A citizen's report with the reporter's contact, taken to 结案."""
+    r = client.post("/api/cases", headers=h["citizen_app"], json={
+        "channel": "citizen", "category": CATEGORY, "grid": GRID, "description": "路边垃圾堆积",
+        "reporter_name": "王五", "reporter_phone": PHONE})
+    assert r.status_code == 201, r.text
+    cid = r.json()["case_id"]
+    step(client, h, cid, "verify", "sup_zhang", passed=True)
+    step(client, h, cid, "file", "acc_wang")
+    step(client, h, cid, "dispatch", "disp_chen")
+    step(client, h, cid, "resolve", "hw_luo", evidence=["https://img.example/after.jpg"])
+    step(client, h, cid, "check", "sup_zhang", passed=True)
+    step(client, h, cid, "close", "acc_wang")
+    return cid
+
+
+def test_contact_is_read_by_the_center_desk_only(client, h, closed_case):
+    for user in ("acc_wang", "chief_zhao", "disp_chen"):
+        got = client.get(f"/api/cases/{closed_case}", headers=h[user]).json()
+        assert got["case"]["contact"] == {"reporter_name": "王五", "reporter_phone": PHONE}
+    for user in ("sup_zhang", "hw_luo", "insp_sun", "citizen_app"):
+        r = client.get(f"/api/cases/{closed_case}", headers=h[user])
+        assert r.status_code == 200, (user, r.text)
+        assert r.json()["case"]["contact"] is None and PHONE not in r.text, user
+        assert "ContactGiven" in r.text  # the timeline keeps the step, without the contact
+
+
+def test_bad_contact_is_refused_by_field_and_stores_nothing(client, h):
+    before = client.get("/api/cases?limit=1", headers=h["acc_wang"]).json()
+    for body, field in (({"reporter_phone": "12-ab"}, "reporter_phone"),
+                        ({"reporter_phone": "1" * 30}, "reporter_phone"),
+                        ({"reporter_name": "名" * 41}, "reporter_name"),
+                        ({"reporter_phone": 12345678}, "reporter_phone")):
+        r = client.post("/api/cases", headers=h["acc_wang"], json={
+            "channel": "hotline", "category": CATEGORY, "grid": GRID, **body})
+        assert r.status_code == 422, r.text
+        assert field in r.text
+    r = client.post("/api/cases", headers=h["acc_wang"], json={
+        "channel": "inspection", "category": CATEGORY, "grid": GRID, "reporter_phone": PHONE})
+    assert r.status_code == 422 and r.json()["field"] == "reporter_phone"
+    after = client.get("/api/cases?limit=1", headers=h["acc_wang"]).json()
+    assert after.get("total") == before.get("total")
+
+
+def test_callback_through_the_api(client, h, closed_case):
+    r = client.post(f"/api/cases/{closed_case}/callback", headers=h["hw_luo"],
+                    json={"rating": "satisfied"})
+    assert r.status_code in (403, 404), r.text
+    r = client.post(f"/api/cases/{closed_case}/callback", headers=h["acc_wang"],
+                    json={"rating": "great"})
+    assert r.status_code == 422 and r.json()["field"] == "rating"
+    got = step(client, h, closed_case, "callback", "acc_wang", rating="basic",
+               comment="处理及时，但还有异味")
+    assert got["state"] == "closed" and got["callbacks"] == ["basic"]
+
+
+def test_no_outward_path_carries_the_phone(server, client, h, closed_case, capfd):
+    cg = server.cg
+    for i, e in enumerate(cg.service.timeline(closed_case), start=1):
+        assert PHONE not in json.dumps(envelope(e, i), ensure_ascii=False)
+    seen = []
+    for path in ("/open311/v2/requests.json", "/open311/v2/requests.xml",
+                 f"/open311/v2/requests/{closed_case}.json",
+                 f"/open311/v2/requests/{closed_case}.xml"):
+        r = client.get(path)
+        seen.append((path, r.status_code))
+        assert PHONE not in r.text and "王五" not in r.text, path
+    assert any(code == 200 for _, code in seen), seen
+    today = date.today().isoformat()
+    for path in (f"/api/reports/daily?date={today}", f"/api/reports/daily?date={today}&format=xlsx",
+                 f"/api/reports/monthly?month={today[:7]}",
+                 f"/api/reports/monthly?month={today[:7]}&format=xlsx",
+                 f"/api/trail/cases/{closed_case}", "/api/cases?format=xlsx"):
+        r = client.get(path, headers=h["chief_zhao"])
+        if r.status_code == 404:
+            continue
+        assert r.status_code == 200, (path, r.text[:200])
+        body = r.content
+        if body[:2] == b"PK":  # xlsx: every part of the zip
+            z = zipfile.ZipFile(io.BytesIO(body))
+            body = b"".join(z.read(n) for n in z.namelist())
+        assert PHONE.encode() not in body and "王五".encode() not in body, path
+    out, err = capfd.readouterr()
+    assert PHONE not in out + err
+
+
+# ---------------------------------------------------------------- the console, in Chromium
+
+@BROWSER
+def test_acceptor_takes_a_call_with_contact_and_calls_back(page, server, client, h,
+                                                           closed_case):
+    pg = page
+    login(pg, "acc_wang")
+    pg.click('nav a[data-nav="report"]')
+    pg.select_option("#channel", "hotline")
+    pg.select_option("#category", CATEGORY)
+    pg.select_option("#grid", GRID)
+    pg.fill("#description", "市民来电：井盖缺失")
+    pg.fill("#reporter-name", "赵六")
+    pg.fill("#reporter-phone", PHONE2)
+    for w, hgt, tag in ((1440, 900, "wide"), (390, 844, "phone")):
+        pg.set_viewport_size({"width": w, "height": hgt})
+        shot(pg, f"callback-01-report-contact-{tag}")
+        assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    pg.set_viewport_size({"width": 1440, "height": 900})
+    pg.click("#report-submit")
+    pg.wait_for_selector("#case-contact")
+    assert PHONE2 in pg.inner_text("#case-contact")
+    new_case = pg.url.split("/cases/")[1].split("?")[0]
+
+    pg.goto(f"{pg.base}/cases/{closed_case}")
+    assert PHONE in pg.inner_text("#case-contact")
+    assert pg.is_visible("#act-callback")
+    pg.select_option("#callback-rating", "unsatisfied")
+    pg.fill("#callback-comment", "垃圾清了但又有人倒")
+    for w, hgt, tag in ((1440, 900, "wide"), (390, 844, "phone")):
+        pg.set_viewport_size({"width": w, "height": hgt})
+        shot(pg, f"callback-02-case-form-{tag}")
+        assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    pg.set_viewport_size({"width": 1440, "height": 900})
+    pg.click("#act-callback button[type=submit]")
+    pg.wait_for_selector("#done, #action-error")
+    assert pg.query_selector("#action-error") is None, pg.inner_text("#action-error")
+    text = pg.inner_text("main")
+    assert "回访" in text and "垃圾清了但又有人倒" in text and "不满意" in text
+    shot(pg, "callback-03-recorded")
+
+    # the new hotline case goes to the unit; its member never sees the caller's number
+    step(client, h, new_case, "verify", "sup_zhang", passed=True)
+    step(client, h, new_case, "file", "acc_wang")
+    step(client, h, new_case, "dispatch", "disp_chen", unit="hw", reason="环卫负责")
+    login(pg, "hw_luo")
+    for cid in (new_case, closed_case):
+        pg.goto(f"{pg.base}/cases/{cid}")
+        pg.wait_for_selector("#case-state")
+        assert pg.query_selector("#case-contact") is None
+        html = pg.content()
+        assert PHONE not in html and PHONE2 not in html and "赵六" not in html
+    shot(pg, "callback-04-unit-sees-no-contact")
+    pg.set_viewport_size({"width": 390, "height": 844})
+    shot(pg, "callback-04-unit-sees-no-contact-phone")
