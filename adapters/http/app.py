@@ -23,6 +23,7 @@ from adapters.http.auth_store import store_for
 from adapters.http.geo import tile_origin
 from adapters.http.reads import Follower, Unavailable
 from adapters.http.security_headers import SecurityHeaders, docs_page, secure_setting
+from adapters.notify.worker import NotifyWorker
 
 HERE = Path(__file__).parent
 log = structlog.get_logger("casegrid.http")
@@ -39,7 +40,7 @@ def create_app(
 ) -> FastAPI:
     """The whole server for one Casegrid. `follow=True` starts the live projection follower;
     `secure_cookies` (default $CASEGRID_SECURE_COOKIES) when clients reach it over TLS."""
-    from adapters.http import console, field, health, open311
+    from adapters.http import console, field, health, notices, open311
     from adapters.http.api import auth, commands, geo, reads, reports
     from adapters.http.api import evidence as evidence_api
 
@@ -57,9 +58,12 @@ def create_app(
     app.state.secure_cookies = secure_setting(secure_cookies)
     app.state.headers = headers = SecurityHeaders(app.state.secure_cookies, tile_origin(cg.city))
     app.state.follower = Follower(cg, tick_every=tick_every)
+    app.state.notifier = NotifyWorker(cg)  # 通知: its own tracked follower
     if follow:
         app.router.on_startup.append(app.state.follower.start)
         app.router.on_shutdown.append(app.state.follower.stop)
+        app.router.on_startup.append(app.state.notifier.start)
+        app.router.on_shutdown.append(app.state.notifier.stop)
 
     app.include_router(health.router)
     app.include_router(evidence_api.router)  # photos: POST /api/evidence, GET /evidence/<hex>
@@ -68,6 +72,7 @@ def create_app(
     app.include_router(open311.router)
     app.include_router(console.router)
     app.include_router(field.router)  # 城管通, the field app under /m/
+    app.include_router(notices.router)  # 通知: the API, the console's and the app's lists
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # Chart.js 205 KB -> ~70 KB on the wire
 

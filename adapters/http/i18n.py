@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adapters.http.i18n_field import FIELD_WORDS
+from adapters.http.i18n_notices import NOTICE_WORDS
 from domain import glossary
 
 ROLE = glossary.ROLE
@@ -124,6 +125,7 @@ WORDS = {
 
 
 WORDS |= FIELD_WORDS  # the field app's (城管通, /m/)
+WORDS |= NOTICE_WORDS  # notifications (通知)
 
 WORDS |= {  # photo evidence (证据材料): the case page's groups, the forms' photo field
     "ev_before": ("上报照片（处置前）", "Reported (before)"),

@@ -43,6 +43,12 @@ class NotifyWorker:
     def setup(self) -> None:
         self.runner.setup()
 
+    def ensure(self) -> None:
+        """Notify for every event not yet seen (a reader's catch-up: no delivery here)."""
+        with self._lock:
+            self.setup()
+            self.runner.catch_up()
+
     def run_once(self, now: datetime | None = None) -> dict:
         """Notify for every event not yet seen and every step now due soon; deliver."""
         with self._lock:

@@ -96,6 +96,8 @@ def nav(user: User) -> list[tuple[str, str]]:
     if user.role in ("supervisor", "unit_member"):
         items.append(("/m/", "field_app"))  # 城管通 on the phone
     items += [("/cases", "cases"), ("/map", "map"), ("/scoreboard", "scoreboard")]
+    if user.role != "channel":
+        items.append(("/notifications", "notifications"))  # 通知
     if user.role in TRAIL_READERS or user.role == "unit_member":
         items.append(("/trail", "trail"))
     if user.role in CENTER_READERS or can_patrol(user):
