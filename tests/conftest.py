@@ -63,3 +63,15 @@ def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
     if request.param == "postgres":
         return request.getfixturevalue("pg_env")
     return request.getfixturevalue("sqlite_env")
+
+
+@pytest.fixture(autouse=True)
+def _structlog_as_it_was():
+    """Every test leaves structlog as it found it: the CLI reconfigures it to print to a
+    CliRunner's captured stream, which is closed after the invoke ("I/O operation on
+    closed file" in every later test that logs)."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)

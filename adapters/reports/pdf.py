@@ -158,7 +158,7 @@ def to_pdf(doc: dict, path: Path) -> None:
         data = [[Paragraph(esc(c["label"]), headst) for c in cols]]
         for row in table_cells(sec):
             data.append([Paragraph(esc(pdf_ids(v)) if c["key"] == "case_ids" else esc(v),
-                                   ids if c["key"] in ("case_ids", "case_id")
+                                   ids if c["key"] in ("case_ids", "case_id", "case_no")
                                    else (cell if c["fmt"] in ("text", "auto") else num))
                          for v, c in zip(row, cols, strict=True)])
         t = LongTable(data, colWidths=col_w, repeatRows=1)

@@ -75,10 +75,10 @@ def test_an_oversized_message_is_refused_naming_its_size_and_the_bound(store):
 class _Flaky(InboundProcessor):
     """A processor with a bug that strikes one message."""
 
-    def _apply(self, msg, cases):
+    def _apply(self, msg, cases, *rest):
         if msg.message_id == "r-2":
             raise RuntimeError("boom")
-        return super()._apply(msg, cases)
+        return super()._apply(msg, cases, *rest)
 
 
 def test_a_message_that_fails_unforeseen_is_isolated_as_a_dead_letter(store):

@@ -21,6 +21,7 @@ from adapters.bootstrap import bootstrap, projection_runner
 from adapters.http import create_app
 from domain.case import Case
 from projections.cases import CaseSummaries
+from projections.scoreboard import Scoreboard
 from tests.support import CATEGORY, GRID, city, drive, report
 
 ODD_TIMES = [
@@ -214,6 +215,6 @@ def test_a_new_fold_version_rebuilds_its_projection_at_start(tmp_path):
         cg.projections.catch_up()
         assert cg.sql.query("SELECT COUNT(*) FROM cg_sb_counts")[0][0] > 0
         assert cg.sql.query("SELECT version FROM cg_projection_versions"
-                            " WHERE projection = 'scoreboard'")[0][0] == 2
+                            " WHERE projection = 'scoreboard'")[0][0] == Scoreboard.version
     finally:
         cg.close()

@@ -52,7 +52,7 @@ def bulletin(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pdf-fonts")
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "m.sqlite")}
     cg = grid(env, clock=lambda: NOW)
-    ids = build(cg)
+    ids = {k: cg.service.get(v).number for k, v in build(cg).items()}  # read as numbers
     doc = monthly(cg.sql, cg.city, "2026-10", NOW, load_policy(None, cg.city), app=cg.app)
     pdf = render(doc, "pdf", tmp / "bulletin.pdf")
     yield ids, doc, pdf
@@ -121,7 +121,7 @@ def test_pdf_text_extracts_without_poppler_data_or_system_fonts(bulletin, bare_e
     for unit in ("坭岗社区", "玉龙社区", "清水河社区"):
         assert unit in text
     assert "86.67" in text and "80.00" in text and "66.67" in text
-    # case-id cells (the monospace face): 超期案件台账 has IC8, 奖惩明细 lists IC5's double
+    # case-number cells (the monospace face): 超期案件台账 has IC8, 奖惩明细 lists IC5's double
     assert ids["IC8"] in flat and ids["IC5"] in flat
     assert "第1页" in flat and "第2页" in flat  # the footer, drawn on the canvas
 
