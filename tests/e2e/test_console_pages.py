@@ -223,6 +223,8 @@ def test_a_missed_step_never_shows_a_tick(page, server, missed):
     pg.goto(f"{pg.base}/cases/{missed}")
     resolved = pg.query_selector('#timeline tr[data-event="Resolved"] span[data-late]')
     assert resolved.get_attribute("data-late") == "1" and "✓" not in resolved.inner_text()
+    api = pg.request.get(f"{pg.base}/api/cases/{missed}").json()  # the API reads the same
+    assert [e["late"] for e in api["timeline"] if e["type"] == "Resolved"] == [True]
     pg.goto(f"{pg.base}/trail/cases/{missed}")
     rows = pg.query_selector_all("#custody tr[data-current]")
     unit_span = [r for r in rows if "环境卫生" in r.inner_text() or "环卫" in r.inner_text()]

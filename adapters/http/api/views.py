@@ -64,9 +64,12 @@ def holder_name(cg: Casegrid, holder: str | None) -> str | None:
 
 
 def timeline(cg: Casegrid, events: list) -> list[dict]:
-    """Every event with actor, role, the due time of the step it ended and the actual time."""
+    """Every event with actor, role, the due time of the step it ended and the actual time;
+    `late` when that step missed a due time at any point (an extension approved after a
+    miss does not make it on time)."""
     out = []
     prev = None
+    missed: set[str] = set()
     for e in events:
         v = event_view(e, cg.city)
         user = cg.city.users.get(e.actor)
@@ -76,7 +79,11 @@ def timeline(cg: Casegrid, events: list) -> list[dict]:
                                                            type(e).__name__ == "DeadlineMissed"):
             v["step_ended"] = prev.step
             v["step_due_at"] = local_text(prev.due_at, cg.city.tz)
-            v["late"] = bool(prev.due_at and e.occurred_at > prev.due_at)
+            v["late"] = bool(prev.due_at and e.occurred_at > prev.due_at) or prev.step in missed
+            if type(e).__name__ == "DeadlineMissed":
+                missed.add(prev.step)
+            elif e.step != prev.step:
+                missed.discard(prev.step)  # the step is over; a later round starts clean
         else:
             v["step_ended"] = None
             v["step_due_at"] = None
