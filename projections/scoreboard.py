@@ -278,15 +278,16 @@ def explain(sql: Sql, city: City, *, by: str, key: str, indicator: str, start: d
     if indicator not in INDICATORS and indicator not in DERIVED:
         raise ValidationError("indicator", f"'{indicator}' is not a count or rate name")
     rows = _rows_as_of(sql, city, start, end, as_of) if applies(by, indicator) else []
+    sums = {}  # event counts (返工次数, 回访数 …): their number of events, besides the cases
     if indicator in RATES:
         zh, num, den = RATES[indicator]
         n_ids, d_ids = _ids(rows, city, by, key, num), _ids(rows, city, by, key, den)
         value = None if not d_ids else round(len(n_ids) / len(d_ids), 4)
+        sums = {c: sum(contributions(r, city, (by,)).get((by, key, c), 0) for r in rows)
+                for c in (num, den) if c in EVENT_COUNTS}
         if num in EVENT_COUNTS:  # event counts: sums, not cases
-            events = sum(contributions(r, city, (by,)).get((by, key, num), 0) for r in rows)
-            per = (sum(contributions(r, city, (by,)).get((by, key, den), 0) for r in rows)
-                   if den in EVENT_COUNTS else len(d_ids))
-            value = None if not per else round(events / per, 4)
+            per = sums.get(den, len(d_ids))
+            value = None if not per else round(sums[num] / per, 4)
     else:
         zh, num, den = COUNTS.get(indicator, indicator), indicator, None
         n_ids, d_ids = _ids(rows, city, by, key, indicator), []
@@ -298,6 +299,7 @@ def explain(sql: Sql, city: City, *, by: str, key: str, indicator: str, start: d
         "from": start.isoformat(), "to": end.isoformat(),
         "as_of": as_of.isoformat() if as_of else None, "value": value,
         "applies": applies(by, indicator),
-        "numerator": {"count": num, "n": len(n_ids), "case_ids": n_ids},
-        "denominator": {"count": den, "n": len(d_ids), "case_ids": d_ids} if den else None,
+        "numerator": {"count": num, "n": len(n_ids), "case_ids": n_ids, "events": sums.get(num)},
+        "denominator": ({"count": den, "n": len(d_ids), "case_ids": d_ids,
+                         "events": sums.get(den)} if den else None),
     }

@@ -197,3 +197,27 @@ def test_acceptor_takes_a_call_with_contact_and_calls_back(page, server, client,
     shot(pg, "callback-04-unit-sees-no-contact")
     pg.set_viewport_size({"width": 390, "height": 844})
     shot(pg, "callback-04-unit-sees-no-contact-phone")
+
+
+@BROWSER
+def test_duty_chief_reads_satisfaction_and_drills_down(page, server, client, h, closed_case):
+    """After the callbacks above (basic, unsatisfied: 1 of 2), 群众满意率 is on the unit board."""
+    got = client.get(f"/api/cases/{closed_case}", headers=h["chief_zhao"]).json()["case"]
+    assert got["callbacks"][:2] == ["basic", "unsatisfied"]
+    day = date.today().isoformat()
+    pg = page
+    login(pg, "chief_zhao")
+    pg.goto(f"{pg.base}/scoreboard?by=unit&indicator=satisfaction_rate&from={day}&to={day}")
+    pg.wait_for_selector("#ranking tr[data-key='hw']")
+    assert "群众满意率" in pg.inner_text("main")
+    for w, hgt, tag in ((1440, 900, "wide"), (390, 844, "phone")):
+        pg.set_viewport_size({"width": w, "height": hgt})
+        shot(pg, f"callback-05-board-{tag}")
+        assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    pg.set_viewport_size({"width": 1440, "height": 900})
+    pg.click("#ranking tr[data-key='hw'] a.drill[href*='indicator=satisfaction_rate']")
+    pg.wait_for_selector("#explain")
+    assert pg.inner_text("#explain-value").strip().startswith("50")
+    assert pg.inner_text("#explain").count("1 / 2")  # callbacks: 1 satisfied of 2
+    assert pg.query_selector(f"#denominator a[href*='{closed_case}']")
+    shot(pg, "callback-06-drilldown")
