@@ -28,12 +28,16 @@ def candidates(sql: Sql, city: City, case_id: str, category: str, grid: str,
     reported before it) and its photos (`sha256:` refs, via `photos(case_id)`)."""
     rule = city.duplicates
     window = timedelta(hours=rule.window_hours)
+    try:  # a report dated at the very edge of time (stored by an older version)
+        lo, hi = ts(reported_at - window), ts(reported_at + window)
+    except OverflowError:
+        return []
     rows = sql.query(
         "SELECT case_id, number, state, grid, lat, lon, reported_at, unit FROM cg_cases"
         f" WHERE category = ? AND reported_at >= ? AND reported_at <= ? AND case_id <> ?"
         f" AND state NOT IN ({', '.join('?' * len(SHUT))})"
         f" ORDER BY reported_at DESC LIMIT {SCAN_MAX}",
-        (category, ts(reported_at - window), ts(reported_at + window), str(case_id), *SHUT))
+        (category, lo, hi, str(case_id), *SHUT))
     found = []
     for cid, number, state, cell, clat, clon, rep, unit in rows:
         measured = None not in (lat, lon, clat, clon)
@@ -45,11 +49,15 @@ def candidates(sql: Sql, city: City, case_id: str, category: str, grid: str,
             continue
         else:
             d = None
-        at = from_ts(rep)
+        try:
+            at = from_ts(rep)
+            age = round((reported_at - at).total_seconds() / 60)
+        except (ValueError, OverflowError):  # year 0 in UTC text: no candidate
+            continue
         found.append({
             "case_id": str(cid), "number": number, "state": state, "grid": cell, "unit": unit,
             "distance_m": None if d is None else round(d, 1),
-            "age_minutes": round((reported_at - at).total_seconds() / 60),
+            "age_minutes": age,
             "reported_at": at,
         })
     found.sort(key=lambda c: (c["distance_m"] is None, c["distance_m"] or 0.0,

@@ -111,3 +111,26 @@ def test_a_refused_merge_names_its_field(server, page, pair):
     pg.click("#merge-by-number button[type=submit]")
     pg.wait_for_selector("#done")
     assert pg.get_attribute("#case-state", "data-state") == "merged"
+
+
+def test_the_merge_panel_in_english(server, page, pair):
+    original, _ = pair
+    pg = page
+    fresh = report(server.cg.service, "citizen", datetime.now(UTC) - timedelta(minutes=10),
+                   lat=LAT, lon=LON)
+    server.cg.projections.catch_up()
+    login(pg, "acc_wang")
+    pg.context.add_cookies([{"name": "cg_lang", "value": "en", "url": pg.base}])
+    pg.goto(f"{pg.base}/cases/{fresh.id}")
+    item = pg.wait_for_selector(f'#duplicates li.dup[data-case="{original.id}"]')
+    assert "m away" in item.inner_text() and "earlier" in item.inner_text()
+    assert "Merge into this case" in item.inner_text()
+    body = pg.inner_text("main")
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in pg.inner_text("#duplicates"))  # no names
+    assert "Possible duplicates" in body
+    shot(pg, "merge-desktop-5-english")
+    pg.goto(f"{pg.base}/cases/{original.id}")
+    pg.wait_for_selector("#merged-reports")
+    merged = pg.inner_text("#merged-reports")  # user names are the city's data, in Chinese
+    assert "Duplicate reports merged in" in merged and "Citizen report" in merged, merged
+    assert "并入" not in merged and "公众举报" not in merged and "照片" not in merged
