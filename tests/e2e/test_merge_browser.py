@@ -134,3 +134,23 @@ def test_the_merge_panel_in_english(server, page, pair):
     merged = pg.inner_text("#merged-reports")  # user names are the city's data, in Chinese
     assert "Duplicate reports merged in" in merged and "Citizen report" in merged, merged
     assert "并入" not in merged and "公众举报" not in merged and "照片" not in merged
+
+
+def test_the_report_form_lands_on_the_new_cases_candidates(server, page, pair):
+    """The console's report flow: a 12345 call typed in by the acceptor lands on its case
+    page, which already lists the open case of the same category nearby."""
+    original, _ = pair
+    pg = page
+    login(pg, "acc_wang")
+    pg.click('nav a[data-nav="report"]')
+    pg.select_option("#channel", "hotline")
+    pg.select_option("#category", "E0102")
+    pg.select_option("#grid", "44030301000101")
+    pg.fill("#description", "市民来电：坭岗路口垃圾堆积")
+    pg.fill("#lat", str(LAT + 0.0002))
+    pg.fill("#lon", str(LON))
+    pg.click("#report-submit")
+    pg.wait_for_selector("#case-state")
+    item = pg.wait_for_selector(f'#duplicates li.dup[data-case="{original.id}"]')
+    assert "相距 2" in item.inner_text()  # about 22 m
+    shot(pg, "merge-desktop-6-after-report")
