@@ -118,6 +118,8 @@ def pending(sql: Sql, channel: str, limit: int = 500) -> list[dict]:
 
 
 def delivered(sql: Sql, channel: str, ids: list[str], now: datetime) -> None:
+    if not ids:
+        return
     due, at = OUTBOX[channel]
     with sql.transaction() as cur:
         cur.executemany(f"UPDATE cg_notifications SET {due} = 0, {at} = ? WHERE id = ?",

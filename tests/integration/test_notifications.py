@@ -199,3 +199,33 @@ def test_sample_rules_and_yaml_on_key():
     assert rules["overdue-chief"].to == "role:duty_chief"
     assert city().notify.sms_gateway == "log"
     assert CaseAction  # the commands the tests drive
+
+
+@pytest.mark.skipif("reporter_phone" not in ReportCase.__dataclass_fields__,
+                    reason="the reporter's contact (issue 13 part 2) is not in this build")
+def test_a_citizens_case_tells_the_reporter_unit_and_desk(store_env):
+    """Received, dispatched and closed to the reporter (by SMS, masked in the log), the
+    unit's dispatch and closure, the callback (回访) to the acceptor's desk."""
+    cg = bootstrap(env=store_env, city=city(), clock=lambda: NOW)
+    case = report(cg.service, "hotline", reporter_name="李女士", reporter_phone=PHONE)
+    steps = [("verify", "sup_zhang", {"passed": True}), ("file", "acc_wang", {}),
+             ("dispatch", "disp_chen", {}), ("resolve", "hw_luo", {}),
+             ("check", "sup_zhang", {"passed": True}), ("close", "acc_wang", {}),
+             ("callback", "acc_wang", {"rating": "satisfied", "comment": "很好"})]
+    for i, (trigger, actor, fields) in enumerate(steps, start=1):
+        act(cg.service, case, trigger, actor, T0 + timedelta(minutes=i), **fields)
+    sms = LoggingSms()
+    with capture_logs() as logs:
+        NotifyWorker(cg, sms=sms).run_once(T0)
+    got = sorted((r[1], r[3]) for r in rows(cg))
+    assert got == [("reporter", "closed-reporter"), ("reporter", "dispatched-reporter"),
+                   ("reporter", "received-reporter"), ("role", "callback-acceptor"),
+                   ("unit", "closed-unit"), ("unit", "dispatched-unit")]
+    assert sms.sent == 3 and PHONE not in repr(logs)
+    assert [e["to"] for e in logs if e["event"] == "sms_sent"] == ["138****5678"] * 3
+    dump = repr(cg.sql.query("SELECT * FROM cg_notifications"))
+    dump += repr(cg.sql.query("SELECT * FROM cg_notify_cases"))
+    assert PHONE not in dump and "李女士" not in dump
+    desk = listing(cg.sql, cg.city.users["acc_wang"])
+    assert [n["happening"] for n in desk["items"]] == ["callback"]
+    cg.close()
