@@ -41,6 +41,7 @@ WORDS = {
     "contact": ("报案人联系方式", "Reporter's contact"),
     "contact_hint": ("市民举报、12345热线：回访用，受保护，仅中心可见", "citizen and hotline reports: for the callback, protected, seen by the center only"),
     "contact_protected": ("（受保护，仅中心可见）", "(protected: the center only)"),
+    "merged_contacts": ("并入案件的报案人", "Reporters of merged reports"),
     "reporter_name": ("姓名", "Name"), "reporter_phone": ("电话", "Phone"),
     "satisfaction": ("群众满意度", "Citizen's satisfaction"), "comment": ("群众意见", "Citizen's comment"),
     "evidence_url": ("照片链接", "Photo URL"), "lat": ("纬度", "Latitude"), "lon": ("经度", "Longitude"),

@@ -132,6 +132,8 @@ class InboundProcessor:
                 svc.apply(case, msg.command)
             return True
 
+        if msg.type == CALLBACK:  # the source knows its own case: a merged duplicate's
+            msg.case_id = msg.command.case_id = svc.original_of(msg.case_id)  # is the original's
         case = cases.get(msg.case_id)
         if case is None:  # a copy this process holds is checked against the store if refused
             case = svc.current(msg.case_id, decide)

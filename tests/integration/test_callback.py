@@ -203,9 +203,65 @@ def test_kafka_report_contact_and_callbacks(store_env):
         case = svc.get(closed.id)
         assert case.callbacks == ["satisfied"] and case.state == "closed"
         assert svc.timeline(closed.id)[-1].actor == "hotline_12345"
+        # 12345 knows its own case: a callback naming a merged duplicate is the original's
+        closed2 = drive(svc, "dispatched")
+        dup = svc.get(report_case_id("szcg", "SZ-000001"))
+        t = max(dup.last_at, closed2.last_at)
+        dup = act(svc, dup, "merge", "acc_wang", t + timedelta(minutes=1), reason="同一问题",
+                  into=str(closed2.id))
+        assert dup.state == "merged"
+        for i, (trigger, who, kw) in enumerate((("resolve", "hw_luo", {}),
+                                               ("check", "sup_zhang", {"passed": True}),
+                                               ("close", "acc_wang", {})), start=2):
+            act(svc, closed2, trigger, who, t + timedelta(minutes=i), **kw)
+        got = p.process([_rec(callbacks, 5, _callback(dup.id, 5, rating="basic"))])
+        assert (got.applied, got.dead) == (1, 0)
+        assert svc.get(closed2.id).callbacks == ["basic"]
         letters = sql.query("SELECT error, error_field, payload FROM cg_kafka_dead_letters")
         assert "not a phone" not in json.dumps(letters, ensure_ascii=False)  # the rule only
         import base64
         assert b"not a phone" not in base64.b64decode(letters[0][2])  # nor the kept bytes
     finally:
         app.close()
+
+
+def test_two_citizens_and_a_supervisor_one_case_each_citizen_called_back(store_env):
+    """Done means: two citizens and a supervisor report the same problem; one dispatched case
+    with three reporters; each citizen gets a callback recorded and scored."""
+    from adapters.http.api.views import case_detail
+
+    cg = grid(store_env)
+    svc = cg.service
+    original = drive(svc, "dispatched")  # the supervisor's patrol report, dispatched to hw
+    t = original.last_at
+    a = report(svc, "citizen", t + timedelta(minutes=5), reporter_name=NAME,
+               reporter_phone=PHONE)
+    b = report(svc, "hotline", t + timedelta(minutes=6), reporter_name="周八",
+               reporter_phone="0755 1234 5678")
+    for i, dup in enumerate((a, b), start=1):
+        act(svc, dup, "merge", "acc_wang", t + timedelta(minutes=10 + i), reason="同一问题",
+            into=str(original.id))
+    case = svc.get(original.id)
+    assert case.state == "dispatched" and len(case.duplicates) == 2
+    assert {case.reporter, *(d["reporter"] for d in case.duplicates)} == {
+        "sup_zhang", "citizen_app", "hotline_12345"}
+    acc, unit = city().users["acc_wang"], city().users["hw_luo"]
+    phones = {m["reporter_phone"] for m in case_detail(cg, acc, str(case.id))["case"]["merged_contacts"]}
+    assert phones == {PHONE, "0755 1234 5678"}
+    seen = case_detail(cg, unit, str(case.id))["case"]
+    assert seen["merged_contacts"] == [] and seen["contact"] is None
+    at = t + timedelta(minutes=20)
+    case = act(svc, case, "resolve", "hw_luo", at)
+    case = act(svc, case, "check", "sup_zhang", at + timedelta(minutes=1), passed=True)
+    case = act(svc, case, "close", "acc_wang", at + timedelta(minutes=2))
+    # the first citizen called back by the acceptor, the second by the 12345 hotline
+    act(svc, case, "callback", "acc_wang", at + timedelta(minutes=3), rating="satisfied",
+        comment=f"{NAME}：满意")
+    act(svc, case, "callback", "hotline_12345", at + timedelta(minutes=4), rating="unsatisfied",
+        comment="周八：还有味道")
+    case = svc.get(original.id)
+    assert case.callbacks == ["satisfied", "unsatisfied"] and case.state == "closed"
+    cg.projections.catch_up()
+    row = {r["key"]: r for r in scoreboard(cg.sql, cg.city, by="unit", **OCT)["rows"]}["hw"]
+    assert row["counts"]["callbacks"] == 2 and row["counts"]["callbacks_satisfied"] == 1
+    assert row["counts"]["dispatched"] == 1 and row["rates"]["satisfaction_rate"] == 0.5

@@ -10,7 +10,7 @@ from adapters.http import reads
 from adapters.http.access import check_read_case
 from adapters.views import case_view, event_view
 from domain.calendar import month_range
-from domain.case_callback import visible_contact
+from domain.case_callback import CONTACT_ROLES, visible_contact
 from domain.city import User
 from domain.errors import ValidationError
 from domain.glossary import ROLE, TRIGGER, zh, zh_of
@@ -48,9 +48,21 @@ def case_detail(cg: Casegrid, user: User, case_id: str, as_of: datetime | None =
     view["holder_name"] = holder_name(cg, view["holder"])
     view["unit_name"] = cg.city.units[case.unit].name if case.unit in cg.city.units else None
     view["contact"] = visible_contact(case, user.role)  # protected: the center's desk only
+    view["merged_contacts"] = merged_contacts(cg, case, user) if user.role in CONTACT_ROLES else []
     return {"case": view, "timeline": timeline(cg, events),
             "allowed": [] if as_of else allowed_actions(user, case),
             "dispatch_suggestion": dispatch_suggestion(cg, case)}
+
+
+def merged_contacts(cg: Casegrid, case, user: User) -> list[dict]:
+    """The contacts of the reports merged into this case (合并), for 回访 of every reporter:
+    the center's desk only, like the case's own contact."""
+    out = []
+    for d in getattr(case, "duplicates", ()):
+        got = visible_contact(cg.service.get(d["case_id"]), user.role)
+        if got:
+            out.append({"case_id": str(d["case_id"]), "number": d.get("number"), **got})
+    return out
 
 
 def holder_name(cg: Casegrid, holder: str | None) -> str | None:
