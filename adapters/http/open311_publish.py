@@ -12,6 +12,7 @@ from domain.times import local_text
 
 CLOSED = ("closed", "evaluated", "voided", "merged")
 CHANNEL = "citizen"  # the channel Open311 reports go in through
+NOT_STEPS = ("DeadlineMissed", "ContactGiven")  # no status note: the clock, protected data
 
 
 def published(cg: Casegrid, case) -> bool:
@@ -42,7 +43,7 @@ def request_view(cg: Casegrid, case, staff: bool) -> dict:
     pub = cg.city.open311
     tz = cg.city.tz
     events = [e for e in cg.app.events.get(case.id, desc=True, limit=4)
-              if type(e).__name__ != "DeadlineMissed"]
+              if type(e).__name__ not in NOT_STEPS]
     last = events[0] if events else None
     notes = None
     if last is not None:
