@@ -142,6 +142,25 @@ def test_no_outward_path_carries_the_phone(server, client, h, closed_case, capfd
     assert PHONE not in out + err
 
 
+def test_open311_takes_the_contact_and_never_answers_it(client, h):
+    form = {"api_key": CITIZEN_TOKEN, "service_code": CATEGORY, "address_id": GRID,
+            "description": "垃圾", "first_name": "San", "last_name": "Zhang",
+            "email": "someone@example.com", "phone": PHONE}
+    bad = client.post("/open311/v2/requests.json", data=form | {"phone": "call me"})
+    assert bad.status_code == 400 and "phone" in bad.text and "call me" not in bad.text
+    r = client.post("/open311/v2/requests.json", data=form)
+    assert r.status_code == 200, r.text
+    rid = r.json()[0]["service_request_id"]
+    for suffix in (".json", ".xml"):
+        got = client.get(f"/open311/v2/requests/{rid}{suffix}")
+        assert got.status_code == 200 and PHONE not in got.text and "Zhang" not in got.text
+    detail = client.get(f"/api/cases/{rid}", headers=h["acc_wang"])  # the request id: the case's
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["case"]["contact"] == {"reporter_name": "Zhang San",
+                                                "reporter_phone": PHONE}
+    assert PHONE not in client.get(f"/api/cases/{rid}", headers=h["citizen_app"]).text
+
+
 # ---------------------------------------------------------------- the console, in Chromium
 
 @BROWSER
@@ -182,6 +201,15 @@ def test_acceptor_takes_a_call_with_contact_and_calls_back(page, server, client,
     text = pg.inner_text("main")
     assert "回访" in text and "垃圾清了但又有人倒" in text and "不满意" in text
     shot(pg, "callback-03-recorded")
+    pg.context.add_cookies([{"name": "cg_lang", "value": "en", "url": pg.base}])
+    pg.reload()
+    pg.wait_for_selector("#case-contact")
+    english = pg.inner_text("main")
+    for zh_word in ("报案人联系方式", "回访", "群众满意度", "群众意见", "受保护"):
+        assert zh_word not in english, zh_word
+    assert "Called back" in english and "Reporter's contact" in english
+    shot(pg, "callback-03-recorded-en")
+    pg.context.clear_cookies()
 
     # the new hotline case goes to the unit; its member never sees the caller's number
     step(client, h, new_case, "verify", "sup_zhang", passed=True)
