@@ -21,11 +21,11 @@ from fastapi.responses import RedirectResponse
 from adapters.http.access import Forbidden
 from adapters.http.api.auth import Me
 from adapters.http.api.deps import note
-from adapters.http.console.pages import cgrid, page, posted_form, viewer
+from adapters.http.console.pages import cgrid, page, posted_form, templates, viewer
 from adapters.http.field.shared import field_page
 from domain.city import User
 from domain.errors import ValidationError
-from projections.notifications import VIEW_CHANNELS, listing, mark_read
+from projections.notifications import VIEW_CHANNELS, listing, mark_read, unread_count
 
 router = APIRouter()
 PAGE = 50
@@ -40,6 +40,19 @@ def worker(request: Request):
 
         state.notifier = NotifyWorker(state.cg)
     return state.notifier
+
+
+def unread_badge(request: Request, user: User | None) -> int:
+    """The viewer's unread count for the menu's 通知 (0 before the notifier's first run)."""
+    if user is None or user.role == "channel":
+        return 0
+    try:
+        return unread_count(cgrid(request).sql, user)
+    except Exception:  # noqa: BLE001 - no table yet, or the store is away: no badge
+        return 0
+
+
+templates.env.globals["notice_unread"] = unread_badge
 
 
 def _read(request: Request, user: User, channel: str, unread: bool, limit: int,

@@ -27,6 +27,7 @@ def server(tmp_path_factory):
     act(cg.service, case, "urge", "chief_zhao", T0 + timedelta(minutes=5), reason="尽快处置")
     with LiveServer(cg) as s:
         s.case = case
+        s.app.state.notifier.ensure()  # the server's thread may not have begun
         deadline = time.monotonic() + 20
         while not cg.sql.query("SELECT 1 FROM cg_notifications WHERE case_id = ?",
                                (str(case.id),)):
@@ -58,6 +59,7 @@ def test_a_unit_reads_and_marks_its_notifications(page, server):
         shot(pg, f"notices-console-{size}")
     before = unread(pg)
     assert before >= 2
+    assert pg.inner_text("#notice-badge") == str(before)  # the menu's unread count
     pg.click("li.notice.unread button.mark-read")
     pg.wait_for_selector("#notices")
     assert unread(pg) == before - 1
@@ -70,7 +72,7 @@ def test_a_unit_reads_and_marks_its_notifications(page, server):
     pg.goto(pg.base + "/lang/zh?next=/notifications")
     pg.click("#mark-all")
     pg.wait_for_selector("#notices")
-    assert unread(pg) == 0
+    assert unread(pg) == 0 and pg.query_selector("#notice-badge") is None
     pg.set_viewport_size({"width": 1366, "height": 900})
 
 
