@@ -21,6 +21,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.case_accept import Accepting
+from domain.case_assist import Assisting
 from domain.case_base import CaseEvent
 from domain.case_callback import Callbacks
 from domain.case_merge import Merging
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 _SAME: Any = object()  # "as the case has it now" (due time)
 
 
-class Case(Accepting, Callbacks, Merging, Aggregate):
+class Case(Accepting, Assisting, Callbacks, Merging, Aggregate):
     source_due_at: datetime | None = None  # absent from snapshots taken before it existed
     number: str | None = None  # 案件编号 2026-11-000123; None for cases reported before it
 
@@ -171,10 +172,12 @@ class Case(Accepting, Callbacks, Merging, Aggregate):
             case.routing_rule = self.routing_rule
             case.dispatches += 1
             case.accepted_at = case.accepted_by = None  # the unit signs for each dispatch
+            case.assignee = None  # 指派到人 is per dispatch too
 
     def dispatch(self, by: User, at: datetime, city: City, *, unit: str | None = None,
-                 reason: str | None = None) -> None:
-        """To the unit the routing rule (确责) names, or another with a reason."""
+                 reason: str | None = None, assist: list[str] | tuple = ()) -> None:
+        """To the unit the routing rule (确责) names, or another with a reason; `assist`
+        names assisting units (协办, domain/case_assist.py)."""
         move = self._guard("dispatch", by)
         rule = city.route(self.category, city.cells[self.grid])
         suggested = rule.unit if rule else None
@@ -187,9 +190,11 @@ class Case(Accepting, Callbacks, Merging, Aggregate):
             raise ValidationError(
                 "reason", f"dispatch to '{unit}' overrides the routing suggestion "
                           f"'{suggested}' ({rule.id if rule else 'no rule'}); give a reason")
+        assist = self.check_assist(city, assist, lead=unit)
         self.record(Case.Dispatched, move, by, at, city, reason, holder_unit=unit, unit=unit,
                      routing_rule=rule.id if rule and unit == suggested else "manual",
                      suggested_unit=suggested)
+        self.ask_assist(by, at, city, assist)
 
     class Returned(Event):
         """退回: the unit says the case is not theirs."""
@@ -283,6 +288,7 @@ class Case(Accepting, Callbacks, Merging, Aggregate):
                 reason: str | None = None) -> None:
         move = self._guard("resolve", by)
         city.check_resolve_photo(self.category, evidence)  # where the city asks for one
+        self.check_assists_answered()  # 协办: every assisting unit answered or waived
         self.record(Case.Resolved, move, by, at, city, reason, evidence=evidence)
 
     class Checked(Event):

@@ -42,6 +42,9 @@ TRIGGER = {
     "urge": ("督办", "Urge"), "accept": ("签收", "Accept"),
     "callback": ("回访", "Call back"),
     "merge": ("合并重复案件", "Merge as a duplicate"),
+    "assist_feedback": ("协办反馈", "Assisting unit's feedback"),
+    "assist_override": ("免除协办反馈", "Waive the assisting feedback"),
+    "assign": ("指派到人", "Assign to a person"),
 }
 
 # a transition's own label where one trigger has two outcomes
@@ -66,12 +69,18 @@ EVENT = {
     "ContactGiven": ("报案人联系方式", "Reporter's contact"), "CalledBack": ("回访", "Called back"),
     "MergedInto": ("合并为重复案件", "Merged as a duplicate"),
     "DuplicateMerged": ("并入重复上报", "Duplicate report merged in"),
+    "AssistRequested": ("协办派遣", "Assisting units named"),
+    "AssistAnswered": ("协办反馈", "Assisting unit answered"),
+    "AssistDeadlineMissed": ("协办超时", "Assisting deadline missed"),
+    "AssistWaived": ("免除协办反馈", "Assisting feedback waived"),
+    "Assigned": ("指派到人", "Assigned to a person"),
 }
 
 STEP = {
     "verify": ("核实", "Verification"), "file": ("立案", "Filing"),
     "dispatch": ("派遣", "Dispatch"), "resolve": ("处置", "Resolution"),
     "check": ("核查", "Check"), "close": ("结案", "Closure"),
+    "assist": ("协办反馈", "Assisting feedback"),
 }
 
 CHANNEL = {

@@ -102,6 +102,12 @@ TRANSITIONS: list[dict] = [
      "dest": None, "roles": ["duty_chief", "dispatcher", "system"], "reason": "always"},
     {"trigger": "merge", "source": ["pending_verification", "pending_filing", "pending_dispatch"],
      "dest": "merged", "roles": CENTER, "reason": "always"},  # 合并: domain/case_merge.py
+    # 主办/协办 and 指派到人 (domain/case_assist.py): an assisting unit's member answers
+    # while the lead holds the case; the center waives answers still owed, with a reason
+    {"trigger": "assist_feedback", "source": OPEN_UNIT, "dest": None, "roles": ["unit_member"]},
+    {"trigger": "assist_override", "source": OPEN_UNIT, "dest": None,
+     "roles": ["duty_chief", "dispatcher"], "reason": "always"},
+    {"trigger": "assign", "source": OPEN_UNIT, "dest": None, "roles": ["unit_member"]},
 ]
 
 # closure types (结案类型); error and special closures need a reason

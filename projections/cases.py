@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.case import Case
+from domain.case_assist import OPEN as ASSIST_OPEN
 from domain.case_base import CaseEvent  # every case event, in case.py or a step's module
 from domain.case_number import is_number
 from domain.errors import NotFoundError
@@ -12,13 +13,15 @@ from projections.ports import Cur
 from projections.times import ts
 
 TERMINAL = ("evaluated", "voided")
+ASSIST_CLOCK = (Case.AssistRequested, Case.AssistAnswered, Case.AssistDeadlineMissed,
+                Case.AssistWaived)
 DESCRIPTION_KEPT = 500  # characters of the description kept for search and lists
 
 
 class CaseSummaries:
     name = "cases"
     tables = ("cg_cases",)
-    version = 2  # 2: the readable number and the description (search)
+    version = 3  # 2: the readable number and the description (search); 3: assist_due (协办)
 
     def create(self, cur: Cur) -> None:
         cur.execute(
@@ -28,21 +31,22 @@ class CaseSummaries:
             " channel TEXT NOT NULL, urgency TEXT NOT NULL, external_id TEXT,"
             " reported_at TEXT NOT NULL, last_at TEXT NOT NULL, version INTEGER NOT NULL,"
             " position BIGINT NOT NULL, lat DOUBLE PRECISION, lon DOUBLE PRECISION,"
-            " number TEXT, description TEXT)"
+            " number TEXT, description TEXT, assist_due TEXT)"
         )
         cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS cg_cases_number ON cg_cases (number)")
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_reported ON cg_cases (reported_at)")
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_state ON cg_cases (state, unit)")
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_due ON cg_cases (due_at)")
+        cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_assist_due ON cg_cases (assist_due)")
 
     COLS = ("case_id", "state", "step", "due_at", "missed_due", "unit", "category", "grid",
             "channel", "urgency", "external_id", "reported_at", "last_at", "version", "position",
-            "lat", "lon", "number", "description")
-    TYPES = (*["text"] * 13, "integer", "bigint", "float8", "float8", "text", "text")
+            "lat", "lon", "number", "description", "assist_due")
+    TYPES = (*["text"] * 13, "integer", "bigint", "float8", "float8", "text", "text", "text")
     MOVES = ("case_id", "state", "step", "due_at", "last_at", "version", "position",
-             "unit_set", "unit", "missed_due")
+             "unit_set", "unit", "missed_due", "assist_set", "assist_due")
     MOVE_TYPES = ("text", "text", "text", "text", "text", "integer", "bigint", "integer", "text",
-                  "text")
+                  "text", "integer", "text")
 
     def forget(self) -> None:
         """Nothing is held between batches."""
@@ -50,36 +54,41 @@ class CaseSummaries:
     def prepare(self, sql: Any, items: list, start: int, end: int) -> tuple[list, list]:
         """Fold the batch per case in memory: insert the new cases, update the others once."""
         reported: dict[str, tuple] = {}
-        last: dict[str, list] = {}  # case -> [event, times, position, unit set, unit, miss]
+        # case -> [event, times, position, unit set, unit, miss, assist set, assist due]
+        last: dict[str, list] = {}
         for e, t, pos, cid in items:
             if not isinstance(e, CaseEvent):  # patrol days etc.
                 continue
             kind = type(e)
             got = last.get(cid)
             if got is None:
-                got = last[cid] = [e, t, pos, 0, None, None]
+                got = last[cid] = [e, t, pos, 0, None, None, 0, None]
             else:
                 got[0], got[1], got[2] = e, t, pos
             if kind is Case.Reported:
                 reported[cid] = (e, t)
             elif kind is Case.Dispatched:
-                got[3], got[4] = 1, e.unit
+                got[3], got[4], got[6], got[7] = 1, e.unit, 1, None
             elif kind is Case.Returned:
                 got[3], got[4] = 1, None
             elif kind is Case.DeadlineMissed:
                 got[5] = t["missed_due_at"]
+            elif kind in ASSIST_CLOCK:  # 协办: the assisting units' due time still running
+                got[6], got[7] = 1, t.get("assist_due_at")
+            if got[7] is not None and e.state not in ASSIST_OPEN:  # the lead no longer holds it
+                got[6], got[7] = 1, None
         new, moved = [], []
-        for cid, (e, t, pos, unit_set, unit, miss) in last.items():
+        for cid, (e, t, pos, unit_set, unit, miss, assist_set, assist) in last.items():
             first = reported.get(cid)
             if first is None:
                 moved.append((cid, e.state, e.step, t.get("due_at"), t["occurred_at"],
-                              e.originator_version, pos, unit_set, unit, miss))
+                              e.originator_version, pos, unit_set, unit, miss, assist_set, assist))
                 continue
             r, rt = first
             new.append((cid, e.state, e.step, t.get("due_at"), miss, unit, r.category, r.grid,
                         r.channel, r.urgency, r.external_id, rt["occurred_at"], t["occurred_at"],
                         e.originator_version, pos, r.lat, r.lon, getattr(r, "number", None),
-                        (r.description or "")[:DESCRIPTION_KEPT]))
+                        (r.description or "")[:DESCRIPTION_KEPT], assist))
         return new, moved
 
     def write(self, cur: Cur, ops: tuple[list, list]) -> None:
@@ -90,16 +99,19 @@ class CaseSummaries:
             "state = v.state, step = v.step, due_at = v.due_at, last_at = v.last_at,"
             " version = v.version, position = v.position,"
             " unit = CASE WHEN v.unit_set = 1 THEN v.unit ELSE cg_cases.unit END,"
-            " missed_due = COALESCE(v.missed_due, cg_cases.missed_due)",
+            " missed_due = COALESCE(v.missed_due, cg_cases.missed_due),"
+            " assist_due = CASE WHEN v.assist_set = 1 THEN v.assist_due ELSE cg_cases.assist_due END",
             self.MOVES, rows, types=self.MOVE_TYPES)
 
 
 def due_case_ids(sql, now) -> list[str]:
-    """Open cases whose running step is past due and whose miss is not yet recorded."""
+    """Open cases whose running step is past due and whose miss is not yet recorded, or
+    whose assisting units (协办) passed their due time unanswered."""
     rows = sql.query(
-        "SELECT case_id FROM cg_cases WHERE step IS NOT NULL AND due_at IS NOT NULL"
-        " AND due_at < ? AND (missed_due IS NULL OR missed_due <> due_at) ORDER BY due_at",
-        (ts(now),),
+        "SELECT case_id FROM cg_cases WHERE (step IS NOT NULL AND due_at IS NOT NULL"
+        " AND due_at < ? AND (missed_due IS NULL OR missed_due <> due_at))"
+        " OR assist_due < ? ORDER BY due_at",
+        (ts(now), ts(now)),
     )
     return [r[0] for r in rows]
 

@@ -21,6 +21,10 @@ DETAIL = ("unit", "approved", "minutes", "passed", "closure_type", "rating", "co
 
 MERGE_DETAIL = ("original_id", "original_number", "duplicate_id", "duplicate_number", "reporter")
 DETAIL = (*DETAIL, *MERGE_DETAIL)  # 合并: the links both ways, the duplicate's reporter
+ASSIST_DETAIL = ("units", "assist_unit", "assignee")  # 协办 and 指派到人 (domain/case_assist.py)
+ASSIST_TIMES = ("assist_due_at", "missed_assist_due_at")  # stored as ts() text
+DETAIL = (*DETAIL, *ASSIST_DETAIL, *ASSIST_TIMES)
+ASSIST_EVENTS = ("AssistRequested", "AssistAnswered", "AssistDeadlineMissed", "AssistWaived")
 
 _DETAIL_KEYS: dict[type, tuple[str, ...]] = {}  # per event class: which DETAIL fields it has
 COLUMNS = ("case_id", "version", "position", "type", "occurred_at", "recorded_at", "actor", "role",
@@ -60,11 +64,14 @@ class Trail:
             if keys is None:
                 keys = _DETAIL_KEYS[type(e)] = tuple(k for k in DETAIL if hasattr(e, k))
             d = e.__dict__
-            detail = {k: d[k] for k in keys}
+            detail = {k: t.get(k) if k in ASSIST_TIMES else d[k] for k in keys}
             missed_due = miss_holder = None
             if name == "DeadlineMissed":
                 missed_due = t["missed_due_at"]
                 miss_holder = f"{e.holder_kind}:{e.holder}"
+            elif name == "AssistDeadlineMissed":  # 协办超时: the assisting unit's own miss
+                missed_due = t["missed_assist_due_at"]
+                miss_holder = f"unit:{e.assist_unit}"
             rows.append((
                 cid, d["originator_version"], pos, name, t["occurred_at"], t["timestamp"],
                 d["actor"], d["role"], d["state"], d["step"], t.get("due_at"), d.get("held_by"),
@@ -117,7 +124,8 @@ def _light(e: dict) -> SimpleNamespace:
         kind=getattr(Case, e["type"]), originator_id=e["case_id"], occurred_at=from_ts(e["occurred_at"]),
         actor=e["actor"], role=e["role"], state=e["state"], step=e["step"],
         **{k: d.get(k) for k in ("unit", "approved", "passed", "closure_type", "missed_step",
-                                 "channel", "category", "grid", "rating", "reopened")},
+                                 "channel", "category", "grid", "rating", "reopened",
+                                 "units", "assist_unit")},
     )
 
 
@@ -139,6 +147,8 @@ def custody(events: list[dict], city: City) -> list[dict]:
         if spans and spans[-1]["holder"] == e["held_by"]:
             if e["step"] == spans[-1]["step"]:
                 spans[-1]["due_at"] = e["due_at"]  # an approved extension moved the due time
+            if e["type"] == "Assigned":  # 指派到人: the person in the unit who has the case
+                spans[-1]["person"] = spans[-1]["assignee"] = e["detail"].get("assignee")
             continue
         if spans:  # the event that moved the case on ends the span; its actor is the person
             last = spans[-1]
@@ -148,7 +158,7 @@ def custody(events: list[dict], city: City) -> list[dict]:
                 last["person"] = last["person"] or e["actor"]
         spans.append({"holder": e["held_by"], "from": e["occurred_at"], "to": None,
                       "step": e["step"], "due_at": e["due_at"], "person": None, "ended_by": None,
-                      "missed": False})
+                      "missed": False, "assignee": None})
     for e in events:
         if e["type"] == "DeadlineMissed":
             for s in spans:
@@ -168,13 +178,20 @@ def custody(events: list[dict], city: City) -> list[dict]:
         out.append({"holder_kind": kind, "holder": who, "person": s["person"],
                     "from": local_text(s["from"], city.tz), "to": local_text(end, city.tz),
                     "step": s["step"],
-                    "due_at": local_text(s["due_at"], city.tz), **o, "ended_by": s["ended_by"]})
+                    "due_at": local_text(s["due_at"], city.tz), **o, "ended_by": s["ended_by"],
+                    "assignee": s["assignee"]})
     return out
 
 
 def _person_for_miss(miss: dict, events: list[dict]) -> str | None:
     """Who held the case when the step was missed: the next person to act for that holder."""
     holder = miss["miss_holder"]
+    if miss["type"] == "AssistDeadlineMissed":  # the assisting unit's member who answered
+        unit = miss["detail"].get("assist_unit")
+        return next((e["actor"] for e in events if e["version"] > miss["version"]
+                     and e["type"] == "AssistAnswered"
+                     and e["detail"].get("assist_unit") == unit), None)
+    events = [e for e in events if e["type"] not in ASSIST_EVENTS]  # another unit's acts
     after = [e for e in events if e["version"] > miss["version"] and e["type"] != "DeadlineMissed"]
     for e in after:
         if holder.startswith("unit:") and e["role"] == "unit_member":
@@ -203,8 +220,8 @@ def case_trail(sql: Sql, city: City, case_id: str) -> dict:
 
     misses = []
     for e in events:
-        if e["type"] == "DeadlineMissed":
-            misses.append({"step": e["detail"].get("missed_step"),
+        if e["type"] in MISS_TYPES:
+            misses.append({"step": e["detail"].get("missed_step", "assist"),
                            "due_at": local_text(e["missed_due_at"], city.tz),
                            "recorded_as_of": local_text(e["occurred_at"], city.tz),
                            "holder": e["miss_holder"], "person": _person_for_miss(e, events)})
@@ -218,7 +235,71 @@ def case_trail(sql: Sql, city: City, case_id: str) -> dict:
         "shelving": pick(("ShelveRequested", "ShelveDecided")),
         "urgings": pick(("Urged",)),
         "merges": pick(("MergedInto", "DuplicateMerged")),  # 合并: both ways
+        "assists": assists(events, city),  # 协办: each assisting unit's own deadline
+        "assignments": pick(("Assigned",)),  # 指派到人
     }
+
+
+def assists(events: list[dict], city: City) -> list[dict]:
+    """Each assisting unit of each dispatch (协办): asked when, due when, answered when and
+    by whom, met or missed (its own miss, never the lead's), or waived by the center."""
+    out: list[dict] = []
+    dispatch = 0
+    rows: dict[tuple[int, str], dict] = {}
+    for e in events:
+        d = e["detail"]
+        if e["type"] == "Dispatched":
+            dispatch += 1
+        elif e["type"] == "AssistRequested":
+            for u in d.get("units") or ():
+                rows[(dispatch, u)] = r = {
+                    "dispatch": dispatch, "unit": u, "lead": _lead(e), "asked_at": e["occurred_at"],
+                    "due_at": d.get("assist_due_at"), "answered_at": None, "answered_by": None,
+                    "missed": False, "waived": False, "waived_by": None, "reason": None}
+                out.append(r)
+        elif e["type"] in ASSIST_EVENTS and (dispatch, d.get("assist_unit")) in rows:
+            r = rows[(dispatch, d["assist_unit"])]
+            if e["type"] == "AssistAnswered":
+                r["answered_at"], r["answered_by"] = e["occurred_at"], e["actor"]
+            else:
+                r["missed"] = True
+        elif e["type"] == "AssistWaived":
+            for u in d.get("units") or ():
+                if (dispatch, u) in rows:
+                    rows[(dispatch, u)].update(waived=True, waived_by=e["actor"],
+                                               reason=e["reason"])
+    for r in out:
+        o = _overrun(city, r["due_at"], r["answered_at"]) if r["answered_at"] else {
+            "met": False if r["missed"] else None, "overrun_minutes": None,
+            "overrun_working_minutes": None}
+        if r["missed"]:
+            o["met"] = False
+        r.update(o, asked_at=local_text(r["asked_at"], city.tz),
+                 due_at=local_text(r["due_at"], city.tz),
+                 answered_at=local_text(r["answered_at"], city.tz))
+    return out
+
+
+def _lead(e: dict) -> str | None:
+    held = e["held_by"] or ""
+    return held[5:] if held.startswith("unit:") else None
+
+
+MISS_TYPES = ("DeadlineMissed", "AssistDeadlineMissed")
+
+
+def _done(miss: dict, evs: list[dict]) -> dict | None:
+    """The event that ended the missed step: the next step, or the assisting unit's answer."""
+    if miss["type"] == "AssistDeadlineMissed":
+        unit = miss["detail"].get("assist_unit")
+        return next((x for x in evs if x["version"] > miss["version"]
+                     and x["type"] in ("AssistAnswered", "AssistWaived", "Returned", "Dispatched")
+                     and (x["type"] != "AssistAnswered" or x["detail"].get("assist_unit") == unit)
+                     and (x["type"] != "AssistWaived" or unit in (x["detail"].get("units") or ()))),
+                    None)
+    return next((x for x in evs if x["version"] > miss["version"]
+                 and x["step"] != miss["detail"].get("missed_step")
+                 and x["type"] not in MISS_TYPES), None)
 
 
 def day_bounds(start: date, end: date, city: City) -> tuple[str, str]:
@@ -239,7 +320,8 @@ def missed_deadlines(sql: Sql, city: City, *, unit: str | None = None, actor: st
     if actor is not None:
         city.user(actor)
     lo, hi = day_bounds(start, end, city)
-    cond, params = "type = 'DeadlineMissed' AND missed_due_at >= ? AND missed_due_at < ?", [lo, hi]
+    cond, params = ("type IN ('DeadlineMissed', 'AssistDeadlineMissed') AND missed_due_at >= ?"
+                    " AND missed_due_at < ?", [lo, hi])
     if unit is not None:
         cond += " AND miss_holder = ?"
         params.append(f"unit:{unit}")
@@ -251,18 +333,16 @@ def missed_deadlines(sql: Sql, city: City, *, unit: str | None = None, actor: st
         if evs[-1]["state"] == "merged":  # a duplicate's misses are no extra overdue steps
             continue
         for e in evs:
-            if e["type"] != "DeadlineMissed" or not (lo <= e["missed_due_at"] < hi):
+            if e["type"] not in MISS_TYPES or not (lo <= e["missed_due_at"] < hi):
                 continue
             if unit is not None and e["miss_holder"] != f"unit:{unit}":
                 continue
             person = _person_for_miss(e, evs)
             if actor is not None and person != actor:
                 continue
-            done = next((x for x in evs if x["version"] > e["version"]
-                         and x["step"] != e["detail"].get("missed_step")
-                         and x["type"] != "DeadlineMissed"), None)
+            done = _done(e, evs)
             misses.append({
-                "case_id": cid, "step": e["detail"].get("missed_step"),
+                "case_id": cid, "step": e["detail"].get("missed_step", "assist"),
                 "due_at": local_text(e["missed_due_at"], city.tz),
                 "done_at": local_text(done["occurred_at"], city.tz) if done else None,
                 **_overrun(city, e["missed_due_at"], done["occurred_at"] if done else None),

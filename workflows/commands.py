@@ -51,6 +51,8 @@ class CaseAction:
     history_from: datetime | None = None  # an import mapping's own earliest business time
     idempotency_key: str | None = None  # the client's: a resend of a recorded step is a no-op
     into: str | None = None  # merge (合并): the original case this one repeats (its id)
+    assist: list[str] | None = None  # dispatch: assisting units (协办), besides the lead
+    assignee: str | None = None  # assign (指派到人): the unit member
 
 
 Command = ReportCase | CaseAction

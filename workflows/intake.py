@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import validate
+from domain.case_assist import ASSIST_MAX, FEEDBACK_MAX
 from domain.case_callback import COMMENT_MAX, contact
 from domain.city import URGENCIES, City, User
 from domain.errors import ValidationError
@@ -101,6 +102,12 @@ def action(city: City, cmd: CaseAction, now: datetime,
         args["evidence"] = stored(validate.evidence(cmd.evidence, intake=city.intake), known)
     if trigger == "dispatch":
         args["unit"] = validate.identifier(cmd.unit, "unit")
+        args["assist"] = assist_units(cmd.assist)
+    if trigger == "assist_feedback":
+        args["text"] = validate.text(cmd.comment, "comment", limit=FEEDBACK_MAX)
+        args["evidence"] = stored(validate.evidence(cmd.evidence, intake=city.intake), known)
+    if trigger == "assign":
+        args["assignee"] = validate.identifier(cmd.assignee, "assignee", required=True)
     if trigger == "request_extension":
         args["minutes"] = extension_minutes(city, cmd.extra)
     if trigger == "close":
@@ -115,6 +122,17 @@ def action(city: City, cmd: CaseAction, now: datetime,
         args["into"] = merge_target(cmd.into)
     args["reason"] = reason
     return Step(trigger, by, at, args)
+
+
+def assist_units(units: Any) -> list[str]:
+    """A dispatch's assisting units (协办): a list of unit ids, at most ASSIST_MAX."""
+    if units is None:
+        return []
+    if not isinstance(units, (list, tuple)):
+        raise ValidationError("assist", "must be a list of unit ids")
+    if len(units) > ASSIST_MAX:
+        raise ValidationError("assist", f"at most {ASSIST_MAX} assisting units, not {len(units)}")
+    return [validate.identifier(u, f"assist[{i}]", required=True) for i, u in enumerate(units)]
 
 
 def merge_target(into: Any) -> UUID:

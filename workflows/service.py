@@ -48,6 +48,8 @@ METHODS = {
     "request_shelve": Case.request_shelve, "decide_shelve": Case.decide_shelve,
     "resolve": Case.resolve, "check": Case.check, "close": Case.close,
     "evaluate": Case.evaluate, "urge": Case.urge, "accept": Case.accept, "callback": Case.callback,
+    "assist_feedback": Case.assist_feedback, "assist_override": Case.assist_override,
+    "assign": Case.assign,  # 协办 and 指派到人: domain/case_assist.py
 }
 
 
@@ -198,12 +200,14 @@ class CaseService:
             return Outcome(cmd, getattr(cmd, "case_id", None), e)
 
     def tick(self, now: datetime, case_ids: Iterable[UUID]) -> list[Case.DeadlineMissed]:
-        """Record DeadlineMissed for every running step past due; never twice for one due time."""
+        """Record DeadlineMissed for every running step past due, and AssistDeadlineMissed
+        for every assisting unit past its own; never twice for one due time."""
         recorded: list[Case.DeadlineMissed] = []
         for cid in case_ids:
 
             def once(cid=cid):
-                case = self.store.current(cid, lambda c: c.miss_deadline(now))
+                case = self.store.current(  # the step's clock, then the assisting units'
+                    cid, lambda c: c.miss_deadline(now) | c.miss_assists(now))
                 if case is None:
                     return []
                 events = list(case.pending_events)
@@ -212,6 +216,10 @@ class CaseService:
 
             recorded += self._retrying(CaseAction(cid, "tick", "system", now), once, log_it=False)
         for e in recorded:
+            if isinstance(e, Case.AssistDeadlineMissed):
+                log.info("assist_deadline_missed", case_id=str(e.originator_id),
+                         unit=e.assist_unit, due_at=e.missed_assist_due_at.isoformat())
+                continue
             log.info("deadline_missed", case_id=str(e.originator_id), step=e.missed_step,
                      due_at=e.missed_due_at.isoformat(), holder=f"{e.holder_kind}:{e.holder}")
         return recorded

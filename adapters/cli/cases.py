@@ -88,6 +88,8 @@ def _action(trigger: str, doc: str):
         evidence: Annotated[list[str] | None, typer.Option(help="Photo URL or sha256: ref (evidence put); repeatable")] = None,
         at: Annotated[str | None, typer.Option(help="Business time, ISO 8601 (default now)")] = None,
         into: Annotated[str | None, typer.Option(help="merge: the original case (id or number)")] = None,
+        assist: Annotated[list[str] | None, typer.Option(help="dispatch: an assisting unit (协办); repeatable")] = None,
+        assignee: Annotated[str | None, typer.Option(help="assign: the unit member (指派到人)")] = None,
         as_json: JsonOpt = False,
     ):
         cg = casegrid(ctx, as_json)
@@ -97,7 +99,8 @@ def _action(trigger: str, doc: str):
                 occurred_at=optional_time(at, "at", cg.city.tz, blank_ok=False),
                 passed=passed, approved=approve, reason=reason, evidence=evidence or [],
                 extra=extra, closure_type=closure_type, rating=rating, comment=comment,
-                into=by_number(cg, into) if into else None))
+                into=by_number(cg, into) if into else None, assist=assist,
+                assignee=assignee))
         except CasegridError as e:
             fail(e, as_json)
         _show_case(cg, case, as_json)
@@ -124,6 +127,10 @@ ACTIONS = {
     "merge": ("merge", "合并: close this report as a duplicate of --into (--reason)."),
     "accept": ("accept", "签收: the unit signs for a case dispatched to it (once per dispatch)."),
     "callback": ("callback", "回访: the citizen's --rating satisfied|basic|unsatisfied and --comment."),
+    "assist-feedback": ("assist_feedback", "协办反馈: an assisting unit's answer (--comment, --evidence)."),
+    "assist-override": ("assist_override", "免除协办反馈: the center lets the lead resolve without "
+                                           "the answers still owed (--reason)."),
+    "assign": ("assign", "指派到人: assign the case to a member of the unit (--assignee)."),
 }
 for _name, (_trigger, _doc) in ACTIONS.items():
     case_app.command(_name)(_action(_trigger, _doc))

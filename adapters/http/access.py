@@ -4,8 +4,8 @@ Changes are decided by the lifecycle itself (domain.machine.decide via the servi
 whose RefusedError becomes 403); this module adds only what the service does not know:
 
 - an inspector (纪检监察) reads everything and changes nothing: every write is 403;
-- a unit member sees only cases of their own unit (the case's current unit) and cases
-  they reported themselves; any other case is answered 404, as if it did not exist, so
+- a unit member sees only cases of their own unit (the case's current unit, or an
+  assisting unit of its current dispatch: 协办) and cases they reported themselves; any other case is answered 404, as if it did not exist, so
   that case ids of other units cannot be probed;
 - a channel account (公众APP, 12345) reads only the cases it reported;
 - everyone else at the center (supervisor, acceptor, duty chief, dispatcher) reads all.
@@ -24,7 +24,8 @@ def can_read_case(user: User, case) -> bool:
     if user.role in CENTER_READERS:
         return True
     if user.role == "unit_member":
-        return case.unit == user.unit or case.reporter == user.id
+        return (case.unit == user.unit or case.reporter == user.id
+                or user.unit in getattr(case, "assist_units", ()))  # 协办: an assisting unit
     return case.reporter == user.id
 
 

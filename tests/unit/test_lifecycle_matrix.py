@@ -8,13 +8,16 @@ import pytest
 
 from domain.city import ROLES as ROLES_ALL
 from domain.errors import RefusedError
-from domain.lifecycle import CHANNELS, STATES, TRANSITIONS, TRIGGERS, sources
-from tests.support import T0, USER_OF_ROLE, drive, grid, report
+from domain.lifecycle import CHANNELS, OPEN_UNIT, STATES, TRANSITIONS, TRIGGERS, sources
+from tests.support import PATHS, T0, USER_OF_ROLE, drive, grid, report
 from workflows.commands import CaseAction
 
 FIELDS = {  # every field a trigger could need, so only the guard decides
-    "extra": "2h", "reason": "测试原因", "rating": "satisfied",
+    "extra": "2h", "reason": "测试原因", "rating": "satisfied", "comment": "已配合处理",
+    "assignee": "hw_luo",
 }
+ASSISTED = ("assist_feedback", "assist_override")  # need a dispatch with an assisting unit
+ASSIST_UNIT, ASSIST_MEMBER = "cgj", "cg_liu"  # unit_member acts as the assisting unit's member
 VARIANTS = {  # triggers whose outcome picks the transition
     "verify": [{"passed": True}, {"passed": False}],
     "check": [{"passed": True}, {"passed": False}],
@@ -46,7 +49,10 @@ def test_every_trigger_and_role_from_state(state):
             continue
         for flags in VARIANTS.get(trigger, [{}]):
             for role, user in USER_OF_ROLE.items():
-                case = drive(svc, state)
+                assisted = trigger in ASSISTED and state in OPEN_UNIT
+                case = drive_assisted(svc, state) if assisted else drive(svc, state)
+                if trigger == "assist_feedback" and role == "unit_member":
+                    user = ASSIST_MEMBER
                 before = len(svc.timeline(case.id))
                 at = case.last_at + timedelta(minutes=1)
                 cmd = CaseAction(case.id, trigger, user, at, **FIELDS, **flags, into=into)
@@ -60,6 +66,17 @@ def test_every_trigger_and_role_from_state(state):
                 if allowed != expected(state, trigger, role, flags):
                     wrong.append((trigger, role, flags, allowed))
     assert not wrong, f"from {state}: (trigger, role, flags, allowed) disagree with the definition: {wrong}"
+
+
+def drive_assisted(svc, state: str):
+    """Like drive(), with the dispatch naming an assisting unit (协办)."""
+    channel, steps = PATHS[state]
+    case = report(svc, channel, T0)
+    for i, (trigger, actor, fields) in enumerate(steps, start=1):
+        if trigger == "dispatch":
+            fields = {**fields, "assist": [ASSIST_UNIT]}
+        case = svc.act(CaseAction(case.id, trigger, actor, T0 + timedelta(minutes=i), **fields))
+    return case
 
 
 @pytest.mark.parametrize("channel", list(CHANNELS))

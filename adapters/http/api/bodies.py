@@ -49,6 +49,9 @@ class ActionBody(BaseModel):
     comment: str | None = Field(None, description="callback (回访): the citizen's comment")
     into: str | None = Field(None, description="merge (合并): the original case this one "
                                                "repeats, its id or readable number")
+    assist: list[str] | None = Field(None, description="dispatch: assisting units (协办), "
+                                                       "besides the lead unit")
+    assignee: str | None = Field(None, description="assign (指派到人): a member of the unit")
     evidence: list[str] = []
     at: datetime | None = Field(None, description="Business time (default now)")
     expected_version: int | None = Field(

@@ -46,7 +46,8 @@ def act(cg: Casegrid, user: User, case_id: str, trigger: str, body: ActionBody):
         unit=body.unit, passed=body.passed, approved=body.approve, reason=body.reason,
         evidence=body.evidence, extra=body.extra, closure_type=body.closure_type,
         rating=body.rating, comment=body.comment, expected_version=body.expected_version,
-        idempotency_key=body.idempotency_key, into=merge_target(cg, body.into))
+        idempotency_key=body.idempotency_key, into=merge_target(cg, body.into),
+        assist=body.assist, assignee=body.assignee)
     case = cg.service.get(cmd.case_id)
     check_read_case(user, case)
     check_write(user, trigger, case.state)

@@ -27,6 +27,9 @@ ACTIONS = {
     "evaluate": "evaluate", "urge": "urge", "accept": "accept", "callback": "callback",
 }
 ACTIONS["merge"] = "merge"  # 合并: body {into: the original's id or number, reason}
+ACTIONS.update({"assist-feedback": "assist_feedback",  # 协办反馈: body {comment, evidence}
+                "assist-override": "assist_override",  # 免除协办反馈: body {reason}
+                "assign": "assign"})  # 指派到人: body {assignee}
 ACTION_OF = {t: a for a, t in ACTIONS.items()}
 TRIGGER_ZH = zh_of(TRIGGER)
 SERIES_MAX_DAYS = 2 * 366  # weekly points: about two years at most
@@ -110,11 +113,16 @@ def allowed_actions(user: User, case) -> list[dict]:
     if user.role == "inspector":
         return []
     if user.role == "unit_member" and case.state in UNIT_STATES and case.unit != user.unit:
-        return []
+        owes = user.unit in [a["unit"] for a in getattr(case, "owed_assists", ())]
+        return [{"action": "assist-feedback", "trigger": "assist_feedback",
+                 "zh": TRIGGER_ZH["assist_feedback"]}] if owes else []  # 协办: its answer only
     out = []
     for trig in allowed_triggers(case.state, user.role):
         if trig == "report" or (trig == "accept" and getattr(case, "accepted_at", None)):
             continue  # not a step on a case; a dispatch the unit has already signed for
+        if trig == "assist_feedback" or (trig == "assist_override"
+                                         and not getattr(case, "owed_assists", None)):
+            continue  # the lead gives no assisting feedback; nothing owed, nothing to waive
         out.append({"action": ACTION_OF[trig], "trigger": trig, "zh": TRIGGER_ZH.get(trig, trig)})
     return out
 
