@@ -113,6 +113,7 @@ class InboundProcessor:
                 case = svc.prepare_report(msg.command, pool)
             except ValidationError as e:
                 if e.field == "external_id" and "already case" in e.rule:
+                    msg.case_id = svc.original_of(msg.case_id)  # a merged one's original
                     return "duplicate"
                 raise
             cases[case.id] = case

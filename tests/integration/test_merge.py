@@ -164,3 +164,35 @@ def test_api_duplicates_and_merge(server):
         assert [d["case_id"] for d in links["duplicates"]] == [str(dup.id)]
         shown = c.get(f"/api/cases/{original.id}", headers=h).json()["case"]
         assert shown["duplicates"][0]["reporter"] == "citizen_app"
+
+
+def test_a_kafka_report_repeating_a_merged_duplicate_goes_to_the_original(store_env):
+    """The same (source, external id) again, under a new message id: a duplicate, and the
+    inbox row names the original the first report was merged into."""
+    import json
+
+    from adapters.kafka.inbound import InboundProcessor
+    from adapters.kafka.messages import Record, report_case_id
+    from adapters.kafka.worker import DEFAULT_TOPICS, open_store
+    from tests.integration.kafka_support import report as report_msg
+
+    app, svc, sql = open_store(env=store_env, city=city(), clock=lambda: at(60 * 24 * 2))
+    try:
+        topic = DEFAULT_TOPICS["reports"]
+        p = InboundProcessor(svc, group="g", topics=DEFAULT_TOPICS)
+        doc = report_msg(1, category=CATEGORY, grid=GRID)
+
+        def rec(offset, d):
+            return Record(topic, 0, offset, None, json.dumps(d, ensure_ascii=False).encode())
+
+        assert p.process([rec(0, doc)]).applied == 1
+        dup = svc.get(report_case_id("szcg", "SZ-000001"))
+        original = drive(svc, "pending_dispatch")
+        act(svc, dup, "merge", "acc_wang", at(30), reason="同一工单", into=str(original.id))
+        got = p.process([rec(1, {**doc, "message_id": "r-1-again"})])
+        assert (got.applied, got.duplicates, got.dead) == (0, 1, 0)
+        rows = sql.query("SELECT case_id, outcome FROM cg_kafka_inbox WHERE message_id = ?",
+                         ("r-1-again",))
+        assert rows == [(str(original.id), "duplicate")]
+    finally:
+        app.close()
