@@ -104,7 +104,7 @@ def list_cmd(
     def text():
         for n in got["items"]:
             mark = " " if n["read_at"] else "*"
-            print(f"{mark} {local_format(n['created_at'], cg.city.tz)} "
+            print(f"{mark} {local_format(n['at'], cg.city.tz)} "
                   f"{n['case_number'] or n['case_id'][:8]} {n['text_zh']}")
         print(f"{got['total']} notifications, {got['unread']} unread")
 
