@@ -249,3 +249,36 @@ def test_duty_chief_reads_satisfaction_and_drills_down(page, server, client, h, 
     assert pg.inner_text("#explain").count("1 / 2")  # callbacks: 1 satisfied of 2
     assert pg.query_selector(f"#denominator a[href*='{closed_case}']")
     shot(pg, "callback-06-drilldown")
+
+
+def test_contact_and_callback_over_http_on_each_store(store_env):
+    """The API path on SQLite and PostgreSQL: a hotline call with the caller's contact, the
+    case to 结案, the callback; the contact for the acceptor only; 群众满意率 on the board."""
+    cg = bootstrap(env=store_env, city=city())
+    try:
+        with LiveServer(cg) as s, httpx.Client(base_url=s.url, timeout=30) as c:
+            hh = {u: api_login(c, u) for u in ("acc_wang", "sup_zhang", "disp_chen", "hw_luo",
+                                                "chief_zhao")}
+            r = c.post("/api/cases", headers=hh["acc_wang"], json={
+                "channel": "hotline", "category": CATEGORY, "grid": GRID,
+                "reporter_name": "孙九", "reporter_phone": PHONE})
+            assert r.status_code == 201, r.text
+            cid = r.json()["case_id"]
+            step(c, hh, cid, "verify", "sup_zhang", passed=True)
+            step(c, hh, cid, "file", "acc_wang")
+            step(c, hh, cid, "dispatch", "disp_chen")
+            step(c, hh, cid, "resolve", "hw_luo")
+            step(c, hh, cid, "check", "sup_zhang", passed=True)
+            step(c, hh, cid, "close", "acc_wang")
+            got = step(c, hh, cid, "callback", "acc_wang", rating="satisfied", comment="好")
+            assert got["callbacks"] == ["satisfied"]
+            assert c.get(f"/api/cases/{cid}", headers=hh["acc_wang"]).json()["case"]["contact"][
+                "reporter_phone"] == PHONE
+            assert PHONE not in c.get(f"/api/cases/{cid}", headers=hh["hw_luo"]).text
+            day = date.today().isoformat()
+            board = c.get(f"/api/scoreboard?by=unit&from={day}&to={day}",
+                          headers=hh["chief_zhao"]).json()
+            hw = {row["key"]: row for row in board["rows"]}["hw"]
+            assert hw["rates"]["satisfaction_rate"] == 1.0
+    finally:
+        cg.close()
