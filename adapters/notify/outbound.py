@@ -22,6 +22,7 @@ from adapters.kafka.outbound import outcome
 from adapters.notify.sms import SmsGateway
 from domain.city import City
 from domain.notify import mask_phone
+from domain.times import as_zone
 from projections.notifications import delivered, pending
 from projections.ports import Sql
 from projections.times import from_ts
@@ -32,7 +33,7 @@ log = structlog.get_logger("casegrid.notify")
 
 
 def _iso(text: str, city: City) -> str:
-    return from_ts(text).astimezone(city.tz).isoformat()
+    return as_zone(from_ts(text), city.tz).isoformat()  # the edge of time clamped
 
 
 def message(n: dict, city: City) -> dict:

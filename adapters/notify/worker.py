@@ -37,6 +37,7 @@ class NotifyWorker:
         self.sms = sms or sms_gateway(cg.city.notify.sms_gateway)
         self.publisher = producer and NotificationPublisher(self.sql, cg.city, producer, topic)
         self._lock = threading.Lock()
+        self._sending = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -51,10 +52,11 @@ class NotifyWorker:
 
     def run_once(self, now: datetime | None = None) -> dict:
         """Notify for every event not yet seen and every step now due soon; deliver."""
-        with self._lock:
+        with self._lock:  # a reader's ensure() waits for this part only
             self.setup()
             events = self.runner.catch_up()
             soon = due_soon(self.sql, self.cg.city, now or self.cg.service.clock())
+        with self._sending:
             texts = send_sms(self.sql, self.cg.city, self.sms, self.cg.app.repository.get)
             published = self.publisher.catch_up() if self.publisher else 0
         if events or soon or texts or published:

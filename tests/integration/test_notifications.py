@@ -4,23 +4,28 @@ on SQLite and PostgreSQL; rules from the city file; SMS numbers masked in the lo
 from __future__ import annotations
 
 import copy
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from structlog.testing import capture_logs
 
 from adapters.bootstrap import bootstrap, load_city
 from adapters.config.city_build import build_city
+from adapters.notify.outbound import message
 from adapters.notify.sms import LoggingSms
 from adapters.notify.worker import NotifyWorker
 from domain.errors import ConfigError, NotFoundError
 from domain.notify import mask_phone
-from projections.notifications import listing, mark_read
+from projections.notifications import listing, mark_read, pending
 from projections.notifier import Notifier
 from tests.support import NOW, T0, act, city, drive, report
 from workflows.commands import CaseAction, ReportCase
 
 PHONE = "13812345678"
+SCHEMA = Path(__file__).resolve().parents[2] / "adapters" / "schemas" / "notification.v1.json"
 
 
 def rows(cg) -> list[tuple]:
@@ -228,4 +233,41 @@ def test_a_citizens_case_tells_the_reporter_unit_and_desk(store_env):
     assert PHONE not in dump and "李女士" not in dump
     desk = listing(cg.sql, cg.city.users["acc_wang"])
     assert [n["happening"] for n in desk["items"]] == ["callback"]
+    cg.close()
+
+
+def test_events_at_the_edges_of_time_are_notified_not_stalled(store_env):
+    """Reports an older version stored (year 1, 9999, at +14:00) become notices with
+    their texts; the notifier never stalls on them."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timezone
+    from uuid import uuid4
+
+    from domain.case import Case
+    from domain.notify import Notifying, NotifyRule
+
+    rule = NotifyRule("desk", "received", "role:acceptor", ("console", "kafka"),
+                      {"zh": "{number} {category} {due}"})
+    cg = bootstrap(env=store_env, city=replace(city(), notify=Notifying((rule,))),
+                   clock=lambda: NOW)
+    odd = [datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+           datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-12))),
+           datetime(1900, 6, 1, tzinfo=UTC)]
+    for at in odd:
+        case = Case._create(Case.Reported, id=uuid4(), occurred_at=at, actor="sup_zhang",
+                            role="supervisor", state="pending_filing", step="file", due_at=at,
+                            held_by="role:acceptor", reason=None, channel="patrol",
+                            category="E0102", grid="44030301000101", urgency="normal",
+                            description="旧版本写入", lat=None, lon=None, evidence=[],
+                            external_id=None, source_due_at=None, number=None)
+        cg.app.save(case)
+    w = NotifyWorker(cg)
+    w.run_once(NOW)
+    assert w.runner.errors() == {}
+    texts = [r[0] for r in cg.sql.query("SELECT text_zh FROM cg_notifications")]
+    assert len(texts) == 3 and all("暴露垃圾" in t for t in texts)
+    assert listing(cg.sql, cg.city.users["acc_wang"])["total"] == 3
+    check = Draft202012Validator(json.loads(SCHEMA.read_text()))
+    for n in pending(cg.sql, "kafka"):  # the topic's message of each
+        assert not list(check.iter_errors(message(n, cg.city)))
     cg.close()
