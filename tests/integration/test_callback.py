@@ -9,8 +9,10 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from adapters.bootstrap import bootstrap
+from adapters.kafka.messages import schema
 from adapters.kafka.outbound import envelope
 from adapters.views import event_view
 from domain.case_callback import visible_contact
@@ -43,9 +45,14 @@ def test_contact_is_its_own_event_and_leaves_by_no_outward_path(store_env):
         assert visible_contact(again, role)["reporter_phone"] == PHONE
     for role in ("supervisor", "unit_member", "channel", "inspector", "system"):
         assert visible_contact(again, role) is None
+    published = Draft202012Validator(schema("case-event.v1.json"))
     for i, e in enumerate(events, start=1):
         assert PHONE not in json.dumps(envelope(e, i), ensure_ascii=False)
+        assert published.is_valid(json.loads(json.dumps(envelope(e, i))))
         assert PHONE not in json.dumps(event_view(e, cg.city), ensure_ascii=False)
+    leaky = json.loads(json.dumps(envelope(events[1], 2)))
+    leaky["data"]["reporter_phone"] = PHONE
+    assert not published.is_valid(leaky)  # the published schema itself forbids a contact
     cg.projections.catch_up()
     trail = json.dumps(case_events(cg.sql, [str(case.id)]), ensure_ascii=False, default=str)
     assert "ContactGiven" in trail and PHONE not in trail and NAME not in trail
