@@ -193,6 +193,9 @@ INDICATOR = {
     "accurate_dispatch_rate": ("准确派遣率", "Accurate dispatch"),
     "callbacks": ("回访数", "Callbacks"), "callbacks_satisfied": ("回访满意数", "Callbacks satisfied"),
     "satisfaction_rate": ("群众满意率", "Citizen satisfaction"),
+    "assist_due": ("应协办反馈数", "Assisting answers due"),
+    "assist_on_time": ("按时协办反馈数", "Assisting answers on time"),
+    "assist_on_time_rate": ("协办按时反馈率", "Assisting answers on time (rate)"),
 }
 
 

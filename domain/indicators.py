@@ -42,6 +42,8 @@ COUNTS: dict[str, str] = {
     "urged": "督办数",
     "callbacks": "回访数",
     "callbacks_satisfied": "回访满意数",
+    "assist_due": "应协办反馈数",
+    "assist_on_time": "按时协办反馈数",
 }
 
 # rate -> (中文, numerator count, denominator count)
@@ -64,6 +66,7 @@ RATES: dict[str, tuple[str, str, str]] = {
     "on_time_dispatch_rate": ("按时派遣率", "dispatch_on_time", "dispatch_due"),
     "accurate_dispatch_rate": ("准确派遣率", "dispatch_accurate", "dispatch_due"),
     "satisfaction_rate": ("群众满意率", "callbacks_satisfied", "callbacks"),
+    "assist_on_time_rate": ("协办按时反馈率", "assist_on_time", "assist_due"),
 }
 DERIVED = {"filed_accurate": ("filed", "filed_voided")}  # count = a − b
 

@@ -45,6 +45,9 @@ def new_row(e: Any, city: City) -> dict:
         "reworks": 0, "extensions": 0, "shelved": False, "closed": False, "closure_type": None,
         "urgings": 0, "verifier": None, "filer": None, "dispatcher": None, "checker": None,
         "callbacks": 0, "callbacks_satisfied": 0,  # 回访, and those 满意 or 基本满意
+        # 协办: assisting units that answered by their due time, that missed it (one entry
+        # per assisting request), and those missed and not yet answered on this dispatch
+        "assist_on_time": [], "assist_missed": [], "assist_late": [],
     }
     for s in STEPS:
         row[f"{s}_started"] = False
@@ -61,7 +64,7 @@ ROW_KEYS = (  # every key of a row, in the order cg_sb_case stores their values
     "filed_voided", "dispatched", "unit", "returned_by", "resolved", "fix_passed", "reworks",
     "extensions", "shelved", "closed", "closure_type", "urgings", "verifier", "filer",
     "dispatcher", "checker", *(f"{s}_{k}" for s in STEPS for k in ("started", "done", "missed")),
-    "callbacks", "callbacks_satisfied",
+    "callbacks", "callbacks_satisfied", "assist_on_time", "assist_missed", "assist_late",
 )
 
 
@@ -80,6 +83,8 @@ def fold(row: dict, e: Any) -> dict:
     if kind is Case.DeadlineMissed:
         row[MISSED[e.missed_step]] = True
         return row
+    if kind in ASSIST_KINDS:  # the assisting unit's own clock: the case's steps unchanged
+        return fold_assist(row, kind, e)
     done = DONE_BY.get(kind)
     if kind is Case.Refused and row["step"] == "file":
         done = "file"  # refusing to file is the filing decision
@@ -99,6 +104,7 @@ def fold(row: dict, e: Any) -> dict:
             row["filer"] = row["filer"] or e.actor
     elif kind is Case.Dispatched:
         row["dispatched"], row["unit"], row["shelved"] = True, e.unit, False
+        row["assist_late"] = []  # a new dispatch: earlier assisting clocks are over
         row["dispatcher"] = row["dispatcher"] or e.actor
     elif kind is Case.Returned:
         row["returned_by"] = [*row["returned_by"], e.unit]
@@ -176,6 +182,26 @@ def case_counts(row: dict) -> dict[str, int]:
     return {k: int(v) for k, v in c.items() if v}
 
 
+ASSIST_KINDS = (Case.AssistAnswered, Case.AssistDeadlineMissed)
+ASSIST_COUNTS = ("assist_due", "assist_on_time")  # per assisting request, the unit's own
+
+
+def fold_assist(row: dict, kind: type, e: Any) -> dict:
+    """协办: an answer by the due time is on time; a miss counts once, a late answer after it
+    adds nothing (never the lead's figures)."""
+    unit = e.assist_unit
+    if kind is Case.AssistDeadlineMissed:
+        row["assist_missed"] = [*row["assist_missed"], unit]
+        row["assist_late"] = [*row["assist_late"], unit]
+    elif unit in row["assist_late"]:
+        late = list(row["assist_late"])
+        late.remove(unit)
+        row["assist_late"] = late
+    else:
+        row["assist_on_time"] = [*row["assist_on_time"], unit]
+    return row
+
+
 UNIT_COUNTS = ("dispatched", "due", "resolved", "on_time", "overdue", "overdue_open", "reworked",
                "rework_events", "extended", "shelved", "fix_passed", "due_closure", "closed",
                "closed_on_time", "urged", "callbacks", "callbacks_satisfied")
@@ -191,7 +217,7 @@ _AREA_COUNTS = frozenset((
 # denominator is not among them is no figure of that dimension's board (shown as none)
 ATTRIBUTED: dict[str, frozenset[str]] = {
     **{dim: _AREA_COUNTS for dim in AREA_DIMS},
-    "unit": frozenset((*UNIT_COUNTS, "returned")),
+    "unit": frozenset((*UNIT_COUNTS, "returned", *ASSIST_COUNTS)),
     "supervisor": frozenset(("reported", "patrol_reported", "valid", "filed", "others_filed",
                              "verify_due", "verify_on_time", "check_due", "check_on_time")),
     "dispatcher": frozenset(("dispatched", "dispatch_due", "dispatch_on_time",
@@ -236,6 +262,11 @@ def contributions(row: dict, city: City, dims: tuple[str, ...] = DIMENSIONS) -> 
                     out[("unit", row["unit"], name)] += own[name]
         for unit in row["returned_by"]:
             out[("unit", unit, "returned")] += 1
+        for unit in row.get("assist_on_time", ()):  # 协办按时反馈率: the assisting unit's own
+            out[("unit", unit, "assist_due")] += 1
+            out[("unit", unit, "assist_on_time")] += 1
+        for unit in row.get("assist_missed", ()):
+            out[("unit", unit, "assist_due")] += 1
     if "supervisor" in dims:
         # their own reports; the misses in their squad's area; their verifications and checks
         if row["reporter_role"] == "supervisor":

@@ -42,8 +42,9 @@ INDICATORS: dict[str, dict] = {
 class Scoreboard:
     name = "scoreboard"
     tables = ("cg_sb_case", "cg_sb_counts")
-    version = 5  # 2: accurate dispatch counted for grids and areas (was 0.0%);
-    # 4: a merged duplicate counts in discovery only (合并); 5: 回访 (the rows' callbacks)
+    version = 6  # 2: accurate dispatch counted for grids and areas (was 0.0%);
+    # 4: a merged duplicate counts in discovery only (合并); 5: 回访 (the rows' callbacks);
+    # 6: 协办 (the rows' assisting units: assist_on_time, assist_missed)
 
     def __init__(self, city: City, hold: int = 40_000):
         self.city = city
@@ -145,7 +146,8 @@ class Scoreboard:
 
 
 _EMPTY: Counter = Counter()
-EVENT_COUNTS = ("rework_events", "returned", "callbacks", "callbacks_satisfied")  # per event
+EVENT_COUNTS = ("rework_events", "returned", "callbacks", "callbacks_satisfied",
+                "assist_due", "assist_on_time")  # per event (协办: per assisting request)
 
 
 # ---------------------------------------------------------------- reading

@@ -174,9 +174,10 @@ class Route(Spec):
 
 
 class Limit(Spec):
-    """A time limit in working time for a step; the most specific rule wins."""
+    """A time limit in working time for a step; the most specific rule wins. `assist`
+    (协办反馈, optional) is an assisting unit's own limit; without it, the resolve limit."""
 
-    step: one_of(STEPS)
+    step: one_of((*STEPS, "assist"))
     limit: Duration
     category: str = "*"
     urgency: one_of(("*", *URGENCIES), f"must be one of {', '.join(URGENCIES)} or '*'") = "*"

@@ -132,6 +132,24 @@ def test_feedback_needs_words_and_bounds_them():
     assert cg.service.get(case.id).version == case.version
 
 
+def test_the_city_may_give_assisting_units_a_limit_of_their_own():
+    import dataclasses
+
+    from adapters.bootstrap import bootstrap
+    from adapters.config.city_file import Limit
+    from domain.city import TimeLimit
+    from tests.support import NOW, city
+
+    assert Limit(step="assist", limit="2h").step == "assist"
+    base = city()
+    own = dataclasses.replace(base, time_limits=(*base.time_limits, TimeLimit("assist", 120.0)))
+    cg = bootstrap(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, city=own, clock=lambda: NOW)
+    case = assisted(cg, ("cgj",))
+    at = T0 + timedelta(minutes=5)
+    assert case.current_assists[0]["due_at"] == own.calendar.add(at, 120.0)
+    assert case.due_at == own.calendar.add(at, own.limit("resolve", case.category, "normal"))
+
+
 def test_a_unit_assigns_the_case_to_one_of_its_members(store_env):
     cg = grid(store_env)
     svc = cg.service
@@ -155,3 +173,33 @@ def test_a_unit_assigns_the_case_to_one_of_its_members(store_env):
     span = next(s for s in trail["custody"] if s["holder"] == "qsh-zf")
     assert span["person"] == "zf_deng" and span["assignee"] == "zf_deng"
     assert trail["assignments"][0]["assignee"] == "zf_deng"
+
+
+def test_an_assisting_units_miss_counts_against_it_and_never_the_lead(store_env):
+    from datetime import date
+
+    from projections.scoreboard import explain, scoreboard
+
+    cg = grid(store_env)
+    svc = cg.service
+    case = assisted(cg)  # cgj answers on time, gs misses and answers late
+    case = act(svc, case, "assist_feedback", "cg_liu", T0 + timedelta(minutes=20), comment="已协助")
+    late = case.current_assists[0]["due_at"] + timedelta(minutes=5)
+    case = act(svc, case, "assist_feedback", "gs_ma", late, comment="迟到")
+    case = act(svc, case, "resolve", MEMBER, late + timedelta(minutes=1))
+    plain = drive(svc, "pending_check")  # the lead's own case without assisting units
+    cg.projections.catch_up()
+    period = {"start": date(2026, 10, 1), "end": date(2026, 10, 31)}
+    board = {r["key"]: r for r in scoreboard(cg.sql, cg.city, by="unit", **period)["rows"]}
+    assert board["cgj"]["counts"].get("assist_due") == 1
+    assert board["cgj"]["counts"].get("assist_on_time") == 1
+    assert board["cgj"]["rates"]["assist_on_time_rate"] == 1.0
+    assert board["gs"]["counts"].get("assist_due") == 1
+    assert not board["gs"]["counts"].get("assist_on_time")
+    assert board["gs"]["rates"]["assist_on_time_rate"] == 0.0
+    lead = board[UNIT]
+    assert not lead["counts"].get("assist_due") and lead["rates"]["assist_on_time_rate"] is None
+    assert lead["counts"]["resolved"] == 2  # both cases, the lead's own figures
+    got = explain(cg.sql, cg.city, by="unit", key="gs", indicator="assist_on_time_rate", **period)
+    assert got["denominator"]["case_ids"] == [str(case.id)] and got["value"] == 0.0
+    assert str(plain.id) not in got["denominator"]["case_ids"]

@@ -192,6 +192,7 @@ G1_COUNTS = {  # C1 C2 C5 C6 C8
 }
 G1_RATES = {
     "satisfaction_rate": None,  # no 回访 in this month
+    "assist_on_time_rate": None,  # no 协办 in this month
     "discovery_rate": 1.0, "valid_report_rate": 1.0, "miss_rate": 0.0,
     "resolution_rate": 1.0, "on_time_resolution_rate": 1.0, "rectification_rate": 1.0,
     "rework_rate": 0.0, "overdue_rate": 0.0, "extension_rate": _r(1 / 3),
@@ -218,6 +219,7 @@ G2_COUNTS = {  # C3 C4 C7 C9
 }
 G2_RATES = {
     "satisfaction_rate": None,  # no 回访 in this month
+    "assist_on_time_rate": None,  # no 协办 in this month
     "discovery_rate": _r(2 / 3), "valid_report_rate": 0.75, "miss_rate": _r(1 / 3),
     "resolution_rate": _r(2 / 3), "on_time_resolution_rate": _r(1 / 3),
     "rectification_rate": _r(2 / 3), "rework_rate": _r(1 / 3), "overdue_rate": _r(1 / 3),
@@ -242,6 +244,7 @@ G3_COUNTS = {  # C10 C11 C12 C13
 }
 G3_RATES = {
     "satisfaction_rate": None,  # no 回访 in this month
+    "assist_on_time_rate": None,  # no 协办 in this month
     "discovery_rate": _r(1 / 3), "valid_report_rate": 0.75, "miss_rate": _r(2 / 3),
     "resolution_rate": 1.0, "on_time_resolution_rate": 1.0, "rectification_rate": 1.0,
     "rework_rate": 0.0, "overdue_rate": 0.0, "extension_rate": 0.0, "closure_rate": 1.0,
@@ -262,6 +265,7 @@ NIGANG_COUNTS = {  # G1 + G2: C1 C2 C3 C4 C5 C6 C7 C8 C9
 }
 NIGANG_RATES = {
     "satisfaction_rate": None,  # no 回访 in this month
+    "assist_on_time_rate": None,  # no 协办 in this month
     "discovery_rate": _r(7 / 8), "valid_report_rate": _r(8 / 9), "miss_rate": _r(1 / 8),
     "resolution_rate": _r(5 / 6), "on_time_resolution_rate": _r(4 / 6),
     "rectification_rate": _r(5 / 6), "rework_rate": _r(1 / 6), "overdue_rate": _r(1 / 6),
@@ -282,6 +286,7 @@ ALL_COUNTS = {  # all 13: 坭岗 + 清水河 (= G3)
 }
 ALL_RATES = {
     "satisfaction_rate": None,  # no 回访 in this month
+    "assist_on_time_rate": None,  # no 协办 in this month
     "discovery_rate": _r(8 / 11), "valid_report_rate": _r(11 / 13), "miss_rate": _r(3 / 11),
     "resolution_rate": _r(8 / 9), "on_time_resolution_rate": _r(7 / 9),
     "rectification_rate": _r(8 / 9), "rework_rate": _r(1 / 9), "overdue_rate": _r(1 / 9),
@@ -343,7 +348,7 @@ NONE_BUT = dict.fromkeys(("discovery_rate", "valid_report_rate", "miss_rate",
                           "accurate_dispatch_rate", "resolution_rate",
                           "on_time_resolution_rate", "rectification_rate", "rework_rate",
                           "overdue_rate", "extension_rate", "closure_rate",
-                          "on_time_closure_rate", "satisfaction_rate"))
+                          "on_time_closure_rate", "satisfaction_rate", "assist_on_time_rate"))
 
 
 def test_unit_board(built):
