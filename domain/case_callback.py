@@ -97,9 +97,9 @@ class Callbacks:
         if not (reporter_name or reporter_phone):
             return
         self.trigger_event(
-            type(self).ContactGiven, occurred_at=self.last_at, actor=by.id, role=by.role, state=self.state, step=self.step, due_at=self.due_at,
-            held_by=self.held_by, reason=None, reporter_name=reporter_name,
-            reporter_phone=reporter_phone)
+            type(self).ContactGiven, occurred_at=self.last_at, actor=by.id, role=by.role,
+            state=self.state, step=self.step, due_at=self.due_at, held_by=self.held_by,
+            reason=None, reporter_name=reporter_name, reporter_phone=reporter_phone)
 
     def callback(self: Any, by: User, at: datetime, city: City, *, rating: str,
                  comment: str | None = None, reason: str | None = None) -> None:
@@ -109,6 +109,6 @@ class Callbacks:
         if rework and not (comment or reason):
             raise ValidationError("comment", "an unsatisfied callback that reopens the case "
                                              "needs the citizen's comment (the rework's reason)")
-        self.record(type(self).CalledBack, move, by, at, city, reason or (comment if rework else None),
-                    holder_unit=self.unit, rating=rating, comment=comment, reopened=rework,
-                    unit=self.unit)
+        reason = reason or (comment if rework else None)  # a rework's reason: the citizen's words
+        self.record(type(self).CalledBack, move, by, at, city, reason, holder_unit=self.unit,
+                    rating=rating, comment=comment, reopened=rework, unit=self.unit)
