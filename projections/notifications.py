@@ -124,3 +124,25 @@ def delivered(sql: Sql, channel: str, ids: list[str], now: datetime) -> None:
     with sql.transaction() as cur:
         cur.executemany(f"UPDATE cg_notifications SET {due} = 0, {at} = ? WHERE id = ?",
                         [(ts(now), i) for i in ids])
+
+
+def parked(sql: Sql, channel: str, ids: list[str], now: datetime) -> None:
+    """Notices the channel refused for good: kept, marked 2, no longer tried."""
+    if not ids:
+        return
+    due, at = OUTBOX[channel]
+    with sql.transaction() as cur:
+        cur.executemany(f"UPDATE cg_notifications SET {due} = 2, {at} = ? WHERE id = ?",
+                        [(ts(now), i) for i in ids])
+
+
+def counts(sql: Sql) -> dict:
+    """How many notices there are, unread, and waiting or parked per outbound channel."""
+    out = {"total": 0, "unread": 0}
+    for total, unread in sql.query("SELECT COUNT(*), SUM(CASE WHEN read_at IS NULL THEN 1"
+                                   " ELSE 0 END) FROM cg_notifications"):
+        out = {"total": int(total), "unread": int(unread or 0)}
+    for channel, (due, _at) in OUTBOX.items():
+        rows = dict(sql.query(f"SELECT {due}, COUNT(*) FROM cg_notifications GROUP BY {due}"))
+        out[channel] = {"pending": int(rows.get(1, 0)), "parked": int(rows.get(2, 0))}
+    return out

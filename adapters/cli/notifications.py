@@ -109,3 +109,24 @@ def list_cmd(
         print(f"{got['total']} notifications, {got['unread']} unread")
 
     emit(got, as_json, text)
+
+
+@notify_app.command("status")
+def status_cmd(ctx: typer.Context, as_json: JsonOpt = False):
+    """The notifier's position and lag, a stall, the notices and their deliveries."""
+    from adapters.notify.worker import NotifyWorker
+
+    cg = casegrid(ctx, as_json)
+    st = NotifyWorker(cg).status()
+
+    def text():
+        print(f"notifier {st['state']}: position {st['position']} of {st['head']} "
+              f"({st['lag_events']} behind)")
+        if st["error"]:
+            print(f"  stalled at event {st['error']['notification_id']}: {st['error']['error']}")
+        print(f"{st['total']} notifications, {st['unread']} unread; "
+              f"kafka {st['kafka']['pending']} pending, {st['kafka']['parked']} parked; "
+              f"sms ({st['sms_gateway']}) {st['sms']['pending']} pending, "
+              f"{st['sms']['parked']} parked")
+
+    emit(st, as_json, text)

@@ -17,13 +17,13 @@ from uuid import UUID
 
 import structlog
 
-from adapters.kafka.failures import describe
+from adapters.kafka.failures import describe, is_transient
 from adapters.kafka.outbound import outcome
 from adapters.notify.sms import SmsGateway
 from domain.city import City
 from domain.notify import mask_phone
 from domain.times import as_zone
-from projections.notifications import delivered, pending
+from projections.notifications import delivered, parked, pending
 from projections.ports import Sql
 from projections.times import from_ts
 
@@ -68,19 +68,24 @@ class NotificationPublisher:
             self.producer.flush(timeout=self.send_timeout)
         except Exception as e:  # noqa: BLE001 - the futures say which went out
             failed = e
-        ok = []
+        ok, bad = [], []
         for nid, f in futures:
             err = outcome(f)
             if err is None:
                 ok.append(nid)
+            elif not is_transient(err):  # too large, cannot be encoded: parked, not lost
+                bad.append(nid)
+                log.error("notification_parked", topic=self.topic, notification_id=nid,
+                          error=describe(err))
             else:
                 failed = failed or err
         delivered(self.sql, "kafka", ok, datetime.now(UTC))
+        parked(self.sql, "kafka", bad, datetime.now(UTC))
         log.info("notifications_published", topic=self.topic, sent=len(ok),
-                 failed=len(futures) - len(ok))
+                 parked=len(bad), failed=len(futures) - len(ok) - len(bad))
         if failed is not None and not ok:
             raise failed
-        return len(ok)
+        return len(ok) + len(bad)
 
     def catch_up(self) -> int:
         done = 0

@@ -20,7 +20,7 @@ import structlog
 from adapters.bootstrap import Casegrid, projection_runner
 from adapters.notify.outbound import TOPIC, NotificationPublisher, send_sms
 from adapters.notify.sms import SmsGateway, sms_gateway
-from projections.notifications import due_soon
+from projections.notifications import counts, due_soon
 from projections.notifier import Notifier
 from projections.tracking import BACKOFF_MAX
 
@@ -62,6 +62,15 @@ class NotifyWorker:
         if events or soon or texts or published:
             log.info("notify_round", events=events, due_soon=soon, sms=texts, kafka=published)
         return {"events": events, "due_soon": soon, "sms": texts, "kafka": published}
+
+    def status(self) -> dict:
+        """The notifier's position against the log's head, a stall, and the notices."""
+        self.setup()
+        pos, head = self.runner.position(Notifier.name), self.runner.head()
+        error = self.runner.errors().get(Notifier.name)
+        return {"position": pos, "head": head, "lag_events": head - pos,
+                "state": "stalled" if error else ("behind" if pos < head else "ok"),
+                "error": error, "sms_gateway": self.sms.name, **counts(self.sql)}
 
     def follow(self, stop: threading.Event, interval: float = 1.0) -> None:
         """Run rounds every `interval` seconds until `stop`; back off while failing."""

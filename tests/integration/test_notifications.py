@@ -271,3 +271,51 @@ def test_events_at_the_edges_of_time_are_notified_not_stalled(store_env):
     for n in pending(cg.sql, "kafka"):  # the topic's message of each
         assert not list(check.iter_errors(message(n, cg.city)))
     cg.close()
+
+
+class _Sent:
+    def __init__(self, error=None):
+        self.is_done, self.exception = True, error
+
+    def succeeded(self):
+        return self.exception is None
+
+
+class _Producer:
+    """Takes every message but one case's (refused for good), or none (the broker away)."""
+
+    def __init__(self, refuse: str | None = None, away: bool = False):
+        self.refuse, self.away, self.sent = refuse, away, []
+
+    def send(self, topic, key, value):
+        from kafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+
+        if self.away:
+            return _Sent(KafkaConnectionError("broker away"))
+        if key.decode() == self.refuse:
+            return _Sent(MessageSizeTooLargeError("too large"))
+        self.sent.append(json.loads(value))
+        return _Sent()
+
+    def flush(self, timeout=None):
+        return None
+
+
+def test_the_topic_parks_a_refused_notice_and_waits_out_a_broker_away(sqlite_env):
+    from adapters.notify.outbound import NotificationPublisher
+
+    cg = bootstrap(env=sqlite_env, city=city(), clock=lambda: NOW)
+    a, b = drive(cg.service, "dispatched"), drive(cg.service, "dispatched")
+    w = NotifyWorker(cg)
+    w.run_once(T0)
+    away = NotificationPublisher(w.sql, cg.city, _Producer(away=True))
+    with pytest.raises(Exception, match="broker away"):
+        away.step()
+    assert w.status()["kafka"] == {"pending": 2, "parked": 0}
+    p = _Producer(refuse=str(a.id))
+    assert NotificationPublisher(w.sql, cg.city, p).catch_up() == 2
+    assert [m["case_id"] for m in p.sent] == [str(b.id)]
+    assert w.status()["kafka"] == {"pending": 0, "parked": 1}
+    again = _Producer()
+    assert NotificationPublisher(w.sql, cg.city, again).catch_up() == 0 and again.sent == []
+    cg.close()
