@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import date
+from datetime import datetime
 
 import httpx
 import pytest
@@ -124,7 +124,7 @@ def test_no_outward_path_carries_the_phone(server, client, h, closed_case, capfd
         seen.append((path, r.status_code))
         assert PHONE not in r.text and "王五" not in r.text, path
     assert any(code == 200 for _, code in seen), seen
-    today = date.today().isoformat()
+    today = datetime.now(city().tz).date().isoformat()
     for path in (f"/api/reports/daily?date={today}", f"/api/reports/daily?date={today}&format=xlsx",
                  f"/api/reports/monthly?month={today[:7]}",
                  f"/api/reports/monthly?month={today[:7]}&format=xlsx",
@@ -232,7 +232,7 @@ def test_duty_chief_reads_satisfaction_and_drills_down(page, server, client, h, 
     """After the callbacks above (basic, unsatisfied: 1 of 2), 群众满意率 is on the unit board."""
     got = client.get(f"/api/cases/{closed_case}", headers=h["chief_zhao"]).json()["case"]
     assert got["callbacks"][:2] == ["basic", "unsatisfied"]
-    day = date.today().isoformat()
+    day = datetime.now(city().tz).date().isoformat()
     pg = page
     login(pg, "chief_zhao")
     pg.goto(f"{pg.base}/scoreboard?by=unit&indicator=satisfaction_rate&from={day}&to={day}")
@@ -275,7 +275,7 @@ def test_contact_and_callback_over_http_on_each_store(store_env):
             assert c.get(f"/api/cases/{cid}", headers=hh["acc_wang"]).json()["case"]["contact"][
                 "reporter_phone"] == PHONE
             assert PHONE not in c.get(f"/api/cases/{cid}", headers=hh["hw_luo"]).text
-            day = date.today().isoformat()
+            day = datetime.now(city().tz).date().isoformat()
             board = c.get(f"/api/scoreboard?by=unit&from={day}&to={day}",
                           headers=hh["chief_zhao"]).json()
             hw = {row["key"]: row for row in board["rows"]}["hw"]
