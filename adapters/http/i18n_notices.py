@@ -4,6 +4,7 @@ from __future__ import annotations
 
 NOTICE_WORDS = {
     "notifications": ("通知", "Notifications"),
+    "m_tab_notices": ("通知", "Notices"),  # 城管通's tab: five tabs on a phone
     "n_unread": ("未读", "unread"),
     "n_total": ("共", "in all"),
     "n_mark_read": ("标为已读", "Mark as read"),

@@ -100,7 +100,7 @@ def test_the_field_app_shows_the_same_list(page, server):
             break
         time.sleep(0.3)
     assert unread(pg) == 1
-    assert pg.query_selector('nav.tabs a[data-tab="notifications"]')
+    assert pg.query_selector('nav.tabs a[data-tab="m_tab_notices"]')
     fits(pg)
     shot(pg, "notices-field-phone")
     pg.click("li.notice.unread button.mark-read")
@@ -109,4 +109,20 @@ def test_the_field_app_shows_the_same_list(page, server):
     pg.set_viewport_size({"width": 1440, "height": 900})
     fits(pg)
     shot(pg, "notices-field-desk")
+    pg.set_viewport_size({"width": 1366, "height": 900})
+
+
+def test_five_tabs_fit_a_phone_in_either_language(page, server):
+    """A squad's supervisor has the most tabs (home, report, check, patrol, notices)."""
+    pg = page
+    pg.set_viewport_size({"width": 390, "height": 844})
+    login(pg, "sup_li")
+    for lang in ("en", "zh"):
+        pg.goto(pg.base + f"/lang/{lang}?next=/m/notifications")
+        pg.wait_for_selector("#notices, #notices-empty")
+        assert len(pg.query_selector_all("nav.tabs a")) == 5
+        fits(pg)
+        box = pg.query_selector('nav.tabs a[data-tab="m_tab_notices"]').bounding_box()
+        assert box["x"] + box["width"] <= 390
+        shot(pg, f"notices-field-supervisor-{lang}")
     pg.set_viewport_size({"width": 1366, "height": 900})

@@ -52,7 +52,7 @@ def tabs(user: User) -> list[tuple[str, str]]:
         out.append(("/m/check", "m_tab_check"))
     if user.squad and user.role in FIELD_ROLES:
         out.append(("/m/patrol", "m_tab_patrol"))
-    out.append(("/m/notifications", "notifications"))  # 通知
+    out.append(("/m/notifications", "m_tab_notices"))  # 通知
     return out
 
 
