@@ -9,6 +9,7 @@ from domain.lifecycle import QUEUES, UNIT_STATES
 from domain.times import as_zone
 from projections.ports import Sql
 from projections.times import from_ts, ts
+from projections.trail import assists, case_events
 
 COLS = ("case_id", "state", "step", "due_at", "unit", "category", "grid", "channel", "urgency",
         "reported_at", "lat", "lon", "number")
@@ -55,3 +56,29 @@ def queues(sql: Sql, city: City, *, unit: str | None = None, now: datetime) -> d
     out["counts"] = {k: len(v) for k, v in out.get("queues", {}).items()} | {
         "unit_inbox": len(inbox), "overdue": sum(len(v) for v in overdue.values())}
     return out
+
+
+def assist_inbox(sql: Sql, city: City, unit: str) -> list[dict]:
+    """The open cases where `unit` is an assisting unit (协办) still owing its feedback on the
+    current dispatch, earliest assist due time first."""
+    city.unit(unit)
+    marks = ",".join("?" * len(UNIT_STATES))
+    ids = [r[0] for r in sql.query(
+        "SELECT DISTINCT t.case_id FROM cg_trail t JOIN cg_cases c ON c.case_id = t.case_id"
+        f" WHERE t.type = 'AssistRequested' AND t.detail LIKE ? AND c.state IN ({marks})",
+        [f'%"{unit}"%', *UNIT_STATES])]
+    out = []
+    for cid, events in case_events(sql, ids).items():
+        rows = assists(events, city)
+        last = max((r["dispatch"] for r in rows), default=0)
+        dispatches = sum(e["type"] == "Dispatched" for e in events)
+        for r in rows:
+            if (r["unit"] == unit and r["dispatch"] == last == dispatches
+                    and not r["answered_at"] and not r["waived"]):
+                numbers = sql.query("SELECT number, state, category, grid FROM cg_cases"
+                                    " WHERE case_id = ?", (cid,))
+                number, state, category, grid = numbers[0]
+                out.append({"case_id": cid, "number": number, "state": state,
+                            "category": category, "grid": grid, "lead": r["lead"],
+                            "assist_due_at": r["due_at"], "missed": r["missed"]})
+    return sorted(out, key=lambda d: (d["assist_due_at"] or "9", d["case_id"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.http.i18n_assist import ASSIST_WORDS
 from adapters.http.i18n_field import FIELD_WORDS
 from adapters.http.i18n_notices import NOTICE_WORDS
 from domain import glossary
@@ -127,6 +128,7 @@ WORDS = {
 
 WORDS |= FIELD_WORDS  # the field app's (城管通, /m/)
 WORDS |= NOTICE_WORDS  # notifications (通知)
+WORDS |= ASSIST_WORDS  # 主办/协办, 指派到人
 
 WORDS |= {  # photo evidence (证据材料): the case page's groups, the forms' photo field
     "ev_before": ("上报照片（处置前）", "Reported (before)"),

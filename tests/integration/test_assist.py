@@ -203,3 +203,39 @@ def test_an_assisting_units_miss_counts_against_it_and_never_the_lead(store_env)
     got = explain(cg.sql, cg.city, by="unit", key="gs", indicator="assist_on_time_rate", **period)
     assert got["denominator"]["case_ids"] == [str(case.id)] and got["value"] == 0.0
     assert str(plain.id) not in got["denominator"]["case_ids"]
+
+
+def test_the_api_dispatches_with_assisting_units_and_each_answers(tmp_path):
+    import httpx
+
+    from adapters.bootstrap import bootstrap
+    from tests.e2e.http_support import LiveServer, login
+    from tests.support import city
+
+    cg = bootstrap(data_dir=tmp_path, city=city())
+    case = drive(cg.service, "pending_dispatch")
+    with LiveServer(cg) as s, httpx.Client(base_url=s.url) as c:
+        disp, lead, helper, other = (login(c, u) for u in ("disp_chen", MEMBER, "cg_liu", "ga_zhou"))
+        url = f"/api/cases/{case.id}"
+        for bad, field in ((["nope"], "assist[0]"), ("cgj", "assist"), ([UNIT], "assist[0]")):
+            r = c.post(f"{url}/dispatch", headers=disp, json={"assist": bad})
+            assert r.status_code == 422 and r.json()["field"] == field, r.text
+        r = c.post(f"{url}/dispatch", headers=disp, json={"assist": ["cgj"]})
+        assert r.status_code == 200, r.text
+        assert c.get(url, headers=other).status_code == 404  # neither lead nor assisting
+        got = c.get(url, headers=helper)
+        assert got.status_code == 200
+        assert [a["trigger"] for a in got.json()["allowed"]] == ["assist_feedback"]
+        assert "assist_feedback" not in [a["trigger"] for a in c.get(url, headers=lead).json()["allowed"]]
+        r = c.post(f"{url}/resolve", headers=lead, json={})
+        assert r.status_code == 422 and r.json()["field"] == "assist" and "cgj" in r.text
+        r = c.post(f"{url}/assist-feedback", headers=helper, json={"comment": "\x00"})
+        assert r.status_code == 422 and r.json()["field"] == "comment"
+        r = c.post(f"{url}/assist-feedback", headers=helper, json={"comment": "已协助清运"})
+        assert r.status_code == 200, r.text
+        assert c.get(url, headers=helper).json()["allowed"] == []
+        assert c.post(f"{url}/resolve", headers=lead, json={}).status_code == 200
+        trail = c.get(f"/api/trail/cases/{case.id}", headers=login(c, "chief_zhao")).json()
+        (a,) = trail["assists"]
+        assert a["unit"] == "cgj" and a["lead"] == UNIT and a["met"] is True and a["due_at"]
+    cg.close()

@@ -52,9 +52,23 @@ def case_detail(cg: Casegrid, user: User, case_id: str, as_of: datetime | None =
     view["unit_name"] = cg.city.units[case.unit].name if case.unit in cg.city.units else None
     view["contact"] = visible_contact(case, user.role)  # protected: the center's desk only
     view["merged_contacts"] = merged_contacts(cg, case, user) if user.role in CONTACT_ROLES else []
+    view["assists"] = assist_view(cg, case)  # 协办: each assisting unit's due time and answer
+    view["assignee"] = getattr(case, "assignee", None)  # 指派到人
     return {"case": view, "timeline": timeline(cg, events),
             "allowed": [] if as_of else allowed_actions(user, case),
             "dispatch_suggestion": dispatch_suggestion(cg, case)}
+
+
+def assist_view(cg: Casegrid, case) -> list[dict]:
+    """The assisting units of the current dispatch (协办): due time, answer, miss, waiver."""
+    tz = cg.city.tz
+    return [{"unit": a["unit"], "unit_name": cg.city.units[a["unit"]].name
+             if a["unit"] in cg.city.units else a["unit"],
+             "due_at": local_text(a["due_at"], tz), "answered_at": local_text(a["answered_at"], tz),
+             "answered_by": a["answered_by"], "text": a["text"], "evidence": list(a["evidence"]),
+             "missed": a["missed"], "waived": a["waived"],
+             "owed": a["answered_at"] is None and not a["waived"]}
+            for a in getattr(case, "current_assists", ())]
 
 
 def merged_contacts(cg: Casegrid, case, user: User) -> list[dict]:

@@ -63,7 +63,13 @@ def case_page_for(request: Request, user: User, case_id: str, *, status: int = 2
                 done_text=done_text, near=NEAR_MINUTES,
                 as_of=request.query_params.get("as_of"),
                 trail_ok=user.role in TRAIL_READERS or user.role == "unit_member",
-                dup=None if as_of else merge_panel(cg, user, c["case_id"], lang))
+                dup=None if as_of else merge_panel(cg, user, c["case_id"], lang),
+                members=unit_members(cg, c["unit"]))
+
+
+def unit_members(cg, unit: str | None) -> list:
+    """The members of the case's unit, for 指派到人 (assign)."""
+    return [u for u in cg.city.users.values() if u.role == "unit_member" and u.unit == unit]
 
 
 def choices(table: dict, lang: str) -> dict[str, str]:
@@ -129,7 +135,9 @@ async def case_act(request: Request, case_id: str, action: str):
         rating=form.get("rating") or None, evidence=evidence,
         expected_version=int(version) if version.isdigit() else None)
     body.into = form.get("into") or None  # merge (合并): the original, its id or number
-    body.comment = form.get("comment") or None  # 回访: the citizen's words
+    body.comment = form.get("comment") or None  # 回访: the citizen's words; 协办反馈
+    body.assist = list(form.getlist("assist")) or None  # 派遣: assisting units (协办)
+    body.assignee = form.get("assignee") or None  # 指派到人
     try:  # typed refs, then the posted photos stored (证据材料)
         body.evidence = [*typed_refs(request, form),
                          *await photo_refs(request, user, ACTIONS[action], form)]

@@ -80,7 +80,16 @@ def inbox_page(request: Request):
         return inbox_xlsx(cg, unit, items, lang_of(request), now)
     p = paged(items, request.query_params)
     return page(request, "inbox.html", user=user, unit=unit, items=decorate(p.rows, now),
-                paged=p, now=now, near=NEAR_MINUTES)
+                paged=p, now=now, near=NEAR_MINUTES, assisting=assisting(cg, unit))
+
+
+def assisting(cg, unit: str) -> list[dict]:
+    """The cases this unit assists (协办) and still owes feedback on; none without the
+    read models' queues module."""
+    try:
+        return reads.projection_module("queues").assist_inbox(cg.sql, cg.city, unit)
+    except reads.Unavailable:
+        return []
 
 
 def inbox_xlsx(cg, unit: str, items: list[dict], lang: str, now):
