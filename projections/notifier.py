@@ -7,7 +7,8 @@ worker killed mid-batch leaves nothing, and a notification's id is deterministic
 uuid5(case, version, rule) — so a batch applied again inserts nothing new. It is never
 rebuilt with the read models (the notifications' read marks and deliveries live here).
 
-Tables: cg_notifications (projections/notifications.py reads and marks them) and
+Tables: cg_notifications (projections/notifications.py reads and marks them),
+cg_notify_followers (a merged duplicate's reporter follows the original's notices) and
 cg_notify_cases, what the rules need of each case (number, unit, holder, running step and
 its due time, whether the reporter left contact: the ContactGiven event, its values never copied here).
 """
@@ -19,6 +20,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from domain.case import Case
+from domain.case_base import CaseEvent
 from domain.city import City
 from domain.notify import NotifyRule
 from domain.times import local_format
@@ -69,6 +71,9 @@ def create_tables(cur: Cur) -> None:
         " unit TEXT, held_by TEXT, state TEXT NOT NULL, step TEXT, due_at TEXT,"
         " contact INTEGER NOT NULL)")
     cur.execute("CREATE INDEX IF NOT EXISTS cg_notify_cases_due ON cg_notify_cases (due_at)")
+    # a merged duplicate (重复案件) whose reporter left contact follows its original's notices
+    cur.execute("CREATE TABLE IF NOT EXISTS cg_notify_followers (case_id TEXT NOT NULL,"
+                " follower TEXT NOT NULL, PRIMARY KEY (case_id, follower))")
 
 
 def insert(cur: Cur, rows: list[tuple]) -> None:
@@ -109,7 +114,7 @@ class Notifier:
     """The event half of the notifier; the time half (due_soon) is in notifications.py."""
 
     name = "notifications"
-    tables = ("cg_notifications", "cg_notify_cases")
+    tables = ("cg_notifications", "cg_notify_cases", "cg_notify_followers")
     version = 1
 
     def __init__(self, city: City, clock: Any = None):
@@ -131,15 +136,27 @@ class Notifier:
             out.update({r[0]: dict(zip(CASE_COLS, r, strict=True)) for r in rows})
         return out
 
-    def prepare(self, sql: Any, items: list, start: int, end: int) -> tuple[list, list]:
+    def _followers(self, sql: Any, ids: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            for cid, f in sql.query("SELECT case_id, follower FROM cg_notify_followers WHERE"
+                                    f" case_id IN ({', '.join('?' * len(part))})", part):
+                out.setdefault(cid, []).append(f)
+        return out
+
+    def prepare(self, sql: Any, items: list, start: int, end: int) -> tuple[list, list, list]:
         ids = sorted({cid for e, _t, _p, cid in items
-                      if isinstance(e, Case.Event) and type(e) is not Case.Reported})
-        cases = self._known(sql, ids)
+                      if isinstance(e, CaseEvent) and type(e) is not Case.Reported})
+        merged = sorted({e.duplicate_id for e, _t, _p, _c in items
+                         if type(e).__name__ == "DuplicateMerged"})
+        cases = self._known(sql, sorted(set(ids) | set(merged)))
+        followers, new_followers = self._followers(sql, ids), []
         touched: set[str] = set()
         out: list[tuple] = []
         now = ts(self.clock())
         for e, t, _pos, cid in items:
-            if not isinstance(e, Case.Event):
+            if not isinstance(e, CaseEvent):
                 continue
             case = cases.get(cid)
             if type(e) is Case.Reported or case is None:
@@ -154,6 +171,10 @@ class Notifier:
             case.update(held_by=held, state=e.state, step=e.step, due_at=t.get("due_at"))
             touched.add(cid)
             what = happening_of(e)
+            dup = cases.get(getattr(e, "duplicate_id", None) or "")
+            if type(e).__name__ == "DuplicateMerged" and dup and dup["contact"]:
+                followers.setdefault(cid, []).append(dup["case_id"])
+                new_followers.append((cid, dup["case_id"]))
             if type(e).__name__ == "ContactGiven":  # just after Reported: the reporter's
                 case["contact"] = int(bool(e.reporter_name or e.reporter_phone))  # 受理 notice
                 what = "received" if case["contact"] else None
@@ -175,10 +196,20 @@ class Notifier:
                 nid = notification_id(cid, e.originator_version, rule.id)
                 out.append(row(self.city, rule, nid, to, case, what, t["occurred_at"],
                                now, {"unit_id": unit, "due": due}))
-        return [tuple(cases[c].get(k) for k in CASE_COLS) for c in sorted(touched)], out
+            for rule in self.city.notify.on(what):
+                if rule.to != "reporter" or what == "received":
+                    continue
+                for f in followers.get(cid, ()):  # the reporters of its merged duplicates
+                    nid = notification_id(cid, e.originator_version, rule.id, f)
+                    out.append(row(self.city, rule, nid, ("reporter", f), case, what,
+                                   t["occurred_at"], now, {"unit_id": unit, "due": due}))
+        rows = [tuple(cases[c].get(k) for k in CASE_COLS) for c in sorted(touched)]
+        return rows, out, new_followers
 
-    def write(self, cur: Cur, ops: tuple[list, list]) -> None:
-        cases, notes = ops
+    def write(self, cur: Cur, ops: tuple[list, list, list]) -> None:
+        cases, notes, followers = ops
+        cur.executemany("INSERT INTO cg_notify_followers (case_id, follower) VALUES (?, ?)"
+                        " ON CONFLICT (case_id, follower) DO NOTHING", followers)
         cols = ", ".join(CASE_COLS)
         sets = ", ".join(f"{c} = excluded.{c}" for c in CASE_COLS[1:])
         cur.executemany(f"INSERT INTO cg_notify_cases ({cols}) VALUES"

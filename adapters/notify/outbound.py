@@ -100,7 +100,8 @@ def phones_of(n: dict, city: City, case_of: Any) -> list[str]:
     if n["recipient_kind"] != "reporter":
         return list(city.notify.sms_numbers.get(f"{n['recipient_kind']}:{n['recipient_id']}", ()))
     try:
-        contact = getattr(case_of(UUID(n["case_id"])), "contact", None)
+        contact = getattr(case_of(UUID(n["recipient_id"])), "contact", None)  # a merged
+        # duplicate's reporter follows the original: the phone is on the duplicate
     except Exception:  # noqa: BLE001 - a case that cannot be read gets no SMS
         return []
     phone = (contact or {}).get("reporter_phone")

@@ -319,3 +319,39 @@ def test_the_topic_parks_a_refused_notice_and_waits_out_a_broker_away(sqlite_env
     again = _Producer()
     assert NotificationPublisher(w.sql, cg.city, again).catch_up() == 0 and again.sent == []
     cg.close()
+
+
+@pytest.mark.skipif("reporter_phone" not in ReportCase.__dataclass_fields__,
+                    reason="the reporter's contact (issue 13 part 2) is not in this build")
+@pytest.mark.parametrize("between", [True, False], ids=["round-between", "one-batch"])
+def test_citizens_whose_reports_were_merged_follow_the_original(store_env, between):
+    """Two citizens and a supervisor report one problem: the citizens' reports are merged
+    into the supervisor's; each citizen is told of its own receipt and of the original's
+    dispatch and closure, by SMS to their own phone, once each."""
+    cg = bootstrap(env=store_env, city=city(), clock=lambda: NOW)
+    original = report(cg.service, "patrol")
+    phones = ["13800000001", "13900000002"]
+    dups = [report(cg.service, "citizen", at=T0 + timedelta(minutes=1), reporter_name=n,
+                   reporter_phone=p) for n, p in zip(("甲", "乙"), phones, strict=True)]
+    for i, d in enumerate(dups, start=2):
+        act(cg.service, d, "merge", "acc_wang", T0 + timedelta(minutes=i), reason="重复上报",
+            into=str(original.id))
+    sms = LoggingSms()
+    with capture_logs() as logs:
+        if between:  # a round between merge and dispatch, or all in one batch
+            NotifyWorker(cg, sms=sms).run_once(T0)
+        steps = [("file", "acc_wang", {}), ("dispatch", "disp_chen", {}),
+                 ("resolve", "hw_luo", {}), ("check", "sup_zhang", {"passed": True}),
+                 ("close", "acc_wang", {})]
+        for i, (trigger, actor, fields) in enumerate(steps, start=5):
+            act(cg.service, original, trigger, actor, T0 + timedelta(minutes=i), **fields)
+        NotifyWorker(cg, sms=sms).run_once(T0)
+        NotifyWorker(cg, sms=sms).run_once(T0)  # again: nothing new, nothing resent
+    told = sorted((r[2], r[3]) for r in rows(cg) if r[1] == "reporter")
+    assert told == sorted((str(d.id), rule) for d in dups for rule in (
+        "received-reporter", "dispatched-reporter", "closed-reporter"))
+    assert sms.sent == 6
+    sent = sorted(e["to"] for e in logs if e["event"] == "sms_sent")
+    assert sent == ["138****0001"] * 3 + ["139****0002"] * 3
+    assert not any(p in repr(logs) for p in phones)
+    cg.close()
