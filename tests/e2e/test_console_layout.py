@@ -73,3 +73,21 @@ def test_no_page_overflows_and_chinese_pages_show_no_codes(browser, server, user
         shot(pg, f"layout-{size}-{user}-{name}")
     pg.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("user", ["chief_zhao", "sup_zhang", "hw_luo"])
+def test_the_english_header_fits_a_1366_desk(browser, server, user):
+    """English words are longer: the menu wraps rather than cutting off the name and Log out."""
+    pg = browser.new_page()
+    pg.set_default_timeout(15_000)
+    pg.base = server.url
+    pg.set_viewport_size({"width": 1366, "height": 768})
+    login(pg, user)
+    pg.goto(server.url + "/lang/en")
+    pg.goto(server.url + "/cases")
+    right = pg.evaluate("Math.max(...[...document.querySelectorAll('header a, header button')]"
+                        ".map(e => e.getBoundingClientRect().right))")
+    assert right <= 1366 and pg.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    assert pg.is_visible("text=Log out")
+    pg.goto(server.url + "/lang/zh")
+    pg.close()
