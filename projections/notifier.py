@@ -28,6 +28,7 @@ from projections.ports import Cur
 from projections.times import ts
 
 NOTIFY_NS = uuid5(NAMESPACE_URL, "casegrid:notification")
+ASSIST = ("AssistRequested", "AssistDeadlineMissed")  # 协办: domain/case_assist.py
 HAPPENINGS = {"Reported": "received", "Dispatched": "dispatched", "DeadlineMissed": "overdue",
               "Urged": "urged", "Closed": "closed"}
 CASE_COLS = ("case_id", "number", "category", "grid", "unit", "held_by", "state", "step",
@@ -178,6 +179,9 @@ class Notifier:
             if type(e).__name__ == "ContactGiven":  # just after Reported: the reporter's
                 case["contact"] = int(bool(e.reporter_name or e.reporter_phone))  # 受理 notice
                 what = "received" if case["contact"] else None
+            if type(e).__name__ in ASSIST:
+                out += self._assist(e, t, cid, case, now)
+                continue
             if what is None:
                 continue
             unit, due = case["unit"], e.due_at
@@ -205,6 +209,28 @@ class Notifier:
                                    t["occurred_at"], now, {"unit_id": unit, "due": due}))
         rows = [tuple(cases[c].get(k) for k in CASE_COLS) for c in sorted(touched)]
         return rows, out, new_followers
+
+    def _assist(self, e: Any, t: dict, cid: str, case: dict, now: str) -> list[tuple]:
+        """协办: each assisting unit is told of its request (a dispatch to it) and of its
+        own miss (overdue, which the center's desks hear of too); never the reporter."""
+        missed = type(e).__name__ == "AssistDeadlineMissed"
+        what = "overdue" if missed else "dispatched"
+        units = [e.assist_unit] if missed else list(e.units)
+        due = e.missed_assist_due_at if missed else e.assist_due_at
+        out = []
+        for rule in self.city.notify.on(what):
+            if rule.to == "unit":
+                targets = [(("unit", u), u, notification_id(cid, e.originator_version,
+                                                            rule.id, u)) for u in units]
+            elif rule.to.startswith("role:") and missed:
+                targets = [(("role", rule.to[5:]), units[0],
+                            notification_id(cid, e.originator_version, rule.id))]
+            else:
+                continue
+            for to, u, nid in targets:
+                out.append(row(self.city, rule, nid, to, case, what, t["occurred_at"], now,
+                               {"unit_id": u, "due": due}))
+        return out
 
     def write(self, cur: Cur, ops: tuple[list, list, list]) -> None:
         cases, notes, followers = ops

@@ -355,3 +355,33 @@ def test_citizens_whose_reports_were_merged_follow_the_original(store_env, betwe
     assert sent == ["138****0001"] * 3 + ["139****0002"] * 3
     assert not any(p in repr(logs) for p in phones)
     cg.close()
+
+
+def test_assisting_units_hear_of_their_request_and_their_own_miss(store_env):
+    """协办: the lead and each assisting unit are told of the dispatch; an assisting unit's
+    miss is its own notice (and the duty chief's), not the lead's."""
+    cg = bootstrap(env=store_env, city=city(), clock=lambda: NOW)
+    case = drive(cg.service, "pending_dispatch")
+    case = act(cg.service, case, "dispatch", "disp_chen", T0 + timedelta(minutes=5),
+               assist=["cgj", "gs"])
+    if not hasattr(case, "current_assists"):
+        pytest.skip("assisting units (issue 13 part 3) are not in this build")
+    w = NotifyWorker(cg)
+    w.run_once(T0)
+    told = sorted((r[2], r[3]) for r in rows(cg))
+    assert told == [("cgj", "dispatched-unit"), ("gs", "dispatched-unit"),
+                    ("hw", "dispatched-unit")]
+    act(cg.service, case, "assist_feedback", "cg_liu", T0 + timedelta(minutes=20),
+        comment="已协助清运")
+    later = case.current_assists[0]["due_at"] + timedelta(hours=30)
+    cg.projections.catch_up()
+    from projections.cases import due_case_ids
+    cg.service.tick(later, due_case_ids(cg.sql, later))
+    w.run_once(T0)
+    misses = sorted((r[1], r[2], r[3]) for r in rows(cg) if r[4] == "overdue")
+    assert ("unit", "gs", "overdue-unit") in misses and ("role", "duty_chief",
+                                                          "overdue-chief") in misses
+    assert ("unit", "cgj", "overdue-unit") not in misses
+    gs = listing(cg.sql, cg.city.users["gs_ma"])
+    assert {n["happening"] for n in gs["items"]} == {"dispatched", "overdue"}
+    cg.close()
