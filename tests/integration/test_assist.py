@@ -223,6 +223,9 @@ def test_the_api_dispatches_with_assisting_units_and_each_answers(tmp_path):
         r = c.post(f"{url}/dispatch", headers=disp, json={"assist": ["cgj"]})
         assert r.status_code == 200, r.text
         assert c.get(url, headers=other).status_code == 404  # neither lead nor assisting
+        inbox = c.get("/api/queues", headers=helper).json()
+        assert [i["case_id"] for i in inbox["assist_inbox"]] == [str(case.id)]
+        assert inbox["unit_inbox"] == []  # the lead's inbox is not the assisting unit's
         got = c.get(url, headers=helper)
         assert got.status_code == 200
         assert [a["trigger"] for a in got.json()["allowed"]] == ["assist_feedback"]

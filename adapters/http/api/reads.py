@@ -88,6 +88,15 @@ def case_duplicates(request: Request, case_id: str, user: Me, cg: Cg):
             "candidates": jsonable(duplicate_candidates(cg, case)), **merge_links(cg, case)}
 
 
+def assisting(cg, unit: str) -> list[dict]:
+    """The cases `unit` assists (协办) and still owes feedback on; none without the read
+    models' queues module."""
+    try:
+        return models.projection_module("queues").assist_inbox(cg.sql, cg.city, unit)
+    except models.Unavailable:
+        return []
+
+
 @router.get("/queues", tags=["read models"])
 def queues(request: Request, user: Me, cg: Cg, unit: str | None = None,
            now: Annotated[str | None, Query(description="Treat this time as now")] = None):
@@ -97,7 +106,10 @@ def queues(request: Request, user: Me, cg: Cg, unit: str | None = None,
         cg.city.unit(unit)
     fresh(request)
     t = optional_time(now, "now", cg.city.tz) or cg.service.clock()
-    return models.queues(cg, unit=unit, now=t)
+    out = models.queues(cg, unit=unit, now=t)
+    if unit is not None:  # 协办: the cases this unit assists and still owes feedback on
+        out["assist_inbox"] = assisting(cg, unit)
+    return out
 
 
 def no_channel(user: User) -> None:

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from adapters.http import reads
 from adapters.http.access import Forbidden, unit_scope
+from adapters.http.api.reads import assisting
 from adapters.http.console.export import xlsx_response
 from adapters.http.console.pages import (
     NEAR_MINUTES,
@@ -82,14 +83,6 @@ def inbox_page(request: Request):
     return page(request, "inbox.html", user=user, unit=unit, items=decorate(p.rows, now),
                 paged=p, now=now, near=NEAR_MINUTES, assisting=assisting(cg, unit))
 
-
-def assisting(cg, unit: str) -> list[dict]:
-    """The cases this unit assists (协办) and still owes feedback on; none without the
-    read models' queues module."""
-    try:
-        return reads.projection_module("queues").assist_inbox(cg.sql, cg.city, unit)
-    except reads.Unavailable:
-        return []
 
 
 def inbox_xlsx(cg, unit: str, items: list[dict], lang: str, now):
