@@ -126,6 +126,34 @@ def delivered(sql: Sql, channel: str, ids: list[str], now: datetime) -> None:
                         [(ts(now), i) for i in ids])
 
 
+CLAIMED = 3  # a worker is sending it now
+
+
+def claim(sql: Sql, channel: str, nid: str, now: datetime) -> bool:
+    """Take a pending notice for sending; False when another worker took it first."""
+    due, at = OUTBOX[channel]
+    with sql.transaction() as cur:
+        return cur.execute(f"UPDATE cg_notifications SET {due} = ?, {at} = ? WHERE id = ?"
+                           f" AND {due} = 1", (CLAIMED, ts(now), nid)) == 1
+
+
+def release(sql: Sql, channel: str, nid: str) -> None:
+    due, at = OUTBOX[channel]
+    with sql.transaction() as cur:
+        cur.execute(f"UPDATE cg_notifications SET {due} = 1, {at} = NULL WHERE id = ?"
+                    f" AND {due} = ?", (nid, CLAIMED))
+
+
+def reclaim(sql: Sql, channel: str, before: datetime) -> int:
+    """Claims older than `before` (their worker died mid-send) are pending again."""
+    due, at = OUTBOX[channel]
+    if not sql.query(f"SELECT 1 FROM cg_notifications WHERE {due} = ? LIMIT 1", (CLAIMED,)):
+        return 0  # the usual case: no write at all
+    with sql.transaction() as cur:
+        return cur.execute(f"UPDATE cg_notifications SET {due} = 1, {at} = NULL WHERE"
+                           f" {due} = ? AND {at} < ?", (CLAIMED, ts(before)))
+
+
 def parked(sql: Sql, channel: str, ids: list[str], now: datetime) -> None:
     """Notices the channel refused for good: kept, marked 2, no longer tried."""
     if not ids:

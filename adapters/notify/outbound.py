@@ -11,7 +11,7 @@ at least once, never skipped). The message is adapters/schemas/notification.v1.j
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,11 +23,12 @@ from adapters.notify.sms import SmsGateway
 from domain.city import City
 from domain.notify import mask_phone
 from domain.times import as_zone
-from projections.notifications import delivered, parked, pending
+from projections.notifications import claim, delivered, parked, pending, reclaim, release
 from projections.ports import Sql
 from projections.times import from_ts
 
 TOPIC = "casegrid.notifications.v1"
+CLAIM_TIMEOUT = timedelta(minutes=10)  # an SMS claim older than this was a worker's crash
 SCHEMA = "casegrid.notification.v1"
 log = structlog.get_logger("casegrid.notify")
 
@@ -109,21 +110,30 @@ def phones_of(n: dict, city: City, case_of: Any) -> list[str]:
 
 
 def send_sms(sql: Sql, city: City, gateway: SmsGateway, case_of: Any, batch: int = 500) -> int:
-    """Send the pending SMS notices; how many messages went out. A notice with no number to
-    send to is marked delivered (nobody to tell); one the gateway refused stays pending."""
+    """Send the pending SMS notices; how many messages went out. Each notice is claimed
+    first (a second worker, e.g. the server's thread beside `notifications run`, skips it);
+    a notice with no number is marked delivered (nobody to tell); one the gateway refused
+    is released, to be tried again next round; a claim left by a worker killed mid-send is
+    taken back after CLAIM_TIMEOUT (at least once)."""
     sent = 0
+    now = datetime.now(UTC)
+    reclaim(sql, "sms", now - CLAIM_TIMEOUT)
     while rows := pending(sql, "sms", batch):
-        done = []
+        done = 0
         for n in rows:
+            if not claim(sql, "sms", n["id"], datetime.now(UTC)):
+                continue  # another worker has it
             try:
                 for phone in phones_of(n, city, case_of):
                     gateway.send(phone, n["text_zh"], notification_id=n["id"])
                     sent += 1
-                done.append(n["id"])
-            except Exception as e:  # noqa: BLE001 - stays pending, tried again next round
+            except Exception as e:  # noqa: BLE001 - released, tried again next round
+                release(sql, "sms", n["id"])
                 log.warning("sms_failed", notification_id=n["id"], error=describe(e),
                             to=[mask_phone(p) for p in phones_of(n, city, case_of)])
-        delivered(sql, "sms", done, datetime.now(UTC))
-        if len(done) < len(rows):
+                continue
+            delivered(sql, "sms", [n["id"]], datetime.now(UTC))
+            done += 1
+        if done < len(rows):
             break
     return sent

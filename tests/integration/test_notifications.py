@@ -385,3 +385,39 @@ def test_assisting_units_hear_of_their_request_and_their_own_miss(store_env):
     gs = listing(cg.sql, cg.city.users["gs_ma"])
     assert {n["happening"] for n in gs["items"]} == {"dispatched", "overdue"}
     cg.close()
+
+
+def test_two_workers_send_each_sms_once_and_a_dead_claim_is_taken_back(sqlite_env,
+                                                                       monkeypatch):
+    """The server's thread and `notifications run` side by side: each text goes out once;
+    a notice claimed by a worker that died mid-send is sent after the claim times out."""
+    import threading
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from adapters.notify.outbound import CLAIM_TIMEOUT, send_sms
+    from domain.notify import Notifying
+    from projections.notifications import claim
+
+    numbers = {"unit:hw": ("13800000000",)}
+    town = replace(city(), notify=Notifying(city().notify.rules, "log", numbers))
+    cg = bootstrap(env=sqlite_env, city=town, clock=lambda: NOW)
+    for i in range(12):
+        drive(cg.service, "dispatched", at=T0 + timedelta(minutes=10 * i))
+    NotifyWorker(cg).ensure()
+    dead = cg.sql.query("SELECT id FROM cg_notifications WHERE sms_due = 1 ORDER BY id")[0][0]
+    assert claim(cg.sql, "sms", dead, datetime.now(UTC))  # a worker that then died
+    other = bootstrap(env=sqlite_env, city=town, clock=lambda: NOW)
+    gates = [LoggingSms(), LoggingSms()]
+    runs = [threading.Thread(target=send_sms, args=(g.sql, town, gate, g.app.repository.get))
+            for g, gate in zip((cg, other), gates, strict=True)]
+    for r in runs:
+        r.start()
+    for r in runs:
+        r.join(30)
+    assert sum(g.sent for g in gates) == 11  # each once; the claimed one waits
+    monkeypatch.setattr("adapters.notify.outbound.CLAIM_TIMEOUT", -CLAIM_TIMEOUT)  # old now
+    assert send_sms(cg.sql, town, gates[0], cg.app.repository.get) == 1
+    assert send_sms(cg.sql, town, gates[0], cg.app.repository.get) == 0
+    other.close()
+    cg.close()
