@@ -14,4 +14,10 @@ ASSIST_WORDS = {
     "assignee": ("承办人", "Assigned to"), "assign_to": ("指派给", "Assign to"),
     "assists": ("协办反馈", "Assisting units"),
     "asked_at": ("派遣时间", "Asked"), "answered_at": ("反馈时间", "Answered"),
+    # 城管通 (/m/): an assisting unit's member answers from the phone
+    "m_assist": ("提交协办反馈", "Send the feedback"),
+    "m_assist_hint": ("本单位为协办单位：主办单位须待协办反馈后才能处置反馈。",
+                      "Your unit assists on this case: the lead resolves once you answer."),
+    "m_assist_need": ("请填写协办反馈内容", "Write your unit's feedback"),
+    "m_assist_due": ("本单位反馈时限", "Your unit's due time"),
 }

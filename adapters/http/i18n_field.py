@@ -69,7 +69,7 @@ FIELD_WORDS = {
 JS_WORDS = (
     "m_queue", "m_queue_empty", "m_online", "m_offline", "m_locating", "m_no_gps",
     "m_cell_later", "m_cell_none", "m_reason_required", "m_need_category", "m_need_cell",
-    "m_need_photo", "m_discard",
+    "m_need_photo", "m_discard", "m_assist_need",
     "m_q_waiting", "m_q_sending", "m_q_sent", "m_q_error", "m_q_failed", "m_q_queued",
     "m_q_report", "m_q_action", "m_q_patrol", "m_q_open", "m_q_photos", "m_relogin",
     "m_err_network", "m_err_login", "m_err_server", "m_err_refused",

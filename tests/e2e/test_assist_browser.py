@@ -114,3 +114,31 @@ def test_lead_and_assisting_unit_each_with_its_own_deadline_in_the_trail(page, s
     assert "Assisting units" in english and "协办" not in english and "主办" not in english
     shot(pg, "assist-06-trail-en")
     pg.context.clear_cookies()
+
+
+def test_an_assisting_units_member_answers_from_the_field_app(page, server):
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        r = c.post("/api/cases", headers=api_login(c, "sup_zhang"), json={
+            "channel": "patrol", "category": CATEGORY, "grid": GRID, "description": "需城管协助"})
+        cid = r.json()["case_id"]
+        assert c.post(f"/api/cases/{cid}/file", headers=api_login(c, "acc_wang"),
+                      json={}).status_code == 200
+        assert c.post(f"/api/cases/{cid}/dispatch", headers=api_login(c, "disp_chen"),
+                      json={"assist": ["cgj"]}).status_code == 200
+    pg = page
+    login(pg, "cg_liu")
+    pg.set_viewport_size({"width": 390, "height": 844})
+    pg.goto(f"{pg.base}/m/cases/{cid}")
+    pg.wait_for_selector("#assist-form")
+    assert pg.query_selector("#resolve-form") is None
+    pg.click("#assist-send")  # no words: refused on the phone
+    assert pg.is_visible("#assist-form .form-error")
+    assert pg.inner_text("#assist-due") != "—"
+    pg.fill("#assist-comment", "已到场配合")
+    shot(pg, "assist-07-field-form-phone")
+    assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    pg.click("#assist-send")
+    pg.wait_for_selector("#assist-form", state="detached", timeout=30_000)
+    got = server.cg.service.get(cid).current_assists[0]
+    assert got["answered_by"] == "cg_liu" and got["text"] == "已到场配合"
+    pg.set_viewport_size({"width": 1440, "height": 900})

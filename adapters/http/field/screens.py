@@ -121,4 +121,5 @@ def case(request: Request, case_id: str):
     before, after = before_after(detail["timeline"])
     return field_page(request, "case.html", user, "case", c=c, before=before, after=after,
                       can_accept="accept" in steps, can_resolve="resolve" in steps, can_return="return" in steps,
-                      can_check="check" in steps, can_verify="verify" in steps)
+                      can_check="check" in steps, can_verify="verify" in steps,
+                      can_assist="assist-feedback" in steps)  # 协办反馈: an assisting unit

@@ -426,6 +426,9 @@
         if (!body.passed && !body.reason) return formError(form, w('m_reason_required'));
       }
       if (action === 'return' && !body.reason) return formError(form, w('m_reason_required'));
+      var comment = $('textarea[name=comment]', form);  // 协办反馈: the assisting unit's words
+      if (comment && comment.value.trim()) body.comment = comment.value.trim();
+      if (action === 'assist-feedback' && !body.comment) return formError(form, w('m_assist_need'));
       if (action === 'resolve' && !photos.length) return formError(form, w('m_need_photo'));
       formError(form, '');
       var no = $('#case-no') ? $('#case-no').textContent : cid.slice(0, 8);
