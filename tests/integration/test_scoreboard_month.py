@@ -266,3 +266,45 @@ def test_board_as_of_a_moment(month):
     # before the tick recorded the R11 misses, those two cases were not yet due
     assert now["due"] - then["due"] == 2 and then.get("overdue_open", 0) == 0
     assert board(cg, "unit", as_of=datetime(2000, 1, 1, tzinfo=SH)) == {}
+
+
+def test_merged_duplicates_change_no_unit_figure_of_the_month(month, tmp_path_factory):
+    """重复案件合并 on the hand-built month: two citizens and a supervisor report the problem of
+    an R11 case (still open, overdue) again; the acceptor merges all three into it. Every unit's
+    counts and rates stay as worked out above; the merged reports count only as reports."""
+    before = board(month[0], "unit")
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+           "SQLITE_DBNAME": str(tmp_path_factory.mktemp("month-merged") / "m.sqlite")}
+    cg = grid(env)
+    svc, ids = cg.service, {}
+    plan_a = [(6, "R1"), (3, "R2"), (2, "R3"), (2, "R4"), (2, "R5"), (2, "R6"), (1, "R7"),
+              (3, "R8"), (1, "R9"), (1, "R10"), (2, "R11"), (1, "R12")]
+    for n, recipe in plan_a:
+        reporter = "sup_huang" if recipe in ("R3", "R9") else "sup_zhang"
+        build(svc, n, recipe, A, reporter, "sup_huang", ids)
+    for n, recipe in [(4, "R1"), (1, "R2"), (1, "R8")]:
+        build(svc, n, recipe, B, "sup_li", "sup_li", ids)
+    original = ids["R11"][0]
+    t0 = svc.get(original).last_at  # reported again after the original's last step
+    for i, (channel, actor) in enumerate((("citizen", "citizen_app"), ("hotline", "acc_wang"),
+                                          ("patrol", "sup_zhang"))):
+        at = t0 + timedelta(minutes=1 + i)
+        dup = svc.report(ReportCase(channel=channel, category="E0102", grid=A, actor=actor,
+                                    occurred_at=at))
+        svc.act(CaseAction(dup.id, "merge", "acc_wang", at + timedelta(seconds=30),
+                           reason="同一问题重复上报", into=original))
+    cg.projections.catch_up()
+    svc.tick(END, due_case_ids(cg.sql, END))
+    cg.projections.catch_up()
+    try:
+        after = board(cg, "unit")
+        for unit in ("hw", "cgj"):
+            assert after[unit]["counts"] == before[unit]["counts"], unit
+            assert after[unit]["rates"] == before[unit]["rates"], unit
+            assert after[unit]["score"] == before[unit]["score"], unit
+        merged = cg.sql.query("SELECT COUNT(*) FROM cg_cases WHERE state = 'merged'")[0][0]
+        assert merged == 3
+        assert len(list(svc.timeline(original))) > len(list(month[0].service.timeline(
+            month[1]["R11"][0])))  # the original's history holds the merged reports
+    finally:
+        cg.close()
