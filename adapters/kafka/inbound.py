@@ -121,14 +121,18 @@ class InboundProcessor:
         if msg.type != CALLBACK:  # a callback's actor is checked by the lifecycle (its role)
             self._check_unit_actor(msg)
 
+        accept = msg.command is None or msg.command.trigger == "accept"
+
         def decide(case: Case) -> bool:
-            if msg.command is None:  # accept (签收): the case must be with this unit
+            if accept:  # 签收: the case must be with this unit
                 if case.state not in UNIT_STATES or case.unit != msg.unit:
                     raise RefusedError(
                         f"refused: case is {case.state} ({STATES[case.state]['zh']}) with unit "
                         f"'{case.unit}'; unit '{msg.unit}' cannot accept it",
                         state=case.state, trigger="accept", role="unit_member",
                     )
+                if msg.command is not None and case.state == "dispatched" and not case.accepted_at:
+                    svc.apply(case, msg.command)  # recorded once per dispatch (Accepted)
             else:
                 svc.apply(case, msg.command)
             return True
@@ -141,7 +145,7 @@ class InboundProcessor:
         else:
             decide(case)
         cases[case.id] = case
-        return "accepted" if msg.command is None else "applied"
+        return "accepted" if accept else "applied"
 
     def _dead_row(self, rec: Record, err: CasegridError) -> tuple:
         """The dead-letter row: the original bytes (less a reporter's contact), and text any

@@ -195,8 +195,9 @@ def parse(rec: Record, *, types: dict[str, str], channel_actors: dict[str, str],
                          rating=doc["rating"], comment=doc.get("comment"))
         return Message(CALLBACK, doc["source"], doc["message_id"], cmd, cid, actor=actor)
     action = doc["action"]
-    cmd = None
-    if action != "accept":
+    if action == "accept":  # 签收: recorded once per dispatch, else an acknowledgement
+        cmd = CaseAction(case_id=cid, trigger="accept", actor=doc["actor"], occurred_at=at)
+    else:
         cmd = CaseAction(
             case_id=cid, trigger=ACTION_TRIGGER[action], actor=doc["actor"], occurred_at=at,
             reason=doc.get("reason"), evidence=list(doc.get("evidence", [])),

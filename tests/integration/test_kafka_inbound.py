@@ -73,7 +73,7 @@ def test_unit_updates_apply_once_and_refusals_become_dead_letters(store):
     ])
     assert (res.applied, res.duplicates, res.dead) == (2, 1, 4)
     events = [type(e).__name__ for e in svc.timeline(case.id)]
-    assert events.count("Resolved") == 1
+    assert events.count("Resolved") == 1 and events.count("Accepted") == 1  # 签收 recorded
     assert dead(sql) == {3: ("refused", None), 4: ("invalid", "actor"),
                          5: ("not_found", None), 6: ("malformed", "extra")}
     outcomes = dict(sql.query("SELECT message_id, outcome FROM cg_kafka_inbox"))
@@ -81,7 +81,7 @@ def test_unit_updates_apply_once_and_refusals_become_dead_letters(store):
     # a later repeat of the applied update changes nothing
     later = p.process([rec(UPDATES, 7, upd)])
     assert (later.applied, later.duplicates) == (0, 1)
-    assert svc.get(case.id).version == v0 + 1
+    assert svc.get(case.id).version == v0 + 2  # Accepted, Resolved
 
 
 def test_malformed_messages_name_field_and_rule(store):
