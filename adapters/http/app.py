@@ -40,7 +40,7 @@ def create_app(
 ) -> FastAPI:
     """The whole server for one Casegrid. `follow=True` starts the live projection follower;
     `secure_cookies` (default $CASEGRID_SECURE_COOKIES) when clients reach it over TLS."""
-    from adapters.http import console, field, health, notices, open311
+    from adapters.http import console, field, health, metrics, notices, open311
     from adapters.http.api import auth, commands, geo, reads, reports
     from adapters.http.api import evidence as evidence_api
 
@@ -66,6 +66,7 @@ def create_app(
         app.router.on_shutdown.append(app.state.notifier.stop)
 
     app.include_router(health.router)
+    metrics.install(app)  # /metrics (Prometheus) and the request-latency histogram
     app.include_router(evidence_api.router)  # photos: POST /api/evidence, GET /evidence/<hex>
     for part in (auth, commands, reads, reports, geo):
         app.include_router(part.router)

@@ -3,6 +3,10 @@
 200 while the store answers (`status` "ok", or "degraded" when a projection is stalled on
 an event it cannot fold, naming the projection, the event id and the error); 503 when
 the store does not answer. No login: it shows no case data.
+
+`/readyz`: may a load balancer send traffic here? 200 only when the store answers and no
+projection is stalled; 503 otherwise (same body as /healthz). /healthz stays 200 while
+degraded so that an orchestrator does not restart a process a restart cannot fix.
 """
 
 from __future__ import annotations
@@ -31,3 +35,11 @@ def healthz(request: Request):
             "projections": [{k: r[k] for k in ("projection", "position", "lag_events", "state")}
                             for r in rows],
             "stalled": stalled}
+
+
+@router.get("/readyz")
+def readyz(request: Request):
+    answer = healthz(request)
+    if isinstance(answer, JSONResponse):  # the store is down: already 503
+        return answer
+    return JSONResponse(answer, status_code=503 if answer["stalled"] else 200)
