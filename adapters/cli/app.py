@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
+from adapters.cli.audit import audit_app
 from adapters.cli.boards import queue_cmd, scoreboard_cmd, trail_cmd
 from adapters.cli.cases import case_app
 from adapters.cli.common import CliState
@@ -78,6 +79,7 @@ app.add_typer(patrol_app, name="patrol")
 app.add_typer(report_app, name="report")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(audit_app, name="audit")
 app.add_typer(notify_app, name="notifications")
 
 

@@ -1,0 +1,82 @@
+"""The stored events as the audit reads them: straight from eventsourcing's table
+(`stored_events` on SQLite, by rowid; the recorder's own table on PostgreSQL, by
+notification_id), and the canonical bytes of one row (规范字节) that become its leaf."""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.audit.merkle import leaf_hash
+from adapters.storage.sql import Sql
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Row:
+    """One stored event: its notification id, case (or aggregate) id, version, topic, state."""
+
+    notification_id: int
+    originator_id: str
+    version: int
+    topic: str
+    state: bytes
+
+    def canonical(self) -> bytes:
+        """Fixed-width integers and length-prefixed strings: no two rows share bytes."""
+        parts = [struct.pack(">Q", self.notification_id)]
+        for text in (self.originator_id, None, self.topic):
+            if text is None:
+                parts.append(struct.pack(">q", self.version))
+                continue
+            b = text.encode("utf-8", "surrogatepass")
+            parts.append(struct.pack(">I", len(b)) + b)
+        parts.append(struct.pack(">I", len(self.state)) + self.state)
+        return b"".join(parts)
+
+    def leaf(self) -> bytes:
+        return leaf_hash(self.canonical())
+
+
+def canonical_id(value: Any) -> str:
+    """A UUID in its hyphenated form whichever way the backend stores it (hex text on
+    SQLite, uuid on PostgreSQL); anything else as its text."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return text
+
+
+class EventRows:
+    """Reads eventsourcing's stored-events table of one recorder, in log order."""
+
+    def __init__(self, recorder: Any, sql: Sql):
+        table = getattr(recorder, "events_table_name", None)
+        if sql.datastore is None or not table:
+            raise RuntimeError("the audit log needs SQLite or PostgreSQL, not the in-memory store")
+        self.sql = sql
+        if sql.dialect == "postgres":
+            schema = recorder.datastore.schema
+            self.table = f'"{schema}"."{table}"'
+            self.query = ("SELECT notification_id, originator_id::text, originator_version, topic,"
+                          f" state FROM {self.table} WHERE notification_id > ?"
+                          " ORDER BY notification_id LIMIT ?")
+        else:
+            self.table = table
+            self.query = ("SELECT rowid, originator_id, originator_version, topic, state"
+                          f" FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?")
+        self.id_column = "notification_id" if sql.dialect == "postgres" else "rowid"
+
+    def after(self, after: int, limit: int = BATCH) -> list[Row]:
+        return [Row(int(n), canonical_id(o), int(v), str(t), bytes(s or b""))
+                for n, o, v, t, s in self.sql.query(self.query, (after, limit))]
+
+    def all(self, after: int = 0) -> Iterator[Row]:
+        while rows := self.after(after):
+            yield from rows
+            after = rows[-1].notification_id

@@ -1,0 +1,89 @@
+"""`casegrid audit`: the tamper-evident audit log (防篡改审计日志).
+
+    casegrid audit keygen --out FILE        → FILE (Ed25519, mode 0600) and FILE.pub
+    casegrid audit follow [--json]          → log every new event as a leaf
+    casegrid audit head [--key FILE]        → log, then sign a tree head now
+    casegrid audit verify [--key PUB]       → exit 7 if any event or head fails
+
+The signing key comes from --key or CASEGRID_AUDIT_KEY; verify takes the public key
+(FILE.pub) or, without one, the public half of CASEGRID_AUDIT_KEY. See docs/audit.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapters.audit.heads import keygen, load_private, load_public
+from adapters.audit.log import AuditGap
+from adapters.audit.service import audit_log
+from adapters.cli.common import JsonOpt, casegrid, emit, fail, out
+from domain.errors import CasegridError, ValidationError
+
+audit_app = typer.Typer(help="Tamper-evident audit log (防篡改审计): leaves, signed heads, verify.",
+                        no_args_is_help=True)
+FAILED_EXIT = 7
+KeyOpt = Annotated[str | None, typer.Option("--key", help="Key file (default $CASEGRID_AUDIT_KEY)")]
+
+
+@audit_app.command("keygen")
+def keygen_cmd(out_path: Annotated[Path, typer.Option("--out", help="Private key file to write")],
+               as_json: JsonOpt = False):
+    """A new Ed25519 signing key (keep it out of the repository) and its .pub."""
+    try:
+        if "\x00" in str(out_path) or len(str(out_path)) > 4096:
+            raise ValidationError("out", "not a usable file path")
+        pub, kid = keygen(out_path)
+    except CasegridError as e:
+        fail(e, as_json)
+    except OSError as e:
+        fail(ValidationError("out", f"cannot write: {e.strerror}"), as_json)
+    emit({"key": str(out_path), "public_key": str(pub), "key_id": kid}, as_json,
+         lambda: out.print(f"key {out_path}, public key {pub}, key id {kid}"))
+
+
+def _run(ctx: typer.Context, as_json: bool, work):
+    cg = casegrid(ctx, as_json)
+    try:
+        return work(audit_log(cg))
+    except CasegridError as e:
+        fail(e, as_json)
+    except AuditGap as e:
+        fail(ValidationError("events", str(e)), as_json)
+    finally:
+        cg.close()
+
+
+@audit_app.command("follow")
+def follow_cmd(ctx: typer.Context, as_json: JsonOpt = False):
+    """Log every stored event not yet in the tree, in log order."""
+    n = _run(ctx, as_json, lambda log: log.follow())
+    emit({"logged": n}, as_json, lambda: out.print(f"{n} event(s) logged"))
+
+
+@audit_app.command("head")
+def head_cmd(ctx: typer.Context, key: KeyOpt = None, as_json: JsonOpt = False):
+    """Log what is new, then sign and store a tree head now."""
+    head = _run(ctx, as_json, lambda log: log.sign(load_private(key)))
+    emit(head.as_dict(), as_json,
+         lambda: out.print(f"head size {head.size} root {head.root_hash.hex()} at {head.at}"))
+
+
+@audit_app.command("verify")
+def verify_cmd(ctx: typer.Context, key: KeyOpt = None, as_json: JsonOpt = False):
+    """Recompute every leaf and head from the live events; exit 7 on any failure."""
+    report = _run(ctx, as_json, lambda log: log.verify(load_public(key)))
+
+    def text():
+        out.print(f"{report.events} event(s), {report.leaves} leaf(s), {report.heads} head(s),"
+                  f" {report.pending} not yet logged")
+        for p in report.problems:
+            who = f" case {p.case_id} v{p.version}" if p.case_id else ""
+            out.print(f"{p.kind} at position {p.position}{who} {p.detail}".rstrip())
+        out.print("ok" if report.ok else "FAILED")
+
+    emit(report.as_dict(), as_json, text)
+    if not report.ok:
+        raise typer.Exit(FAILED_EXIT)
