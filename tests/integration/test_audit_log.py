@@ -105,6 +105,24 @@ def test_a_changed_byte_of_any_event_is_caught(logged, data):
 
 
 @SETTINGS
+@given(data=st.data(), column=st.sampled_from(["topic", "originator_version", "originator_id"]))
+def test_any_other_changed_field_is_caught(logged, data, column):
+    _cg, log, public = logged
+    n = log.verify(public).events
+    p = data.draw(st.integers(0, n - 1), label="position")
+    nid, orig, version, topic, _state = raw(log, p)
+    old = {"topic": topic, "originator_version": version, "originator_id": orig}[column]
+    new = {"topic": topic + "x", "originator_version": version + 500,
+           "originator_id": "0" * 8 + orig[8:]}[column]  # another case's id
+    run(log, f"UPDATE {{t}} SET {column} = ? WHERE {{id}} = ?", (new, nid))
+    event = {"topic": (orig, version), "originator_version": (orig, version + 500),
+             "originator_id": (new, version)}[column]
+    check(log, public, "changed", p, (str(_uuid(event[0])), event[1]))
+    run(log, f"UPDATE {{t}} SET {column} = ? WHERE {{id}} = ?", (old, nid))
+    clean(log, public)
+
+
+@SETTINGS
 @given(data=st.data())
 def test_a_deleted_event_is_caught(logged, data):
     _cg, log, public = logged
