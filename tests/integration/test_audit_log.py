@@ -204,3 +204,24 @@ def _uuid(text: str):
     import uuid
 
     return uuid.UUID(text)
+
+
+def test_postgres_gaps_are_logged_past_and_a_row_filling_one_later_is_caught(pg_env, tmp_path):
+    cg = bootstrap(env=pg_env, city=city(), clock=lambda: NOW)
+    drive(cg.service, "dispatched", T0)
+    log = audit_log(cg)
+    ev = log.events
+    seq = f"pg_get_serial_sequence('{ev.table}', 'notification_id')"
+    gap = log.sql.query(f"SELECT nextval({seq})")[0][0]  # as a rolled-back insert leaves it
+    drive(cg.service, "pending_dispatch", T0)
+    pub, _ = keygen(tmp_path / "k")
+    log.sign(load_private(tmp_path / "k"))
+    public = load_public(pub)
+    clean(log, public)
+    ids = [r.notification_id for r in ev.all()]
+    assert gap not in ids and max(ids) > gap
+    position = sum(1 for i in ids if i < gap)
+    _nid, orig, _v, topic, state = raw(log, 0)
+    insert(log, (gap, orig, 777, topic, state))
+    check(log, public, "inserted", position, (str(_uuid(orig)), 777))
+    cg.close()
