@@ -1,0 +1,129 @@
+"""deploy/compose.yaml, deploy/k8s/ and the Dockerfile (issue 14, part 3): they parse, name
+every service and kind a deployment needs, pin every image by tag and hold no secret value."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
+SECRET_KEYS = re.compile(r"PASSWORD|SECRET|_KEY$|TOKEN", re.I)
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+
+
+def k8s_docs() -> list[dict]:
+    docs = []
+    for f in sorted(K8S.glob("*.yaml")):
+        if f.name == "kustomization.yaml":
+            continue
+        docs += [d for d in yaml.safe_load_all(f.read_text(encoding="utf-8")) if d]
+    return docs
+
+
+def pinned(image: str) -> bool:
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and tag not in ("", "latest") and re.match(r"\w", tag)
+
+
+def test_compose_names_every_service_with_health_restart_and_volumes():
+    c = compose()
+    services = c["services"]
+    assert {"postgres", "kafka", "api", "proxy", "kafka-worker", "notifications", "deadlines",
+            "patrol", "projections"} <= set(services)
+    assert services["postgres"]["image"].startswith("postgres:15")
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
+    for name, s in services.items():
+        assert pinned(s["image"]), (name, s["image"])
+        assert s["restart"] == "unless-stopped", name
+    api = services["api"]
+    assert "serve" in api["command"] and "/readyz" in " ".join(api["healthcheck"]["test"])
+    assert api["environment"]["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert "ports" not in api  # only through the proxy
+    assert "/healthz" in " ".join(services["proxy"]["healthcheck"]["test"])
+    assert services["kafka-worker"]["command"] == ["kafka", "run"]
+    assert services["notifications"]["command"][:3] == ["notifications", "run", "--loop"]
+    assert services["deadlines"]["command"][:3] == ["deadlines", "tick", "--loop"]
+    assert services["projections"]["command"] == ["projections", "follow"]
+    assert {"pgdata", "evidence", "kafka-data"} <= set(c["volumes"])
+    assert any(v.startswith("evidence:") for v in services["kafka-worker"]["volumes"])
+
+
+def test_the_proxy_speaks_tls_with_hsts_and_keeps_metrics_inside():
+    conf = (DEPLOY / "proxy" / "nginx.conf").read_text(encoding="utf-8")
+    assert "listen 443 ssl" in conf and re.search(r"ssl_certificate\s+/etc/nginx/tls/tls.crt", conf)
+    assert "Strict-Transport-Security" in conf and "return 301 https://" in conf
+    assert "location = /metrics { return 404; }" in conf
+    assert "TLSv1.2 TLSv1.3" in conf
+
+
+def test_no_secret_value_is_committed():
+    c = compose()
+    for name, s in c["services"].items():
+        for k, v in (s.get("environment") or {}).items():
+            if SECRET_KEYS.search(k):
+                assert str(v).startswith("${") and str(v).endswith("}"), (name, k, v)
+    example = (DEPLOY / ".env.example").read_text(encoding="utf-8")
+    for line in example.splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            if SECRET_KEYS.search(k):
+                assert v == "", k
+    for d in k8s_docs():
+        if d["kind"] == "Secret":
+            assert all(v == "" for v in d["stringData"].values()), d["metadata"]["name"]
+            assert not d.get("data")
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "casegrid-env":
+            assert not [k for k in d["data"] if SECRET_KEYS.search(k)]
+    ignored = (DEPLOY.parent / ".gitignore").read_text(encoding="utf-8")
+    assert "/deploy/.env" in ignored and "/deploy/secrets/" in ignored
+
+
+def test_k8s_manifests_name_the_kinds_probes_and_pinned_images():
+    docs = k8s_docs()
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    deployments = {n for k, n in kinds if k == "Deployment"}
+    assert {"casegrid-api", "casegrid-kafka-worker", "casegrid-notifications", "casegrid-deadlines",
+            "casegrid-patrol", "casegrid-projections"} <= deployments
+    assert ("Service", "casegrid-api") in kinds and ("Secret", "casegrid-secrets") in kinds
+    assert ("ConfigMap", "casegrid-city") in kinds and ("ConfigMap", "casegrid-env") in kinds
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        pod = d["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for c in pod["containers"]:
+            assert pinned(c["image"]), c["image"]
+    api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "casegrid-api")
+    c = api["spec"]["template"]["spec"]["containers"][0]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    city = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "casegrid-city")
+    assert yaml.safe_load(city["data"]["city.yaml"])  # a city file that parses
+    readme = (K8S / "README.md").read_text(encoding="utf-8")
+    assert "StatefulSet" in readme and "managed" in readme
+
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl not installed")
+def test_the_kustomization_renders():
+    out = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.count("kind: Deployment") == 6
+
+
+def test_the_dockerfile_runs_as_a_user_on_a_pinned_python():
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    base = re.search(r"^FROM (\S+)", text, re.M).group(1)
+    assert base.startswith("python:3.11") and pinned(base)
+    assert re.search(r"^USER 10001", text, re.M) and "pip install" in text
+    assert 'ENTRYPOINT ["casegrid"]' in text
