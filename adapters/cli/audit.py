@@ -4,6 +4,8 @@
     casegrid audit follow [--json]          → log every new event as a leaf
     casegrid audit head [--key FILE]        → log, then sign a tree head now
     casegrid audit verify [--key PUB]       → exit 7 if any event or head fails
+    casegrid audit export --case ID --out BUNDLE [--key PUB]
+    casegrid audit verify-bundle BUNDLE --key PUB   → offline, no database; exit 7 if bad
 
 The signing key comes from --key or CASEGRID_AUDIT_KEY; verify takes the public key
 (FILE.pub) or, without one, the public half of CASEGRID_AUDIT_KEY. See docs/audit.md.
@@ -11,11 +13,13 @@ The signing key comes from --key or CASEGRID_AUDIT_KEY; verify takes the public 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from adapters.audit.bundle import MAX_BUNDLE_BYTES, export_case, verify_bundle
 from adapters.audit.heads import keygen, load_private, load_public
 from adapters.audit.log import AuditGap
 from adapters.audit.service import audit_log
@@ -86,4 +90,45 @@ def verify_cmd(ctx: typer.Context, key: KeyOpt = None, as_json: JsonOpt = False)
 
     emit(report.as_dict(), as_json, text)
     if not report.ok:
+        raise typer.Exit(FAILED_EXIT)
+
+
+@audit_app.command("export")
+def export_cmd(ctx: typer.Context,
+               case: Annotated[str, typer.Option("--case", help="Case id (UUID)")],
+               out_path: Annotated[Path, typer.Option("--out", help="Bundle file to write")],
+               key: KeyOpt = None, as_json: JsonOpt = False):
+    """One case's events, inclusion proofs, signed head and public key, in one file."""
+    bundle = _run(ctx, as_json, lambda log: export_case(log.sql, log.events, case,
+                                                          load_public(key)))
+    try:
+        if out_path.exists():
+            raise ValidationError("out", f"'{str(out_path)[:200]}' exists; refusing to overwrite")
+        out_path.write_text(json.dumps(bundle, ensure_ascii=False, indent=1), encoding="utf-8")
+    except CasegridError as e:
+        fail(e, as_json)
+    except OSError as e:
+        fail(ValidationError("out", f"cannot write: {e.strerror}"), as_json)
+    emit({"bundle": str(out_path), "events": len(bundle["events"]),
+          "head_size": bundle["head"]["size"]}, as_json,
+         lambda: out.print(f"{len(bundle['events'])} event(s) under head of"
+                           f" {bundle['head']['size']} written to {out_path}"))
+
+
+@audit_app.command("verify-bundle")
+def verify_bundle_cmd(bundle: Annotated[Path, typer.Argument(help="A bundle from `export`")],
+                      key: Annotated[str, typer.Option("--key", help="The public key you trust")],
+                      as_json: JsonOpt = False):
+    """Check a bundle offline against a public key: no database needed. Exit 7 if bad."""
+    try:
+        if not bundle.is_file():
+            raise ValidationError("bundle", f"no such file '{str(bundle)[:200]}'")
+        if bundle.stat().st_size > MAX_BUNDLE_BYTES:
+            raise ValidationError("bundle", f"at most {MAX_BUNDLE_BYTES} bytes")
+        problems = verify_bundle(bundle.read_bytes(), load_public(key))
+    except CasegridError as e:
+        fail(e, as_json)
+    emit({"ok": not problems, "problems": problems}, as_json,
+         lambda: out.print("\n".join([*problems, "FAILED" if problems else "ok"]), markup=False))
+    if problems:
         raise typer.Exit(FAILED_EXIT)
