@@ -81,7 +81,7 @@ def _optional(cg, name: str, doc: str, labels: list[str], fill):
     try:
         fill(cg, g)
     except Exception as e:  # table not there (no Kafka worker yet): leave the metric out
-        log.info("metrics_skipped", metric=name, error=repr(e)[:200])
+        log.debug("metrics_skipped", metric=name, error=repr(e)[:200])
         return
     yield g
 
