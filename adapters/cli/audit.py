@@ -2,7 +2,7 @@
 
     casegrid audit keygen --out FILE        → FILE (Ed25519, mode 0600) and FILE.pub
     casegrid audit follow [--json]          → log every new event as a leaf
-    casegrid audit head [--key FILE]        → log, then sign a tree head now
+    casegrid audit head [--key FILE] [--publish BOOTSTRAP]  → log, sign a head now (and send it)
     casegrid audit verify [--key PUB]       → exit 7 if any event or head fails
     casegrid audit export --case ID --out BUNDLE [--key PUB]
     casegrid audit verify-bundle BUNDLE --key PUB   → offline, no database; exit 7 if bad
@@ -14,6 +14,7 @@ The signing key comes from --key or CASEGRID_AUDIT_KEY; verify takes the public 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,7 @@ import typer
 from adapters.audit.bundle import MAX_BUNDLE_BYTES, export_case, verify_bundle
 from adapters.audit.heads import keygen, load_private, load_public
 from adapters.audit.log import AuditGap
+from adapters.audit.publish import TOPIC, publish_head
 from adapters.audit.service import audit_log
 from adapters.cli.common import JsonOpt, casegrid, emit, fail, out
 from domain.errors import CasegridError, ValidationError
@@ -68,11 +70,39 @@ def follow_cmd(ctx: typer.Context, as_json: JsonOpt = False):
 
 
 @audit_app.command("head")
-def head_cmd(ctx: typer.Context, key: KeyOpt = None, as_json: JsonOpt = False):
-    """Log what is new, then sign and store a tree head now."""
+def head_cmd(ctx: typer.Context, key: KeyOpt = None,
+             publish: Annotated[str | None, typer.Option(
+                 "--publish", help="Kafka bootstrap servers: also send the head to the topic")] = None,
+             topic: Annotated[str, typer.Option(help="Topic for --publish")] = TOPIC,
+             as_json: JsonOpt = False):
+    """Log what is new, then sign and store a tree head now (and publish it)."""
+    for name, value in (("publish", publish), ("topic", topic)):
+        if value is not None and (not value.strip() or len(value) > 500 or "\x00" in value):
+            fail(ValidationError(name, "must be 1–500 characters, no NUL"), as_json)
     head = _run(ctx, as_json, lambda log: log.sign(load_private(key)))
+    if publish:
+        _publish(publish, topic, head, as_json)
     emit(head.as_dict(), as_json,
          lambda: out.print(f"head size {head.size} root {head.root_hash.hex()} at {head.at}"))
+
+
+def _publish(bootstrap: str, topic: str, head, as_json: bool) -> None:
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from adapters.kafka.outbound import producer_config
+
+    producer = None
+    try:
+        producer = KafkaProducer(**producer_config(bootstrap, "casegrid-audit"))
+        publish_head(producer, head, topic)
+    except KafkaError as e:
+        print(f"error: kafka ({bootstrap}): {type(e).__name__}: {e} (the head is stored)",
+              file=sys.stderr)
+        raise typer.Exit(1) from None
+    finally:
+        if producer is not None:
+            producer.close(timeout=10)
 
 
 @audit_app.command("verify")
