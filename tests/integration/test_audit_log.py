@@ -225,3 +225,16 @@ def test_postgres_gaps_are_logged_past_and_a_row_filling_one_later_is_caught(pg_
     insert(log, (gap, orig, 777, topic, state))
     check(log, public, "inserted", position, (str(_uuid(orig)), 777))
     cg.close()
+
+
+def test_edits_of_our_own_tables_are_caught_never_a_crash(logged):
+    _cg, log, public = logged
+    with log.sql.transaction() as cur:
+        cur.execute("UPDATE cg_audit_heads SET signature = 'zz', at = '二〇二六'")
+        cur.execute("DELETE FROM cg_audit_leaves WHERE position = 3")
+    report = log.verify(public)
+    assert [p.kind for p in report.problems] == ["leaf_table", "bad_signature"]
+    assert report.problems[0].position == 3
+    with log.sql.transaction() as cur:
+        cur.execute("UPDATE cg_audit_leaves SET leaf_hash = 'not hex' WHERE position = 5")
+    assert log.verify(public).problems[0].position == 3
