@@ -13,9 +13,10 @@ import time
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from adapters.metrics import REGISTRY, REQUEST_SECONDS, observe
 
@@ -86,10 +87,12 @@ def _optional(cg, name: str, doc: str, labels: list[str], fill):
     yield g
 
 
-@router.get("/metrics", include_in_schema=True, summary="Prometheus metrics (no login)")
+@router.get("/metrics", response_class=PlainTextResponse,
+            summary="Prometheus metrics (no login; the names are in docs/deploy.md)")
 def metrics(request: Request):
+    """Prometheus text format 0.0.4, which every Prometheus version reads."""
     body = generate_latest(REGISTRY) + generate_latest(request.app.state.metrics_registry)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 def install(app: FastAPI) -> None:
