@@ -58,6 +58,10 @@ class StoreCollector:
         yield from _optional(cg, "casegrid_kafka_dead_letters",
                              "Kafka dead letters by topic, error kind and state",
                              ["topic", "kind", "state"], _dead_letters)
+        head = rows[0]["head"] if rows else cg.projections.head()
+        yield from _optional(cg, "casegrid_kafka_outbound_lag_events",
+                             "Events stored but not yet published to Kafka, by publisher",
+                             ["publisher"], lambda cg, g: _outbound_lag(cg, g, head))
         yield from _optional(cg, "casegrid_deadline_misses",
                              "DeadlineMissed events (超时) in the trail, all processes",
                              [], _deadline_misses)
@@ -70,6 +74,11 @@ def _dead_letters(cg, g: GaugeMetricFamily) -> None:
         g.add_metric([r["topic"], r["kind"], "parked"], r["parked"])
         g.add_metric([r["topic"], r["kind"], "unpublished"], r["unpublished"] - r["parked"])
         g.add_metric([r["topic"], r["kind"], "published"], r["count"] - r["unpublished"])
+
+
+def _outbound_lag(cg, g: GaugeMetricFamily, head: int) -> None:
+    for publisher, position in cg.sql.query("SELECT publisher, position FROM cg_kafka_publish"):
+        g.add_metric([publisher], max(head - int(position), 0))
 
 
 def _deadline_misses(cg, g: GaugeMetricFamily) -> None:

@@ -37,9 +37,9 @@ def value(found: dict, name: str, **labels) -> float:
 
 
 @pytest.fixture
-def cg(sqlite_env):
+def cg(store_env):
     setup_logging("warning", "json")  # as `casegrid serve` does; conftest restores structlog
-    cg = bootstrap(env=sqlite_env, city=city())
+    cg = bootstrap(env=store_env, city=city())
     yield cg
     cg.close()
 
@@ -91,9 +91,14 @@ def test_metrics_count_dead_letters_when_kafka_tables_exist(cg):
                     " msg_key, payload, error_kind, error_field, error, recorded_at)"
                     " VALUES ('g', 'casegrid.reports.v1', 0, 7, 'k', 'x', 'invalid', 'grid',"
                     " 'unknown grid', '2026-10-12T09:00:00+00:00')")
+        cur.execute("INSERT INTO cg_kafka_publish (publisher, position, updated_at)"
+                    " VALUES ('kafka:casegrid.case-events.v1', 0, '2026-10-12T09:00:00+00:00')")
+    report(cg.service)
     found = samples(TestClient(create_app(cg, follow=False)).get("/metrics").text)
     assert value(found, "casegrid_kafka_dead_letters", topic="casegrid.reports.v1",
                  kind="invalid", state="unpublished") == 1
+    assert value(found, "casegrid_kafka_outbound_lag_events",
+                 publisher="kafka:casegrid.case-events.v1") == cg.projections.head() > 0
 
 
 def test_readyz_is_503_while_a_projection_is_stalled(cg):
