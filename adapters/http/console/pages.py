@@ -27,7 +27,9 @@ HERE = Path(__file__).resolve().parents[1]
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 NEAR_MINUTES = 60  # a due time within this many minutes shows as "near"
-SHORT = "%m-%d %H:%M"  # how the console shows a time unless a page asks otherwise
+SHORT = "%m-%d %H:%M"
+FIELD_KEYS = {"occurred_at": "time", "at": "time", "into": "merge_original", "assist": "assist_units",
+              "file": "evidence", "passed": "outcome", "approved": "outcome", "approve": "outcome"}  # how the console shows a time unless a page asks otherwise
 CENTER_ROLES = ("supervisor", "acceptor", "duty_chief", "dispatcher", "inspector")
 PATROL_REPORTERS = ("supervisor", "unit_member", "acceptor", "duty_chief")
 
@@ -131,6 +133,8 @@ def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         "action_label": lambda a: label(TRIGGER, ACTIONS.get(a, a), lang),
         "channel_label": lambda c: label(CHANNEL, c, lang),
         "step_label": lambda st: label(STEP, st, lang),
+        "trigger_label": lambda tr: label(TRIGGER, tr, lang),
+        "field_label": lambda f: word(FIELD_KEYS.get(f.split("[")[0], f.split("[")[0]), lang),
         "dim_label": lambda d: label(DIMENSION, d, lang),
         "cat_name": lambda c: cg.city.categories[c].name if c in cg.city.categories else c,
         "unit_name": lambda u: (cg.city.units[u].short if u in cg.city.units else (u or "")),
