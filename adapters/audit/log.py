@@ -22,6 +22,7 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS cg_audit_heads (size BIGINT NOT NULL, root_hash TEXT NOT NULL,"
     " at TEXT NOT NULL, signature TEXT NOT NULL, key_id TEXT NOT NULL,"
     " PRIMARY KEY (size, at))",
+    "CREATE INDEX IF NOT EXISTS cg_audit_leaves_case ON cg_audit_leaves (originator_id)",
 )
 
 

@@ -71,10 +71,19 @@ class EventRows:
             self.query = ("SELECT rowid, originator_id, originator_version, topic, state"
                           f" FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?")
         self.id_column = "notification_id" if sql.dialect == "postgres" else "rowid"
+        self.dialect = sql.dialect
 
     def after(self, after: int, limit: int = BATCH) -> list[Row]:
         return [Row(int(n), canonical_id(o), int(v), str(t), bytes(s or b""))
                 for n, o, v, t, s in self.sql.query(self.query, (after, limit))]
+
+    def of_case(self, case_id: str) -> list[Row]:
+        """The live events of one case (or aggregate), in log order."""
+        key = case_id if self.dialect == "postgres" else case_id.replace("-", "")
+        cut = self.query.index(" WHERE ")
+        where = f" WHERE originator_id = ? ORDER BY {self.id_column}"
+        return [Row(int(n), canonical_id(o), int(v), str(t), bytes(s or b""))
+                for n, o, v, t, s in self.sql.query(self.query[:cut] + where, (key,))]
 
     def all(self, after: int = 0) -> Iterator[Row]:
         while rows := self.after(after):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adapters.http.i18n_assist import ASSIST_WORDS
+from adapters.http.i18n_audit import AUDIT_WORDS
 from adapters.http.i18n_field import FIELD_WORDS
 from adapters.http.i18n_notices import NOTICE_WORDS
 from domain import glossary
@@ -123,15 +124,13 @@ WORDS = {
     "see_all": ("查看全部 {n} 条", "See all {n}"),
     "overdue_now": ("当前已逾期", "Overdue now"),
     "field_app": ("城管通", "Field app"),
-    "refused_as": ("「{state}」状态下，{role}不能执行「{action}」。", "{role} cannot {action} a case that is {state}."),
-    "invalid_field": ("「{field}」填写不符合要求。", "{field}: not accepted."),
-    "not_found": ("找不到该案件或记录。", "Not found."), "no_access": ("当前角色无权查看或操作。", "Your role may not see or do this."), "assist_units": ("协办单位", "Assisting units"),
 }
 
 
 WORDS |= FIELD_WORDS  # the field app's (城管通, /m/)
 WORDS |= NOTICE_WORDS  # notifications (通知)
 WORDS |= ASSIST_WORDS  # 主办/协办, 指派到人
+WORDS |= AUDIT_WORDS  # the trail page's audit badge (防篡改审计)
 
 WORDS |= {  # photo evidence (证据材料): the case page's groups, the forms' photo field
     "ev_before": ("上报照片（处置前）", "Reported (before)"),

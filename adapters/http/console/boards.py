@@ -9,6 +9,7 @@ from datetime import date
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
+from adapters.audit.case_proof import case_audit
 from adapters.http import reads
 from adapters.http.access import TRAIL_READERS, Forbidden, check_read_case, unit_scope
 from adapters.http.api.views import period, series
@@ -194,4 +195,4 @@ def trail_case_page(request: Request, case_id: str):
         return page(request, "unavailable.html", user=user, what="trail")
     lang = lang_of(request)
     return page(request, "trail_case.html", user=user, data=data, case=case,
-                event_name=lambda t: label(EVENT, t, lang))
+                event_name=lambda t: label(EVENT, t, lang), proof=case_audit(cg, str(case.id)))
