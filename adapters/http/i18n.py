@@ -124,6 +124,9 @@ WORDS = {
     "see_all": ("查看全部 {n} 条", "See all {n}"),
     "overdue_now": ("当前已逾期", "Overdue now"),
     "field_app": ("城管通", "Field app"),
+    "refused_as": ("「{state}」状态下，{role}不能执行「{action}」。", "{role} cannot {action} a case that is {state}."),
+    "invalid_field": ("「{field}」填写不符合要求。", "{field}: not accepted."),
+    "not_found": ("找不到该案件或记录。", "Not found."), "no_access": ("当前角色无权查看或操作。", "Your role may not see or do this."), "assist_units": ("协办单位", "Assisting units"),
 }
 
 
