@@ -45,12 +45,15 @@ def export_case(sql: Sql, events: EventRows, case_id: str, public: Ed25519Public
     head = max(heads, key=lambda h: (h.size, h.at))
     if not signature_ok(head, public):
         raise ValidationError("key", "the latest head is not signed by this key")
-    live = list(events.all())
-    tree = Tree([r.leaf() for r in live])
-    if head.size > len(live) or tree.root(head.size) != head.root_hash:
+    leaves, mine = [], []
+    for p, r in enumerate(events.all()):  # only the case's rows keep their state
+        leaves.append(r.leaf())
+        if r.originator_id == case_id:
+            mine.append((p, r))
+    tree = Tree(leaves)
+    if head.size > len(leaves) or tree.root(head.size) != head.root_hash:
         raise ValidationError("events", "the store no longer matches its signed head:"
                                         " run `casegrid audit verify`")
-    mine = [(p, r) for p, r in enumerate(live) if r.originator_id == case_id]
     if not mine:
         raise NotFoundError(f"no events of case {case_id}")
     if any(p >= head.size for p, _ in mine):

@@ -42,6 +42,23 @@ class Row:
         return leaf_hash(self.canonical())
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A stored event without its state: what verify keeps of each row in memory."""
+
+    notification_id: int
+    originator_id: str
+    version: int
+    leaf_hash: bytes
+
+    def leaf(self) -> bytes:
+        return self.leaf_hash
+
+
+def seen(row: Row) -> Seen:
+    return Seen(row.notification_id, row.originator_id, row.version, row.leaf())
+
+
 def canonical_id(value: Any) -> str:
     """A UUID in its hyphenated form whichever way the backend stores it (hex text on
     SQLite, uuid on PostgreSQL); anything else as its text."""

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from adapters.audit.heads import key_id, signature_ok, stored_heads
 from adapters.audit.log import Leaf, leaves
 from adapters.audit.merkle import Tree
-from adapters.audit.rows import EventRows, Row
+from adapters.audit.rows import EventRows, Seen, seen
 from adapters.storage.sql import Sql
 
 
@@ -49,7 +49,7 @@ class Report:
                 "problems": [asdict(p) for p in self.problems]}
 
 
-def first_mismatch(live: list[Row], logged: list[Leaf]) -> Problem | None:
+def first_mismatch(live: list[Seen], logged: list[Leaf]) -> Problem | None:
     """The first position where the live log and the logged leaves part, told apart by
     the events' identities (case id, version) on either side of it."""
     logged_at = {(leaf.originator_id, leaf.version): leaf.position for leaf in logged}
@@ -70,7 +70,7 @@ def first_mismatch(live: list[Row], logged: list[Leaf]) -> Problem | None:
     return None
 
 
-def _parted(p: int, row: Row, leaf: Leaf, live: list[Row], logged: list[Leaf],
+def _parted(p: int, row: Seen, leaf: Leaf, live: list[Seen], logged: list[Leaf],
             live_at: dict, logged_at: dict) -> Problem:
     want, got = (leaf.originator_id, leaf.version), (row.originator_id, row.version)
     if live_at.get(want, p) != p and logged_at.get(got, p) != p:
@@ -88,7 +88,7 @@ def _parted(p: int, row: Row, leaf: Leaf, live: list[Row], logged: list[Leaf],
 
 
 def verify(sql: Sql, events: EventRows, public: Ed25519PublicKey) -> Report:
-    live = list(events.all())
+    live = [seen(r) for r in events.all()]  # the states are not kept
     logged = leaves(sql)
     report = Report(events=len(live), leaves=len(logged))
     last_id = logged[-1].notification_id if logged else 0
