@@ -11,6 +11,7 @@ import typer
 
 from adapters.bootstrap import Casegrid
 from adapters.cli.common import JsonOpt, casegrid, emit, fail
+from adapters.cli.singleton import run_singleton_loop
 from adapters.views import event_view
 from domain.errors import CasegridError
 from domain.times import local_text, optional_time
@@ -31,6 +32,9 @@ def deadlines_tick(
     now: Annotated[str | None, typer.Option(help="Treat this time as now (ISO 8601)")] = None,
     loop: Annotated[bool, typer.Option(help="Keep ticking every --interval seconds")] = False,
     interval: float = 60.0,
+    singleton: Annotated[bool, typer.Option(
+        help="With --loop: tick only while holding the 'deadline-tick' lease (租约); "
+             "others wait and take over within min(--interval, 5) s")] = True,
     as_json: JsonOpt = False,
 ):
     """Record one DeadlineMissed (超时) per step past its due time; never twice."""
@@ -40,6 +44,13 @@ def deadlines_tick(
     except CasegridError as e:
         fail(e, as_json)
     log = structlog.get_logger("casegrid.deadlines")
+    if loop and singleton:
+        def step():
+            t = fixed or datetime.now(UTC)
+            log.info("tick", now=t.isoformat(), missed=len(tick(cg, t)))
+
+        run_singleton_loop(cg, "deadline-tick", step, interval, retry=min(interval, 5.0))
+        return
     while True:
         t = fixed or datetime.now(UTC)
         missed = tick(cg, t)

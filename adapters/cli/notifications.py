@@ -29,6 +29,9 @@ def run_cmd(
     interval: float = 2.0,
     now: Annotated[str | None, typer.Option(help="Treat this time as now (ISO 8601)")] = None,
     bootstrap: Bootstrap = None,
+    singleton: Annotated[bool, typer.Option(
+        help="With --loop: work only while holding the 'notifications-run' lease (租约); "
+             "others wait and take over within --interval s")] = True,
     topic: Annotated[str, typer.Option(envvar="CASEGRID_NOTIFICATIONS_TOPIC")]
     = "casegrid.notifications.v1",
     as_json: JsonOpt = False,
@@ -53,6 +56,17 @@ def run_cmd(
     worker = NotifyWorker(cg, producer=producer, topic=topic)
     log = structlog.get_logger("casegrid.notify")
     try:
+        if loop and singleton:
+            from adapters.cli.singleton import run_singleton_loop
+
+            def step():
+                try:
+                    worker.run_once(fixed)
+                except Exception as e:  # noqa: BLE001 - a loop backs off
+                    log.warning("notify_error", error=repr(e))
+
+            run_singleton_loop(cg, "notifications-run", step, interval)
+            return
         while True:
             try:
                 done = worker.run_once(fixed)

@@ -42,17 +42,24 @@ def projections_status(ctx: typer.Context, as_json: JsonOpt = False):
 
 @proj_app.command("follow")
 def projections_follow(ctx: typer.Context,
-                       interval: Annotated[float, typer.Option(help="SQLite poll seconds")] = 0.5):
+                       interval: Annotated[float, typer.Option(help="SQLite poll seconds")] = 0.5,
+                       singleton: Annotated[bool, typer.Option(
+                           help="Follow only while holding the 'projections-follow' lease "
+                                "(租约); others wait and take over within --interval s")] = True):
     """Keep the projections caught up until stopped (LISTEN/NOTIFY on PostgreSQL, polling on SQLite)."""
-    import signal
-    import threading
+    from adapters.cli.singleton import follow_singleton, stop_on_signals
 
     cg = casegrid(ctx)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    structlog.get_logger("casegrid.projections").info("following", store=cg.projections.sql.dialect)
-    cg.projections.follow(stop, interval=interval)
+    stop = stop_on_signals()
+
+    def follow(until):
+        structlog.get_logger("casegrid.projections").info("following", store=cg.projections.sql.dialect)
+        cg.projections.follow(until, interval=interval)
+
+    if singleton:
+        follow_singleton(cg, "projections-follow", follow, interval, stop)
+    else:
+        follow(stop)
 
 
 @proj_app.command("rebuild")

@@ -1,0 +1,168 @@
+"""Singletons by lease (租约): exactly one process works at a time; a SIGKILLed holder is
+taken over within a bounded time; on SQLite (flock) and PostgreSQL (advisory lock)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.storage.lease import Lease, lease_key
+
+REPO = Path(__file__).resolve().parents[2]
+RETRY = 0.5
+CONTENDER = """
+import json, os, sys, threading, time
+import structlog
+from eventsourcing.application import Application
+from adapters.storage.sql import Sql
+from adapters.storage.lease import Lease, run_as_singleton
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stdout))
+env, name, mark = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+sql = Sql(Application(env=env).recorder)
+def step():
+    with open(mark, "a") as f:
+        f.write(f"{os.getpid()} {time.time()}\\n")
+run_as_singleton(Lease(sql, name), step, 0.1, threading.Event(), retry=float(sys.argv[4]))
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def env(request):
+    return request.getfixturevalue("pg_env" if request.param == "postgres" else "sqlite_env")
+
+
+def sql_for(env: dict):
+    from eventsourcing.application import Application
+
+    from adapters.storage.sql import Sql
+
+    return Sql(Application(env=env).recorder)
+
+
+def marks(path: Path) -> list[tuple[int, float]]:
+    if not path.exists():
+        return []
+    return [(int(p), float(t)) for p, t in (ln.split() for ln in path.read_text().splitlines()
+                                            if len(ln.split()) == 2)]
+
+
+def wait_for(cond, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_key_is_stable_and_names_are_checked(tmp_path):
+    assert lease_key("deadline-tick") == lease_key("deadline-tick") != lease_key("patrol-tick")
+    assert -(2**63) <= lease_key("x") < 2**63
+    for bad in ("", "Deadline", "a/b", "x" * 65, "a\x00b"):
+        with pytest.raises(ValueError, match="lease name"):
+            Lease(str(tmp_path / "e.sqlite"), bad)
+    with pytest.raises(ValueError, match="PostgreSQL or a SQLite file"):
+        Lease(":memory:", "x")
+
+
+def test_one_holder_per_name_and_names_independent(env):
+    sql = sql_for(env)
+    with Lease(sql, "deadline-tick") as a, Lease(sql, "deadline-tick") as b, \
+            Lease(sql, "patrol-tick") as c:
+        assert a.acquire() and a.acquire()  # re-entrant for its holder
+        assert not b.acquire()
+        assert c.acquire()  # another name is not blocked
+        assert a.alive() and not b.alive()
+        a.release()
+        assert b.acquire() and not a.acquire()
+    with Lease(sql, "deadline-tick") as d:
+        assert d.acquire()  # everything released on leaving the with
+
+
+def test_sigkilled_holder_is_taken_over(env, tmp_path):
+    mark = tmp_path / "marks.txt"
+    cmd = [sys.executable, "-c", CONTENDER, json.dumps(env), "outbound-publisher", str(mark),
+           str(RETRY)]
+    procs = [subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdout=(tmp_path / f"p{i}.log").open("w"),
+                              stderr=subprocess.STDOUT) for i in range(2)]
+    try:
+        wait_for(lambda: all("lease_waiting" in (tmp_path / f"p{i}.log").read_text()
+                             or "lease_acquired" in (tmp_path / f"p{i}.log").read_text()
+                             for i in range(2)), 15, "both contenders running")
+        wait_for(lambda: len(marks(mark)) >= 3, 10, "the holder's steps")
+        since = time.time()
+        time.sleep(1.0)
+        pids = {p for p, t in marks(mark) if t >= since}
+        assert len(pids) == 1, f"exactly one holder, got {pids}"
+        holder = pids.pop()
+        assert holder in {p.pid for p in procs}
+        os.kill(holder, signal.SIGKILL)
+        killed_at = time.time()
+        other = next(p.pid for p in procs if p.pid != holder)
+        first = wait_for(lambda: [t for p, t in marks(mark) if p == other], 10, "takeover")[0]
+        takeover = first - killed_at
+        print(f"takeover {takeover:.2f} s ({env['PERSISTENCE_MODULE']}, retry {RETRY} s)")
+        assert 0 <= takeover < 5
+        assert all(p == other for p, t in marks(mark) if t > killed_at)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(5)
+
+
+def cli_tick(data_dir: Path, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "adapters.cli", "--data-dir", str(data_dir), "deadlines", "tick",
+           "--loop", "--interval", "0.3"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CASEGRID_LOG_LEVEL": "info",
+           "CASEGRID_LOG_FORMAT": "json"}
+    return subprocess.Popen(cmd, cwd=data_dir.parent, env=env, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def events(log: Path) -> list[str]:
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            out.append(json.loads(line).get("event"))
+        except (json.JSONDecodeError, AttributeError):
+            continue
+    return out
+
+
+def test_cli_deadline_loop_ticks_in_one_process_only(tmp_path):
+    data = tmp_path / "d"
+    subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "deadlines",
+                    "tick", "--json"], cwd=tmp_path, check=True, capture_output=True, timeout=60,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})  # set the store up once
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [cli_tick(data, log) for log in logs]
+    try:
+        wait_for(lambda: all({"lease_acquired", "lease_waiting"} & set(events(log))
+                             for log in logs), 20, "both loops started")
+        wait_for(lambda: max(events(log).count("tick") for log in logs) >= 3, 10, "ticks")
+        counts = [events(log).count("tick") for log in logs]
+        assert sorted(counts)[0] == 0, f"only one process ticks: {counts}"
+        holder = counts.index(max(counts))
+        procs[holder].kill()
+        other = logs[1 - holder]
+        wait_for(lambda: events(other).count("tick") >= 1, 5, "the other loop takes over")
+        assert "lease_acquired" in events(other)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
