@@ -68,6 +68,9 @@ def patrol_tick(
     since: Annotated[str | None, typer.Option(help="First day to check (default: patrol.start or 31 days back)")] = None,
     loop: Annotated[bool, typer.Option(help="Keep ticking every --interval seconds")] = False,
     interval: float = 300.0,
+    singleton: Annotated[bool, typer.Option(
+        help="With --loop: tick only while holding the 'patrol-tick' lease (租约); "
+             "others wait and take over within min(--interval, 5) s")] = True,
     as_json: JsonOpt = False,
 ):
     """Record a PatrolReportMissed for every squad-day past its cut-off without a report; never twice."""
@@ -78,6 +81,18 @@ def patrol_tick(
     cg = casegrid(ctx, as_json)
     try:
         first = optional_day(since, "since")
+        if loop and singleton:
+            from adapters.cli.singleton import run_singleton_loop
+
+            fixed = optional_time(now, "now", cg.city.tz, blank_ok=False)
+
+            def step():
+                t = fixed or datetime.now(UTC)
+                structlog.get_logger("casegrid.patrol").info(
+                    "tick", now=t.isoformat(), missed=len(cg.patrol.tick(t, since=first)))
+
+            run_singleton_loop(cg, "patrol-tick", step, interval, retry=min(interval, 5.0))
+            return
         while True:
             t = optional_time(now, "now", cg.city.tz, blank_ok=False) or datetime.now(UTC)
             missed = cg.patrol.tick(t, since=first)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.bootstrap import bootstrap
 from adapters.storage.lease import Lease, lease_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,6 +125,7 @@ def test_sigkilled_holder_is_taken_over(env, tmp_path):
 LOOPS = {
     "deadlines": (["deadlines", "tick", "--loop", "--interval", "0.3"], "tick"),
     "projections": (["projections", "follow", "--interval", "0.3"], "following"),
+    "patrol": (["patrol", "tick", "--loop", "--interval", "0.3"], "tick"),
     "notifications": (["notifications", "run", "--loop", "--interval", "0.3"], "lease_acquired"),
 }
 
@@ -149,14 +151,12 @@ def events(log: Path) -> list[str]:
 @pytest.mark.parametrize(("loop", "backend"), [
     ("deadlines", "sqlite"), pytest.param("deadlines", "postgres", marks=pytest.mark.postgres),
     ("projections", "sqlite"), pytest.param("projections", "postgres", marks=pytest.mark.postgres),
-    ("notifications", "sqlite")])
+    ("patrol", "sqlite"), ("notifications", "sqlite")])
 def test_cli_loop_works_in_one_process_only(loop, backend, request, tmp_path):
     store = request.getfixturevalue("pg_env" if backend == "postgres" else "sqlite_env")
     args, work = LOOPS[loop]
     data = tmp_path / "d"
-    subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "projections",
-                    "status", "--json"], cwd=tmp_path, check=True, capture_output=True, timeout=60,
-                   env={**os.environ, **store, "PYTHONPATH": str(REPO)})  # set the store up once
+    bootstrap(data_dir=data, env=store).close()  # set the store up once
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [cli_loop(args, data, store, log) for log in logs]
     try:
