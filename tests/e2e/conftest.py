@@ -9,6 +9,11 @@ import pytest
 
 from tests.e2e.browser_support import ARGS, CHROMIUM, SHOTS
 
+# variables that would send the store elsewhere than --data-dir, change the city or reach
+# a broker: the CLI tests run without them (`pytestmark = pytest.mark.usefixtures("cli_env")`)
+CLI_ENV = ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "CASEGRID_DATA_DIR", "CASEGRID_CONFIG",
+           "CASEGRID_KAFKA_BOOTSTRAP")
+
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
@@ -43,3 +48,11 @@ def page(browser, server):
     assert requests_out == [], f"the console fetched from outside the server: {requests_out}"
     assert broken == [], f"CSP violations or script errors: {broken}"
     pg.close()
+
+
+@pytest.fixture
+def cli_env(monkeypatch):
+    """No store, city or broker from the environment (structlog is restored after every
+    test by tests/conftest.py)."""
+    for name in CLI_ENV:
+        monkeypatch.delenv(name, raising=False)

@@ -5,18 +5,10 @@ assisting units exit 2 naming the field; the lead's resolve waits for the answer
 from __future__ import annotations
 
 import pytest
-import structlog
 
-from tests.e2e.test_cli import CATEGORY, GRID, INVALID, STORE_ENV, Cli, at
+from tests.e2e.test_cli import CATEGORY, GRID, INVALID, Cli, at
 
-
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch):
-    for name in STORE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def test_dispatch_with_assisting_units_feedback_override_and_assign(tmp_path):

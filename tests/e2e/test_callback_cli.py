@@ -5,20 +5,13 @@ line (typer's CliRunner, a SQLite store per test): the contact is taken, never p
 from __future__ import annotations
 
 import pytest
-import structlog
 
-from tests.e2e.test_cli import CATEGORY, GRID, INVALID, REFUSED, STORE_ENV, Cli, at
+from tests.e2e.test_cli import CATEGORY, GRID, INVALID, REFUSED, Cli, at
 
 PHONE = "0755-8888 1234"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch):
-    for name in STORE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def test_report_with_contact_and_callback(tmp_path):

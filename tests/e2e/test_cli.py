@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from adapters.cli import app
@@ -35,15 +34,7 @@ INVALID, REFUSED, NOT_FOUND = 2, 3, 4
 STORE_ENV = ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "CASEGRID_DATA_DIR", "CASEGRID_CONFIG")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch):
-    """No store or city from the environment; structlog as it was (the CLI reconfigures it
-    to print to the runner's captured stderr, which is closed after each invoke)."""
-    for name in STORE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 @pytest.fixture

@@ -6,24 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from adapters.bootstrap import bootstrap
 from adapters.cli import app
 from tests.support import city, drive
 
-STORE_ENV = ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "CASEGRID_DATA_DIR", "CASEGRID_CONFIG",
-             "CASEGRID_KAFKA_BOOTSTRAP")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch):
-    for name in STORE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def run(tmp_path, *args: str):
