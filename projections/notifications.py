@@ -118,12 +118,17 @@ def pending(sql: Sql, channel: str, limit: int = 500) -> list[dict]:
 
 
 def delivered(sql: Sql, channel: str, ids: list[str], now: datetime) -> None:
+    mark(sql, channel, ids, now, 0)
+
+
+def mark(sql: Sql, channel: str, ids: list[str], now: datetime, state: int) -> None:
+    """Set the channel's state of these notices (0 delivered, 2 parked) and its time."""
     if not ids:
         return
     due, at = OUTBOX[channel]
     with sql.transaction() as cur:
-        cur.executemany(f"UPDATE cg_notifications SET {due} = 0, {at} = ? WHERE id = ?",
-                        [(ts(now), i) for i in ids])
+        cur.executemany(f"UPDATE cg_notifications SET {due} = ?, {at} = ? WHERE id = ?",
+                        [(state, ts(now), i) for i in ids])
 
 
 CLAIMED = 3  # a worker is sending it now
@@ -156,12 +161,7 @@ def reclaim(sql: Sql, channel: str, before: datetime) -> int:
 
 def parked(sql: Sql, channel: str, ids: list[str], now: datetime) -> None:
     """Notices the channel refused for good: kept, marked 2, no longer tried."""
-    if not ids:
-        return
-    due, at = OUTBOX[channel]
-    with sql.transaction() as cur:
-        cur.executemany(f"UPDATE cg_notifications SET {due} = 2, {at} = ? WHERE id = ?",
-                        [(ts(now), i) for i in ids])
+    mark(sql, channel, ids, now, 2)
 
 
 def counts(sql: Sql) -> dict:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from adapters.http.case_filters import MAX_PAGE, number
 from domain.errors import ValidationError
 
 PAGE_SIZE = 50
-MAX_PAGE = 100_000
 
 
 @dataclass
@@ -30,11 +30,7 @@ class Paged:
 
 
 def page_number(raw) -> int:
-    if raw in (None, ""):
-        return 1
-    if not str(raw).isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise ValidationError("page", f"must be a whole number from 1 to {MAX_PAGE}")
-    return int(raw)
+    return number({"page": raw}, "page", 1, 1, MAX_PAGE)
 
 
 def wants_xlsx(raw) -> bool:
