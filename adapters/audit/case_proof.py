@@ -10,7 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from adapters.audit.heads import KEY_ENV, load_public, signature_ok, stored_heads
+from adapters.audit.heads import KEY_ENV, stored_heads
+from adapters.audit.keys import Keyring, as_keyring, load_keys
 from adapters.audit.log import unhex
 from adapters.audit.merkle import Tree
 from adapters.audit.rows import EventRows
@@ -27,27 +28,27 @@ class CaseProof:
     at: str = ""
 
 
-def server_public_key() -> Ed25519PublicKey | None:
-    """CASEGRID_AUDIT_PUBLIC_KEY (a .pub file), else the public half of
+def server_public_key() -> Keyring | None:
+    """CASEGRID_AUDIT_PUBLIC_KEY (a .pub file or a keyring), else the public half of
     CASEGRID_AUDIT_KEY; None when neither is set or the file is no key."""
     path = os.environ.get(PUBLIC_KEY_ENV) or os.environ.get(KEY_ENV)
     if not path:
         return None
     try:
-        return load_public(path)
+        return load_keys(path)
     except CasegridError:
         return None
 
 
 def case_proof(sql: Sql, events: EventRows, case_id: str,
-               public: Ed25519PublicKey | None) -> CaseProof:
+               public: Keyring | Ed25519PublicKey | None) -> CaseProof:
     if public is None:
         return CaseProof("off")
     heads = stored_heads(sql)
     if not heads:
         return CaseProof("unsigned")
     head = max(heads, key=lambda h: (h.size, h.at))
-    if not signature_ok(head, public):
+    if not as_keyring(public).accepts(head):
         return CaseProof("failed", head.size, head.at)
     live = {r.version: r for r in events.of_case(case_id)}
     logged = {int(v): (int(p), unhex(h), int(n)) for p, h, n, v in sql.query(

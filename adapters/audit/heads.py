@@ -131,6 +131,20 @@ def stored_heads(sql: Sql) -> list[Head]:
     return [Head(int(s), unhex(r), a, unhex(g), k) for s, r, a, g, k in rows]
 
 
+def unpublished(sql: Sql) -> list[Head]:
+    """The stored heads not yet on casegrid.audit.v1, oldest first (by time, then size)."""
+    rows = sql.query("SELECT size, root_hash, at, signature, key_id FROM cg_audit_heads"
+                     " WHERE published_at IS NULL ORDER BY at, size")
+    return [Head(int(s), unhex(r), a, unhex(g), k) for s, r, a, g, k in rows]
+
+
+def mark_published(sql: Sql, head: Head, now: datetime | None = None) -> None:
+    at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    with sql.transaction() as cur:
+        cur.execute("UPDATE cg_audit_heads SET published_at = ? WHERE size = ? AND at = ?"
+                    " AND published_at IS NULL", (at, head.size, head.at))
+
+
 def signature_ok(head: Head, public: Ed25519PublicKey) -> bool:
     try:
         public.verify(head.signature, head.message())

@@ -3,7 +3,9 @@ stored event into the next leaf (审计叶子), in log order, never skipping one
 
 cg_audit_leaves(position, leaf_hash, notification_id, originator_id, version): the
 notification ids seen are kept, so `verify` knows which ids the log held and which
-were gaps when they were logged.
+were gaps when they were logged. cg_audit_heads(size, root_hash, at, signature, key_id,
+published_at): published_at is NULL until the head reached casegrid.audit.v1; it is
+added in place to a table made by an older version (its heads then count as not sent).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ TABLES = (
     " PRIMARY KEY (size, at))",
     "CREATE INDEX IF NOT EXISTS cg_audit_leaves_case ON cg_audit_leaves (originator_id)",
 )
+ADDED_COLUMNS = (("cg_audit_heads", "published_at", "TEXT"),)  # after the first release
 
 
 class AuditGap(RuntimeError):
@@ -44,6 +47,21 @@ def create_tables(sql: Sql) -> None:
         cur.setup_lock()
         for statement in TABLES:
             cur.execute(statement)
+        add_columns(cur)
+
+
+def add_columns(cur: Cur) -> None:
+    """The safe in-place upgrade: add each column a table of an older version lacks."""
+    for table, name, decl in ADDED_COLUMNS:
+        if cur.dialect == "postgres":
+            cur.execute("SELECT column_name FROM information_schema.columns"
+                        " WHERE table_schema = current_schema() AND table_name = ?", (table,))
+            have = {r[0] for r in cur.fetchall()}
+        else:
+            cur.execute(f"PRAGMA table_info({table})")
+            have = {r[1] for r in cur.fetchall()}
+        if name not in have:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
 
 def leaves(sql: Sql) -> list[Leaf]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.audit.heads import Head
+from adapters.audit.heads import Head, mark_published, unpublished
+from adapters.storage.sql import Sql
 
 TOPIC = "casegrid.audit.v1"
 
@@ -23,3 +24,17 @@ def publish_head(producer: Any, head: Head, topic: str = TOPIC, *,
     key, value = head_message(head)
     producer.send(topic, key=key, value=value).get(timeout=timeout)
     producer.flush(timeout=timeout)
+
+
+def publish_pending(sql: Sql, producer: Any, topic: str = TOPIC, *,
+                    timeout: float = 30.0) -> list[Head]:
+    """Send every stored head not yet published, oldest first, marking each once the
+    broker has it; stops at the first failure (raised), so the order holds and the rest
+    are sent next time. At least once: a crash between the send and the mark resends
+    that one head (a head is identified by key_id, size and at)."""
+    sent = []
+    for head in unpublished(sql):
+        publish_head(producer, head, topic, timeout=timeout)
+        mark_published(sql, head)
+        sent.append(head)
+    return sent

@@ -5,18 +5,21 @@ The first bad position is named with its event (case id, version) and what happe
 there: `changed` (a field of the event differs), `deleted` (a logged event is gone),
 `inserted` (an event the log never held), `reordered` (a logged event at another place
 in the log), `leaf_table` (our own leaf rows edited). A head is `bad_signature`
-(not signed by the key given: a wrong key or an edited head) or `bad_root` (its root is
-not the live tree's of that size)."""
+(not accepted by the keyring: an unknown key, an edited head, a time outside its key's
+validity), `bad_root` (its root is not the live tree's of that size) or `inconsistent`
+(its tree is not an extension of the head signed before it: RFC 9162 §2.1.4 consistency
+proof). Events after the last good head are `pending`: not yet covered by a signed head,
+named (the first of them), never silently passed."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from adapters.audit.heads import key_id, signature_ok, stored_heads
+from adapters.audit.heads import Head, stored_heads
+from adapters.audit.keys import Keyring
 from adapters.audit.log import Leaf, leaves
 from adapters.audit.merkle import Tree
+from adapters.audit.proofs import consistency_path, verify_consistency
 from adapters.audit.rows import EventRows, Seen, seen
 from adapters.storage.sql import Sql
 
@@ -36,7 +39,9 @@ class Report:
     events: int = 0
     leaves: int = 0
     heads: int = 0
-    pending: int = 0  # events after the last leaf: not logged yet
+    unlogged: int = 0  # events after the last leaf: not logged yet
+    pending: int = 0  # events after the last good signed head: not yet covered
+    first_pending: Problem | None = None
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -45,7 +50,8 @@ class Report:
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "events": self.events, "leaves": self.leaves,
-                "heads": self.heads, "pending": self.pending,
+                "heads": self.heads, "unlogged": self.unlogged, "pending": self.pending,
+                "first_pending": asdict(self.first_pending) if self.first_pending else None,
                 "problems": [asdict(p) for p in self.problems]}
 
 
@@ -87,24 +93,57 @@ def _parted(p: int, row: Seen, leaf: Leaf, live: list[Seen], logged: list[Leaf],
     return Problem("changed", p, row.notification_id, *got)
 
 
-def verify(sql: Sql, events: EventRows, public: Ed25519PublicKey) -> Report:
+def verify(sql: Sql, events: EventRows, keys: Keyring) -> Report:
     live = [seen(r) for r in events.all()]  # the states are not kept
     logged = leaves(sql)
     report = Report(events=len(live), leaves=len(logged))
     last_id = logged[-1].notification_id if logged else 0
-    report.pending = sum(1 for r in live if r.notification_id > last_id)
+    report.unlogged = sum(1 for r in live if r.notification_id > last_id)
     problem = first_mismatch(live, logged)
     if problem is not None:
         report.problems.append(problem)
     tree = Tree([r.leaf() for r in live])
     heads = stored_heads(sql)
     report.heads = len(heads)
-    kid = key_id(public)
+    good = []
     for head in heads:
-        if not signature_ok(head, public):
-            why = "signed by another key" if head.key_id != kid else "signature does not match"
+        why = keys.refusal(head)
+        if why is not None:
             report.problems.append(Problem("bad_signature", head.size, detail=f"head at {head.at}: {why}"))
-        elif head.size > len(live) or tree.root(head.size) != head.root_hash:
+            continue
+        good.append(head)
+        if head.size > len(live) or tree.root(head.size) != head.root_hash:
             report.problems.append(Problem("bad_root", head.size,
                                            detail=f"head at {head.at}: root differs from the live tree"))
+    report.problems.extend(inconsistent_heads(good, [tree, Tree([x.leaf_hash for x in logged])]))
+    covered = max((h.size for h in good if h.size <= len(live)
+                   and tree.root(h.size) == h.root_hash), default=0)
+    report.pending = len(live) - covered
+    if report.pending:
+        r = live[covered]
+        report.first_pending = Problem("pending", covered, r.notification_id, r.originator_id,
+                                       r.version, "not yet covered by a signed head")
     return report
+
+
+def inconsistent_heads(heads: list[Head], trees: list[Tree]) -> list[Problem]:
+    """Each head, in the order signed, checked to extend the one before it: a consistency
+    proof (RFC 9162 §2.1.4) from a tree whose prefix is the later head, verified against
+    both signed roots. A head no tree here reproduces is `bad_root` already."""
+    out = []
+    ordered = sorted(heads, key=lambda h: (h.at, h.size))
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        what = f"head at {b.at} (size {b.size}) is not an extension of head at {a.at} (size {a.size})"
+        if b.size < a.size:
+            out.append(Problem("inconsistent", b.size, detail=f"{what}: the tree shrank"))
+            continue
+        if a.size == 0:
+            continue  # the empty tree is a prefix of every tree
+        source = next((t for t in trees if b.size <= len(t.leaves) and t.root(b.size) == b.root_hash),
+                      None)
+        if source is None:
+            continue
+        if not verify_consistency(a.size, b.size, a.root_hash, b.root_hash,
+                                  consistency_path(source, a.size, b.size)):
+            out.append(Problem("inconsistent", b.size, detail=what))
+    return out
