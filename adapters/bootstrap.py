@@ -17,8 +17,11 @@ from adapters.evidence import EvidenceStore, evidence_store
 from adapters.kafka.store import create_tables as create_kafka_tables
 from adapters.kafka.store import recorder_env
 from adapters.storage.events import event_log
+from adapters.storage.migrations import upgrade
 from adapters.storage.numbers import SqlNumbers
 from adapters.storage.sql import Sql
+from adapters.storage.steps import STEPS
+from adapters.storage.store_lock import creating_tables
 from domain.city import City
 from domain.errors import ConfigError
 from projections.cases import CaseSummaries
@@ -83,12 +86,23 @@ def _open(env: dict) -> CaseApplication:
 
 
 def open_application(env: dict) -> CaseApplication:
-    """The event store. Several processes starting at once on PostgreSQL can collide in
-    eventsourcing's CREATE OR REPLACE FUNCTION ("tuple concurrently updated"): retry."""
+    """The event store. Several processes starting at once on PostgreSQL collide in
+    eventsourcing's CREATEs: each opens it holding the setup advisory lock
+    (adapters/storage/store_lock.py), and a collision left over is retried."""
     try:
-        return _open(env)
+        with creating_tables(env):
+            return _open(env)
     except _Concurrent as e:
         raise e.__cause__ from None
+
+
+def migrate_on_start(sql: Sql, env: dict | None = None) -> list[int]:
+    """Apply the schema steps this store lacks (adapters/storage/steps.py), once, under
+    the setup lock; CASEGRID_AUTO_MIGRATE=0 leaves that to `casegrid db upgrade`."""
+    merged = {**os.environ, **(env or {})}
+    if sql.datastore is None or merged.get("CASEGRID_AUTO_MIGRATE", "1") in ("0", "false", "no"):
+        return []
+    return upgrade(sql, STEPS)
 
 
 @dataclass
@@ -123,6 +137,7 @@ def bootstrap(
     app = open_application(recorder_env(settings) if kafka else settings)
     clock = clock or (lambda: datetime.now(UTC))
     runner = projection_runner(app, [CaseSummaries(), Scoreboard(city), Trail(), PatrolLog()])
+    migrate_on_start(runner.sql, env)
     numbers = SqlNumbers(runner.sql) if runner.sql.datastore is not None else None
     evidence = evidence_store(data_dir, env)
     service = CaseService(app, city, clock=clock, numbers=numbers, evidence_known=evidence.exists)

@@ -14,6 +14,7 @@ from adapters.cli.boards import queue_cmd, scoreboard_cmd, trail_cmd
 from adapters.cli.cases import case_app
 from adapters.cli.common import CliState
 from adapters.cli.config import config_app
+from adapters.cli.db import db_app
 from adapters.cli.deadlines import deadlines_app
 from adapters.cli.evidence import evidence_app
 from adapters.cli.importing import import_cmd
@@ -81,6 +82,7 @@ app.add_typer(sessions_app, name="sessions")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(audit_app, name="audit")
 app.add_typer(notify_app, name="notifications")
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

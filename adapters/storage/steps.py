@@ -1,0 +1,58 @@
+"""The ordered schema steps of our own tables (adapters/storage/migrations.py applies them).
+
+Add a step at the end, never edit or renumber one that has shipped: a store records the
+versions it has applied. A step must be safe where its effect is already there (a store
+built by the code before versions existed): CREATE … IF NOT EXISTS, `add_columns`.
+
+What is under these steps: the tables of the case numbers, the Kafka inbox, offsets,
+dead letters, publish positions and parked events, the audit leaves and heads, the
+sessions and login failures, saved filters, the notifier's tables and the projection
+runner's own (tracking, stalls, fold versions). The read models' tables (cg_cases,
+cg_sb_*, cg_trail, cg_patrol) are versioned by their fold `version` instead
+(projections/tracking.py): a changed fold replays the log into fresh tables.
+"""
+
+from __future__ import annotations
+
+from adapters.storage.migrations import Step, add_columns
+from adapters.storage.sql import Cur
+
+
+def baseline(cur: Cur) -> None:
+    """Every table our adapters own, as each module declares it (imported here lazily:
+    the HTTP package pulls in the web framework)."""
+    from adapters.audit.log import TABLES as AUDIT
+    from adapters.http.auth_store import DDL as AUTH
+    from adapters.http.saved_filters import DDL as SAVED_FILTERS
+    from adapters.kafka.store import DDL as KAFKA
+    from adapters.storage.numbers import DDL as NUMBERS
+    from projections import notifier, tracking
+
+    for statement in (NUMBERS, *KAFKA, *AUDIT, *AUTH, SAVED_FILTERS, tracking.TRACKING_DDL,
+                      tracking.ERRORS_DDL, tracking.VERSIONS_DDL):
+        cur.execute(statement)
+    notifier.create_tables(cur)
+
+
+def dead_letter_publishing(cur: Cur) -> None:
+    """Dead letters published to the DLQ topic with attempts, last error and parking:
+    stores made before these columns get them, their rows kept (attempts 0)."""
+    from adapters.kafka.store import ADDED_COLUMNS
+
+    add_columns(cur, "cg_kafka_dead_letters", ADDED_COLUMNS["cg_kafka_dead_letters"])
+
+
+def expiry_indexes(cur: Cur) -> None:
+    """Every login sweeps expired sessions and stale failure counts by time
+    (auth_store.add_session, add_failure): an index each, not a table scan."""
+    cur.execute("CREATE INDEX IF NOT EXISTS cg_sessions_expires ON cg_sessions (expires_at)")
+    cur.execute("CREATE INDEX IF NOT EXISTS cg_login_failures_last"
+                " ON cg_login_failures (last_at)")
+
+
+STEPS: tuple[Step, ...] = (
+    Step(1, "baseline: our tables as of the first versioned release", baseline),
+    Step(2, "cg_kafka_dead_letters: publish_attempts, publish_error, parked_at",
+         dead_letter_publishing),
+    Step(3, "indexes for the session and login-failure expiry sweeps", expiry_indexes),
+)
