@@ -8,6 +8,7 @@ on /api, GeoReport's own shape on /open311, HTML pages in the console.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from adapters.http.auth_store import store_for
 from adapters.http.geo import tile_origin
 from adapters.http.reads import Follower, Unavailable
 from adapters.http.security_headers import SecurityHeaders, docs_page, secure_setting
+from adapters.http.workers import PID_HEADER_ENV, LeasedLoop
 from adapters.notify.worker import NotifyWorker
 
 HERE = Path(__file__).parent
@@ -37,8 +39,11 @@ def create_app(
     follow: bool = False,
     tick_every: float = 60.0,
     secure_cookies: bool | None = None,
+    leases: bool = False,
 ) -> FastAPI:
-    """The whole server for one Casegrid. `follow=True` starts the live projection follower;
+    """The whole server for one Casegrid. `follow=True` starts the live projection follower,
+    the deadline tick and notifications; with `leases` (several server processes) each of
+    those only while this process holds its lease (adapters/http/workers.py);
     `secure_cookies` (default $CASEGRID_SECURE_COOKIES) when clients reach it over TLS."""
     from adapters.http import console, field, health, metrics, notices, open311
     from adapters.http.api import auth, commands, geo, reads, reports
@@ -57,13 +62,14 @@ def create_app(
     app.state.auth = Authenticator(cg.city, credentials, secret, store=store_for(cg.sql))
     app.state.secure_cookies = secure_setting(secure_cookies)
     app.state.headers = headers = SecurityHeaders(app.state.secure_cookies, tile_origin(cg.city))
-    app.state.follower = Follower(cg, tick_every=tick_every)
+    app.state.follower = Follower(cg, tick_every=tick_every, leases=leases)
     app.state.notifier = NotifyWorker(cg)  # 通知: its own tracked follower
     if follow:
-        app.router.on_startup.append(app.state.follower.start)
-        app.router.on_shutdown.append(app.state.follower.stop)
-        app.router.on_startup.append(app.state.notifier.start)
-        app.router.on_shutdown.append(app.state.notifier.stop)
+        notify = LeasedLoop(cg.sql, "notifications-run", app.state.notifier.follow, 1.0) \
+            if leases else app.state.notifier
+        for part in (app.state.follower, notify):
+            app.router.on_startup.append(part.start)
+            app.router.on_shutdown.append(part.stop)
 
     app.include_router(health.router)
     metrics.install(app)  # /metrics (Prometheus) and the request-latency histogram
@@ -81,6 +87,8 @@ def create_app(
     def docs():
         return docs_page(app.openapi_url, f"{app.title} - Swagger UI")
 
+    pid_header = str(os.getpid()) if os.environ.get(PID_HEADER_ENV) == "1" else ""
+
     @app.middleware("http")
     async def request_log(request: Request, call_next):
         structlog.contextvars.clear_contextvars()
@@ -88,6 +96,8 @@ def create_app(
         t0 = time.perf_counter()
         response = await call_next(request)
         headers.apply(response)
+        if pid_header:
+            response.headers["X-Casegrid-Pid"] = pid_header
         if not request.url.path.startswith("/static"):
             log.info("request", method=request.method, path=request.url.path,
                      status=response.status_code, ms=round((time.perf_counter() - t0) * 1000, 1),

@@ -10,12 +10,14 @@ moment before.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
 from adapters.bootstrap import Casegrid
+from adapters.storage.lease import Lease, follow_as_singleton, run_as_singleton
 from domain import times
 from domain.errors import CasegridError
 from domain.lifecycle import QUEUES, UNIT_STATES
@@ -24,7 +26,6 @@ from projections.cases import due_case_ids, list_cases, numbers_of
 from projections.times import from_ts
 
 log = structlog.get_logger("casegrid.http")
-
 
 
 class Unavailable(CasegridError):
@@ -43,10 +44,16 @@ def projection_module(name: str):
 
 
 class Follower:
-    def __init__(self, cg: Casegrid, *, interval: float = 0.5, tick_every: float = 60.0):
+    """`leases=True` (several server processes): follow and tick only while holding the
+    'projections-follow' / 'deadline-tick' lease, shared with the CLI's loops, so exactly
+    one process on the store does each; `ensure()` still runs in every process."""
+
+    def __init__(self, cg: Casegrid, *, interval: float = 0.5, tick_every: float = 60.0,
+                 leases: bool = False):
         self.cg = cg
         self.interval = interval
         self.tick_every = tick_every
+        self.leases = leases
         self._lock = threading.Lock()
         self._applied = -1
         self._stop = threading.Event()
@@ -91,29 +98,43 @@ class Follower:
         self._threads = []
 
     def _follow(self) -> None:
+        if self.leases:
+            follow_as_singleton(Lease(self.cg.sql, "projections-follow"), self._follow_until,
+                                self.interval, self._stop)
+        else:
+            self._follow_until(self._stop)
+
+    def _follow_until(self, stop: threading.Event) -> None:
         """The runner's own follow (LISTEN/NOTIFY on PostgreSQL, polling on SQLite); if it
         fails, poll here until stopped."""
         follow = getattr(self.cg.projections, "follow", None)
         if follow is not None:
             try:
-                follow(self._stop, interval=self.interval)
+                follow(stop, interval=self.interval)
                 return
             except Exception as e:
                 log.warning("follow_failed_polling_instead", error=repr(e))
-        while not self._stop.wait(self.interval):
+        while not stop.wait(self.interval):
             try:
                 self.ensure()
             except Exception as e:  # keep following; the next round retries
                 log.warning("follower_error", error=repr(e))
 
     def _ticks(self) -> None:
+        if self.leases:  # the first tick when the lease is taken, then every tick_every
+            run_as_singleton(Lease(self.cg.sql, "deadline-tick"), self._tick_once,
+                             self.tick_every, self._stop, retry=min(self.tick_every, 5.0))
+            return
         while not self._stop.wait(self.tick_every):
-            try:
-                missed = self.tick()
-                if missed:
-                    log.info("deadline_tick", missed=len(missed))
-            except Exception as e:
-                log.warning("deadline_tick_error", error=repr(e))
+            self._tick_once()
+
+    def _tick_once(self) -> None:
+        try:
+            missed = self.tick()
+            if missed:
+                log.info("deadline_tick", missed=len(missed), pid=os.getpid())
+        except Exception as e:
+            log.warning("deadline_tick_error", error=repr(e))
 
 
 # ---------------------------------------------------------------- read models

@@ -62,3 +62,18 @@ def test_serve_demo_prints_the_url_and_logins_and_serves(tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_serve_workers_refused_on_sqlite(tmp_path):
+    """More than one API process needs PostgreSQL: a clear refusal, nothing started."""
+    env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
+    r = subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir", str(tmp_path / "data"),
+                        "serve", "--workers", "2", "--port", str(free_port())],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--workers" in r.stderr and "PostgreSQL" in r.stderr
+    for bad in ("0", "65", "x"):
+        r = subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir",
+                            str(tmp_path / "data"), "serve", "--workers", bad],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "workers" in r.stderr, (bad, r.stderr)

@@ -1,0 +1,101 @@
+"""Several API processes on one port (`casegrid serve --workers N`, 多进程).
+
+uvicorn's supervisor binds the port once, spawns N processes that share the socket, and
+restarts one that dies. A spawned process imports `app_from_env` (the factory) and builds
+its own app from the settings the parent put in the environment (`CASEGRID_SERVE`, JSON),
+with the same `CASEGRID_SECRET`, so a token or a CSRF token signed by one process is good
+in every other. Sessions and login failures are in the database (auth_store.py).
+
+With several processes the background work — projection following, the deadline tick,
+notifications — runs under named leases (adapters/storage/lease.py): exactly one process
+does each, the others take over within seconds when it dies. Every process still catches
+its read models up before it reads (deps.fresh), so a read after a write sees it, whichever
+process took the write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from dataclasses import asdict, dataclass
+
+ENV = "CASEGRID_SERVE"
+PID_HEADER_ENV = "CASEGRID_PID_HEADER"  # tests: answer with X-Casegrid-Pid
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What one API process needs to build its app: the CLI's options."""
+
+    data_dir: str | None = None
+    config: str | None = None
+    credentials: str | None = None
+    tick_every: float = 60.0
+    secure_cookies: bool = False
+    leases: bool = True
+    demo_logins: bool = False
+    log_level: str | None = None
+
+    def to_env(self) -> dict[str, str]:
+        """The environment for the spawned processes: these settings and one shared secret."""
+        env = {ENV: json.dumps(asdict(self))}
+        if not os.environ.get("CASEGRID_SECRET"):
+            env["CASEGRID_SECRET"] = secrets.token_urlsafe(32)
+        return env
+
+    @classmethod
+    def from_env(cls) -> ServeSettings:
+        raw = os.environ.get(ENV)
+        if not raw:
+            raise RuntimeError(f"${ENV} is not set: start the processes with `casegrid serve`")
+        return cls(**json.loads(raw))
+
+
+def build_app(s: ServeSettings):
+    """The app of one API process."""
+    from adapters.bootstrap import bootstrap
+    from adapters.http import create_app
+    from adapters.http.server import demo_logins
+
+    cg = bootstrap(data_dir=s.data_dir, config=s.config)
+    app = create_app(cg, credentials=s.credentials, follow=True, tick_every=s.tick_every,
+                     secure_cookies=s.secure_cookies, leases=s.leases)
+    if s.demo_logins:
+        app.state.demo_logins = demo_logins(cg)
+    return app
+
+
+def app_from_env():
+    """uvicorn's factory in each spawned process (`adapters.http.workers:app_from_env`)."""
+    from adapters.logs import setup_logging
+
+    s = ServeSettings.from_env()
+    setup_logging(s.log_level)
+    return build_app(s)
+
+
+class LeasedLoop:
+    """`run(stop)` in a thread of its own while this process holds lease `name`."""
+
+    def __init__(self, sql, name: str, run, interval: float):
+        self.sql, self.name, self.run, self.interval = sql, name, run, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from adapters.storage.lease import Lease, follow_as_singleton
+
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=follow_as_singleton, name=f"casegrid-{self.name}", daemon=True,
+                args=(Lease(self.sql, self.name), self.run, self.interval, self._stop))
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
