@@ -71,7 +71,7 @@ def produce(bootstrap: str, topic: str, msgs: list[tuple[bytes, bytes]]) -> None
 
 def inbound(broker, env: dict, n: int, batch: int, tag: str) -> tuple[float, object]:
     topics = {"reports": f"{tag}.reports", "unit_updates": f"{tag}.updates",
-              "case_events": f"{tag}.events", "dead_letter": f"{tag}.dlq"}
+              "callbacks": f"{tag}.callbacks", "case_events": f"{tag}.events", "dead_letter": f"{tag}.dlq"}
     create_topics(broker.bootstrap, list(topics.values()), partitions=3)
     produce(broker.bootstrap, topics["reports"], backlog(n, tag))
     app, svc, sql = open_store(env=env, city=load_city())

@@ -237,8 +237,11 @@ class CaseService:
 
     # ------------------------------------------------------------------ the parts
 
-    def prepare_report(self, cmd: ReportCase, pool: NumberPool | None = None) -> Case:
-        """The new case a report makes, numbered (from `pool` in a batch), not yet saved."""
+    def prepare_report(self, cmd: ReportCase, pool: NumberPool | None = None, *,
+                       known_new: bool = False) -> Case:
+        """The new case a report makes, numbered (from `pool` in a batch), not yet saved.
+        `known_new`: the caller checked in bulk that no case has this id yet (the save
+        still fails on its version if one appeared since)."""
         by, at, fields = intake.report(self.city, cmd, self.clock(), self.evidence_known)
         contact = intake.reporter_contact(cmd)
         ext = fields["external_id"]
@@ -251,7 +254,7 @@ class CaseService:
             case_id = uuid5(EXTERNAL_NS, f"{cmd.channel}:{ext}")
         else:
             case_id = uuid4()
-        if ext and self.store.exists(case_id):
+        if ext and not known_new and self.store.exists(case_id):
             raise ValidationError(
                 "external_id", f"'{ext}' from channel '{cmd.channel}' is already case {case_id}"
                                f"{self.merged_note(case_id)}")

@@ -41,7 +41,7 @@ from adapters.kafka.messages import (
     parse,
     without_contact,
 )
-from adapters.kafka.store import KWARG, KafkaRows, seen_messages
+from adapters.kafka.store import KWARG, KafkaRows, existing_cases, seen_messages
 from adapters.storage.sql import Sql
 from domain.case import Case
 from domain.errors import CasegridError, RefusedError, ValidationError, printable
@@ -102,15 +102,16 @@ class InboundProcessor:
         if user.role != "unit_member" or user.unit != msg.unit:
             raise ValidationError("actor", f"'{user.id}' is not a member of unit '{msg.unit}'")
 
-    def _apply(self, msg: Message, cases: dict[UUID, Case], pool: NumberPool | None = None) -> str:
+    def _apply(self, msg: Message, cases: dict[UUID, Case], pool: NumberPool | None = None,
+               new: set[UUID] = frozenset()) -> str:
         """Apply one message to the batch's cases (new ones numbered from the batch's
-        `pool`); returns the inbox outcome."""
+        `pool`; `new`: report case ids checked absent in bulk); returns the inbox outcome."""
         svc = self.service
         if msg.type == REPORT:
             if msg.case_id in cases:
                 return "duplicate"
             try:
-                case = svc.prepare_report(msg.command, pool)
+                case = svc.prepare_report(msg.command, pool, known_new=msg.case_id in new)
             except ValidationError as e:
                 if e.field == "external_id" and "already case" in e.rule:
                     msg.case_id = svc.original_of(msg.case_id)  # a merged one's original
@@ -177,6 +178,7 @@ class InboundProcessor:
         seen = seen_messages(self.sql, [(m.source, m.message_id) for _, m in parsed])
         cases: dict[UUID, Case] = {}
         pool = NumberPool(self.service.numbers, sum(m.type == REPORT for _, m in parsed))
+        new = self._new_reports(parsed, seen)
         for r, m in parsed:
             key = (m.source, m.message_id)
             if key in seen:
@@ -185,7 +187,7 @@ class InboundProcessor:
                           source=m.source, message_id=m.message_id)
                 continue
             try:
-                outcome = self._apply(m, cases, pool)
+                outcome = self._apply(m, cases, pool, new)
             except CasegridError as e:
                 rows.dead.append(self._dead_row(r, e))
                 continue
@@ -215,6 +217,13 @@ class InboundProcessor:
         result.dead = len(rows.dead)
         result.case_ids = list(cases)
         return result
+
+    def _new_reports(self, parsed: list[tuple[Record, Message]], seen: set) -> set[UUID]:
+        """The batch's report case ids that no stored case has yet: one query, not one read
+        per report."""
+        ids = list({m.case_id for _, m in parsed
+                    if m.type == REPORT and (m.source, m.message_id) not in seen})
+        return set(ids) - existing_cases(self.app.recorder, self.sql, ids) if ids else set()
 
     def _parse_or_dead(self, r: Record, rows: KafkaRows) -> Message | None:
         try:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -182,6 +183,29 @@ def seen_messages(sql: Sql, keys: list[tuple[str, str]]) -> set[tuple[str, str]]
                 (source, *chunk),
             )
             found.update((source, r[0]) for r in rows)
+    return found
+
+
+def existing_cases(recorder: Any, sql: Sql, ids: list[UUID]) -> set[UUID]:
+    """Which of these case ids already have a first event: one indexed query per 500
+    (the primary key (originator_id, originator_version)), not one read per report."""
+    table = getattr(recorder, "events_table_name", None)
+    if not table or not table.replace(".", "_").isidentifier():
+        raise RuntimeError("existing_cases needs eventsourcing's own SQLite or PostgreSQL recorder")
+    found: set[UUID] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        if sql.dialect == "postgres":
+            schema = recorder.datastore.schema
+            rows = sql.query(f'SELECT originator_id FROM "{schema}"."{table}"'
+                             " WHERE originator_id = ANY(?) AND originator_version = 1",
+                             (chunk,))
+            found.update(r[0] if isinstance(r[0], UUID) else UUID(str(r[0])) for r in rows)
+        else:
+            marks = ", ".join("?" * len(chunk))
+            rows = sql.query(f"SELECT originator_id FROM {table} WHERE originator_id IN ({marks})"
+                             " AND originator_version = 1", [c.hex for c in chunk])
+            found.update(UUID(r[0]) for r in rows)
     return found
 
 
