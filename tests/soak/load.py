@@ -1,0 +1,234 @@
+"""The soak test's bounded mixed load: HTTP reports and lifecycle steps as the demo users,
+Kafka reports with keys (some sent twice), and reads; every acknowledged write recorded.
+
+A write is *acknowledged* when its client got the answer that says it is stored: 201/200
+from the API, or the broker's ack (acks=all) of a produced report. A request whose server
+was SIGKILLed under it is sent again to another API process with the same idempotency key
+and business time, as a real client would, until it is answered."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from kafka import KafkaProducer
+
+from adapters.kafka.messages import report_case_id
+from tests.integration.kafka_support import CATEGORIES, GRIDS
+from tests.integration.kafka_support import report as kafka_report
+
+PASSWORD = "demo"
+CATEGORY, GRID = "E0102", "44030301000101"  # 暴露垃圾 -> hw (环卫所)
+# the path an HTTP case walks: (trigger, user, body); the lifecycle of docs/lifecycle.md
+STEPS = [("file", "acc_wang", {}), ("dispatch", "disp_chen", {}), ("resolve", "hw_luo", {}),
+         ("check", "sup_zhang", {"passed": True}), ("close", "acc_wang", {})]
+EVENT_OF = {"file": "Filed", "dispatch": "Dispatched", "resolve": "Resolved",
+            "check": "Checked", "close": "Closed"}
+TRANSPORT = (httpx.TransportError,)  # refused, reset, timed out: the server died under it
+
+
+@dataclass
+class Ledger:
+    """What the clients were told is stored, and everything that went wrong."""
+
+    reports: dict[str, dict] = field(default_factory=dict)  # idempotency key -> ack
+    steps: list[dict] = field(default_factory=list)  # {case_id, trigger, actor, at, version}
+    kafka: dict[str, dict] = field(default_factory=dict)  # external id -> {case_id, sends}
+    reads: int = 0
+    retries: int = 0  # requests sent again after a transport error
+    errors: list[str] = field(default_factory=list)  # answers no correct server gives
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def error(self, what: str) -> None:
+        with self.lock:
+            if len(self.errors) < 200:
+                self.errors.append(what)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Api:
+    """A client of several API processes: any of them answers, a dead one is skipped."""
+
+    def __init__(self, ports: list[int], ledger: Ledger, rng: random.Random,
+                 give_up: float = 60.0):
+        self.urls = [f"http://127.0.0.1:{p}" for p in ports]
+        self.ledger, self.rng, self.give_up = ledger, rng, give_up
+        self.client = httpx.Client(timeout=httpx.Timeout(15.0, connect=2.0))
+        self.tokens: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(self, method: str, path: str, user: str | None = None, body: dict | None = None,
+             ) -> httpx.Response | None:
+        """The first answer any server gives; None if none answered within `give_up` s."""
+        deadline = time.monotonic() + self.give_up
+        start = self.rng.randrange(len(self.urls))
+        attempt = 0
+        while time.monotonic() < deadline:
+            url = self.urls[(start + attempt) % len(self.urls)]
+            attempt += 1
+            try:
+                headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+                r = self.client.request(method, url + path, json=body, headers=headers)
+            except TRANSPORT:
+                with self.ledger.lock:
+                    self.ledger.retries += 1
+                time.sleep(0.1 if attempt % len(self.urls) else 0.5)
+                continue
+            if r.status_code == 401 and user:  # a session the store does not know: log in again
+                self.tokens.pop(user, None)
+                continue
+            return r
+        return None
+
+    def token(self, user: str) -> str:
+        if user not in self.tokens:
+            r = self.send("POST", "/api/login", None, {"user": user, "password": PASSWORD})
+            if r is None or r.status_code != 200:
+                raise RuntimeError(f"login {user}: {r and r.status_code} {r and r.text[:200]}")
+            self.tokens[user] = r.json()["token"]
+        return self.tokens[user]
+
+
+class Desk(threading.Thread):
+    """One client desk: reports a case over HTTP (with an idempotency key) and walks it
+    through the lifecycle, each step with expected_version, its key and a fixed `at`."""
+
+    def __init__(self, n: int, api: Api, ledger: Ledger, stop: threading.Event, tag: str,
+                 pause: float):
+        super().__init__(name=f"soak-desk-{n}", daemon=True)
+        self.n, self.api, self.ledger, self.stop, self.tag, self.pause = n, api, ledger, stop, tag, pause
+
+    def run(self) -> None:
+        i = 0
+        try:
+            while not self.stop.is_set():
+                i += 1
+                self.one_case(f"{self.tag}-d{self.n}-{i}")
+                self.stop.wait(self.pause)
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            self.ledger.error(f"{self.name}: {type(e).__name__}: {e}")
+        finally:
+            self.api.close()
+
+    def one_case(self, key: str) -> None:
+        at = now_iso()
+        body = {"channel": "patrol", "category": CATEGORY, "grid": GRID, "at": at,
+                "description": f"soak {key}", "idempotency_key": key}
+        r = self.api.send("POST", "/api/cases", "sup_zhang", body)
+        if r is None:
+            return  # never answered: not acknowledged
+        if r.status_code != 201:
+            return self.ledger.error(f"report {key}: {r.status_code} {r.text[:300]}")
+        case = r.json()
+        with self.ledger.lock:
+            self.ledger.reports[key] = {"case_id": case["case_id"], "at": at, "actor": "sup_zhang"}
+        version = case["version"]
+        depth = self.api.rng.randint(1, len(STEPS))  # some cases stop part way
+        for k, (trigger, user, extra) in enumerate(STEPS[:depth]):
+            if self.stop.is_set():
+                return
+            version = self.step(case["case_id"], trigger, user, extra, version, f"{key}-{k}")
+            if version is None:
+                return
+
+    def step(self, case_id: str, trigger: str, user: str, extra: dict, version: int,
+             key: str) -> int | None:
+        at = now_iso()
+        body = {**extra, "at": at, "expected_version": version, "idempotency_key": key}
+        for _ in range(5):
+            r = self.api.send("POST", f"/api/cases/{case_id}/{trigger}", user, body)
+            if r is None:
+                return None
+            if r.status_code == 409:  # moved under us (a deadline tick): reload, decide again
+                body["expected_version"] = r.json().get("current_version", version)
+                continue
+            if r.status_code != 200:
+                self.ledger.error(f"{trigger} {case_id}: {r.status_code} {r.text[:300]}")
+                return None
+            got = r.json()
+            with self.ledger.lock:
+                self.ledger.steps.append({"case_id": case_id, "trigger": trigger, "actor": user,
+                                          "at": at, "version": got["version"]})
+            return got["version"]
+        self.ledger.error(f"{trigger} {case_id}: still 409 after 5 reloads")
+        return None
+
+
+class Reader(threading.Thread):
+    """Reads as the center and the inspector would: a case, the queues, the scoreboard, lists."""
+
+    def __init__(self, api: Api, ledger: Ledger, stop: threading.Event, pause: float):
+        super().__init__(name="soak-reader", daemon=True)
+        self.api, self.ledger, self.stop, self.pause = api, ledger, stop, pause
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(self.pause):
+                with self.ledger.lock:
+                    known = list(self.ledger.reports.values())
+                paths = [("acc_wang", "/api/queues"), ("chief_zhao", "/api/scoreboard"),
+                         ("insp_sun", "/api/cases?limit=20")]
+                if known:
+                    paths.append(("insp_sun", f"/api/cases/{self.api.rng.choice(known)['case_id']}"))
+                user, path = self.api.rng.choice(paths)
+                r = self.api.send("GET", path, user)
+                if r is None:
+                    continue
+                if r.status_code != 200:
+                    self.ledger.error(f"GET {path}: {r.status_code} {r.text[:300]}")
+                with self.ledger.lock:
+                    self.ledger.reads += 1
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            self.ledger.error(f"{self.name}: {type(e).__name__}: {e}")
+        finally:
+            self.api.close()
+
+
+class KafkaReporter(threading.Thread):
+    """Reports produced to the reports topic keyed by external id; about one in eight is
+    sent again (the same message, or a new message id for the same report)."""
+
+    def __init__(self, bootstrap: str, topic: str, ledger: Ledger, stop: threading.Event,
+                 rng: random.Random, tag: str, pause: float):
+        super().__init__(name="soak-kafka", daemon=True)
+        self.bootstrap, self.topic, self.ledger, self.stop = bootstrap, topic, ledger, stop
+        self.rng, self.tag, self.pause = rng, tag, pause
+
+    def run(self) -> None:
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0,
+                                 max_in_flight_requests_per_connection=1)
+        sent: list[dict] = []
+        i = 0
+        try:
+            while not self.stop.wait(self.pause):
+                if sent and self.rng.random() < 0.125:
+                    doc = dict(self.rng.choice(sent))
+                    if self.rng.random() < 0.5:
+                        doc["message_id"] = f"{doc['message_id']}-again"
+                else:
+                    i += 1
+                    doc = kafka_report(i, source="soak", message_id=f"{self.tag}-m{i}",
+                                       external_id=f"{self.tag}-x{i}",
+                                       category=CATEGORIES[i % len(CATEGORIES)],
+                                       grid=GRIDS[i % len(GRIDS)])
+                key = doc["external_id"].encode()
+                producer.send(self.topic, key=key, value=json.dumps(doc).encode()).get(timeout=30)
+                sent.append(doc)
+                with self.ledger.lock:
+                    ack = self.ledger.kafka.setdefault(doc["external_id"], {
+                        "case_id": str(report_case_id("soak", doc["external_id"])), "sends": 0})
+                    ack["sends"] += 1
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            self.ledger.error(f"{self.name}: {type(e).__name__}: {e}")
+        finally:
+            producer.close(timeout=10)

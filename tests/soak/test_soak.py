@@ -1,0 +1,141 @@
+"""Issue 14 §2's soak test: one PostgreSQL, one Tansu broker, 3 API processes, 2 inbound
+workers and 2 of each singleton under a bounded mixed load, with random SIGKILLs and
+restarts; at the end every acknowledged write is present once, every projection equals a
+rebuild, the outbound topic has every event in per-case order, `audit verify` passes.
+
+Size by environment: CASEGRID_SOAK_SECONDS (load time, default 30: about 90 s in all),
+CASEGRID_SOAK_SEED (the kills' and the load's RNG), CASEGRID_SOAK_KILL_EVERY (mean seconds
+between kills, default 3). `pytest -m soak` runs it alone; docs/soak.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+
+import httpx
+import pytest
+
+from deploy.tansu import ThrowawayBroker, create_topics, free_port
+from tests.integration.kafka_support import topics_for, unique_tag
+from tests.soak.checks import (
+    audit_verify,
+    check_outbound,
+    check_projections,
+    check_writes,
+    read_store,
+)
+from tests.soak.load import Api, Desk, KafkaReporter, Ledger, Reader
+from tests.soak.stack import (
+    PARTITIONS,
+    prepare_store,
+    process_env,
+    projection_names,
+    specs,
+    wait_caught_up,
+)
+from tests.soak.supervisor import Supervisor
+
+pytestmark = [pytest.mark.soak, pytest.mark.kafka]
+
+SECONDS = float(os.environ.get("CASEGRID_SOAK_SECONDS", "30"))
+SEED = int(os.environ.get("CASEGRID_SOAK_SEED", "14"))
+KILL_EVERY = float(os.environ.get("CASEGRID_SOAK_KILL_EVERY", "3"))
+
+
+def wait_up(sup: Supervisor, ports: list[int], timeout: float = 120.0) -> None:
+    """Until every API process answers /healthz (the workers start meanwhile)."""
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            sup.tend()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"API on {port} did not start: " + "\n".join(
+                sup.log_tail(n) for n in sup.procs if n.startswith("api"))
+            time.sleep(0.3)
+
+
+def test_soak(pg_server, tmp_path):
+    tag = unique_tag()
+    rng = random.Random(SEED)
+    store = pg_server.create_database(f"soak_{tag}")
+    key = tmp_path / "audit.key"
+    t0 = time.monotonic()
+    with ThrowawayBroker() as broker:
+        topics = topics_for(tag)
+        create_topics(broker.bootstrap, list(topics.values()), PARTITIONS)
+        cg = prepare_store(store, key)
+        env = process_env(store, broker.bootstrap, tag, tmp_path / "data", key)
+        ports = [free_port() for _ in range(3)]
+        sup = Supervisor(env, tmp_path / "logs", SEED)
+        sup.start(specs(ports, projection_names(cg)))
+        ledger, stop, stop_chaos = Ledger(), threading.Event(), threading.Event()
+        try:
+            wait_up(sup, ports)
+            started = time.monotonic()
+            load = [Desk(n, Api(ports, ledger, random.Random(rng.random())), ledger, stop, tag, 0.2)
+                    for n in range(3)]
+            load.append(Reader(Api(ports, ledger, random.Random(rng.random())), ledger, stop, 0.1))
+            load.append(KafkaReporter(broker.bootstrap, topics["reports"], ledger, stop,
+                                      random.Random(rng.random()), tag, 0.05))
+            chaos = threading.Thread(target=sup.chaos, name="soak-chaos", args=(
+                stop_chaos, (KILL_EVERY * 0.5, KILL_EVERY * 1.5), (0.3, 2.0)))
+            for t in [*load, chaos]:
+                t.start()
+            time.sleep(SECONDS)
+            stop_chaos.set()
+            chaos.join()
+            sup.restart_all_down()  # the clients' retries find a server again
+            stop.set()
+            for t in load:
+                t.join(timeout=90)
+            loaded = time.monotonic()
+            sup.restart_all_down()
+            behind = wait_caught_up(cg, [a["case_id"] for a in ledger.kafka.values()],
+                                    f"kafka:{topics['case_events']}", timeout=120, tend=sup.tend)
+            caught_up = time.monotonic()
+        finally:
+            stop.set()
+            stop_chaos.set()
+            codes = sup.stop()
+        stored = read_store(cg)
+        writes = check_writes(ledger, stored)
+        outbound, on_topic = check_outbound(broker.bootstrap, topics["case_events"], stored)
+    projections, rows = check_projections(cg)
+    cg.close()
+    rc, audit = audit_verify(env, key.with_name(key.name + ".pub"))
+    summary = {
+        "seed": SEED, "load_seconds": SECONDS, "kills": sup.kills(),
+        "kills_total": sum(sup.kills().values()), "exited_on_their_own": sup.unexpected_exits(),
+        "stop_codes": codes, "acknowledged": {
+            "http_reports": len(ledger.reports), "steps": len(ledger.steps),
+            "kafka_reports": len(ledger.kafka),
+            "kafka_sends": sum(a["sends"] for a in ledger.kafka.values())},
+        "reads": ledger.reads, "retried_requests": ledger.retries,
+        "stored": {"cases": len(stored.cases), "case_events": stored.events},
+        "outbound_records": on_topic, "projection_rows": rows,
+        "audit": {k: audit.get(k) for k in ("ok", "events", "leaves", "heads", "pending")},
+        "seconds": {"start": round(started - t0, 1), "load": round(loaded - started, 1),
+                    "catch_up": round(caught_up - loaded, 1),
+                    "total": round(time.monotonic() - t0, 1)},
+    }
+    (tmp_path / "summary.json").write_text(json.dumps(summary, indent=1))
+    print("soak:", json.dumps(summary))
+    logs = "\n".join(f"--- {n}\n{sup.log_tail(n, 8)}" for n in sup.procs)
+    assert not ledger.errors, f"answers no correct server gives: {ledger.errors[:20]}"
+    assert not behind, f"never caught up: {behind}\n{logs}"
+    assert not writes, f"acknowledged writes not present exactly once: {writes[:20]}"
+    assert not outbound, f"outbound topic: {outbound[:20]}"
+    assert not projections, f"projections differ from a rebuild: {projections}"
+    assert rc == 0 and audit.get("ok") and audit.get("pending") == 0, f"audit verify: {rc} {audit}"
+    assert audit.get("heads", 0) >= 1, "no tree head was signed during the run"
+    assert not sup.unexpected_exits(), f"processes that exited on their own: {summary}\n{logs}"
+    # the run did what it says: kills, and every kind of write and read acknowledged
+    assert summary["kills_total"] >= max(1, int(SECONDS / KILL_EVERY / 2)), summary
+    assert len(ledger.reports) and len(ledger.steps) and len(ledger.kafka) and ledger.reads, summary
