@@ -17,6 +17,7 @@ from adapters.audit.publish import TOPIC, publish_pending
 from adapters.audit.service import AuditLog
 
 LEASE = "audit-signer"
+BOOTSTRAP_TIMEOUT_MS = 5000  # a broker that is away costs a round 5 s, not 30
 
 
 def kafka_producer(bootstrap: str) -> Any:
@@ -24,7 +25,8 @@ def kafka_producer(bootstrap: str) -> Any:
 
     from adapters.kafka.outbound import producer_config
 
-    return KafkaProducer(**producer_config(bootstrap, "casegrid-audit"))
+    return KafkaProducer(**producer_config(bootstrap, "casegrid-audit"),
+                         bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
 
 
 class Signer:

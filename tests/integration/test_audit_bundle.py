@@ -1,23 +1,25 @@
-"""Evidence bundles on SQLite and PostgreSQL: a case exported under the signed head
-verifies offline; a changed byte in any event, a dropped event, an event of another
-case, an edited head and a wrong key are each refused; export refuses a tampered store
-and a case no head covers yet; the CLI round trip needs no database to verify."""
+"""Evidence bundles on SQLite and PostgreSQL: a case, or a period of recording time,
+exported under the signed head verifies offline; a changed byte in any event, a dropped
+event (first, middle or last), an event of another case, an edited head, a wrong key and
+a truncated file are each refused; export refuses a tampered store, events no head
+covers yet and a period with no events; the CLI round trip needs no database."""
 
 from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import eventsourcing.domain
 import pytest
-from typer.testing import CliRunner
 
-from adapters.audit.bundle import export_case, verify_bundle
+from adapters.audit.bundle import export_case, export_period
+from adapters.audit.bundle_check import verify_bundle
 from adapters.audit.heads import keygen, load_private, load_public
+from adapters.audit.keys import Keyring
 from adapters.audit.service import audit_log
 from adapters.bootstrap import bootstrap
-from adapters.cli.app import app
-from domain.errors import ValidationError
+from domain.errors import NotFoundError, ValidationError
 from tests.support import NOW, T0, city, drive
 
 
@@ -28,10 +30,11 @@ def exported(store_env, tmp_path):
              for i, s in enumerate(("closed", "dispatched", "evaluated"))]
     pub, _ = keygen(tmp_path / "k")
     log = audit_log(cg)
-    log.sign(load_private(tmp_path / "k"))
-    public = load_public(pub)
-    bundle = export_case(log.sql, log.events, str(cases[0].id), public)
-    yield cg, log, public, bundle, cases
+    private = load_private(tmp_path / "k")
+    log.sign(private)
+    keys = Keyring.of(load_public(pub))
+    bundle = export_case(log.sql, log.events, str(cases[0].id), private)
+    yield cg, log, keys, bundle, cases, private
     cg.close()
 
 
@@ -39,74 +42,108 @@ def dump(bundle: dict) -> bytes:
     return json.dumps(bundle).encode()
 
 
+def edited(bundle: dict, change) -> bytes:
+    doc = json.loads(dump(bundle))
+    change(doc)
+    return dump(doc)
+
+
 def test_a_bundle_verifies_and_every_edit_of_it_is_refused(exported, tmp_path):
-    _cg, log, public, bundle, cases = exported
-    assert len(bundle["events"]) >= 6 and verify_bundle(dump(bundle), public) == []
+    _cg, log, keys, bundle, cases, private = exported
+    assert len(bundle["events"]) >= 6 and verify_bundle(dump(bundle), keys) == []
     for i in range(len(bundle["events"])):
         bad = json.loads(dump(bundle))
         state = bytearray(base64.b64decode(bad["events"][i]["state"]))
         state[len(state) // 2] ^= 0x01
         bad["events"][i]["state"] = base64.b64encode(bytes(state)).decode()
-        assert any("not in the signed tree" in p for p in verify_bundle(dump(bad), public))
-    dropped = json.loads(dump(bundle))
-    del dropped["events"][2]
-    assert any("one missing" in p for p in verify_bundle(dump(dropped), public))
-    other = export_case(log.sql, log.events, str(cases[1].id), public)
-    mixed = json.loads(dump(bundle))
-    mixed["events"].append(other["events"][-1])
-    assert any("another case" in p for p in verify_bundle(dump(mixed), public))
-    edited = json.loads(dump(bundle))
-    edited["head"]["at"] = "2020-01-01T00:00:00+00:00"
-    assert verify_bundle(dump(edited), public) == ["head: signature refused (an edited head)"]
+        problems = verify_bundle(dump(bad), keys)
+        assert any("not in the signed tree" in p for p in problems)
+        assert any(p.startswith("manifest: does not match") for p in problems)
+    dropped = verify_bundle(edited(bundle, lambda d: d["events"].pop(2)), keys)
+    assert any("one missing" in p for p in dropped)
+    last = verify_bundle(edited(bundle, lambda d: d["events"].pop()), keys)  # versions still 1..n
+    assert last == ["manifest: does not match the events (an event changed, left out or added)"]
+    other = export_case(log.sql, log.events, str(cases[1].id), private)
+    mixed = verify_bundle(edited(bundle, lambda d: d["events"].append(other["events"][-1])), keys)
+    assert any("another case" in p for p in mixed)
+    at = verify_bundle(edited(bundle, lambda d: d["head"].update(at="2020-01-01T00:00:00+00:00")), keys)
+    assert at[0] == "head: signature does not match (an edited head)"
+    stripped = verify_bundle(edited(bundle, lambda d: d.pop("manifest")), keys)
+    assert stripped == ["manifest: missing (events may have been left out or added)"]
     keygen(tmp_path / "other")
-    wrong = verify_bundle(dump(bundle), load_public(tmp_path / "other.pub"))
-    assert wrong == ["head: signature refused (another key)"]
+    wrong = verify_bundle(dump(bundle), Keyring.of(load_public(tmp_path / "other.pub")))
+    assert wrong[0].startswith("head: signed by another key") and len(wrong) == 2
+    assert wrong[1] == "manifest: signed by another key (not a known key)"
 
 
-def test_unreadable_bundles_are_refused_naming_the_field(exported):
-    *_, public, bundle, _cases = exported
+def test_unreadable_and_truncated_bundles_are_refused_naming_the_field(exported):
+    *_, keys, bundle, _cases, _private = exported
     for data in (b"\xff\xfe", b"[]", b'{"format": "x"}', b"\x00" * 10):
         with pytest.raises(ValidationError, match="bundle"):
-            verify_bundle(data, public)
+            verify_bundle(data, keys)
+    text = dump(bundle)
+    for cut in (len(text) // 3, len(text) - 1):
+        with pytest.raises(ValidationError, match="truncated"):
+            verify_bundle(text[:cut], keys)
     bad = json.loads(dump(bundle))
     bad["events"][0]["version"] = "1"
     with pytest.raises(ValidationError, match=r"events\[0\].version must be a int"):
-        verify_bundle(dump(bad), public)
+        verify_bundle(dump(bad), keys)
 
 
 def test_export_refuses_a_tampered_store_and_uncovered_events(exported):
-    cg, log, public, _bundle, cases = exported
+    cg, log, _keys, _bundle, cases, private = exported
     with pytest.raises(ValidationError, match="case"):
-        export_case(log.sql, log.events, "not-a-case", public)
+        export_case(log.sql, log.events, "not-a-case", private)
     drive(cg.service, "dispatched", T0)
     new_case = [r.originator_id for r in log.events.all()][-1]
     with pytest.raises(ValidationError, match="no head covers"):
-        export_case(log.sql, log.events, new_case, public)
+        export_case(log.sql, log.events, new_case, private)
     with log.sql.transaction() as cur:
         cur.execute(f"UPDATE {log.events.table} SET topic = topic || 'x'"
                     f" WHERE {log.events.id_column} = 1")
     with pytest.raises(ValidationError, match="no longer matches"):
-        export_case(log.sql, log.events, str(cases[0].id), public)
+        export_case(log.sql, log.events, str(cases[0].id), private)
 
 
-def test_cli_export_then_verify_offline(tmp_path):
-    run = CliRunner()
-    data, key, out = tmp_path / "data", tmp_path / "k.pem", tmp_path / "case.bundle.json"
-    r = run.invoke(app, ["--data-dir", str(data), "case", "report", "--channel", "patrol",
-                         "--category", "E0102", "--grid", "44030301000101",
-                         "--actor", "sup_zhang", "--json"])
-    case_id = json.loads(r.stdout)["case_id"]
-    assert run.invoke(app, ["audit", "keygen", "--out", str(key)]).exit_code == 0
-    assert run.invoke(app, ["--data-dir", str(data), "audit", "head", "--key", str(key)]).exit_code == 0
-    r = run.invoke(app, ["--data-dir", str(data), "audit", "export", "--case", case_id,
-                         "--out", str(out), "--key", f"{key}.pub"])
-    assert r.exit_code == 0, r.output
-    gone = tmp_path / "no-such-data-dir"
-    r = run.invoke(app, ["--data-dir", str(gone), "audit", "verify-bundle", str(out),
-                         "--key", f"{key}.pub"])
-    assert r.exit_code == 0 and "ok" in r.stdout and not gone.exists(), r.output
-    doc = json.loads(out.read_text())
-    doc["events"][0]["topic"] += "x"
-    out.write_text(json.dumps(doc))
-    r = run.invoke(app, ["audit", "verify-bundle", str(out), "--key", f"{key}.pub"])
-    assert r.exit_code == 7 and "events[0]" in r.stdout and "FAILED" in r.stdout, r.output
+DAY = datetime(2026, 10, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def three_days(store_env, tmp_path, monkeypatch):
+    """Cases recorded on 11, 12 and 13 October (the recording clock set per day)."""
+    cg = bootstrap(env=store_env, city=city(), clock=lambda: NOW)
+    for d in (-1, 0, 1):
+        t = DAY + timedelta(days=d, hours=10)
+        monkeypatch.setattr(eventsourcing.domain, "datetime_now_with_tzinfo", lambda t=t: t)
+        drive(cg.service, "closed", T0)
+        drive(cg.service, "dispatched", T0)
+    monkeypatch.undo()
+    keygen(tmp_path / "k")
+    log = audit_log(cg)
+    private = load_private(tmp_path / "k")
+    log.sign(private)
+    yield log, private, Keyring.of(private.public_key())
+    cg.close()
+
+
+def test_a_period_is_the_run_of_events_recorded_in_it(three_days):
+    log, private, keys = three_days
+    bundle = export_period(log.sql, log.events, DAY, DAY + timedelta(days=1), "2026-10-12",
+                           private)
+    positions = [e["position"] for e in bundle["events"]]
+    per_day = len(positions)
+    assert per_day >= 8 and positions == list(range(per_day, 2 * per_day))
+    assert verify_bundle(dump(bundle), keys) == []
+    first = verify_bundle(edited(bundle, lambda d: d["events"].pop(0)), keys)
+    assert first == ["manifest: does not match the events (an event changed, left out or added)"]
+    middle = verify_bundle(edited(bundle, lambda d: d["events"].pop(3)), keys)
+    assert any("events in between left out" in p for p in middle)
+    wider = export_period(log.sql, log.events, DAY - timedelta(days=1), DAY + timedelta(days=1),
+                          "2026-10-11..2026-10-12", private)
+    assert [e["position"] for e in wider["events"]] == list(range(2 * per_day))
+    moved = edited(bundle, lambda d: d["scope"].update(**{"from": "2026-10-13T00:00:00+00:00"}))
+    assert any("outside the period" in p for p in verify_bundle(moved, keys))
+    with pytest.raises(NotFoundError, match="no events recorded"):
+        export_period(log.sql, log.events, DAY + timedelta(days=5), DAY + timedelta(days=6),
+                      "2026-10-17", private)

@@ -59,3 +59,73 @@ def test_bad_keys_are_refused_with_the_field_named(tmp_path):
     assert r.exit_code == 2 and "at most" in json.loads(r.stderr)["rule"]
     r = cli(data, "audit", "verify", "--key", str(tmp_path / "nope.pub"), "--json")
     assert r.exit_code == 2 and json.loads(r.stderr)["field"] == "key"
+
+
+def report(data) -> tuple[str, str]:
+    r = cli(data, "case", "report", "--channel", "patrol", "--category", "E0102",
+            "--grid", "44030301000101", "--actor", "sup_zhang", "--json")
+    case_id = json.loads(r.stdout)["case_id"]
+    shown = json.loads(cli(data, "case", "show", case_id, "--json").stdout)
+    return case_id, shown["case"]["number"]
+
+
+def test_export_by_number_or_period_then_verify_offline(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    data, key = tmp_path / "data", tmp_path / "k.pem"
+    (case_id, number), _other = report(data), report(data)
+    assert cli(data, "audit", "keygen", "--out", str(key)).exit_code == 0
+    assert cli(data, "audit", "head", "--key", str(key)).exit_code == 0
+    case_bundle, day_bundle = tmp_path / "case.json", tmp_path / "day.json"
+    r = cli(data, "audit", "export", "--case", number, "--out", str(case_bundle), "--key", str(key),
+            "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["scope"] == {"case_id": case_id}, r.output
+    today = datetime.now(UTC).astimezone(UTC) + timedelta(hours=8)  # the test city: UTC+8
+    days = [(today + timedelta(days=d)).date().isoformat() for d in (-1, 0, 1)]
+    r = cli(data, "audit", "export", "--from", days[0], "--to", days[2], "--out", str(day_bundle),
+            "--key", str(key), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["events"] == 2, r.output
+    gone = tmp_path / "no-such-data-dir"
+    for bundle in (case_bundle, day_bundle):
+        r = cli(gone, "audit", "verify-bundle", str(bundle), "--key", f"{key}.pub")
+        assert r.exit_code == 0 and "ok" in r.stdout and not gone.exists(), r.output
+    doc = json.loads(day_bundle.read_text())
+    doc["events"][1]["topic"] += "x"
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(doc))
+    r = cli(gone, "audit", "verify-bundle", str(tampered), "--key", f"{key}.pub")
+    assert r.exit_code == 7 and "events[1]" in r.stdout and "FAILED" in r.stdout, r.output
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(case_bundle.read_bytes()[:-200])
+    r = cli(gone, "audit", "verify-bundle", str(cut), "--key", f"{key}.pub")
+    assert r.exit_code == 7 and "truncated" in r.stdout, r.output
+    assert cli(data, "audit", "keygen", "--out", str(tmp_path / "other")).exit_code == 0
+    r = cli(gone, "audit", "verify-bundle", str(case_bundle), "--key", str(tmp_path / "other.pub"))
+    assert r.exit_code == 7 and "another key" in r.stdout, r.output
+
+
+def test_export_refuses_bad_scopes_with_the_field_named(tmp_path):
+    data, key = tmp_path / "data", tmp_path / "k.pem"
+    report(data)
+    assert cli(data, "audit", "keygen", "--out", str(key)).exit_code == 0
+    assert cli(data, "audit", "head", "--key", str(key)).exit_code == 0
+    out = str(tmp_path / "b.json")
+    cases = [
+        (["--from", "2020-01-01", "--to", "2020-01-31"], 4, None, "no events recorded"),
+        (["--from", "0001-01-01", "--to", "2020-01-31"], 2, "from", "outside the accepted range"),
+        (["--from", "2020-01-01", "--to", "9999-12-31"], 2, "to", "outside the accepted range"),
+        (["--from", "2020-02-01", "--to", "2020-01-01"], 2, "from", "after"),
+        (["--from", "2020-01-01"], 2, "to", "give both"),
+        (["--case", "2026-12-999999"], 4, None, "no case numbered"),
+        (["--case", "x" * 200], 2, "case", "case id or number"),
+        (["--case", "a\x00b"], 2, "case", "case id"),
+        (["--case", "2026-12-000001", "--from", "2026-12-01"], 2, "case", "not both"),
+    ]
+    for args, code, field, rule in cases:
+        r = cli(data, "audit", "export", *args, "--out", out, "--key", str(key), "--json")
+        assert r.exit_code == code and rule in r.stderr, (args, r.output)
+        if field:
+            assert json.loads(r.stderr)["field"] == field, (args, r.stderr)
+    assert not (tmp_path / "b.json").exists()
+    r = cli(data, "audit", "export", "--case", "2026-12-000001", "--out", out, "--key", f"{key}.pub")
+    assert r.exit_code == 2 and "private key" in r.stderr, r.output

@@ -1,14 +1,24 @@
 """Signed heads on Kafka (casegrid.audit.v1): the message fits its published schema and
-its signature checks from the message alone; a bad --publish value is refused."""
+its signature checks from the message alone; a bad --publish value is refused; heads
+signed while the broker is down are all sent, in order and once, when it is back (Tansu)."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
-from adapters.audit.heads import Head, keygen, load_private, load_public, signature_ok
+from adapters.audit.heads import (
+    Head,
+    keygen,
+    load_private,
+    load_public,
+    signature_ok,
+    stored_heads,
+    unpublished,
+)
 from adapters.audit.publish import TOPIC, publish_head
 from adapters.audit.service import audit_log
 from adapters.bootstrap import bootstrap
@@ -56,3 +66,49 @@ def test_bad_publish_values_are_refused(tmp_path):
                                      "--key", str(tmp_path / "k"), "--publish", value, "--json"])
         assert r.exit_code == 2 and json.loads(r.stderr)["field"] == "publish", r.output
     assert not (tmp_path / "d").exists()  # refused before the store was opened
+
+
+@pytest.mark.kafka
+def test_heads_stored_while_the_broker_is_down_are_all_published_once_it_is_up(tmp_path):
+    """Broker down: `audit sign --bootstrap` and `audit head --publish` store their heads
+    unsent; broker up: the next round sends every one, oldest first, exactly once."""
+    from deploy.tansu import ThrowawayBroker, create_topics, free_port
+    from tests.integration.kafka_support import drain, unique_tag
+
+    run = CliRunner().invoke
+    data, key, topic = tmp_path / "d", tmp_path / "k", f"{unique_tag()}.audit.v1"
+    base = ["--data-dir", str(data), "audit"]
+    keygen(key)
+    down = f"127.0.0.1:{free_port()}"
+
+    def report():
+        r = run(app, ["--data-dir", str(data), "case", "report", "--channel", "patrol",
+                      "--category", "E0102", "--grid", "44030301000101", "--actor", "sup_zhang"])
+        assert r.exit_code == 0, r.output
+
+    report()
+    r = run(app, [*base, "sign", "--key", str(key), "--bootstrap", down, "--topic", topic, "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["signed"]["size"] == 1, r.output
+    report()
+    r = run(app, [*base, "head", "--key", str(key), "--publish", down, "--topic", topic])
+    assert r.exit_code == 1 and "the head is stored" in r.stderr, r.output
+    cg = bootstrap(data_dir=data, city=city())
+    assert [h.size for h in unpublished(cg.sql)] == [1, 2]
+    with ThrowawayBroker() as broker:
+        create_topics(broker.bootstrap, [topic])
+        report()
+        r = run(app, [*base, "sign", "--key", str(key), "--bootstrap", broker.bootstrap,
+                      "--topic", topic, "--json"])
+        assert r.exit_code == 0 and json.loads(r.stdout)["signed"]["size"] == 3, r.output
+        assert unpublished(cg.sql) == []
+        r = run(app, [*base, "sign", "--key", str(key), "--bootstrap", broker.bootstrap,
+                      "--topic", topic])
+        assert r.exit_code == 0 and "no new events" in r.stdout, r.output
+        got = drain(broker.bootstrap, topic, expect=3, timeout=20)
+    stored = stored_heads(cg.sql)
+    cg.close()
+    docs = [json.loads(m.value) for m in got]
+    assert [(d["size"], d["at"]) for d in docs] == [(h.size, h.at) for h in stored]
+    public = load_public(f"{key}.pub")
+    assert all(signature_ok(Head(d["size"], bytes.fromhex(d["root_hash"]), d["at"],
+                                 bytes.fromhex(d["signature"]), d["key_id"]), public) for d in docs)
