@@ -19,6 +19,7 @@ from adapters.cli.deadlines import deadlines_app
 from adapters.cli.evidence import evidence_app
 from adapters.cli.importing import import_cmd
 from adapters.cli.kafka import kafka_app
+from adapters.cli.migrate import migrate_store
 from adapters.cli.notifications import notify_app
 from adapters.cli.projections import proj_app
 from adapters.cli.reports import patrol_app, report_app
@@ -71,6 +72,7 @@ app.command("trail")(trail_cmd)
 app.command("queue")(queue_cmd)
 app.command("import")(import_cmd)
 app.command("serve")(serve)
+app.command("migrate-store")(migrate_store)
 app.add_typer(case_app, name="case")
 app.add_typer(deadlines_app, name="deadlines")
 app.add_typer(config_app, name="config")

@@ -50,9 +50,19 @@ def expiry_indexes(cur: Cur) -> None:
                 " ON cg_login_failures (last_at)")
 
 
+def audit_head_published(cur: Cur) -> None:
+    """Heads made before the published mark get it (NULL: counted as not yet sent);
+    adapters/audit/log.py also adds it when it opens its tables."""
+    from adapters.audit.log import ADDED_COLUMNS
+
+    for table, name, decl in ADDED_COLUMNS:
+        add_columns(cur, table, [(name, decl)])
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: our tables as of the first versioned release", baseline),
     Step(2, "cg_kafka_dead_letters: publish_attempts, publish_error, parked_at",
          dead_letter_publishing),
     Step(3, "indexes for the session and login-failure expiry sweeps", expiry_indexes),
+    Step(4, "cg_audit_heads: published_at", audit_head_published),
 )

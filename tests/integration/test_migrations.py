@@ -18,6 +18,7 @@ from adapters.storage.sql import Sql
 from adapters.storage.steps import STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
+ALL = list(range(1, len(STEPS) + 1))
 # cg_kafka_dead_letters and cg_sessions as the release before schema versions made them
 OLD_SHAPE = (
     "CREATE TABLE cg_kafka_dead_letters (group_id TEXT NOT NULL, topic TEXT NOT NULL,"
@@ -27,6 +28,8 @@ OLD_SHAPE = (
     " PRIMARY KEY (group_id, topic, partition_id, kafka_offset))",
     "CREATE TABLE cg_sessions (session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
     " issued_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, revoked_at BIGINT, revoked_by TEXT)",
+    "CREATE TABLE cg_audit_heads (size BIGINT NOT NULL, root_hash TEXT NOT NULL,"
+    " at TEXT NOT NULL, signature TEXT NOT NULL, key_id TEXT NOT NULL, PRIMARY KEY (size, at))",
 )
 OLD_ROWS = (
     ("INSERT INTO cg_kafka_dead_letters (group_id, topic, partition_id, kafka_offset, msg_key,"
@@ -35,6 +38,8 @@ OLD_ROWS = (
      " '2026-10-01T00:00:00Z')"),
     ("INSERT INTO cg_sessions (session_id, user_id, issued_at, expires_at)"
      " VALUES ('s1', 'acc_wang', 1, 2)"),
+    ("INSERT INTO cg_audit_heads (size, root_hash, at, signature, key_id)"
+     " VALUES (3, 'ab', '2026-10-01T00:00:00Z', 'sig', 'k1')"),
 )
 
 
@@ -73,22 +78,23 @@ def test_an_older_store_is_brought_forward_with_its_rows(store_env):
         for statement in (*OLD_SHAPE, *OLD_ROWS):
             cur.execute(statement)
     st = migrations.status(sql, STEPS)
-    assert st.current == 0 and [v for v, _ in st.pending] == [1, 2, 3]
+    assert st.current == 0 and [v for v, _ in st.pending] == ALL
 
-    assert migrations.upgrade(sql, STEPS) == [1, 2, 3]
+    assert migrations.upgrade(sql, STEPS) == ALL
     rows = sql.query("SELECT kafka_offset, error, publish_attempts, publish_error, parked_at"
                      " FROM cg_kafka_dead_letters")
     assert rows == [(7, "bad grid", 0, None, None)]
     assert sql.query("SELECT session_id, user_id FROM cg_sessions") == [("s1", "acc_wang")]
+    assert sql.query("SELECT size, key_id, published_at FROM cg_audit_heads") == [(3, "k1", None)]
     assert {"cg_sessions_expires", "cg_login_failures_last"} <= indexes(sql)
     assert "cg_audit_leaves" in migrations.tables(sql)  # the baseline made the missing ones
     st = migrations.status(sql, STEPS)
-    assert st.current == 3 and not st.pending and not st.unknown
+    assert st.current == len(STEPS) and not st.pending and not st.unknown
 
     before = schema(sql)
     assert migrations.upgrade(sql, STEPS) == []  # twice: nothing changes
     assert schema(sql) == before
-    assert len(sql.query("SELECT version FROM cg_schema_versions")) == 3
+    assert len(sql.query("SELECT version FROM cg_schema_versions")) == len(STEPS)
     app.close()
 
 
@@ -96,7 +102,7 @@ def test_upgrade_to_a_version_stops_there(sqlite_env):
     app, sql = open_sql(sqlite_env)
     assert migrations.upgrade(sql, STEPS, to=2) == [1, 2]
     assert "cg_sessions_expires" not in indexes(sql)
-    assert migrations.upgrade(sql, STEPS) == [3]
+    assert migrations.upgrade(sql, STEPS) == ALL[2:]
     app.close()
 
 
@@ -107,19 +113,20 @@ def test_a_failing_step_leaves_the_store_at_the_version_before(store_env):
         cur.execute("CREATE TABLE cg_half_done (x INTEGER)")
         raise RuntimeError("step failed")
 
-    steps = (*STEPS, migrations.Step(4, "broken", broken))
+    steps = (*STEPS, migrations.Step(len(STEPS) + 1, "broken", broken))
     with pytest.raises(RuntimeError, match="step failed"):
         migrations.upgrade(sql, steps)
-    assert migrations.status(sql, steps).current == 3
+    assert migrations.status(sql, steps).current == len(STEPS)
     assert "cg_half_done" not in migrations.tables(sql)  # rolled back with its version row
     app.close()
 
 
 def test_a_store_upgraded_by_a_newer_release_is_reported(sqlite_env):
     app, sql = open_sql(sqlite_env)
-    migrations.upgrade(sql, (*STEPS, migrations.Step(4, "newer", lambda cur: None)))
+    newer = len(STEPS) + 1
+    migrations.upgrade(sql, (*STEPS, migrations.Step(newer, "newer", lambda cur: None)))
     st = migrations.status(sql, STEPS)
-    assert st.unknown == [4] and not st.pending
+    assert st.unknown == [newer] and not st.pending
     assert migrations.upgrade(sql, STEPS) == []
     app.close()
 
@@ -165,13 +172,13 @@ def run_at_once(script: str, env: dict, n: int = 4) -> list[str]:
 @pytest.mark.postgres
 def test_four_processes_upgrading_at_once_do_not_collide(pg_env):
     applied = [json.loads(o) for o in run_at_once(UPGRADE, pg_env)]
-    assert sorted(v for a in applied for v in a) == [1, 2, 3]  # each step once, in all
+    assert sorted(v for a in applied for v in a) == ALL  # each step once, in all
     app, sql = open_sql(pg_env)
-    assert sql.query("SELECT version FROM cg_schema_versions ORDER BY version") == [(1,), (2,), (3,)]
+    assert sql.query("SELECT version FROM cg_schema_versions ORDER BY version") == [(v,) for v in ALL]
     app.close()
 
 
 @pytest.mark.postgres
 def test_four_processes_opening_an_empty_postgres_store_at_once(pg_env):
     """The event store's tables, ours and the projections', created once, no collision."""
-    assert run_at_once(BOOTSTRAP, pg_env) == ["3"] * 4
+    assert run_at_once(BOOTSTRAP, pg_env) == [str(len(STEPS))] * 4
