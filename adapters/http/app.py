@@ -60,7 +60,11 @@ def create_app(
         docs_url=None, redoc_url=None,
     )
     app.state.cg = cg
-    app.state.auth = Authenticator(cg.city, credentials, secret, store=store_for(cg.sql))
+    app.state.auth = Authenticator(cg.city, credentials, secret,
+                                   store=store_for(cg.sql, cache=True))
+    if hasattr(app.state.auth.store, "start"):  # PostgreSQL: sessions cached until revoked
+        app.router.on_startup.append(app.state.auth.store.start)
+        app.router.on_shutdown.append(app.state.auth.store.stop)
     app.state.secure_cookies = secure_setting(secure_cookies)
     app.state.headers = headers = SecurityHeaders(app.state.secure_cookies, tile_origin(cg.city))
     app.state.follower = Follower(cg, tick_every=tick_every, leases=leases)
