@@ -9,11 +9,10 @@ on /api, GeoReport's own shape on /open311, HTML pages in the console.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
@@ -22,7 +21,9 @@ from adapters.http import errors
 from adapters.http.auth import Authenticator, Credentials, load_credentials
 from adapters.http.auth_store import store_for
 from adapters.http.geo import tile_origin
+from adapters.http.read_cache import ReadCache
 from adapters.http.reads import Follower, Unavailable
+from adapters.http.request_log import RequestLog
 from adapters.http.security_headers import SecurityHeaders, docs_page, secure_setting
 from adapters.http.workers import PID_HEADER_ENV, LeasedLoop
 from adapters.notify.worker import NotifyWorker
@@ -59,11 +60,16 @@ def create_app(
         docs_url=None, redoc_url=None,
     )
     app.state.cg = cg
-    app.state.auth = Authenticator(cg.city, credentials, secret, store=store_for(cg.sql))
+    app.state.auth = Authenticator(cg.city, credentials, secret,
+                                   store=store_for(cg.sql, cache=True))
+    if hasattr(app.state.auth.store, "start"):  # PostgreSQL: sessions cached until revoked
+        app.router.on_startup.append(app.state.auth.store.start)
+        app.router.on_shutdown.append(app.state.auth.store.stop)
     app.state.secure_cookies = secure_setting(secure_cookies)
     app.state.headers = headers = SecurityHeaders(app.state.secure_cookies, tile_origin(cg.city))
     app.state.follower = Follower(cg, tick_every=tick_every, leases=leases)
     app.state.notifier = NotifyWorker(cg)  # 通知: its own tracked follower
+    app.state.read_cache = ReadCache()  # scoreboards per log position
     if follow:
         notify = LeasedLoop(cg.sql, "notifications-run", app.state.notifier.follow, 1.0) \
             if leases else app.state.notifier
@@ -72,7 +78,7 @@ def create_app(
             app.router.on_shutdown.append(part.stop)
 
     app.include_router(health.router)
-    metrics.install(app)  # /metrics (Prometheus) and the request-latency histogram
+    metrics.install(app)  # /metrics (Prometheus); the latency histogram: RequestLog
     app.include_router(evidence_api.router)  # photos: POST /api/evidence, GET /evidence/<hex>
     for part in (auth, commands, reads, reports, geo):
         app.include_router(part.router)
@@ -87,22 +93,8 @@ def create_app(
     def docs():
         return docs_page(app.openapi_url, f"{app.title} - Swagger UI")
 
-    pid_header = str(os.getpid()) if os.environ.get(PID_HEADER_ENV) == "1" else ""
-
-    @app.middleware("http")
-    async def request_log(request: Request, call_next):
-        structlog.contextvars.clear_contextvars()
-        ctx = request.scope["cg_log"] = {}  # filled by the endpoint: user, role, case_id
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        headers.apply(response)
-        if pid_header:
-            response.headers["X-Casegrid-Pid"] = pid_header
-        if not request.url.path.startswith("/static"):
-            log.info("request", method=request.method, path=request.url.path,
-                     status=response.status_code, ms=round((time.perf_counter() - t0) * 1000, 1),
-                     **{k: ctx[k] for k in ("user", "role", "case_id") if k in ctx})
-        return response
+    app.add_middleware(RequestLog, headers=headers,
+                       pid_header=os.environ.get(PID_HEADER_ENV) == "1")
 
     errors.install(app, field.error_page)  # the console's error page, the field app's under /m/
     return app

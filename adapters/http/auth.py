@@ -136,6 +136,28 @@ class Authenticator:
 
     def session(self, token: str) -> Session:
         """A session token issued by `issue` (not expired, not revoked), or an API token."""
+        got = self._verify(token)
+        if isinstance(got, Session):
+            return got
+        uid, sid, expires = got
+        return self._live(uid, sid, expires, self.store.session(sid))
+
+    def cached_session(self, token: str) -> Session | None:
+        """`session(token)` when it can be answered from memory (the store's session cache,
+        adapters/http/session_cache.py), else None: ask `session`."""
+        cached = getattr(self.store, "cached", None)
+        try:
+            got = self._verify(token)
+            if isinstance(got, Session):
+                return got
+            uid, sid, expires = got
+            row = cached(sid) if cached else None
+            return self._live(uid, sid, expires, row) if row is not None else None
+        except AuthError:
+            return None
+
+    def _verify(self, token: str) -> Session | tuple[str, str, int]:
+        """An API token's Session, or a signed, unexpired token's (user, session id, expires)."""
         if not token:
             raise AuthError("no token")
         uid = self.credentials.tokens.get(hash_token(token))
@@ -151,12 +173,14 @@ class Authenticator:
             raise AuthError("token has expired; log in again")
         if uid not in self.city.users:
             raise AuthError("token names an unknown user")
-        row = self.store.session(sid)
+        return uid, sid, int(expires)
+
+    def _live(self, uid: str, sid: str, expires: int, row) -> Session:
         if row is None or row.user_id != uid:
             raise AuthError("token is not valid (no such session)")
         if row.revoked_at is not None:
             raise AuthError("session has ended (logged out or revoked); log in again")
-        return Session(self.city.users[uid], sid, int(expires))
+        return Session(self.city.users[uid], sid, expires)
 
     def from_token(self, token: str) -> User:
         return self.session(token).user

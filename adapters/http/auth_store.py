@@ -14,6 +14,7 @@ from eventsourcing.utils import retry
 
 from adapters.storage.sql import Sql
 
+CHANNEL = "casegrid_sessions"  # PostgreSQL: NOTIFY <session id> | user:<id> on revocation
 DDL = (
     "CREATE TABLE IF NOT EXISTS cg_sessions ("
     " session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, issued_at BIGINT NOT NULL,"
@@ -106,16 +107,25 @@ class SqlAuthStore:
 
     def revoke(self, sid: str, by: str) -> int:
         with self.sql.transaction() as cur:
-            return cur.execute("UPDATE cg_sessions SET revoked_at = ?, revoked_by = ?"
-                               " WHERE session_id = ? AND revoked_at IS NULL",
-                               (int(time.time()), by, sid))
+            n = cur.execute("UPDATE cg_sessions SET revoked_at = ?, revoked_by = ?"
+                            " WHERE session_id = ? AND revoked_at IS NULL",
+                            (int(time.time()), by, sid))
+            self._notify(cur, sid)
+            return n
 
     def revoke_user(self, user_id: str, by: str) -> int:
         now = int(time.time())
         with self.sql.transaction() as cur:
-            return cur.execute("UPDATE cg_sessions SET revoked_at = ?, revoked_by = ?"
-                               " WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
-                               (now, by, user_id, now))
+            n = cur.execute("UPDATE cg_sessions SET revoked_at = ?, revoked_by = ?"
+                            " WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+                            (now, by, user_id, now))
+            self._notify(cur, f"user:{user_id}")
+            return n
+
+    def _notify(self, cur, payload: str) -> None:
+        """Every process's session cache (session_cache.py) drops it when this commits."""
+        if self.sql.dialect == "postgres":
+            cur.execute("SELECT pg_notify(?, ?)", (CHANNEL, payload))
 
     def failures(self, key: str) -> tuple[int, int]:
         rows = self.sql.query("SELECT failures, last_at FROM cg_login_failures"
@@ -139,10 +149,16 @@ class SqlAuthStore:
             cur.execute("DELETE FROM cg_login_failures WHERE throttle_key = ?", (key,))
 
 
-def store_for(sql: Sql | None) -> MemoryAuthStore | SqlAuthStore:
-    """The database's tables when there is a database, else this process's memory."""
+def store_for(sql: Sql | None, *, cache: bool = False):
+    """The database's tables when there is a database, else this process's memory;
+    `cache` on PostgreSQL: sessions kept in memory until revoked (session_cache.py; the
+    caller starts and stops its listener)."""
     if sql is None or sql.datastore is None:
         return MemoryAuthStore()
     store = SqlAuthStore(sql)
     store.create_tables()
+    if cache and sql.dialect == "postgres":
+        from adapters.http.session_cache import CachedAuthStore
+
+        return CachedAuthStore(store)
     return store

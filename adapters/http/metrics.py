@@ -9,8 +9,6 @@ Two parts:
 
 from __future__ import annotations
 
-import time
-
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -18,11 +16,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from adapters.metrics import REGISTRY, REQUEST_SECONDS, observe
+from adapters.metrics import REGISTRY, observe
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger("casegrid.metrics")
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 
 class StoreCollector:
@@ -105,24 +103,13 @@ def metrics(request: Request):
 
 
 def install(app: FastAPI) -> None:
-    """Add /metrics, the store gauges and the latency middleware to `app`."""
+    """Add /metrics and the store gauges to `app`."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(app))
     app.state.metrics_registry = registry
     app.include_router(router)
     _observe_logs()
-
-    @app.middleware("http")
-    async def request_seconds(request: Request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
-        if not template.startswith("/static"):
-            REQUEST_SECONDS.labels(request.method if request.method in METHODS else "other",
-                                   template, f"{response.status_code // 100}xx").observe(
-                time.perf_counter() - t0)
-        return response
+    # the request-latency histogram: adapters/http/request_log.py
 
 
 def _observe_logs() -> None:

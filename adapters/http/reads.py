@@ -64,16 +64,17 @@ class Follower:
         """Held while catching up: hold it to keep the follower out (a rebuild does)."""
         return self._lock
 
-    def ensure(self) -> None:
-        """Catch every projection up to the log's head (cheap when already there)."""
+    def ensure(self) -> int:
+        """Catch every projection up to the log's head (cheap when already there); the head."""
         head = self.cg.projections.head()
         if head <= self._applied:
-            return
+            return head
         with self._lock:
             if head <= self._applied:
-                return
+                return head
             self.cg.projections.catch_up()
             self._applied = head
+        return head
 
     def tick(self, now: datetime | None = None) -> list:
         self.ensure()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from adapters.http import csrf
 from adapters.http.access import Forbidden
@@ -21,26 +22,25 @@ COOKIE = "cg_session"
 REVOKERS = ("duty_chief", "system")
 
 
-def current_session(request: Request) -> Session:
+async def current_session(request: Request) -> Session:
     """The caller's session: a Bearer token, else the console's cookie, which for a
-    state-changing request also needs the session's CSRF token or this server's Origin."""
+    state-changing request also needs the session's CSRF token or this server's Origin.
+    From memory when the session cache can answer, else looked up in a worker thread."""
     auth = request.app.state.auth
     h = request.headers.get("authorization", "")
-    if h.lower().startswith("bearer "):
-        session = auth.session(h[7:].strip())
-    else:
-        token = request.cookies.get(COOKIE)
-        if not token:
-            raise AuthError("send 'Authorization: Bearer <token>' (get one from POST /api/login)")
-        session = auth.session(token)
-        if session.session_id:
-            csrf.check_cookie_api(request, auth.csrf_token(session.session_id))
+    bearer = h.lower().startswith("bearer ")
+    token = h[7:].strip() if bearer else request.cookies.get(COOKIE)
+    if not bearer and not token:
+        raise AuthError("send 'Authorization: Bearer <token>' (get one from POST /api/login)")
+    session = auth.cached_session(token) or await run_in_threadpool(auth.session, token)
+    if not bearer and session.session_id:
+        csrf.check_cookie_api(request, auth.csrf_token(session.session_id))
     note(request, user=session.user.id, role=session.user.role)
     return session
 
 
-def current_user(request: Request) -> User:
-    return current_session(request).user
+async def current_user(request: Request) -> User:
+    return (await current_session(request)).user
 
 
 Me = Annotated[User, Depends(current_user)]

@@ -16,7 +16,7 @@ def note(request: Request, **fields: Any) -> None:
     structlog.contextvars.bind_contextvars(**fields)
 
 
-def grid_of(request: Request) -> Casegrid:
+async def grid_of(request: Request) -> Casegrid:
     return request.app.state.cg
 
 
