@@ -48,6 +48,14 @@ def run(
     idle_exit: Annotated[float | None, typer.Option(
         help="Stop after this many seconds with nothing done (default: run until SIGTERM); "
              "exit 1 if a part was still failing.")] = None,
+    singleton: Annotated[bool, typer.Option(
+        help="Publish case events only while holding the 'kafka-outbound' lease (租约), and "
+             "dead letters only while holding 'kafka-dead-letters': run as many workers as "
+             "you like, one publishes; another takes over within 0.5 s of its death.")] = True,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics of this worker on http://0.0.0.0:PORT/metrics "
+             "(consumer lag per partition, dead letters, parked items, counters).",
+        min=1, max=65535)] = None,
 ):
     """Run the worker (both directions unless --in or --out is given); SIGTERM stops it cleanly."""
     from adapters.kafka.worker import KafkaWorker
@@ -57,8 +65,18 @@ def run(
     settings, app, service, _ = _open(ctx, bootstrap, group, kafka_config, False, batch=batch)
     from kafka.errors import KafkaError
 
-    worker = KafkaWorker(app, service, settings, inbound=inbound, outbound=outbound)
+    worker = KafkaWorker(app, service, settings, inbound=inbound, outbound=outbound,
+                         singleton=singleton)
     worker.install_signal_handlers()
+    if metrics_port is not None:
+        from adapters.kafka.metrics import serve_metrics
+
+        try:
+            serve_metrics(worker, metrics_port)
+        except OSError as e:
+            app.close()
+            print(f"error: --metrics-port {metrics_port}: {e}", file=sys.stderr)
+            raise typer.Exit(2) from None
     try:
         stats = worker.run(idle_exit=idle_exit)
     except KafkaError as e:
