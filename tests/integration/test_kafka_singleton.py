@@ -103,6 +103,7 @@ def test_two_publishers_one_publishes_and_the_other_takes_over(broker, stores, t
             time.sleep(0.05)
         took_over = time.monotonic() - killed
         assert _events(logs[other], "lease_acquired"), "no takeover:\n" + logs[other].read_text()[-2000:]
+        print(f"takeover: {took_over:.2f} s")
         assert took_over < 5.0
         writer.join(timeout=60)
         head = app.recorder.max_notification_id()
