@@ -48,6 +48,14 @@ def run(
     idle_exit: Annotated[float | None, typer.Option(
         help="Stop after this many seconds with nothing done (default: run until SIGTERM); "
              "exit 1 if a part was still failing.")] = None,
+    singleton: Annotated[bool, typer.Option(
+        help="Publish case events only while holding the 'kafka-outbound' lease (租约), and "
+             "dead letters only while holding 'kafka-dead-letters': run as many workers as "
+             "you like, one publishes; another takes over within 0.5 s of its death.")] = True,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics of this worker on http://0.0.0.0:PORT/metrics "
+             "(consumer lag per partition, dead letters, parked items, counters).",
+        min=1, max=65535)] = None,
 ):
     """Run the worker (both directions unless --in or --out is given); SIGTERM stops it cleanly."""
     from adapters.kafka.worker import KafkaWorker
@@ -57,8 +65,18 @@ def run(
     settings, app, service, _ = _open(ctx, bootstrap, group, kafka_config, False, batch=batch)
     from kafka.errors import KafkaError
 
-    worker = KafkaWorker(app, service, settings, inbound=inbound, outbound=outbound)
+    worker = KafkaWorker(app, service, settings, inbound=inbound, outbound=outbound,
+                         singleton=singleton)
     worker.install_signal_handlers()
+    if metrics_port is not None:
+        from adapters.kafka.metrics import serve_metrics
+
+        try:
+            serve_metrics(worker, metrics_port)
+        except OSError as e:
+            app.close()
+            print(f"error: --metrics-port {metrics_port}: {e}", file=sys.stderr)
+            raise typer.Exit(2) from None
     try:
         stats = worker.run(idle_exit=idle_exit)
     except KafkaError as e:
@@ -173,3 +191,53 @@ def retry_parked_cmd(
     out.print(f"case events: {events['published']} published, {events['failed']} still parked; "
               f"dead letters: {requeued} requeued, {sent} published")
 
+
+
+@kafka_app.command("replay-dlq")
+def replay_dlq_cmd(
+    ctx: typer.Context,
+    topic: Annotated[str | None, typer.Option(help="The dead letters from this inbound topic.")] = None,
+    ids: Annotated[list[str] | None, typer.Option(
+        "--id", help="One dead letter, TOPIC:PARTITION:OFFSET as `kafka status` lists it "
+                     "(repeatable).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every dead letter of the group.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Say what each would become; store nothing.")] = False,
+    bootstrap: Bootstrap = None,
+    group: Group = None,
+    kafka_config: KafkaConfig = None,
+    as_json: JsonOpt = False,
+):
+    """Feed dead-lettered (and parked) messages through the inbound path again, e.g. after a
+    city-file fix: a fixed one becomes its case or step once, one still bad stays a dead letter
+    with the new error. docs/kafka.md "Replaying dead letters"."""
+    from adapters.kafka.inbound import InboundProcessor
+    from adapters.kafka.replay import replay, select
+    from adapters.kafka.store import create_tables
+
+    settings, app, service, sql = _open(ctx, bootstrap, group, kafka_config, as_json)
+    try:
+        create_tables(sql)
+        try:
+            rows = select(sql, settings.group, topic=topic, ids=ids, every=every)
+        except CasegridError as e:
+            fail(e, as_json)
+        processor = InboundProcessor(service, group=settings.group, topics=settings.topics,
+                                     channel_actors=settings.channel_actors,
+                                     max_message_bytes=settings.max_message_bytes)
+        res = replay(processor, rows, dry_run=dry_run)
+    finally:
+        app.close()
+    if as_json:
+        print(json.dumps(res, ensure_ascii=False))
+        return
+    verb = "would replay" if dry_run else "replayed"
+    out.print(f"{verb} {res['selected']} dead letters of group {settings.group}: "
+              f"{res['applied']} {'would apply' if dry_run else 'applied'}, "
+              f"{res['duplicates']} already there, {res['still_dead']} still dead")
+    bad = [it for it in res["items"] if it["outcome"] == "still_dead"]
+    if bad:
+        t = Table("dead letter", "kind", "field", "error", title="still dead")
+        for it in bad[:50]:
+            t.add_row(it["id"], it.get("kind") or "", it.get("field") or "", (it.get("error") or "")[:200])
+        out.print(t)

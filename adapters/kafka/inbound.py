@@ -46,7 +46,7 @@ from adapters.storage.sql import Sql
 from domain.case import Case
 from domain.errors import CasegridError, RefusedError, ValidationError, printable
 from domain.lifecycle import STATES, UNIT_STATES
-from workflows.numbering import NumberPool
+from workflows.numbering import MemoryNumbers, NumberPool
 from workflows.service import CaseService
 
 log = structlog.get_logger("casegrid.kafka.in")
@@ -161,15 +161,19 @@ class InboundProcessor:
         self.app.save(*cases.values(), **{KWARG: rows})
         self.service.store.remember(cases.values())
 
-    def process(self, records: Sequence[Record]) -> BatchResult:
-        """Apply a batch; every record ends applied, duplicate or dead-lettered, offsets moved."""
+    def process(self, records: Sequence[Record], *, replay: bool = False) -> BatchResult:
+        """Apply a batch; every record ends applied, duplicate or dead-lettered, offsets moved.
+        `replay`: the records are stored dead letters fed again (kafka replay-dlq): no offset
+        moves; one that now applies (or is already there) loses its dead letter in the same
+        transaction, one still bad keeps it with the new error (to be published again)."""
         result = BatchResult()
         if not records:
             return result
-        rows = KafkaRows()
+        rows = KafkaRows(replace_dead=replay)
         for r in records:
-            k = (self.group, r.topic, r.partition)
-            rows.offsets[k] = max(rows.offsets.get(k, 0), r.offset + 1)
+            if not replay:
+                k = (self.group, r.topic, r.partition)
+                rows.offsets[k] = max(rows.offsets.get(k, 0), r.offset + 1)
         parsed: list[tuple[Record, Message]] = []
         for r in records:
             m = self._parse_or_dead(r, rows)
@@ -183,6 +187,8 @@ class InboundProcessor:
             key = (m.source, m.message_id)
             if key in seen:
                 result.duplicates += 1
+                if replay:
+                    rows.resolved.append(self._where(r))
                 log.debug("duplicate_message", topic=r.topic, partition=r.partition, offset=r.offset,
                           source=m.source, message_id=m.message_id)
                 continue
@@ -195,10 +201,12 @@ class InboundProcessor:
                 self._forget(cases, m)
                 if is_transient(e):
                     raise
-                return self._fall_back(records, cases, "inbound_batch_error_fallback", e)
+                return self._fall_back(records, cases, "inbound_batch_error_fallback", e, replay)
             seen.add(key)
             rows.inbox.append((m.source, m.message_id, str(m.case_id), outcome, r.topic,
                                r.partition, r.offset))
+            if replay:
+                rows.resolved.append(self._where(r))
             if outcome == "duplicate":
                 result.duplicates += 1
                 log.debug("duplicate_report", topic=r.topic, partition=r.partition, offset=r.offset,
@@ -208,12 +216,12 @@ class InboundProcessor:
         try:
             self._save(cases, rows)
         except IntegrityError as e:
-            return self._fall_back(records, cases, "inbound_batch_conflict_fallback", e)
+            return self._fall_back(records, cases, "inbound_batch_conflict_fallback", e, replay)
         except Exception as e:  # noqa: BLE001 - e.g. a value the database refuses
             if is_transient(e):
                 self._forget(cases)  # their events were not stored: reload them next time
                 raise
-            return self._fall_back(records, cases, "inbound_batch_error_fallback", e)
+            return self._fall_back(records, cases, "inbound_batch_error_fallback", e, replay)
         result.dead = len(rows.dead)
         result.case_ids = list(cases)
         return result
@@ -236,30 +244,35 @@ class InboundProcessor:
                       offset=r.offset, error=describe(e))
         return None
 
-    def _fall_back(self, records: Sequence[Record], cases: dict, why: str, e: Exception) -> BatchResult:
+    def _fall_back(self, records: Sequence[Record], cases: dict, why: str, e: Exception,
+                   replay: bool) -> BatchResult:
         self._forget(cases)
         log.warning(why, records=len(records), error=describe(e))
-        return self._one_by_one(records)
+        return self._one_by_one(records, replay)
 
-    def _one_by_one(self, records: Sequence[Record]) -> BatchResult:
+    def _one_by_one(self, records: Sequence[Record], replay: bool = False) -> BatchResult:
         """After a version conflict: each message in its own transaction, with retries."""
         result = BatchResult(fallback=True)
-        rows = KafkaRows()
+        rows = KafkaRows(replace_dead=replay)
         for r in records:
-            k = (self.group, r.topic, r.partition)
-            rows.offsets[k] = max(rows.offsets.get(k, 0), r.offset + 1)
+            if not replay:
+                k = (self.group, r.topic, r.partition)
+                rows.offsets[k] = max(rows.offsets.get(k, 0), r.offset + 1)
             m = self._parse_or_dead(r, rows)
             if m is None:
                 continue
             for attempt in range(self.fallback_retries + 1):
                 if seen_messages(self.sql, [(m.source, m.message_id)]):
                     result.duplicates += 1
+                    if replay:
+                        rows.resolved.append(self._where(r))
                     break
                 cases: dict[UUID, Case] = {}
                 try:
                     outcome = self._apply(m, cases)
                     one = KafkaRows(inbox=[(m.source, m.message_id, str(m.case_id), outcome,
-                                            r.topic, r.partition, r.offset)])
+                                            r.topic, r.partition, r.offset)],
+                                    resolved=[self._where(r)] if replay else [])
                     self._save(cases, one)
                 except CasegridError as e:
                     rows.dead.append(self._dead_row(r, e))
@@ -287,6 +300,38 @@ class InboundProcessor:
         result.dead = len(rows.dead)
         return result
 
+    def _where(self, r: Record) -> tuple:
+        """A record's dead-letter key: (group, topic, partition, offset)."""
+        return (self.group, r.topic, r.partition, r.offset)
+
+    def check(self, records: Sequence[Record]) -> list[tuple[Record, str, CasegridError | None]]:
+        """What feeding these records would do, saving nothing (replay-dlq --dry-run): each
+        alone, numbered from a pool outside the store: ('apply' | 'duplicate' | 'dead', error)."""
+        out: list[tuple[Record, str, CasegridError | None]] = []
+        pool = NumberPool(MemoryNumbers(), max(1, len(records)))
+        for r in records:
+            dead = KafkaRows()
+            m = self._parse_or_dead(r, dead)
+            if m is None:
+                out.append((r, "dead", _Stored(dead.dead[0])))
+                continue
+            if seen_messages(self.sql, [(m.source, m.message_id)]):
+                out.append((r, "duplicate", None))
+                continue
+            cases: dict[UUID, Case] = {}
+            try:
+                outcome = self._apply(m, cases, pool)
+                out.append((r, "duplicate" if outcome == "duplicate" else "apply", None))
+            except CasegridError as e:
+                out.append((r, "dead", e))
+            except Exception as e:  # noqa: BLE001 - reported as the dead letter it would stay
+                if is_transient(e):
+                    raise
+                out.append((r, "dead", _Unexpected(e)))
+            finally:
+                self._forget(cases, m)
+        return out
+
     def _forget(self, cases: dict, m: Message | None = None) -> None:
         """Drop copies a failure may have changed: the next use reloads them."""
         for cid in (*cases, *([m.case_id] if m is not None else [])):
@@ -307,3 +352,11 @@ class _Unexpected(CasegridError):
 
     def __init__(self, e: BaseException):
         super().__init__(f"error: {describe(e)}")
+
+
+class _Stored(CasegridError):
+    """A dead-letter row's error, as a CasegridError (for check)."""
+
+    def __init__(self, row: tuple):
+        self.kind, self.field = row[6], row[7]
+        super().__init__(row[8])

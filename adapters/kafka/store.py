@@ -76,6 +76,11 @@ ADDED_COLUMNS = {
 }
 
 
+REPLACE_DEAD = ("UPDATE SET error_kind = excluded.error_kind, error_field = excluded.error_field,"
+                " error = excluded.error, recorded_at = excluded.recorded_at, published_at = NULL,"
+                " parked_at = NULL, publish_error = NULL")
+
+
 def now_ts() -> str:
     return ts(datetime.now(UTC))
 
@@ -87,9 +92,16 @@ class KafkaRows:
     inbox: list[tuple] = field(default_factory=list)  # source, message_id, case_id, outcome, topic, partition_id, offset
     dead: list[tuple] = field(default_factory=list)  # group, topic, partition_id, offset, key, payload_b64, kind, field, error
     offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)  # (group, topic, partition) -> next
+    resolved: list[tuple] = field(default_factory=list)  # dead letters replayed and now applied
+    replace_dead: bool = False  # a replay: a dead letter still bad takes its new error
 
     def write(self, cur: Cur) -> None:
         at = now_ts()
+        cur.executemany(
+            "DELETE FROM cg_kafka_dead_letters"
+            " WHERE group_id = ? AND topic = ? AND partition_id = ? AND kafka_offset = ?",
+            list(self.resolved),
+        )
         cur.executemany(
             "INSERT INTO cg_kafka_inbox (source, message_id, case_id, outcome, topic, partition_id,"
             " kafka_offset, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -100,7 +112,8 @@ class KafkaRows:
             "INSERT INTO cg_kafka_dead_letters (group_id, topic, partition_id, kafka_offset, msg_key,"
             " payload, error_kind, error_field, error, recorded_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (group_id, topic, partition_id, kafka_offset) DO NOTHING",
+            " ON CONFLICT (group_id, topic, partition_id, kafka_offset) DO "
+            + (REPLACE_DEAD if self.replace_dead else "NOTHING"),
             [(*row, at) for row in self.dead],
         )
         cur.executemany(

@@ -21,147 +21,44 @@ CASEGRID_KAFKA_PARTITIONS, CASEGRID_KAFKA_MAX_MESSAGE_BYTES), the `kafka:` mappi
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
 
 import structlog
-import yaml
 from kafka import ConsumerRebalanceListener
 
-from adapters.bootstrap import bootstrap
 from adapters.kafka.dead_letters import publish_dead_letters
 from adapters.kafka.failures import Backoff, describe
 from adapters.kafka.inbound import InboundProcessor
-from adapters.kafka.messages import MAX_MESSAGE_BYTES, Record
-from adapters.kafka.outbound import MAX_REQUEST_BYTES, OutboundPublisher, producer_config
+from adapters.kafka.messages import Record
+from adapters.kafka.outbound import OutboundPublisher, producer_config
+from adapters.kafka.settings import (  # noqa: F401 - DEFAULT_TOPICS, open_store: the worker's API
+    DEFAULT_TOPICS,
+    KafkaSettings,
+    ensure_topics,
+    open_store,
+)
 from adapters.kafka.store import (
     clear_part_error,
     record_part_error,
     stored_offsets,
 )
+from adapters.storage.lease import Lease
 from adapters.storage.sql import Sql
-from domain.errors import ConfigError
 from workflows.service import CaseApplication, CaseService
 
 log = structlog.get_logger("casegrid.kafka")
 
-DEFAULT_TOPICS = {
-    "reports": "casegrid.reports.v1",
-    "unit_updates": "casegrid.unit-updates.v1",
-    "callbacks": "casegrid.callbacks.v1",  # 回访 from the 12345 hotline
-    "case_events": "casegrid.case-events.v1",
-    "dead_letter": "casegrid.dead-letter.v1",
-}
-ENV = "CASEGRID_KAFKA_"
-
-
-@dataclass
-class KafkaSettings:
-    bootstrap: str = "localhost:9092"
-    group: str = "casegrid"
-    client_id: str = "casegrid"
-    topics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
-    channel_actors: dict[str, str] = field(default_factory=dict)
-    source: str = "urn:casegrid"
-    batch: int = 500
-    poll_ms: int = 200
-    session_timeout_ms: int = 10000
-    heartbeat_interval_ms: int = 3000
-    partitions: int = 3  # used when the worker creates missing topics
-    create_topics: bool = True
-    max_message_bytes: int = MAX_MESSAGE_BYTES  # larger inbound messages become dead letters
-
-    @classmethod
-    def load(cls, path: str | Path | None = None, env: dict | None = None, **overrides) -> KafkaSettings:
-        env = dict(os.environ if env is None else env)
-        s = cls()
-        path = path or env.get(f"{ENV}CONFIG")
-        if path:
-            try:
-                raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-            except FileNotFoundError:
-                raise ConfigError("kafka-config", f"no such file '{path}'") from None
-            section = raw.get("kafka", raw) if isinstance(raw, dict) else None
-            if not isinstance(section, dict):
-                raise ConfigError("kafka", "must be a mapping")
-            s._apply(section, "kafka")
-        from_env: dict[str, Any] = {}
-        for f in fields(cls):
-            v = env.get(f"{ENV}{f.name.upper()}")
-            if v is not None and f.name not in ("topics", "channel_actors"):
-                from_env[f.name] = v
-        topics = {k: env[f"{ENV}TOPIC_{k.upper()}"] for k in DEFAULT_TOPICS if f"{ENV}TOPIC_{k.upper()}" in env}
-        if topics:
-            from_env["topics"] = topics
-        s._apply(from_env, "env")
-        s._apply({k: v for k, v in overrides.items() if v is not None}, "option")
-        if not 1024 <= s.max_message_bytes <= MAX_REQUEST_BYTES:
-            raise ConfigError("max_message_bytes", f"must be between 1024 and {MAX_REQUEST_BYTES} "
-                              f"bytes, not {s.max_message_bytes}")
-        return s
-
-    def _apply(self, values: dict, where: str) -> None:
-        known = {f.name: f for f in fields(self)}
-        for key, value in values.items():
-            if key not in known:
-                raise ConfigError(f"{where}.{key}", f"unknown setting; known: {', '.join(known)}")
-            current = getattr(self, key)
-            if isinstance(current, dict):
-                if not isinstance(value, dict):
-                    raise ConfigError(f"{where}.{key}", "must be a mapping")
-                unknown = set(value) - set(current) if key == "topics" else set()
-                if unknown:
-                    raise ConfigError(f"{where}.{key}", f"unknown topic role(s) {sorted(unknown)}; "
-                                      f"known: {', '.join(DEFAULT_TOPICS)}")
-                setattr(self, key, {**current, **{k: str(v) for k, v in value.items()}})
-            elif isinstance(current, bool):
-                setattr(self, key, str(value).lower() in ("1", "true", "yes", "on"))
-            elif isinstance(current, int):
-                try:
-                    setattr(self, key, int(value))
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{where}.{key}", f"'{value}' is not a whole number") from None
-            else:
-                setattr(self, key, str(value))
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-def open_store(*, data_dir=None, env: dict | None = None, config=None, city=None, clock=None):
-    """The worker's part of the composition root: the case application with the
-    Kafka-aware recorder, its service and SQL helper (adapters/bootstrap.py builds them)."""
-    cg = bootstrap(data_dir=data_dir, env=env, config=config, city=city, clock=clock, kafka=True)
-    return cg.app, cg.service, cg.sql
-
-
-def ensure_topics(settings: KafkaSettings) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-admin",
-                             bootstrap_timeout_ms=10000)
-    try:
-        existing = set(admin.list_topics())
-        new = [NewTopic(t, settings.partitions, 1) for t in settings.topics.values() if t not in existing]
-        if new:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(new)
-            log.info("topics_created", topics=[t.name for t in new], partitions=settings.partitions)
-    finally:
-        admin.close()
+LEASES = {"outbound": "kafka-outbound", "dead_letters": "kafka-dead-letters"}
 
 
 class KafkaWorker:
     def __init__(self, app: CaseApplication, service: CaseService, settings: KafkaSettings, *,
-                 inbound: bool = True, outbound: bool = True):
+                 inbound: bool = True, outbound: bool = True, singleton: bool = False,
+                 lease_retry: float = 0.5):
         self.app, self.service, self.settings = app, service, settings
         self.sql = Sql(app.recorder)
         self.inbound, self.outbound = inbound, outbound
@@ -177,8 +74,12 @@ class KafkaWorker:
                       "dead_letters_published": 0}
         self.parts = {name: Backoff(name) for name in ("inbound", "dead_letters", "outbound")}
         self._rewind = False  # after an inbound failure: seek back to our stored offsets
+        self.highwater: dict[tuple[str, int], int] = {}  # the broker's end, as fetches saw it
         self.name = f"{settings.client_id}@{socket.gethostname()}:{os.getpid()}"
         self._started = time.monotonic()
+        # singleton parts (单例): published by the holder of their lease only
+        self.leases = {part: PartLease(Lease(self.sql, name), lease_retry)
+                       for part, name in LEASES.items()} if singleton else {}
 
     # ------------------------------------------------------------ setup / teardown
 
@@ -224,6 +125,8 @@ class KafkaWorker:
             except Exception as e:  # noqa: BLE001
                 log.warning("producer_close_failed", error=str(e))
             self.producer = None
+        for held in self.leases.values():
+            held.lease.release()
 
     def install_signal_handlers(self) -> None:
         def stop(signum, _frame):
@@ -266,6 +169,8 @@ class KafkaWorker:
                 continue
             hw = self.consumer.highwater(tp)
             nxt = msgs[-1].offset + 1
+            if hw is not None:
+                self.highwater[(tp.topic, tp.partition)] = hw  # for the lag gauge (metrics.py)
             log.info("inbound_batch", topic=tp.topic, partition=tp.partition,
                      offset=msgs[-1].offset, first_offset=msgs[0].offset, records=len(msgs),
                      lag=max(0, hw - nxt) if hw is not None else None)
@@ -311,7 +216,7 @@ class KafkaWorker:
     def _guarded(self, part: str, fn) -> int:
         """Run one part unless it is backing off; a failure backs off that part alone."""
         backoff = self.parts[part]
-        if not backoff.ready():
+        if not backoff.ready() or (part in self.leases and not self.leases[part].holds()):
             return 0
         try:
             n = fn()
@@ -371,6 +276,38 @@ class KafkaWorker:
                 self.stats["failing"] = failing  # parts whose last attempt failed
             log.info("kafka_worker_stopped", **self.stats)
         return self.stats
+
+
+class PartLease:
+    """A worker part's lease: taken when free (tried every `retry` s), checked while held
+    (every `retry` s); logs lease_acquired / lease_waiting / lease_lost on each change."""
+
+    def __init__(self, lease: Lease, retry: float = 0.5):
+        self.lease, self.retry = lease, retry
+        self._next = 0.0
+        self._waiting_logged = False
+
+    def holds(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return self.lease.held
+        self._next = now + self.retry
+        was = self.lease.held
+        try:
+            have = self.lease.alive() if was else self.lease.acquire()
+        except Exception as e:  # noqa: BLE001 - store down: not ours for now
+            log.warning("lease_error", name=self.lease.name, error=describe(e))
+            self.lease.release()
+            have = False
+        if was and not have:
+            log.warning("lease_lost", name=self.lease.name)
+        elif have and not was:
+            log.info("lease_acquired", name=self.lease.name, pid=os.getpid())
+            self._waiting_logged = False
+        elif not have and not self._waiting_logged:
+            log.info("lease_waiting", name=self.lease.name, pid=os.getpid())
+            self._waiting_logged = True
+        return have
 
 
 class _SeekToStored(ConsumerRebalanceListener):
