@@ -40,9 +40,20 @@ class Ledger:
     steps: list[dict] = field(default_factory=list)  # {case_id, trigger, actor, at, version}
     kafka: dict[str, dict] = field(default_factory=dict)  # external id -> {case_id, sends}
     reads: int = 0
+    latency: dict[str, list[float]] = field(default_factory=lambda: {"GET": [], "POST": []})
     retries: int = 0  # requests sent again after a transport error
     errors: list[str] = field(default_factory=list)  # answers no correct server gives
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def percentiles(self) -> dict[str, dict[str, float]]:
+        """p50 and p95 seconds of the answered requests, reads (GET) and writes (POST)."""
+        out = {}
+        for method, xs in self.latency.items():
+            xs = sorted(xs)
+            if xs:
+                out[method] = {"n": len(xs), "p50": round(xs[len(xs) // 2], 3),
+                               "p95": round(xs[int(len(xs) * 0.95)], 3)}
+        return out
 
     def error(self, what: str) -> None:
         with self.lock:
@@ -78,7 +89,10 @@ class Api:
             attempt += 1
             try:
                 headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+                t = time.monotonic()
                 r = self.client.request(method, url + path, json=body, headers=headers)
+                with self.ledger.lock:
+                    self.ledger.latency[method].append(time.monotonic() - t)
             except TRANSPORT:
                 with self.ledger.lock:
                     self.ledger.retries += 1

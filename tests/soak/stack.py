@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from uuid import UUID
@@ -140,3 +141,26 @@ def wait_caught_up(cg: Casegrid, kafka_case_ids: list[str], publisher: str,
         if not behind or time.monotonic() > deadline:
             return behind
         time.sleep(0.5)
+
+
+class PeakConnections(threading.Thread):
+    """The most PostgreSQL connections (all databases) seen at once, sampled every 0.5 s on
+    a connection of its own, against the server's max_connections."""
+
+    def __init__(self, store: dict[str, str], stop: threading.Event):
+        super().__init__(name="soak-pg-connections", daemon=True)
+        self.store, self.stop = store, stop
+        self.peak, self.limit = 0, 0
+
+    def run(self) -> None:
+        import psycopg
+
+        s = self.store
+        with psycopg.connect(host=s["POSTGRES_HOST"], port=s["POSTGRES_PORT"],
+                             user=s["POSTGRES_USER"], password=s["POSTGRES_PASSWORD"],
+                             dbname=s["POSTGRES_DBNAME"], autocommit=True) as conn:
+            self.limit = int(conn.execute("SHOW max_connections").fetchone()[0])
+            while not self.stop.wait(0.5):
+                n = conn.execute("SELECT count(*) FROM pg_stat_activity"
+                                 " WHERE backend_type = 'client backend'").fetchone()[0]
+                self.peak = max(self.peak, int(n))

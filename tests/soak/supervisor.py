@@ -17,6 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def kind_of(name: str) -> str:
+    """A process's kind: its name without the trailing number (api0 -> api)."""
+    return name.rstrip("0123456789")
+
+
 @dataclass
 class Spec:
     """One named process: its command line (after `python -m adapters.cli`, or a whole argv
@@ -102,6 +107,18 @@ class Supervisor:
                 run.started, run.starts = now, run.starts + 1
                 self.events.append((now, name, "restart"))
 
+    def pick(self) -> str | None:
+        """A victim: of the kinds killed least so far (api, kafka-in, deadlines, …: the name
+        without its number), one at random; so a short run still kills one of every kind."""
+        choices = self.victims()
+        if not choices:
+            return None
+        killed = {kind_of(n): 0 for n in self.procs}
+        for n, r in self.procs.items():
+            killed[kind_of(n)] += r.kills
+        least = min(killed[kind_of(n)] for n in choices)
+        return self.rng.choice([n for n in choices if killed[kind_of(n)] == least])
+
     def victims(self) -> list[str]:
         """The processes a kill may choose now: killable, up, and not the last of their group up."""
         up = {n for n, r in self.procs.items() if n not in self._down and r.proc.poll() is None}
@@ -124,9 +141,9 @@ class Supervisor:
         while not stop.wait(0.1):
             self.tend()
             if time.monotonic() >= nxt:
-                choices = self.victims()
-                if choices:
-                    self.kill(self.rng.choice(choices), self.rng.uniform(*down))
+                victim = self.pick()
+                if victim:
+                    self.kill(victim, self.rng.uniform(*down))
                 nxt = time.monotonic() + self.rng.uniform(*every)
 
     def restart_all_down(self) -> None:

@@ -25,11 +25,13 @@ from tests.soak.checks import (
     check_outbound,
     check_projections,
     check_writes,
+    log_findings,
     read_store,
 )
 from tests.soak.load import Api, Desk, KafkaReporter, Ledger, Reader
 from tests.soak.stack import (
     PARTITIONS,
+    PeakConnections,
     prepare_store,
     process_env,
     projection_names,
@@ -43,6 +45,7 @@ pytestmark = [pytest.mark.soak, pytest.mark.kafka]
 SECONDS = float(os.environ.get("CASEGRID_SOAK_SECONDS", "30"))
 SEED = int(os.environ.get("CASEGRID_SOAK_SEED", "14"))
 KILL_EVERY = float(os.environ.get("CASEGRID_SOAK_KILL_EVERY", "3"))
+STRICT = os.environ.get("CASEGRID_SOAK_STRICT") == "1"  # the logs must be clean too
 
 
 def wait_up(sup: Supervisor, ports: list[int], timeout: float = 120.0) -> None:
@@ -76,6 +79,8 @@ def test_soak(pg_server, tmp_path):
         sup = Supervisor(env, tmp_path / "logs", SEED)
         sup.start(specs(ports, projection_names(cg)))
         ledger, stop, stop_chaos = Ledger(), threading.Event(), threading.Event()
+        connections = PeakConnections(store, stop)
+        connections.start()
         try:
             wait_up(sup, ports)
             started = time.monotonic()
@@ -110,6 +115,7 @@ def test_soak(pg_server, tmp_path):
     projections, rows = check_projections(cg)
     cg.close()
     rc, audit = audit_verify(env, key.with_name(key.name + ".pub"))
+    findings = log_findings(tmp_path / "logs")
     summary = {
         "seed": SEED, "load_seconds": SECONDS, "kills": sup.kills(),
         "kills_total": sum(sup.kills().values()), "exited_on_their_own": sup.unexpected_exits(),
@@ -118,8 +124,11 @@ def test_soak(pg_server, tmp_path):
             "kafka_reports": len(ledger.kafka),
             "kafka_sends": sum(a["sends"] for a in ledger.kafka.values())},
         "reads": ledger.reads, "retried_requests": ledger.retries,
+        "latency_seconds": ledger.percentiles(),
         "stored": {"cases": len(stored.cases), "case_events": stored.events},
         "outbound_records": on_topic, "projection_rows": rows,
+        "pg_connections": {"peak": connections.peak, "max_connections": connections.limit},
+        "log_findings": findings,
         "audit": {k: audit.get(k) for k in ("ok", "events", "leaves", "heads", "pending")},
         "seconds": {"start": round(started - t0, 1), "load": round(loaded - started, 1),
                     "catch_up": round(caught_up - loaded, 1),
@@ -139,3 +148,5 @@ def test_soak(pg_server, tmp_path):
     # the run did what it says: kills, and every kind of write and read acknowledged
     assert summary["kills_total"] >= max(1, int(SECONDS / KILL_EVERY / 2)), summary
     assert len(ledger.reports) and len(ledger.steps) and len(ledger.kafka) and ledger.reads, summary
+    if STRICT:  # beyond the checks: nothing in the logs a healthy run should not have
+        assert not any(findings.values()), f"log findings: {findings}"
