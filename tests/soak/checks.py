@@ -128,20 +128,25 @@ def check_projections(cg: Casegrid) -> tuple[list[str], int]:
 
 
 def check_outbound(bootstrap: str, topic: str, stored: Stored) -> tuple[list[str], int]:
-    """Every stored case event is on the topic, and each case's events (duplicates by id
-    dropped, the first copy kept) come in stream order 1, 2, 3, …"""
+    """The whole outbound topic, from the start, checked against the store."""
     records = drain(bootstrap, topic, expect=stored.events, timeout=90.0, quiet=3.0)
+    return outbound_problems([(r.key, r.value) for r in records], stored), len(records)
+
+
+def outbound_problems(records: list[tuple[bytes, bytes]], stored: Stored) -> list[str]:
+    """Every stored case event is on the topic (key: its case), and each case's events
+    (duplicates by id dropped, the first copy kept) come in stream order 1, 2, 3, …"""
     seen: dict[str, list[int]] = defaultdict(list)
     ids: set[str] = set()
     problems: list[str] = []
-    for rec in records:
-        env = json.loads(rec.value)
+    for key, value in records:
+        env = json.loads(value)
         if env["id"] in ids:
             continue
         ids.add(env["id"])
         cid, v = env["case_id"], env["stream_version"]
-        if rec.key.decode() != cid:
-            problems.append(f"event {env['id']}: key {rec.key!r}, case {cid}")
+        if key.decode() != cid:
+            problems.append(f"event {env['id']}: key {key!r}, case {cid}")
         if stored.positions.get((cid, v)) != env["position"]:
             problems.append(f"case {cid} v{v}: position {env['position']} on the topic, "
                             f"{stored.positions.get((cid, v))} in the store")
@@ -152,7 +157,20 @@ def check_outbound(bootstrap: str, topic: str, stored: Stored) -> tuple[list[str
             problems.append(f"case {cid}: versions on the topic {seen.get(cid)}, stored {want}")
     for cid in set(seen) - set(stored.cases):
         problems.append(f"case {cid}: on the topic, not in the store")
-    return problems, len(records)
+    return problems
+
+
+def log_findings(logs: Path) -> dict[str, int]:
+    """Lines in the processes' logs that a healthy run should not have, counted by kind:
+    false projection stalls, tracebacks, connections refused by PostgreSQL."""
+    marks = {"projection_stalled": '"projection_stalled"', "traceback": "Traceback (most recent",
+             "too_many_clients": "too many clients"}
+    found = dict.fromkeys(marks, 0)
+    for log in sorted(logs.glob("*.log")):
+        text = log.read_text(errors="replace")
+        for name, mark in marks.items():
+            found[name] += text.count(mark)
+    return found
 
 
 def audit_verify(env: dict[str, str], pub: Path) -> tuple[int, dict]:

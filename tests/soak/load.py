@@ -40,9 +40,21 @@ class Ledger:
     steps: list[dict] = field(default_factory=list)  # {case_id, trigger, actor, at, version}
     kafka: dict[str, dict] = field(default_factory=dict)  # external id -> {case_id, sends}
     reads: int = 0
+    not_ready: list[str] = field(default_factory=list)  # /readyz answers other than 200
+    latency: dict[str, list[float]] = field(default_factory=dict)  # by request kind
     retries: int = 0  # requests sent again after a transport error
     errors: list[str] = field(default_factory=list)  # answers no correct server gives
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def percentiles(self) -> dict[str, dict[str, float]]:
+        """p50 and p95 seconds of the answered requests, by kind (POST: the writes)."""
+        out = {}
+        for method, xs in self.latency.items():
+            xs = sorted(xs)
+            if xs:
+                out[method] = {"n": len(xs), "p50": round(xs[len(xs) // 2], 3),
+                               "p95": round(xs[int(len(xs) * 0.95)], 3)}
+        return out
 
     def error(self, what: str) -> None:
         with self.lock:
@@ -68,7 +80,7 @@ class Api:
         self.client.close()
 
     def send(self, method: str, path: str, user: str | None = None, body: dict | None = None,
-             ) -> httpx.Response | None:
+             label: str | None = None) -> httpx.Response | None:
         """The first answer any server gives; None if none answered within `give_up` s."""
         deadline = time.monotonic() + self.give_up
         start = self.rng.randrange(len(self.urls))
@@ -78,7 +90,11 @@ class Api:
             attempt += 1
             try:
                 headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+                t = time.monotonic()
                 r = self.client.request(method, url + path, json=body, headers=headers)
+                with self.ledger.lock:
+                    self.ledger.latency.setdefault(label or method, []).append(
+                        time.monotonic() - t)
             except TRANSPORT:
                 with self.ledger.lock:
                     self.ledger.retries += 1
@@ -165,10 +181,11 @@ class Desk(threading.Thread):
 
 
 class Reader(threading.Thread):
-    """Reads as the center and the inspector would: a case, the queues, the scoreboard, lists."""
+    """Reads as the center and the inspector would: a case, the queues, the scoreboard, lists;
+    and /readyz, as a load balancer would."""
 
-    def __init__(self, api: Api, ledger: Ledger, stop: threading.Event, pause: float):
-        super().__init__(name="soak-reader", daemon=True)
+    def __init__(self, n: int, api: Api, ledger: Ledger, stop: threading.Event, pause: float):
+        super().__init__(name=f"soak-reader-{n}", daemon=True)
         self.api, self.ledger, self.stop, self.pause = api, ledger, stop, pause
 
     def run(self) -> None:
@@ -176,18 +193,24 @@ class Reader(threading.Thread):
             while not self.stop.wait(self.pause):
                 with self.ledger.lock:
                     known = list(self.ledger.reports.values())
-                paths = [("acc_wang", "/api/queues"), ("chief_zhao", "/api/scoreboard"),
-                         ("insp_sun", "/api/cases?limit=20")]
+                paths = [("acc_wang", "/api/queues", "GET queues"),
+                         ("chief_zhao", "/api/scoreboard", "GET scoreboard"),
+                         ("insp_sun", "/api/cases?limit=20", "GET case list")]
                 if known:
-                    paths.append(("insp_sun", f"/api/cases/{self.api.rng.choice(known)['case_id']}"))
-                user, path = self.api.rng.choice(paths)
-                r = self.api.send("GET", path, user)
+                    paths.append(("insp_sun", f"/api/cases/{self.api.rng.choice(known)['case_id']}",
+                                  "GET case"))
+                user, path, label = self.api.rng.choice(paths)
+                r = self.api.send("GET", path, user, label=label)
                 if r is None:
                     continue
                 if r.status_code != 200:
                     self.ledger.error(f"GET {path}: {r.status_code} {r.text[:300]}")
                 with self.ledger.lock:
                     self.ledger.reads += 1
+                ready = self.api.send("GET", "/readyz", label="GET readyz")
+                if ready is not None and ready.status_code != 200:
+                    with self.ledger.lock:
+                        self.ledger.not_ready.append(f"{ready.status_code} {ready.text[:300]}")
         except Exception as e:  # noqa: BLE001 - the test reports it
             self.ledger.error(f"{self.name}: {type(e).__name__}: {e}")
         finally:

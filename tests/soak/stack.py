@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from uuid import UUID
@@ -24,6 +25,13 @@ from tests.integration.kafka_support import topics_for
 from tests.soak.supervisor import Spec
 
 PARTITIONS = 6
+# PostgreSQL connections: eventsourcing's pool opens POSTGRES_POOL_SIZE at start (default 5)
+# and grows by up to POSTGRES_MAX_OVERFLOW (default 10); each process also holds one for its
+# lease, one for LISTEN, one for the projections' pipelined writer. With the defaults,
+# 17 processes hold ~110 idle: more than the server's max_connections (100). Sized here as
+# a deployment would size them (docs/soak.md, "Connections").
+API_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "6"}
+WORKER_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "3"}
 
 
 def cli_options(*path: str) -> set[str]:
@@ -88,24 +96,29 @@ def specs(api_ports: list[int], projections: list[str]) -> list[Spec]:
     out: list[Spec] = []
     for n, port in enumerate(api_ports):
         out.append(Spec(f"api{n}", ["serve", "--port", str(port), "--tick-every", "0"],
-                        group="api"))
+                        group="api", env=API_POOL))
     for n in range(2):
         out.append(Spec(f"kafka-in{n}", ["kafka", "run", "--in"]))
-        out.append(Spec(f"kafka-out{n}", ["kafka", "run", "--out"]))
+        out.append(Spec(f"kafka-out{n}", ["kafka", "run", "--out"], writer=False))
         out.append(Spec(f"deadlines{n}", ["deadlines", "tick", "--loop", "--interval", "1"]))
         out.append(Spec(f"patrol{n}", ["patrol", "tick", "--loop", "--interval", "1"]))
-        out.append(Spec(f"notify{n}", ["notifications", "run", "--loop", "--interval", "1"]))
+        out.append(Spec(f"notify{n}", ["notifications", "run", "--loop", "--interval", "1"],
+                        writer=False))
         if "--only" in cli_options("projections", "follow"):
             for name in projections:
-                out.append(Spec(f"proj-{name}{n}", ["projections", "follow", "--only", name]))
+                out.append(Spec(f"proj-{name}{n}", ["projections", "follow", "--only", name],
+                                writer=False))
         else:
-            out.append(Spec(f"projections{n}", ["projections", "follow"]))
+            out.append(Spec(f"projections{n}", ["projections", "follow"], writer=False))
         if "--loop" in cli_options("audit", "sign"):
-            out.append(Spec(f"audit-sign{n}", ["audit", "sign", "--loop", "--interval", "2"]))
+            out.append(Spec(f"audit-sign{n}", ["audit", "sign", "--loop", "--interval", "2"],
+                            writer=False))
         else:  # a timer, as docs/audit.md says to run until the signer is a worker
             loop = (f"while :; do {sys.executable} -m adapters.cli audit head >/dev/null;"
                     " sleep 2; done")
-            out.append(Spec(f"audit-head{n}", ["bash", "-c", loop], raw=True))
+            out.append(Spec(f"audit-head{n}", ["bash", "-c", loop], raw=True, writer=False))
+    for spec in out:
+        spec.env = spec.env or WORKER_POOL
     return out
 
 
@@ -129,14 +142,42 @@ def lagging(cg: Casegrid, kafka_case_ids: list[str], publisher: str) -> dict[str
     return behind
 
 
-def wait_caught_up(cg: Casegrid, kafka_case_ids: list[str], publisher: str,
+def wait_caught_up(cg: Casegrid, kafka_case_ids: list[str], publisher: str | None,
                    timeout: float, tend=lambda: None) -> dict[str, object]:
     """Poll until nothing lags (returns {}) or `timeout` s (returns what still lags);
-    `tend()` each round (the supervisor restarts what exited)."""
+    `tend()` each round (the supervisor restarts what exited). Without a publisher: only
+    until every acknowledged Kafka report is stored."""
     deadline = time.monotonic() + timeout
     while True:
         tend()
-        behind = lagging(cg, kafka_case_ids, publisher)
+        if publisher is None:
+            missing = sum(1 for c in kafka_case_ids if UUID(c) not in cg.app.repository)
+            behind = {"kafka_reports_not_stored": missing} if missing else {}
+        else:
+            behind = lagging(cg, kafka_case_ids, publisher)
         if not behind or time.monotonic() > deadline:
             return behind
         time.sleep(0.5)
+
+
+class PeakConnections(threading.Thread):
+    """The most PostgreSQL connections (all databases) seen at once, sampled every 0.5 s on
+    a connection of its own, against the server's max_connections."""
+
+    def __init__(self, store: dict[str, str], stop: threading.Event):
+        super().__init__(name="soak-pg-connections", daemon=True)
+        self.store, self.stop = store, stop
+        self.peak, self.limit = 0, 0
+
+    def run(self) -> None:
+        import psycopg
+
+        s = self.store
+        with psycopg.connect(host=s["POSTGRES_HOST"], port=s["POSTGRES_PORT"],
+                             user=s["POSTGRES_USER"], password=s["POSTGRES_PASSWORD"],
+                             dbname=s["POSTGRES_DBNAME"], autocommit=True) as conn:
+            self.limit = int(conn.execute("SHOW max_connections").fetchone()[0])
+            while not self.stop.wait(0.5):
+                n = conn.execute("SELECT count(*) FROM pg_stat_activity"
+                                 " WHERE backend_type = 'client backend'").fetchone()[0]
+                self.peak = max(self.peak, int(n))

@@ -17,6 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def kind_of(name: str) -> str:
+    """A process's kind: its name without the trailing number (api0 -> api)."""
+    return name.rstrip("0123456789")
+
+
 @dataclass
 class Spec:
     """One named process: its command line (after `python -m adapters.cli`, or a whole argv
@@ -27,6 +32,8 @@ class Spec:
     killable: bool = True
     raw: bool = False
     group: str = ""  # kills keep at least one process of each group alive (e.g. "api")
+    writer: bool = True  # records events (stopped first at the end); False: follows the log
+    env: dict[str, str] = field(default_factory=dict)  # on top of the supervisor's
 
     def argv(self) -> list[str]:
         return list(self.args) if self.raw else [sys.executable, "-m", "adapters.cli", *self.args]
@@ -54,13 +61,15 @@ class Supervisor:
         self.events: list[tuple[float, str, str]] = []  # (time, name, what)
         self._lock = threading.Lock()
         self._down: dict[str, float] = {}  # name -> when to restart it
+        self.stopped: set[str] = set()  # stopped for good (the run's end)
         logs.mkdir(parents=True, exist_ok=True)
 
     # -- lifecycle -----------------------------------------------------------
     def _spawn(self, spec: Spec) -> subprocess.Popen:
         fh = open(self.logs / f"{spec.name}.log", "ab")  # noqa: SIM115 - the child holds it
         try:
-            return subprocess.Popen(spec.argv(), cwd=ROOT, env=self.env, stdout=fh, stderr=fh,
+            return subprocess.Popen(spec.argv(), cwd=ROOT, env={**self.env, **spec.env},
+                                    stdout=fh, stderr=fh,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             fh.close()
@@ -89,6 +98,8 @@ class Supervisor:
         now = time.monotonic()
         with self._lock:
             for name, run in self.procs.items():
+                if name in self.stopped:
+                    continue
                 if name in self._down:
                     if now < self._down[name]:
                         continue
@@ -101,6 +112,18 @@ class Supervisor:
                 run.proc = self._spawn(run.spec)
                 run.started, run.starts = now, run.starts + 1
                 self.events.append((now, name, "restart"))
+
+    def pick(self) -> str | None:
+        """A victim: of the kinds killed least so far (api, kafka-in, deadlines, …: the name
+        without its number), one at random; so a short run still kills one of every kind."""
+        choices = self.victims()
+        if not choices:
+            return None
+        killed = {kind_of(n): 0 for n in self.procs}
+        for n, r in self.procs.items():
+            killed[kind_of(n)] += r.kills
+        least = min(killed[kind_of(n)] for n in choices)
+        return self.rng.choice([n for n in choices if killed[kind_of(n)] == least])
 
     def victims(self) -> list[str]:
         """The processes a kill may choose now: killable, up, and not the last of their group up."""
@@ -124,9 +147,9 @@ class Supervisor:
         while not stop.wait(0.1):
             self.tend()
             if time.monotonic() >= nxt:
-                choices = self.victims()
-                if choices:
-                    self.kill(self.rng.choice(choices), self.rng.uniform(*down))
+                victim = self.pick()
+                if victim:
+                    self.kill(victim, self.rng.uniform(*down))
                 nxt = time.monotonic() + self.rng.uniform(*every)
 
     def restart_all_down(self) -> None:
@@ -136,16 +159,20 @@ class Supervisor:
                 self._down[name] = 0.0
         self.tend()
 
-    def stop(self, timeout: float = 15.0) -> dict[str, int | None]:
-        """SIGTERM everything, SIGKILL what is still up after `timeout`; the exit codes."""
+    def stop(self, names: list[str] | None = None, timeout: float = 15.0) -> dict[str, int | None]:
+        """SIGTERM these (default: all), SIGKILL what is still up after `timeout`; their exit
+        codes. A stopped process is not restarted."""
         with self._lock:
-            self._down.clear()
-            for run in self.procs.values():
-                if run.proc.poll() is None:
-                    self._kill_group(run.proc, signal.SIGTERM)
+            names = [n for n in (names or list(self.procs)) if n not in self.stopped]
+            self.stopped.update(names)
+            for name in names:
+                self._down.pop(name, None)
+                if self.procs[name].proc.poll() is None:
+                    self._kill_group(self.procs[name].proc, signal.SIGTERM)
             deadline = time.monotonic() + timeout
             codes: dict[str, int | None] = {}
-            for name, run in self.procs.items():
+            for name in names:
+                run = self.procs[name]
                 try:
                     codes[name] = run.proc.wait(max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:

@@ -25,11 +25,13 @@ from tests.soak.checks import (
     check_outbound,
     check_projections,
     check_writes,
+    log_findings,
     read_store,
 )
 from tests.soak.load import Api, Desk, KafkaReporter, Ledger, Reader
 from tests.soak.stack import (
     PARTITIONS,
+    PeakConnections,
     prepare_store,
     process_env,
     projection_names,
@@ -43,6 +45,7 @@ pytestmark = [pytest.mark.soak, pytest.mark.kafka]
 SECONDS = float(os.environ.get("CASEGRID_SOAK_SECONDS", "30"))
 SEED = int(os.environ.get("CASEGRID_SOAK_SEED", "14"))
 KILL_EVERY = float(os.environ.get("CASEGRID_SOAK_KILL_EVERY", "3"))
+STRICT = os.environ.get("CASEGRID_SOAK_STRICT") == "1"  # the logs must be clean too
 
 
 def wait_up(sup: Supervisor, ports: list[int], timeout: float = 120.0) -> None:
@@ -76,12 +79,16 @@ def test_soak(pg_server, tmp_path):
         sup = Supervisor(env, tmp_path / "logs", SEED)
         sup.start(specs(ports, projection_names(cg)))
         ledger, stop, stop_chaos = Ledger(), threading.Event(), threading.Event()
+        codes: dict[str, int | None] = {}
+        connections = PeakConnections(store, stop)
+        connections.start()
         try:
             wait_up(sup, ports)
             started = time.monotonic()
             load = [Desk(n, Api(ports, ledger, random.Random(rng.random())), ledger, stop, tag, 0.2)
                     for n in range(3)]
-            load.append(Reader(Api(ports, ledger, random.Random(rng.random())), ledger, stop, 0.1))
+            load += [Reader(n, Api(ports, ledger, random.Random(rng.random())), ledger, stop, 0.1)
+                     for n in range(2)]
             load.append(KafkaReporter(broker.bootstrap, topics["reports"], ledger, stop,
                                       random.Random(rng.random()), tag, 0.05))
             chaos = threading.Thread(target=sup.chaos, name="soak-chaos", args=(
@@ -97,19 +104,24 @@ def test_soak(pg_server, tmp_path):
                 t.join(timeout=90)
             loaded = time.monotonic()
             sup.restart_all_down()
-            behind = wait_caught_up(cg, [a["case_id"] for a in ledger.kafka.values()],
-                                    f"kafka:{topics['case_events']}", timeout=120, tend=sup.tend)
+            kafka_ids = [a["case_id"] for a in ledger.kafka.values()]
+            behind = wait_caught_up(cg, kafka_ids, None, timeout=120, tend=sup.tend)
+            # the writers (API, inbound, ticks) stop; the followers drain what they wrote
+            codes = sup.stop([n for n, r in sup.procs.items() if r.spec.writer])
+            behind = behind or wait_caught_up(cg, kafka_ids, f"kafka:{topics['case_events']}",
+                                              timeout=120, tend=sup.tend)
             caught_up = time.monotonic()
         finally:
             stop.set()
             stop_chaos.set()
-            codes = sup.stop()
+            codes.update(sup.stop())
         stored = read_store(cg)
         writes = check_writes(ledger, stored)
         outbound, on_topic = check_outbound(broker.bootstrap, topics["case_events"], stored)
     projections, rows = check_projections(cg)
     cg.close()
     rc, audit = audit_verify(env, key.with_name(key.name + ".pub"))
+    findings = log_findings(tmp_path / "logs") | {"readyz_not_200": len(ledger.not_ready)}
     summary = {
         "seed": SEED, "load_seconds": SECONDS, "kills": sup.kills(),
         "kills_total": sum(sup.kills().values()), "exited_on_their_own": sup.unexpected_exits(),
@@ -118,8 +130,11 @@ def test_soak(pg_server, tmp_path):
             "kafka_reports": len(ledger.kafka),
             "kafka_sends": sum(a["sends"] for a in ledger.kafka.values())},
         "reads": ledger.reads, "retried_requests": ledger.retries,
+        "latency_seconds": ledger.percentiles(),
         "stored": {"cases": len(stored.cases), "case_events": stored.events},
         "outbound_records": on_topic, "projection_rows": rows,
+        "pg_connections": {"peak": connections.peak, "max_connections": connections.limit},
+        "log_findings": findings,
         "audit": {k: audit.get(k) for k in ("ok", "events", "leaves", "heads", "pending")},
         "seconds": {"start": round(started - t0, 1), "load": round(loaded - started, 1),
                     "catch_up": round(caught_up - loaded, 1),
@@ -139,3 +154,5 @@ def test_soak(pg_server, tmp_path):
     # the run did what it says: kills, and every kind of write and read acknowledged
     assert summary["kills_total"] >= max(1, int(SECONDS / KILL_EVERY / 2)), summary
     assert len(ledger.reports) and len(ledger.steps) and len(ledger.kafka) and ledger.reads, summary
+    if STRICT:  # beyond the checks: nothing in the logs a healthy run should not have
+        assert not any(findings.values()), f"findings: {findings} {ledger.not_ready[:5]}"
