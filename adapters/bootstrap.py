@@ -19,9 +19,11 @@ from adapters.kafka.store import recorder_env
 from adapters.storage.events import event_log
 from adapters.storage.migrations import upgrade
 from adapters.storage.numbers import SqlNumbers
+from adapters.storage.recorder import TOPIC as RECORDER_TOPIC
 from adapters.storage.sql import Sql
 from adapters.storage.steps import STEPS
 from adapters.storage.store_lock import creating_tables
+from adapters.storage.transcoder import TOPIC as TRANSCODER_TOPIC
 from domain.city import City
 from domain.errors import ConfigError
 from projections.cases import CaseSummaries
@@ -52,12 +54,19 @@ def read_yaml(path: str | Path, field: str):
 
 
 def store_env(data_dir: str | Path | None = None, env: dict | None = None) -> dict[str, str]:
-    """eventsourcing settings: PostgreSQL when PERSISTENCE_MODULE says so, else SQLite in data_dir."""
+    """eventsourcing settings: PostgreSQL when PERSISTENCE_MODULE says so, else SQLite in
+    data_dir; the events written with orjson (adapters/storage/transcoder.py), and on
+    PostgreSQL inserted by our recorder (adapters/storage/recorder.py)."""
+    return {"TRANSCODER_TOPIC": TRANSCODER_TOPIC} | _store_env(data_dir, env)
+
+
+def _store_env(data_dir: str | Path | None, env: dict | None) -> dict[str, str]:
     merged = {**os.environ, **(env or {})}
     if merged.get("PERSISTENCE_MODULE", "").endswith("popo"):  # in-memory, for unit tests
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if merged.get("PERSISTENCE_MODULE", "").endswith("postgres"):
-        return {k: v for k, v in merged.items() if k.startswith("POSTGRES_")} | {
+        return {"APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC} | {
+            k: v for k, v in merged.items() if k.startswith("POSTGRES_")} | {
             "PERSISTENCE_MODULE": "eventsourcing.postgres"
         }
     if merged.get("SQLITE_DBNAME"):

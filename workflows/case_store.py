@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import retry
 
@@ -35,6 +36,23 @@ class CaseApplication(Application):
 
     name = "casegrid"
     snapshotting_intervals = {Case: 50}
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Application.save, without its runtime Protocol checks on every object (typing's
+        isinstance on a Protocol: a tenth of a batched command's time on Python 3.11) when
+        all are aggregates; anything else goes the library's way."""
+        if not all(isinstance(obj, Aggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing = ProcessingEvent()
+        for obj in objs:
+            processing.events.extend(obj.collect_events())
+            processing.aggregates[obj.id] = obj
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)
+        return recordings
 
 
 class CaseStore:
@@ -54,7 +72,9 @@ class CaseStore:
             raise NotFoundError(f"case_id: no case '{cid}'") from None
 
     def exists(self, case_id: UUID) -> bool:
-        return bool(list(self.app.events.get(case_id, limit=1)))
+        """Whether the case is stored: a case this process saved is (events are never
+        deleted), so only the others cost a read."""
+        return case_id in self._cache or bool(list(self.app.events.get(case_id, limit=1)))
 
     def current(self, case_id: UUID | str, decide: Callable[[Case], bool]) -> Case | None:
         """Run `decide` on the case as this process last saved it, if held, else as stored;

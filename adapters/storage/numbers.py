@@ -1,5 +1,10 @@
 """The case-number sequence (案件编号) in the event store's database: one row per year,
-advanced in a transaction of its own, so two processes never hand out one number twice."""
+advanced in a transaction of its own, so two processes never hand out one number twice.
+
+On PostgreSQL that transaction commits without waiting for its WAL flush (synchronous_commit
+off, for it alone): a command's events commit after it, flushing the WAL up to and past the
+advance, so a number carried by a stored event is never handed out again after a crash; a
+crash before them loses only an advance no stored event used. One fsync per batch saved."""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ class SqlNumbers:
                 cur.execute(DDL)
             self.ready = True
         with self.sql.transaction() as cur:
+            if cur.dialect == "postgres":
+                cur.execute("SET LOCAL synchronous_commit TO OFF")
             cur.execute("INSERT INTO cg_case_numbers (scope, last) VALUES (?, ?)"
                         " ON CONFLICT (scope) DO UPDATE SET last = cg_case_numbers.last + ?"
                         " RETURNING last", (scope, count, count))
