@@ -291,8 +291,9 @@ class ProjectionRunner:
 
     # ------------------------------------------------------------------ following, rebuilding
 
-    def follow(self, stop: threading.Event, *, interval: float = 0.5) -> None:
-        """Keep every projection caught up until `stop` is set.
+    def follow(self, stop: threading.Event, *, interval: float = 0.5,
+               names: Sequence[str] | None = None) -> None:
+        """Keep every projection (or those `names`) caught up until `stop` is set.
 
         Where the event log listens (PostgreSQL's LISTEN/NOTIFY) a subscription wakes the
         runner when events are recorded; otherwise (SQLite) poll every `interval` seconds.
@@ -300,7 +301,7 @@ class ProjectionRunner:
         wait = interval
         while not stop.is_set():
             try:
-                self._follow_once(stop, interval)
+                self._follow_once(stop, interval, names)
                 return
             except Exception as e:  # the store went away: back off, then follow again
                 log.warning("follow_store_error", error=repr(e), retry_in_seconds=wait)
@@ -308,18 +309,19 @@ class ProjectionRunner:
                     return
                 wait = min(BACKOFF_MAX, wait * 2)
 
-    def _follow_once(self, stop: threading.Event, interval: float) -> None:
-        self.catch_up()
+    def _follow_once(self, stop: threading.Event, interval: float,
+                     names: Sequence[str] | None) -> None:
+        self.catch_up(names)
         if not self.events.listens:
             while not stop.wait(interval):
-                self.catch_up()
+                self.catch_up(names)
             return
         while not stop.is_set():
             with self.events.subscribe(self.head()) as sub:
                 threading.Thread(target=lambda s=sub: (stop.wait(), s.stop()), daemon=True).start()
-                self.catch_up()  # what was recorded before the subscription started listening
+                self.catch_up(names)  # what was recorded before the subscription listened
                 for _ in sub:  # the subscription only wakes us; catch_up reads in batches
-                    self.catch_up()
+                    self.catch_up(names)
                     if stop.is_set():
                         break
 

@@ -1,15 +1,18 @@
 """Scoreboards (考评排名): counts per dimension and day, rates, scores, grades, drill-down.
 
-Two tables, written in the batch's transaction with the tracking position: `cg_sb_case`
-(each case's current facts) and `cg_sb_counts` (the sum of every case's contributions per
-day, dimension, key and count; kept by adding each batch's net change). A board as it
-stood at a past moment is folded again from the trail's copy of the events recorded by
-then (`cg_trail`, see projections/trail.py).
+Three tables, written in the batch's transaction with the tracking position: `cg_sb_case`
+(each case's current facts), `cg_sb_counts` (the sum of every case's contributions per
+day, dimension, key and count; kept by adding each batch's net change) and `cg_sb_months`
+(the same sums per month, so a board over whole months reads one row per key and count
+instead of one per day: a month board's cost does not grow with the cases or the days).
+A board as it stood at a past moment is folded again from the trail's copy of the events
+recorded by then (`cg_trail`, see projections/trail.py).
 """
 
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections import Counter
 from datetime import date, datetime
 
@@ -41,15 +44,19 @@ INDICATORS: dict[str, dict] = {
 
 class Scoreboard:
     name = "scoreboard"
-    tables = ("cg_sb_case", "cg_sb_counts")
-    version = 6  # 2: accurate dispatch counted for grids and areas (was 0.0%);
+    tables = ("cg_sb_case", "cg_sb_counts", "cg_sb_months")
+    version = 7  # 2: accurate dispatch counted for grids and areas (was 0.0%);
     # 4: a merged duplicate counts in discovery only (合并); 5: 回访 (the rows' callbacks);
-    # 6: 协办 (the rows' assisting units: assist_on_time, assist_missed)
+    # 6: 协办 (the rows' assisting units: assist_on_time, assist_missed); 7: cg_sb_months
 
     def __init__(self, city: City, hold: int = 40_000):
         self.city = city
         self.hold = hold  # cases whose rows stay in memory between batches
-        self._held: dict[str, tuple[dict, Counter]] = {}
+        # case -> (its packed row, its contributions as [cell id, n, …]): compact, since
+        # tens of thousands are held (a row dict and a Counter were ~6 KB a case)
+        self._held: dict[str, tuple[str, array]] = {}
+        self._cell_ids: dict[tuple, int] = {}  # (dim, key, name) -> a number, and back
+        self._cells: list[tuple] = []
         self._at: int | None = None  # the position `_held` is valid at
         self._last_touched = 0  # cases the batch before touched
 
@@ -63,6 +70,11 @@ class Scoreboard:
             "CREATE TABLE IF NOT EXISTS cg_sb_counts (day TEXT NOT NULL, dim TEXT NOT NULL,"
             " key TEXT NOT NULL, name TEXT NOT NULL, n BIGINT NOT NULL,"
             " PRIMARY KEY (dim, day, key, name))"
+        )
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS cg_sb_months (month TEXT NOT NULL, dim TEXT NOT NULL,"
+            " key TEXT NOT NULL, name TEXT NOT NULL, n BIGINT NOT NULL,"
+            " PRIMARY KEY (dim, month, key, name))"
         )
 
     def forget(self) -> None:
@@ -89,8 +101,7 @@ class Scoreboard:
             chunk = missing[i:i + 1000]
             for cid, r in sql.query("SELECT case_id, row FROM cg_sb_case WHERE case_id IN"
                                     f" ({','.join('?' * len(chunk))})", chunk):
-                row = unpack(r)
-                held[cid] = (row, contributions(row, city, COUNTED_DIMS))
+                held[cid] = (r, None)  # its contributions are worked out when touched
         touched: dict[str, tuple[dict, Counter]] = {}  # case -> (row, contributions before)
         positions = {}
         for e, _t, pos, cid in items:
@@ -100,10 +111,12 @@ class Scoreboard:
                     touched[cid] = (new_row(e, city), _EMPTY)
                     positions[cid] = pos
                     continue
-                got = held.pop(cid, None)
-                if got is None:  # cannot happen: a case's Reported comes first in the log
+                kept = held.pop(cid, None)
+                if kept is None:  # cannot happen: a case's Reported comes first in the log
                     continue
-                touched[cid] = got
+                row = unpack(kept[0])
+                got = touched[cid] = (row, contributions(row, city, COUNTED_DIMS)
+                                      if kept[1] is None else self._expand(kept[1]))
             fold(got[0], e)
             positions[cid] = pos
         changes: Counter = Counter()  # the batch's net change of every touched cell
@@ -118,8 +131,9 @@ class Scoreboard:
                 for cell, n in before.items():
                     if cell not in after:
                         changes[(day, *cell)] -= n
-            held[cid] = (row, after)  # re-inserted: the most recently touched are last
-            rows.append((cid, day, row["unit"], positions[cid], pack(row)))
+            packed = pack(row)
+            held[cid] = (packed, self._compact(after))  # re-inserted: the most recent last
+            rows.append((cid, day, row["unit"], positions[cid], packed))
         # the rows of the batch before may not be committed yet: never drop those (they,
         # then this batch's, are the last in `held`)
         keep = max(self.hold, self._last_touched + len(touched))
@@ -128,10 +142,30 @@ class Scoreboard:
                 del held[cid]
         self._last_touched = len(touched)
         self._at = end
-        return rows, [(*k, n) for k, n in changes.items() if n]
+        months: Counter = Counter()
+        for (day, *cell), n in changes.items():
+            if n:
+                months[(day[:7], *cell)] += n
+        return (rows, [(*k, n) for k, n in changes.items() if n],
+                [(*k, n) for k, n in months.items() if n])
 
-    def write(self, cur: Cur, ops: tuple[list, list]) -> None:
-        rows, changes = ops
+    def _compact(self, counts: Counter) -> array:
+        ids, out = self._cell_ids, array("q")
+        for cell, n in counts.items():
+            i = ids.get(cell)
+            if i is None:
+                i = ids[cell] = len(self._cells)
+                self._cells.append(cell)
+            out.append(i)
+            out.append(n)
+        return out
+
+    def _expand(self, packed: array) -> Counter:
+        cells = self._cells
+        return Counter({cells[packed[i]]: packed[i + 1] for i in range(0, len(packed), 2)})
+
+    def write(self, cur: Cur, ops: tuple[list, list, list]) -> None:
+        rows, changes, months = ops
         cur.insert_values(
             "INSERT INTO cg_sb_case (case_id, day, unit, position, row)", rows,
             "ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit,"
@@ -141,6 +175,11 @@ class Scoreboard:
         cur.insert_values(
             "INSERT INTO cg_sb_counts (day, dim, key, name, n)", changes,
             "ON CONFLICT (dim, day, key, name) DO UPDATE SET n = cg_sb_counts.n + excluded.n",
+            types=("text", "text", "text", "text", "bigint"),
+        )
+        cur.insert_values(
+            "INSERT INTO cg_sb_months (month, dim, key, name, n)", months,
+            "ON CONFLICT (dim, month, key, name) DO UPDATE SET n = cg_sb_months.n + excluded.n",
             types=("text", "text", "text", "text", "bigint"),
         )
 
@@ -182,14 +221,49 @@ def case_rows(sql: Sql, city: City | None, start: date, end: date,
                   key=lambda r: (r["day"], r["case_id"]))
 
 
+def whole_months(start: date, end: date) -> tuple[tuple[str, str] | None, list[tuple[date, date]]]:
+    """[start, end] as its whole months (first and last 'YYYY-MM', or None) and the days
+    left over before and after them."""
+    first = start if start.day == 1 else _next_month(start)  # the first whole month's 1st
+    after = None if end == date.max else date.fromordinal(end.toordinal() + 1)
+    if after is None or after.day == 1:  # end is a month's last day
+        last: date | None = end
+    else:  # the whole months end the day before end's month begins
+        begin = end.replace(day=1)
+        last = None if begin == date.min else date.fromordinal(begin.toordinal() - 1)
+    if first is None or last is None or first > last:
+        return None, [(start, end)]
+    days = []
+    if start < first:
+        days.append((start, date.fromordinal(first.toordinal() - 1)))
+    if last < end:
+        days.append((date.fromordinal(last.toordinal() + 1), end))
+    return (first.isoformat()[:7], last.isoformat()[:7]), days
+
+
+def _next_month(d: date) -> date | None:
+    if d.month < 12:
+        return d.replace(month=d.month + 1, day=1)
+    return None if d.year == date.max.year else date(d.year + 1, 1, 1)
+
+
 def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dict[str, Counter]:
     per_key: dict[str, Counter] = {}
     if as_of is None:
         dim = "grid" if by in AREA_DIMS else by  # areas roll up from their grid cells
+        months, days = whole_months(start, end)
+        parts, params = [], []
+        if months:
+            parts.append("SELECT key, name, n FROM cg_sb_months"
+                         " WHERE dim = ? AND month >= ? AND month <= ?")
+            params += [dim, *months]
+        for a, b in days:
+            parts.append("SELECT key, name, n FROM cg_sb_counts"
+                         " WHERE dim = ? AND day >= ? AND day <= ?")
+            params += [dim, a.isoformat(), b.isoformat()]
         for key, name, n in sql.query(
-            "SELECT key, name, SUM(n) FROM cg_sb_counts WHERE dim = ? AND day >= ? AND day <= ?"
-            " GROUP BY key, name",
-            (dim, start.isoformat(), end.isoformat()),
+            f"SELECT key, name, SUM(n) FROM ({' UNION ALL '.join(parts)}) AS cells"
+            " GROUP BY key, name", params,
         ):
             if by in AREA_DIMS and by != "grid":
                 cell = city.cells.get(key)

@@ -1,4 +1,5 @@
-"""`casegrid projections status | rebuild [NAME] | follow`: the read models."""
+"""`casegrid projections status | rebuild [NAME…] [--processes N] | follow [--only NAME]`:
+the read models (adapters/cli/projection_workers.py runs them in processes of their own)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from adapters.cli.common import JsonOpt, casegrid, emit, err, fail, out
-from domain.errors import ValidationError
+from domain.errors import ConflictError, ValidationError
 
 proj_app = typer.Typer(help="Read models built from the event stream.", no_args_is_help=True)
 
@@ -40,40 +41,76 @@ def projections_status(ctx: typer.Context, as_json: JsonOpt = False):
     emit({"projections": rows}, as_json, text)
 
 
+OnlyOpt = Annotated[list[str] | None, typer.Option(
+    "--only", help="Only this projection (repeatable); default: all")]
+
+
+def _names(cg, names: list[str] | None, as_json: bool = False) -> list[str]:
+    known = list(cg.projections.projections)
+    for name in names or ():
+        if name not in known:
+            fail(ValidationError("name", f"'{name}' is not one of {', '.join(known)}"), as_json)
+    return list(dict.fromkeys(names)) if names else known
+
+
 @proj_app.command("follow")
-def projections_follow(ctx: typer.Context,
+def projections_follow(ctx: typer.Context, only: OnlyOpt = None,
                        interval: Annotated[float, typer.Option(help="SQLite poll seconds")] = 0.5,
                        singleton: Annotated[bool, typer.Option(
-                           help="Follow only while holding the 'projections-follow' lease "
-                                "(租约); others wait and take over within --interval s")] = True):
-    """Keep the projections caught up until stopped (LISTEN/NOTIFY on PostgreSQL, polling on SQLite)."""
-    from adapters.cli.singleton import follow_singleton, stop_on_signals
+                           help="Follow a projection only while holding its lease "
+                                "'projection.NAME' (租约); others wait and take over within "
+                                "--interval s")] = True):
+    """Keep the projections caught up until stopped (LISTEN/NOTIFY on PostgreSQL, polling on
+    SQLite). Run several processes (e.g. one per --only) to use more than one core."""
+    from adapters.cli.projection_workers import follow_leased
+    from adapters.cli.singleton import stop_on_signals
 
     cg = casegrid(ctx)
+    names = _names(cg, only)
     stop = stop_on_signals()
-
-    def follow(until):
-        structlog.get_logger("casegrid.projections").info("following", store=cg.projections.sql.dialect)
-        cg.projections.follow(until, interval=interval)
-
     if singleton:
-        follow_singleton(cg, "projections-follow", follow, interval, stop)
-    else:
-        follow(stop)
+        follow_leased(cg, names, interval, stop)
+        return
+    structlog.get_logger("casegrid.projections").info(
+        "following", projections=names, store=cg.projections.sql.dialect)
+    cg.projections.follow(stop, interval=interval, names=names)
 
 
 @proj_app.command("rebuild")
-def projections_rebuild(ctx: typer.Context, name: Annotated[str | None, typer.Argument()] = None,
+def projections_rebuild(ctx: typer.Context,
+                        names: Annotated[list[str] | None, typer.Argument(
+                            help="Projections to rebuild (default: all)")] = None,
+                        processes: Annotated[int, typer.Option(
+                            min=1, max=16, help="Rebuild in this many processes at once, the "
+                                                "projections split between them")] = 1,
+                        wait: Annotated[float, typer.Option(
+                            min=0, max=3600, help="Seconds to wait for a follower holding a "
+                                                  "projection's lease")] = 10.0,
                         as_json: JsonOpt = False):
-    """Drop and replay a projection (or all) from the event log."""
+    """Drop and replay projections (or all) from the event log, each under its lease."""
+    from adapters.cli.common import state
+    from adapters.cli.projection_workers import collect, plan, rebuild_leased, spawn_rebuilds
+
     cg = casegrid(ctx, as_json)
-    names = [name] if name else list(cg.projections.projections)
-    if name and name not in cg.projections.projections:
-        fail(ValidationError("name", f"'{name}' is not one of {', '.join(cg.projections.projections)}"), as_json)
+    names = _names(cg, names, as_json)
+    if processes > 1 and len(names) > 1:
+        groups = plan(names, processes)
+        cg.close()
+        st = state(ctx)
+        done, errors = collect(spawn_rebuilds(groups, data_dir=st.data_dir, config=st.config,
+                                              wait=wait))
+        if errors:
+            fail(ConflictError("; ".join(errors)), as_json)
+        emit({"rebuilt": done, "processes": [list(g) for g in groups]}, as_json,
+             lambda: print(f"rebuilt {done} in {len(groups)} processes"))
+        return
     head = cg.projections.head()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=err, disable=as_json or not err.is_terminal) as bar:
         task = bar.add_task(", ".join(names), total=head)
-        n = cg.projections.rebuild(names, progress=lambda k: bar.advance(task, k))
+        try:
+            n = rebuild_leased(cg, names, wait, progress=lambda k: bar.advance(task, k))
+        except ConflictError as e:
+            fail(e, as_json)
     done = dict.fromkeys(names, n)
     emit({"rebuilt": done}, as_json, lambda: print(f"rebuilt {done}"))

@@ -124,7 +124,7 @@ def test_sigkilled_holder_is_taken_over(env, tmp_path):
 
 LOOPS = {
     "deadlines": (["deadlines", "tick", "--loop", "--interval", "0.3"], "tick"),
-    "projections": (["projections", "follow", "--interval", "0.3"], "following"),
+    "projections": (["projections", "follow", "--only", "cases", "--interval", "0.3"], "following"),
     "patrol": (["patrol", "tick", "--loop", "--interval", "0.3"], "tick"),
     "notifications": (["notifications", "run", "--loop", "--interval", "0.3"], "lease_acquired"),
 }

@@ -25,6 +25,8 @@ DUMPS = {
     "cg_sb_case": "SELECT case_id, day, unit, row FROM cg_sb_case ORDER BY case_id",
     "cg_sb_counts": "SELECT day, dim, key, name, n FROM cg_sb_counts WHERE n <> 0"
                     " ORDER BY day, dim, key, name",
+    "cg_sb_months": "SELECT month, dim, key, name, n FROM cg_sb_months WHERE n <> 0"
+                    " ORDER BY month, dim, key, name",
     "cg_trail": "SELECT * FROM cg_trail ORDER BY case_id, version",
 }
 
