@@ -16,6 +16,7 @@ from adapters.config.city_build import build_city
 from adapters.evidence import EvidenceStore, evidence_store
 from adapters.kafka.store import create_tables as create_kafka_tables
 from adapters.kafka.store import recorder_env
+from adapters.storage.bulk import bulk_ports
 from adapters.storage.events import event_log
 from adapters.storage.migrations import upgrade
 from adapters.storage.numbers import SqlNumbers
@@ -149,7 +150,9 @@ def bootstrap(
     migrate_on_start(runner.sql, env)
     numbers = SqlNumbers(runner.sql) if runner.sql.datastore is not None else None
     evidence = evidence_store(data_dir, env)
-    service = CaseService(app, city, clock=clock, numbers=numbers, evidence_known=evidence.exists)
+    writer, existing = bulk_ports(app)  # many new cases at once: COPY, one existence query
+    service = CaseService(app, city, clock=clock, numbers=numbers, evidence_known=evidence.exists,
+                          writer=writer, existing=existing)
     patrol = PatrolService(app, city, clock=clock)
     if kafka:
         create_kafka_tables(runner.sql)

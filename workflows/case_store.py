@@ -6,6 +6,10 @@ command is tried again on a fresh load (eventsourcing.utils.retry). Cases this p
 saved are kept (bounded, least recently saved dropped) so a command needs no read first;
 the library's aggregate cache would fast-forward with a read on every get, which is the
 read this cache exists to skip.
+
+Many NEW cases (import, a Kafka batch) are saved by `save_new` in one transaction through
+the store's bulk writer (PostgreSQL: COPY, adapters/storage/bulk.py), checked against the
+store with one read for all of them (`existing`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ from domain.errors import CasegridError, ConflictError, NotFoundError, Validatio
 
 log = structlog.get_logger("casegrid.workflow")
 T = TypeVar("T")
+# (events, **recorder keywords) → stored in ONE transaction; IntegrityError if any
+# (case, version) is taken. Default: the library's Application.save.
+BulkWriter = Callable[..., None]
+# case ids → those that have events (one query for all of them)
+Existing = Callable[[list[UUID]], set[UUID]]
 
 
 class CaseApplication(Application):
@@ -56,9 +65,12 @@ class CaseApplication(Application):
 
 
 class CaseStore:
-    def __init__(self, app: CaseApplication, *, retries: int = 8, cache_size: int = 20_000):
+    def __init__(self, app: CaseApplication, *, retries: int = 8, cache_size: int = 20_000,
+                 writer: BulkWriter | None = None, existing: Existing | None = None):
         self.app = app
         self.retries = retries
+        self.writer = writer
+        self._existing = existing
         # Cases as last saved by this process. Never the only copy: another writer makes
         # our save fail on its version, and the command is retried on a fresh load.
         self._cache: OrderedDict[UUID, Case] = OrderedDict()
@@ -75,6 +87,61 @@ class CaseStore:
         """Whether the case is stored: a case this process saved is (events are never
         deleted), so only the others cost a read."""
         return case_id in self._cache or bool(list(self.app.events.get(case_id, limit=1)))
+
+    def existing(self, case_ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these cases are stored: one query (the adapter's), else one read each."""
+        ids = list(dict.fromkeys(case_ids))
+        if not ids:
+            return set()
+        if self._existing is not None:
+            return self._existing(ids)
+        return {cid for cid in ids if self.exists(cid)}
+
+    def save_new(self, cases: list[Case], *, rows: Callable[[list[Case]], dict] | None = None,
+                 remember: bool = True) -> tuple[list[Case], list[Case]]:
+        """Many NEW cases in ONE transaction (新案件批量保存) by the bulk writer: (saved, already).
+
+        A case another writer stored first (a rerun, a second importer, a Kafka resend)
+        fails the insert on its first version; those are looked up with one query, left
+        out (returned as `already`, unchanged in the store) and the rest saved again in one
+        transaction. `rows(saved cases)` gives the recorder keywords written in the same
+        transaction (e.g. the Kafka inbox rows of exactly the cases saved)."""
+        pending = {c.id: (c, list(c.collect_events())) for c in cases}
+        already: list[Case] = []
+        for _ in range(self.retries + 1):
+            if not pending:
+                return [], already
+            saved = [c for c, _ in pending.values()]
+            kwargs = rows(saved) if rows is not None else {}
+            events = [e for _, evs in pending.values() for e in evs]
+            try:
+                if self.writer is None:
+                    self.app.save(*events, **kwargs)
+                else:
+                    self.writer(events, **kwargs)
+            except IntegrityError:
+                there = self.existing(pending)
+                if not there:  # not a case stored first: something else is wrong
+                    raise
+                already += [pending.pop(cid)[0] for cid in there if cid in pending]
+                log.info("bulk_save_skipped_existing", cases=len(there), remaining=len(pending))
+                continue
+            self._snapshots(pending.values())
+            if remember:
+                self.remember(saved)
+            return saved, already
+        raise ConflictError(f"conflict: {len(pending)} new cases kept meeting other writers; "
+                            f"gave up after {self.retries} retries")
+
+    def _snapshots(self, saved: Iterable[tuple[Case, list]]) -> None:
+        """The snapshots Application.save would take (a new case past the interval)."""
+        interval = (self.app.snapshotting_intervals or {}).get(Case)
+        if not interval or self.app.snapshots is None:
+            return
+        for case, events in saved:
+            for e in events:
+                if e.originator_version % interval == 0:
+                    self.app.take_snapshot(case.id, version=e.originator_version)
 
     def current(self, case_id: UUID | str, decide: Callable[[Case], bool]) -> Case | None:
         """Run `decide` on the case as this process last saved it, if held, else as stored;

@@ -5,13 +5,15 @@
 
 Retries on a version conflict and the write-through cache are the store's
 (workflows/case_store.py); `execute` saves commands that arrive together in one
-transaction and falls back to one at a time when another writer got there first.
+transaction and falls back to one at a time when another writer got there first;
+`report_many` saves many NEW cases, each with the steps that follow its report, in one
+transaction (import, a Kafka batch of reports).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -30,11 +32,11 @@ from domain.errors import (
 )
 from domain.machine import decide
 from workflows import intake
-from workflows.case_store import CaseApplication, CaseStore, parse_case_id
+from workflows.case_store import BulkWriter, CaseApplication, CaseStore, Existing, parse_case_id
 from workflows.commands import CaseAction, Command, ReportCase
 from workflows.numbering import CaseNumbers, MemoryNumbers, NumberPool
 
-__all__ = ["CaseApplication", "CaseService", "EXTERNAL_NS", "Outcome", "parse_case_id"]
+__all__ = ["CaseApplication", "CaseService", "EXTERNAL_NS", "NewCase", "Outcome", "parse_case_id"]
 
 log = structlog.get_logger("casegrid.workflow")
 EXTERNAL_NS = uuid5(NAMESPACE_URL, "casegrid:external-id")
@@ -60,6 +62,16 @@ class Outcome:
     command: Command
     case_id: UUID | None = None
     error: CasegridError | None = None
+    case: Case | None = None  # report_many: the case as saved (or, not saving, as made)
+    already: bool = False  # report_many: the case was stored before; nothing changed
+
+
+@dataclass
+class NewCase:
+    """A report and the steps that follow it, for report_many (import: a case's history)."""
+
+    report: ReportCase
+    steps: Sequence[CaseAction] = field(default_factory=tuple)
 
 
 class CaseService:
@@ -67,13 +79,15 @@ class CaseService:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  retries: int = 8, cache_size: int = 20_000,
                  numbers: CaseNumbers | None = None,
-                 evidence_known: Callable[[str], bool] | None = None):
+                 evidence_known: Callable[[str], bool] | None = None,
+                 writer: BulkWriter | None = None, existing: Existing | None = None):
         self.app = app
         self.city = city
         self.clock = clock
         self.evidence_known = evidence_known  # is a sha256: photo in the evidence store?
         self.numbers = numbers or MemoryNumbers()
-        self.store = CaseStore(app, retries=retries, cache_size=cache_size)
+        self.store = CaseStore(app, retries=retries, cache_size=cache_size, writer=writer,
+                               existing=existing)
 
     # ------------------------------------------------------------------ reads
 
@@ -192,6 +206,72 @@ class CaseService:
             return [self._one(c) for c in commands]
         return outcomes
 
+    def report_many(self, items: Sequence[NewCase], *, save: bool = True,
+                    rows: Callable[[list[Case]], dict] | None = None,
+                    remember: bool = False) -> list[Outcome]:
+        """Many NEW cases, each reported and taken through its steps, saved in ONE
+        transaction (新案件批量保存): the bulk path of import and of a Kafka batch of reports.
+
+        One read for the whole batch finds the cases already stored (a rerun, another
+        writer): their Outcome says `already` and nothing of them changes. One block of
+        case numbers serves the batch. Every report and step passes the ordinary checks;
+        an item refused by one gets its error in its Outcome and stores nothing, the
+        others are saved. `save=False` makes the cases without storing them (dry run);
+        `rows` as in CaseStore.save_new. An Outcome per item, in order."""
+        outcomes = [Outcome(item.report) for item in items]
+        ids: dict[int, UUID] = {}
+        for i, item in enumerate(items):
+            try:
+                cid = self.report_case_id(item.report)
+            except CasegridError as e:
+                outcomes[i].error = e
+                continue
+            if cid is not None:
+                ids[i] = outcomes[i].case_id = cid
+        there = self.store.existing(ids.values())
+        fresh = [i for i in range(len(items)) if outcomes[i].error is None and ids.get(i) not in there]
+        pool = NumberPool(self.numbers, len(fresh))
+        made: dict[UUID, int] = {}
+        for i, item in enumerate(items):
+            out = outcomes[i]
+            if out.error is not None:
+                continue
+            if ids.get(i) in there:
+                out.already = True
+                continue
+            try:
+                case = self.prepare_report(item.report, pool, checked=True)
+                if case.id in made:
+                    raise ValidationError("external_id", f"reported twice in one batch as {case.id} "
+                                                         f"(first as item {made[case.id] + 1})")
+                for step in item.steps:
+                    self.apply(case, step)
+            except CasegridError as e:
+                out.error = e
+                continue
+            made[case.id] = i
+            out.case_id, out.case = case.id, case
+        if save and made:
+            cases = [outcomes[i].case for i in made.values()]
+            _, beaten = self.store.save_new(cases, rows=rows, remember=remember)
+            for case in beaten:  # another writer stored it between our read and our save
+                outcomes[made[case.id]].already = True
+                outcomes[made[case.id]].case = None
+        return outcomes
+
+    def report_case_id(self, cmd: ReportCase) -> UUID | None:
+        """The id a report's case will have when the report decides it (given, by
+        idempotency key, by external id), else None (a fresh random id)."""
+        if cmd.case_id is not None:
+            return parse_case_id(cmd.case_id)
+        key = validate.key(cmd.idempotency_key)
+        if key is not None:
+            return keyed_case_id(validate.identifier(cmd.actor, "actor", required=True), key)
+        ext = validate.identifier(cmd.external_id, "external_id")
+        if ext:
+            return uuid5(EXTERNAL_NS, f"{cmd.channel}:{ext}")
+        return None
+
     def _one(self, cmd: Command) -> Outcome:
         try:
             case = self.report(cmd) if isinstance(cmd, ReportCase) else self.act(cmd)
@@ -238,23 +318,14 @@ class CaseService:
     # ------------------------------------------------------------------ the parts
 
     def prepare_report(self, cmd: ReportCase, pool: NumberPool | None = None, *,
-                       known_new: bool = False) -> Case:
-        """The new case a report makes, numbered (from `pool` in a batch), not yet saved.
-        `known_new`: the caller checked in bulk that no case has this id yet (the save
-        still fails on its version if one appeared since)."""
+                       checked: bool = False) -> Case:
+        """The new case a report makes, numbered (from `pool` in a batch), not yet saved;
+        `checked`: the caller has found its id not stored yet (report_many)."""
         by, at, fields = intake.report(self.city, cmd, self.clock(), self.evidence_known)
         contact = intake.reporter_contact(cmd)
         ext = fields["external_id"]
-        key = validate.key(cmd.idempotency_key)
-        if cmd.case_id is not None:
-            case_id = cmd.case_id
-        elif key is not None:
-            case_id = keyed_case_id(by.id, key)
-        elif ext:
-            case_id = uuid5(EXTERNAL_NS, f"{cmd.channel}:{ext}")
-        else:
-            case_id = uuid4()
-        if ext and not known_new and self.store.exists(case_id):
+        case_id = self.report_case_id(cmd) or uuid4()
+        if ext and not checked and self.store.exists(case_id):
             raise ValidationError(
                 "external_id", f"'{ext}' from channel '{cmd.channel}' is already case {case_id}"
                                f"{self.merged_note(case_id)}")

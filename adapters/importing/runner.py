@@ -1,5 +1,6 @@
 """Importer.run: every row of an export planned, checked by the service and saved in
-batches (all or nothing per row), counted in an ImportReport."""
+batches (all or nothing per row; a batch's new cases in one transaction through
+CaseService.report_many), counted in an ImportReport."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-from eventsourcing.persistence import IntegrityError
 
 from adapters.importing.mapping import Mapping
 from adapters.importing.planner import Planner, RowPlan, SkipRow
 from adapters.importing.readers import Source, load_source
-from domain.case import Case
-from domain.errors import CasegridError, ValidationError
-from workflows.service import CaseService
+from domain.errors import CasegridError
+from workflows.service import CaseService, NewCase, Outcome
 
 log = structlog.get_logger("casegrid.import")
+LISTED = 10_000  # skipped / partial rows listed one by one in a report; beyond, only counted
+DUPLICATE_WINDOW = 100_000  # external ids remembered to name a repeat's first row
 
 
 @dataclass
@@ -27,8 +28,10 @@ class ImportReport:
     rows: int = 0
     imported: int = 0
     already: int = 0
-    skipped: list[dict] = field(default_factory=list)
-    partial: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # the first LISTED of them
+    partial: list[dict] = field(default_factory=list)  # the first LISTED of them
+    skipped_count: int = 0
+    partial_count: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     events: int = 0
     created: dict[str, list] = field(default_factory=lambda: {"categories": [], "units": []})
@@ -39,22 +42,53 @@ class ImportReport:
         return {
             "file": self.file, "source": self.source, "dry_run": self.dry_run, "rows": self.rows,
             "imported": self.imported, "already_imported": self.already,
-            "skipped": len(self.skipped), "partial": len(self.partial), "outcomes": self.outcomes,
+            "skipped": self.skipped_count, "partial": self.partial_count, "outcomes": self.outcomes,
             "events": self.events, "created": self.created, "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows / self.seconds, 1) if self.seconds else None,
             "skipped_rows": self.skipped, "partial_rows": self.partial,
+            "rows_listed_at_most": LISTED,
         }
+
+    def skip(self, row: int, fld: str | None, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < LISTED:
+            self.skipped.append({"row": row, "field": fld, "reason": reason})
+
+    def stopped_short(self, entry: dict) -> None:
+        self.partial_count += 1
+        if len(self.partial) < LISTED:
+            self.partial.append(entry)
+
+
+class RecentIds:
+    """The row of each of the last `size` external ids (a repeat names its first row;
+    memory stays bounded on a file of any length: a repeat further back than `size` rows
+    finds its case stored and counts as already imported)."""
+
+    def __init__(self, size: int = DUPLICATE_WINDOW):
+        self.size = size
+        self.rows: dict[str, int] = {}
+
+    def first(self, external_id: str, row: int) -> int | None:
+        """The row it was first seen on, or None (and it is remembered from `row`)."""
+        seen = self.rows.get(external_id)
+        if seen is not None:
+            return seen
+        self.rows[external_id] = row
+        if len(self.rows) > self.size:  # dicts keep insertion order: drop the oldest
+            del self.rows[next(iter(self.rows))]
+        return None
 
 
 class Importer(Planner):
-    """Imports an export: every row planned (Planner), applied through the service's
-    checks, and saved `batch` rows' cases per transaction."""
+    """Imports an export: every row planned (Planner), then `batch` rows' cases checked by
+    the service and saved as new cases in one transaction (CaseService.report_many)."""
 
     def __init__(self, service: CaseService, mapping: Mapping, *, create_unknown: bool = False,
-                 batch: int = 200):
+                 batch: int = 500):
         super().__init__(service, mapping, create_unknown=create_unknown)
         self.app = service.app
-        self.batch = batch
+        self.batch = max(1, batch)
 
     def run(self, path: str | Path | Source, *, dry_run: bool = False,
             progress: Callable[[int], None] | None = None) -> ImportReport:
@@ -64,70 +98,59 @@ class Importer(Planner):
 
         t0 = _time.perf_counter()
         src = path if isinstance(path, Source) else load_source(path, self.mapping)
-        path, rows = src.path, src.rows
-        self.prepare(rows)
-        rep = ImportReport(str(path), self.mapping.source, dry_run=dry_run, created=self.created)
-        pending: list[tuple[RowPlan, Case]] = []
-        seen: dict[str, int] = {}
-        svc = self.service
-        for row, rec, err in rows:
+        self.prepare(src.rows)
+        rep = ImportReport(str(src.path), self.mapping.source, dry_run=dry_run, created=self.created)
+        plans: list[RowPlan] = []
+        skips: list[tuple[int, str | None, str]] = []  # this batch's, reported in row order
+        recent = RecentIds()
+        for row, rec, err in src.rows:
             rep.rows += 1
             try:
                 if err:
                     raise SkipRow(*err)
                 plan = self.plan(row, rec)
-                if plan.external_id in seen:
+                first = recent.first(plan.external_id, row)
+                if first is not None:
                     raise SkipRow(self.mapping.fields["external_id"],
-                                  f"'{plan.external_id}' appears again (first on row {seen[plan.external_id]})")
-                seen[plan.external_id] = row
-                try:
-                    case = svc.prepare_report(plan.report)
-                except ValidationError as e:
-                    if e.field == "external_id" and "already case" in e.rule:
-                        rep.already += 1
-                        continue
-                    raise
-                for action in plan.actions:
-                    svc.apply(case, action)
+                                  f"'{plan.external_id}' appears again (first on row {first})")
+                plans.append(plan)
             except SkipRow as e:
-                rep.skipped.append({"row": row, "field": e.field, "reason": e.rule})
+                skips.append((row, e.field, e.rule))
             except CasegridError as e:
-                rep.skipped.append({"row": row, "field": getattr(e, "field", None), "reason": str(e)})
-            else:
-                pending.append((plan, case))
-                if len(pending) >= self.batch:
-                    self._flush(pending, rep, dry_run)
-                    pending = []
-            finally:
-                if progress:
-                    progress(1)
-        self._flush(pending, rep, dry_run)
+                skips.append((row, getattr(e, "field", None), str(e)))
+            if len(plans) >= self.batch:
+                self._flush(plans, skips, rep, dry_run)
+                plans, skips = [], []
+            if progress:
+                progress(1)
+        self._flush(plans, skips, rep, dry_run)
         rep.seconds = _time.perf_counter() - t0
-        log.info("import_done", file=str(path), source=self.mapping.source, rows=rep.rows,
-                 imported=rep.imported, already=rep.already, skipped=len(rep.skipped),
+        log.info("import_done", file=str(src.path), source=self.mapping.source, rows=rep.rows,
+                 imported=rep.imported, already=rep.already, skipped=rep.skipped_count,
                  dry_run=dry_run, seconds=round(rep.seconds, 3))
         return rep
 
-    def _flush(self, pending: list[tuple[RowPlan, Case]], rep: ImportReport, dry_run: bool) -> None:
-        if not pending:
-            return
-        saved = pending
-        if not dry_run:
-            try:
-                self.app.save(*(c for _, c in pending))
-            except IntegrityError:  # another importer got some of them first: row by row
-                saved = []
-                for plan, case in pending:
-                    try:
-                        self.app.save(case)
-                        saved.append((plan, case))
-                    except IntegrityError:
-                        rep.already += 1
-        for plan, case in saved:
-            rep.imported += 1
-            rep.events += case.version
-            rep.outcomes[plan.outcome] = rep.outcomes.get(plan.outcome, 0) + 1
-            if plan.partial:
-                rep.partial.append({"row": plan.row, "external_id": plan.external_id,
-                                    "outcome": plan.outcome, "stopped_at": case.state,
-                                    "reason": plan.partial})
+    def _flush(self, plans: list[RowPlan], skips: list[tuple[int, str | None, str]],
+               rep: ImportReport, dry_run: bool) -> None:
+        """The batch's cases through the service, saved together; the batch's skipped rows
+        reported in row order."""
+        outcomes: list[Outcome] = []
+        if plans:
+            outcomes = self.service.report_many([NewCase(p.report, p.actions) for p in plans],
+                                                save=not dry_run)
+        for plan, out in zip(plans, outcomes, strict=True):
+            if out.already:
+                rep.already += 1
+            elif out.error is not None:
+                skips.append((plan.row, getattr(out.error, "field", None), str(out.error)))
+            else:
+                case = out.case
+                rep.imported += 1
+                rep.events += case.version
+                rep.outcomes[plan.outcome] = rep.outcomes.get(plan.outcome, 0) + 1
+                if plan.partial:
+                    rep.stopped_short({"row": plan.row, "external_id": plan.external_id,
+                                       "outcome": plan.outcome, "stopped_at": case.state,
+                                       "reason": plan.partial})
+        for row, fld, reason in sorted(skips, key=lambda s: s[0]):
+            rep.skip(row, fld, reason)

@@ -111,7 +111,7 @@ class InboundProcessor:
             if msg.case_id in cases:
                 return "duplicate"
             try:
-                case = svc.prepare_report(msg.command, pool, known_new=msg.case_id in new)
+                case = svc.prepare_report(msg.command, pool, checked=msg.case_id in new)
             except ValidationError as e:
                 if e.field == "external_id" and "already case" in e.rule:
                     msg.case_id = svc.original_of(msg.case_id)  # a merged one's original
