@@ -46,3 +46,29 @@ def test_badge_states(store_env, tmp_path, monkeypatch):
     monkeypatch.setenv(PUBLIC_KEY_ENV, str(tmp_path / "other.pub"))
     assert case_audit(cg, str(b.id)).status == "failed"
     cg.close()
+
+
+def test_badge_with_a_keyring_after_a_rotation(store_env, tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from adapters.audit.keys import add_key
+
+    cg = bootstrap(env=store_env, city=city(), clock=lambda: NOW)
+    a = drive(cg.service, "dispatched", T0)
+    old_pub, _ = keygen(tmp_path / "old")
+    log = audit_log(cg)
+    log.sign(load_private(tmp_path / "old"))
+    new_pub, _ = keygen(tmp_path / "new")
+    ring = tmp_path / "keys.json"
+    add_key(ring, load_public(old_pub), datetime(2026, 1, 1, tzinfo=UTC))
+    add_key(ring, load_public(new_pub), datetime.now(UTC))
+    monkeypatch.setenv(PUBLIC_KEY_ENV, str(ring))
+    assert case_audit(cg, str(a.id)).status == "verified"  # the old key's head
+    act(cg.service, a, "resolve", "hw_luo", T0 + timedelta(hours=1))
+    head = log.sign(load_private(tmp_path / "new"))
+    proof = case_audit(cg, str(a.id))
+    assert (proof.status, proof.size) == ("verified", head.size)
+    keygen(tmp_path / "stranger")
+    log.sign(load_private(tmp_path / "stranger"))
+    assert case_audit(cg, str(a.id)).status == "failed"
+    cg.close()
