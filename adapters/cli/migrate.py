@@ -44,8 +44,10 @@ def migrate_store(
     if not target_env.get("PERSISTENCE_MODULE", "").endswith("postgres"):
         fail(ValidationError("to", "set PERSISTENCE_MODULE=eventsourcing.postgres and POSTGRES_*"
                                    " for the target"), as_json)
+    if "\x00" in str(from_data_dir) or len(str(from_data_dir)) > 4096:
+        fail(ValidationError("from_data_dir", "not a usable folder path"), as_json)
     db = (from_data_dir / "casegrid.sqlite").resolve()
-    if "\x00" in str(from_data_dir) or not db.is_file():
+    if not db.is_file():
         fail(ValidationError("from_data_dir", f"no SQLite store '{str(db)[:300]}'"), as_json)
     source_env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(db),
                   "SQLITE_LOCK_TIMEOUT": "30"}

@@ -57,6 +57,7 @@ class MoveReport:
     target_hash: str = ""
     mismatches: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds of each step
 
     @property
     def ok(self) -> bool:
@@ -85,14 +86,22 @@ class Mover:
     def run(self, progress: Callable[[int], None] | None = None) -> MoveReport:
         t0 = time.perf_counter()
         report = MoveReport(self.key)
-        report.resumed_after = self.start()
-        report.events = self.copy_events(report.resumed_after, progress)
-        report.tables = self.copy_tables()
-        report.rebuilt = self.target.projections.rebuild(list(self.read_models))
+
+        def timed(phase, work):
+            t = time.perf_counter()
+            result = work()
+            report.phases[phase] = round(time.perf_counter() - t, 2)
+            return result
+
         from adapters.audit.service import audit_log
 
-        report.audit_leaves = audit_log(self.target).follow()
-        self.verify(report)
+        report.resumed_after = self.start()
+        report.events = timed("events", lambda: self.copy_events(report.resumed_after, progress))
+        report.tables = timed("tables", self.copy_tables)
+        report.rebuilt = timed("projections", lambda: self.target.projections.rebuild(
+            list(self.read_models)))
+        report.audit_leaves = timed("audit", lambda: audit_log(self.target).follow())
+        timed("verify", lambda: self.verify(report))
         if report.ok:
             with self.dst_sql.transaction() as cur:
                 cur.execute("UPDATE cg_migrate_progress SET finished_at = ? WHERE source = ?",

@@ -128,3 +128,9 @@ def test_bad_arguments_name_the_field(tmp_path, pg_env):
     assert r.exit_code == 2 and json.loads(r.stderr)["field"] == "to"
     r = cli(["migrate-store", "--from-data-dir", str(tmp_path), "--json"])
     assert r.exit_code == 2 and json.loads(r.stderr)["field"] == "to"
+    for absurd in ("a\x00b", "x" * 10_000):
+        r = cli(["migrate-store", "--from-data-dir", absurd, "--json"], env=pg_env)
+        assert r.exit_code == 2 and json.loads(r.stderr)["field"] == "from_data_dir", r.output
+    r = cli(["migrate-store", "--from-data-dir", str(tmp_path), "--batch", "99999999", "--json"],
+            env=pg_env)
+    assert r.exit_code == 2 and json.loads(r.stderr)["field"] == "batch"
