@@ -1,9 +1,10 @@
 """The read side for the HTTP adapter: keep projections caught up, and call the read models.
 
-`Follower` catches the projections up every 0.25 s in a background thread of the server
-and runs the deadline tick every minute, so the console follows the event log live; a
-reader also catches up on demand before it reads (`ensure`), so an answer never misses a
-write the same client made a moment before, whichever server process took the write.
+`Follower` runs the projection runner's `follow` in a background thread of the server
+(woken by LISTEN/NOTIFY on PostgreSQL, polling every 0.5 s on SQLite) and the deadline
+tick every minute, so the console follows the event log live; a reader also catches up
+on demand before it reads (`ensure`), so an answer never misses a write the same client
+made a moment before, whichever server process took the write.
 With several processes (`leases=True`) only the holder of each lease follows or ticks.
 """
 
@@ -48,7 +49,7 @@ class Follower:
     'projections-follow' / 'deadline-tick' lease, shared with the CLI's loops, so exactly
     one process on the store does each; `ensure()` still runs in every process."""
 
-    def __init__(self, cg: Casegrid, *, interval: float = 0.25, tick_every: float = 60.0,
+    def __init__(self, cg: Casegrid, *, interval: float = 0.5, tick_every: float = 60.0,
                  leases: bool = False):
         self.cg = cg
         self.interval = interval
@@ -106,17 +107,18 @@ class Follower:
             self._follow_until(self._stop)
 
     def _follow_until(self, stop: threading.Event) -> None:
-        """Catch up every `interval` seconds. Not woken per event (LISTEN/NOTIFY): under a
-        stream of writes that is one catch-up of a few queries per event; polling folds
-        what arrived in between in one batch. A reader never waits for it: `ensure()`."""
-        rounds = 0
+        """The runner's own follow (LISTEN/NOTIFY on PostgreSQL, polling on SQLite); if it
+        fails, poll here until stopped."""
+        follow = getattr(self.cg.projections, "follow", None)
+        if follow is not None:
+            try:
+                follow(stop, interval=self.interval)
+                return
+            except Exception as e:
+                log.warning("follow_failed_polling_instead", error=repr(e))
         while not stop.wait(self.interval):
-            rounds += 1
             try:
                 self.ensure()
-                if rounds % 20 == 0:  # a stalled projection's retry, when its backoff is over
-                    with self._lock:
-                        self.cg.projections.catch_up()
             except Exception as e:  # keep following; the next round retries
                 log.warning("follower_error", error=repr(e))
 
