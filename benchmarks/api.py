@@ -15,9 +15,11 @@ runs each workload for a fixed time with 32 keep-alive connections (benchmarks/h
     python benchmarks/api.py [--seconds 6] [--clients 32] [--workers 1,3] [--sqlite]
 
 Prints `name: value unit` lines per (store, processes, workload): throughput, p50, p95,
-errors, and the CPU time per request of the server's processes and of PostgreSQL's (from
-/proc: what a request costs whatever else the machine runs). The last line is the
-headline: scoreboard reads with the most processes against one process.
+errors, the CPU time per request of the server's processes and of PostgreSQL's (from
+/proc: what a request costs whatever else the machine runs), and the rate those CPU times
+allow on this machine's cores were nothing else running (`_cpu_bound`; the client's own
+CPU not counted). The last line is the headline: scoreboard reads with the most
+processes against one process.
 """
 
 from __future__ import annotations
@@ -141,8 +143,12 @@ def bench(label: str, env: dict, workers: int, args, pg_root: int | None, data_d
                      f"{key}_p50: {res['p50_ms']:.1f} ms", f"{key}_p95: {res['p95_ms']:.1f} ms",
                      f"{key}_errors: {res['errors']} requests",
                      f"{key}_server_cpu: {used(s0, s1) / n * 1000:.2f} ms/request"]
+            cpu = used(s0, s1) / n
             if pg_root is not None:
                 lines.append(f"{key}_db_cpu: {used(d0, d1) / n * 1000:.2f} ms/request")
+                cpu += used(d0, d1) / n
+            lines.append(f"{key}_cpu_bound: {(os.cpu_count() or 1) / cpu if cpu else 0:.0f}"
+                         " requests/s (all cores / server+db CPU per request: an idle machine)")
             for line in lines:
                 print(line, flush=True)
             results[name] = res
