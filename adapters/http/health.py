@@ -4,6 +4,9 @@
 an event it cannot fold, naming the projection, the event id and the error); 503 when
 the store does not answer. No login: it shows no case data.
 
+`/livez`: the process answers, nothing else (no store access): a liveness probe, and the
+trivial endpoint benchmarks/api.py measures the HTTP stack's own ceiling with.
+
 `/readyz`: may a load balancer send traffic here? 200 only when the store answers and no
 projection is stalled; 503 otherwise (same body as /healthz). /healthz stays 200 while
 degraded so that an orchestrator does not restart a process a restart cannot fix.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import structlog
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger("casegrid.health")
@@ -35,6 +38,11 @@ def healthz(request: Request):
             "projections": [{k: r[k] for k in ("projection", "position", "lag_events", "state")}
                             for r in rows],
             "stalled": stalled}
+
+
+@router.get("/livez")
+async def livez():
+    return PlainTextResponse("ok")
 
 
 @router.get("/readyz")

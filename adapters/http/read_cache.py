@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from decimal import Decimal
@@ -23,32 +24,36 @@ from adapters.views import jsonable
 
 
 class ReadCache:
-    """At most `size` answers (least recently used dropped), for any number of heads."""
+    """At most `size` answers (least recently used dropped), each for at most `ttl` s."""
 
-    def __init__(self, size: int = 256):
-        self.size = size
-        self._entries: OrderedDict[Hashable, tuple[bytes, str]] = OrderedDict()
+    def __init__(self, size: int = 256, ttl: float = 5.0):
+        self.size, self.ttl = size, ttl
+        self._entries: OrderedDict[Hashable, tuple[bytes, str, float]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def get(self, key: Hashable) -> tuple[bytes, str] | None:
         with self._lock:
             got = self._entries.get(key)
-            if got is not None:
+            if got is not None and got[2] > time.monotonic():
                 self._entries.move_to_end(key)
                 self.hits += 1
-            else:
-                self.misses += 1
-            return got
+                return got[0], got[1]
+            self.misses += 1
+            return None
 
     def put(self, key: Hashable, body: bytes) -> tuple[bytes, str]:
-        entry = (body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         with self._lock:
-            self._entries[key] = entry
+            self._entries[key] = (body, etag, time.monotonic() + self.ttl)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-        return entry
+        return body, etag
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def json_bytes(data) -> bytes:

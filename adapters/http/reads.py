@@ -3,8 +3,9 @@
 `Follower` runs the projection runner's `follow` in a background thread of the server
 (woken by LISTEN/NOTIFY on PostgreSQL, polling every 0.5 s on SQLite) and the deadline
 tick every minute, so the console follows the event log live; a reader also catches up
-on demand before it reads, so an answer never misses a write the same client made a
-moment before.
+on demand before it reads (`ensure`), so an answer never misses a write the same client
+made a moment before, whichever server process took the write.
+With several processes (`leases=True`) only the holder of each lease follows or ticks.
 """
 
 from __future__ import annotations

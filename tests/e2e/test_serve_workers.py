@@ -127,6 +127,20 @@ def test_three_processes_share_sessions_writes_and_one_tick(workers):
         b, r = w.on_other(a, "GET", "/api/cases", params={"q": number}, headers=bearer)
         assert r.status_code == 200 and r.json()["total"] == 1, (a, b, r.text)
 
+    # a scoreboard (cached per log head in each process) counts a report taken by another
+    board = {"by": "supervisor", "from": "2026-01-01", "to": "2027-12-31"}
+
+    def reported(r) -> int:
+        return sum(row["counts"].get("reported", 0) for row in r.json()["rows"])
+
+    for _ in range(3):
+        _, r = w.request("GET", "/api/scoreboard", params=board, headers=bearer)
+        before = reported(r)
+        a, r = w.request("POST", "/api/cases", json=REPORT, headers=bearer)
+        assert r.status_code == 201
+        b, r = w.on_other(a, "GET", "/api/scoreboard", params=board, headers=bearer)
+        assert r.status_code == 200 and reported(r) == before + 1, (a, b, before, r.text)
+
     a, r = w.request("POST", "/api/logout", headers=bearer)
     assert r.status_code == 200
     b, r = w.on_other(a, "GET", "/api/me", headers=bearer)

@@ -233,4 +233,5 @@ def projections_rebuild(request: Request, user: Me, cg: Cg,
     follower = request.app.state.follower
     with follower.lock:
         done = dict.fromkeys(names, cg.projections.rebuild(names))
+        request.app.state.read_cache.clear()  # answers read while the tables were refilled
     return {"rebuilt": done}

@@ -1,0 +1,65 @@
+"""Scoreboards cached per log head (adapters/http/read_cache.py): the same bytes as the
+uncached read model, 304 for a matching ETag, and a write anywhere changes the answer
+at the next read (read-your-writes holds)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import httpx
+import pytest
+
+from adapters.bootstrap import bootstrap
+from adapters.http import reads
+from tests.e2e.http_support import CATEGORY, GRID, LiveServer, login
+from tests.support import city
+
+REPORT = {"channel": "patrol", "category": CATEGORY, "grid": GRID, "description": "缓存：路口垃圾",
+          "lat": 22.571, "lon": 114.121}
+PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
+
+
+@pytest.fixture
+def live(tmp_path):
+    cg = bootstrap(data_dir=tmp_path, city=city())
+    with LiveServer(cg) as s, httpx.Client(base_url=s.url, timeout=30) as c:
+        yield s, c, login(c, "sup_zhang")
+    cg.close()
+
+
+def test_same_bytes_etag_304_and_a_write_changes_the_answer(live):
+    server, c, h = live
+    first = c.get("/api/scoreboard", params={"by": "supervisor", **PERIOD}, headers=h)
+    assert first.status_code == 200 and first.json()["rows"] == []
+    etag = first.headers["etag"]
+    again = c.get("/api/scoreboard", params={"by": "supervisor", **PERIOD},
+                  headers={**h, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+
+    assert c.post("/api/cases", json=REPORT, headers=h).status_code == 201
+    after = c.get("/api/scoreboard", params={"by": "supervisor", **PERIOD},
+                  headers={**h, "If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["etag"] != etag
+    rows = after.json()["rows"]
+    assert [(r["key"], r["counts"]["reported"]) for r in rows] == [("sup_zhang", 1)]
+    uncached = reads.scoreboard(server.cg, by="supervisor", start=date(2026, 1, 1),
+                                end=date(2026, 12, 31))
+    assert after.json() == json.loads(json.dumps(uncached, ensure_ascii=False))
+
+    other = c.get("/api/scoreboard", params={"by": "grid", **PERIOD}, headers=h)
+    assert other.status_code == 200 and other.headers["etag"] != after.headers["etag"]
+    assert other.json()["rows"][0]["key"] == GRID
+
+
+def test_bad_parameters_are_refused_by_field_and_not_cached(live):
+    _, c, h = live
+    for params, field in (({"from": "2026-13-01"}, "from"), ({"to": "x" * 10_000}, "to"),
+                          ({"month": "2026-00"}, "month"),
+                          ({"from": "2026-02-01", "to": "2026-01-01"}, "to")):
+        for _ in range(2):  # the second time too: an error is never served from the cache
+            r = c.get("/api/scoreboard", params=params, headers=h)
+            assert r.status_code == 422, (params, r.text)
+            assert r.json()["field"] == field, (params, r.json())
+    assert c.get("/api/scoreboard", params={"by": "planet"}, headers=h).status_code == 422
+    assert c.get("/api/scoreboard").status_code == 401  # the login comes before the cache
