@@ -11,8 +11,13 @@ that flushes after every event.
 
     python benchmarks/kafka.py [--messages 20000] [--baseline-messages 2000] [--no-postgres]
 
+On PostgreSQL it also prints the physical ceiling measured in the same run: plain
+100-row INSERT transactions of the events' row shape (one client), as rows/s and as
+messages/s (divided by the rows one message writes: its events and its inbox row), and
+the inbound rate as a share of it.
+
 Prints one `name: value unit` line per figure; the last line is the headline speedup
-(SQLite inbound, batched vs one message per transaction).
+(PostgreSQL inbound, or SQLite with --no-postgres: batched vs one message per transaction).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from adapters.bootstrap import load_city  # noqa: E402
 from adapters.kafka.outbound import OutboundPublisher, producer_config  # noqa: E402
 from adapters.kafka.store import stored_offsets  # noqa: E402
 from adapters.kafka.worker import KafkaSettings, KafkaWorker, open_store  # noqa: E402
+from adapters.storage.sql import Sql  # noqa: E402
 from deploy.tansu import ThrowawayBroker, create_topics  # noqa: E402
 
 GRIDS = ["44030301000101", "44030301000202", "44030301000503", "44030301000604"]
@@ -95,6 +101,46 @@ def inbound(broker, env: dict, n: int, batch: int, tag: str) -> tuple[float, obj
     return n / elapsed, (app, topics)
 
 
+def row_shape(app, n_messages: int) -> tuple[float, int]:
+    """Rows the inbound run wrote per message (events + inbox rows) and the events' mean
+    state size in bytes: the shape the raw-SQL ceiling inserts."""
+    sql = Sql(app.recorder)
+    table = app.recorder.events_table_name
+    events, size = sql.query(f"SELECT COUNT(*), AVG(LENGTH(state)) FROM {table}")[0]
+    inbox = sql.query("SELECT COUNT(*) FROM cg_kafka_inbox")[0][0]
+    return (int(events) + int(inbox)) / n_messages, int(size or 0)
+
+
+def ceiling(env: dict, state_bytes: int, rows: int = 30000, per_tx: int = 100) -> float:
+    """Plain 100-row INSERT transactions into a table of the events' shape (uuid, version,
+    topic, state; primary key and notification id as eventsourcing makes them), one client,
+    on the same PostgreSQL: rows/s."""
+    import uuid
+
+    import psycopg
+
+    conn = psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+                           dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
+                           password=env["POSTGRES_PASSWORD"])
+    try:
+        conn.execute("CREATE TABLE ceiling_events (originator_id uuid NOT NULL,"
+                     " originator_version integer NOT NULL, topic text, state bytea,"
+                     " notification_id bigserial, PRIMARY KEY (originator_id, originator_version))")
+        conn.execute("CREATE UNIQUE INDEX ON ceiling_events (notification_id)")
+        conn.commit()
+        state = b"x" * state_bytes
+        topic = "domain.case:Case.Reported"
+        t0 = time.perf_counter()
+        for _ in range(rows // per_tx):
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany("INSERT INTO ceiling_events (originator_id, originator_version,"
+                                " topic, state) VALUES (%s, %s, %s, %s)",
+                                [(uuid.uuid4(), 1, topic, state) for _ in range(per_tx)])
+        return rows / (time.perf_counter() - t0)
+    finally:
+        conn.close()
+
+
 def outbound(broker, app, topic: str, batch: int, limit: int | None = None) -> float:
     create_topics(broker.bootstrap, [topic], partitions=3)
     producer = KafkaProducer(**producer_config(broker.bootstrap, "bench"))
@@ -123,6 +169,7 @@ def main() -> int:
     logging.disable(logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     print(f"inbound_backlog: {args.messages} messages (10% duplicates, 1% malformed)")
+    print(f"inbound_batch: {args.batch} records per transaction")
     stores = [("sqlite", None)]
     pg = None
     if not args.no_postgres:
@@ -151,14 +198,20 @@ def main() -> int:
                 out1 = outbound(broker, app, topics["case_events"] + "-1", 1,
                                 limit=args.baseline_messages)
                 print(f"{name}_outbound_flush_per_event: {out1:.0f} events/s")
+                if server is not None:
+                    per_msg, state_bytes = row_shape(app, args.messages)
+                    rows = ceiling(server.create_database(f"{name}_c"), state_bytes)
+                    print(f"{name}_rows_per_message: {per_msg:.2f} rows (events + inbox row)")
+                    print(f"{name}_ceiling_100_row_transactions: {rows:.0f} rows/s")
+                    print(f"{name}_ceiling_as_messages: {rows / per_msg:.0f} messages/s")
+                    print(f"{name}_inbound_of_ceiling: {100 * rate * per_msg / rows:.0f} %")
                 app.close()
                 app1.close()
-                if name == "sqlite":
-                    speedup = rate / base
+                speedup = (name, rate / base)
     finally:
         if pg is not None:
             pg.stop()
-    print(f"speedup: {speedup:.1f}x (sqlite inbound, batched vs one message per transaction)")
+    print(f"speedup: {speedup[1]:.1f}x ({speedup[0]} inbound, batched vs one message per transaction)")
     return 0
 
 
