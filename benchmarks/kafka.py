@@ -101,6 +101,60 @@ def inbound(broker, env: dict, n: int, batch: int, tag: str) -> tuple[float, obj
     return n / elapsed, (app, topics)
 
 
+def _assigned_worker(env: dict, settings: KafkaSettings, parts: list[int], n: int, out) -> None:
+    """One worker process of inbound_processes: the group's steady state (each member holds
+    its partitions) as a fixed assignment, polling until every record of the run is stored."""
+    from kafka import TopicPartition
+
+    app, svc, sql = open_store(env=env, city=load_city())
+    w = KafkaWorker(app, svc, settings, inbound=True, outbound=False)
+    w.start()
+    w.consumer.unsubscribe()
+    tps = [TopicPartition(settings.topics["reports"], p) for p in parts]
+    w.consumer.assign(tps)
+    w.consumer.seek_to_beginning(*tps)
+    first = last = None
+    try:
+        while sum(stored_offsets(sql, settings.group).values()) < n:
+            before = time.time()
+            if w.poll_once(timeout_ms=200):
+                first = first or before
+                last = time.time()
+    finally:
+        w.close()
+        app.close()
+    out.put((first, last))
+
+
+def inbound_processes(broker, env: dict, n: int, batch: int, tag: str, workers: int) -> float:
+    """Inbound with `workers` processes sharing a 6-partition topic (A: several workers,
+    one group): all records / (last store − first poll) over the processes."""
+    import multiprocessing
+
+    topics = {"reports": f"{tag}.reports", "unit_updates": f"{tag}.updates",
+              "callbacks": f"{tag}.callbacks", "case_events": f"{tag}.events", "dead_letter": f"{tag}.dlq"}
+    create_topics(broker.bootstrap, list(topics.values()), partitions=6)
+    produce(broker.bootstrap, topics["reports"], backlog(n, tag))
+    app, _, _ = open_store(env=env, city=load_city())  # the tables, made once before the workers
+    app.close()
+    settings = KafkaSettings(bootstrap=broker.bootstrap, group=f"{tag}-g", topics=topics,
+                             batch=batch, session_timeout_ms=2000, heartbeat_interval_ms=500,
+                             create_topics=False)
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_assigned_worker,
+                         args=(env, settings, list(range(k, 6, workers)), n, out))
+             for k in range(workers)]
+    for p in procs:
+        p.start()
+    spans = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    firsts = [f for f, _ in spans if f]
+    lasts = [t for _, t in spans if t]
+    return n / (max(lasts) - min(firsts))
+
+
 def row_shape(app, n_messages: int) -> tuple[float, int]:
     """Rows the inbound run wrote per message (events + inbox rows) and the events' mean
     state size in bytes: the shape the raw-SQL ceiling inserts."""
@@ -165,6 +219,8 @@ def main() -> int:
     ap.add_argument("--baseline-messages", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="inbound processes of the multi-process run (PostgreSQL)")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
@@ -199,12 +255,17 @@ def main() -> int:
                                 limit=args.baseline_messages)
                 print(f"{name}_outbound_flush_per_event: {out1:.0f} events/s")
                 if server is not None:
+                    multi = inbound_processes(broker, env(f"{name}_m"), args.messages, args.batch,
+                                              f"{name}m", args.workers)
+                    print(f"{name}_inbound_{args.workers}_processes: {multi:.0f} messages/s")
                     per_msg, state_bytes = row_shape(app, args.messages)
                     rows = ceiling(server.create_database(f"{name}_c"), state_bytes)
                     print(f"{name}_rows_per_message: {per_msg:.2f} rows (events + inbox row)")
                     print(f"{name}_ceiling_100_row_transactions: {rows:.0f} rows/s")
                     print(f"{name}_ceiling_as_messages: {rows / per_msg:.0f} messages/s")
                     print(f"{name}_inbound_of_ceiling: {100 * rate * per_msg / rows:.0f} %")
+                    print(f"{name}_inbound_{args.workers}_processes_of_ceiling: "
+                          f"{100 * multi * per_msg / rows:.0f} %")
                 app.close()
                 app1.close()
                 speedup = (name, rate / base)
