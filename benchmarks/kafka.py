@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import random
 import sys
 import tempfile
@@ -75,7 +76,30 @@ def produce(bootstrap: str, topic: str, msgs: list[tuple[bytes, bytes]]) -> None
     p.close()
 
 
-def inbound(broker, env: dict, n: int, batch: int, tag: str) -> tuple[float, object]:
+def pg_cpu_seconds(server) -> float:
+    """CPU time (user + system) of one PostgreSQL server so far: the postmaster, its live
+    backends, and the backends it has reaped (cutime/cstime), from /proc. 0 if unreadable."""
+    if server is None:
+        return 0.0
+    try:
+        pid = int((Path(server.data_dir) / "postmaster.pid").read_text().split()[0])
+        tick = os.sysconf("SC_CLK_TCK")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(f[1]) == pid:
+                    total += int(f[11]) + int(f[12])
+        return total / tick
+    except (OSError, ValueError, AttributeError, IndexError):
+        return 0.0
+
+
+def inbound(broker, env: dict, n: int, batch: int, tag: str, server=None) -> tuple[float, object]:
     topics = {"reports": f"{tag}.reports", "unit_updates": f"{tag}.updates",
               "callbacks": f"{tag}.callbacks", "case_events": f"{tag}.events", "dead_letter": f"{tag}.dlq"}
     create_topics(broker.bootstrap, list(topics.values()), partitions=3)
@@ -91,14 +115,17 @@ def inbound(broker, env: dict, n: int, batch: int, tag: str) -> tuple[float, obj
     try:
         while done < n:
             before = time.perf_counter()
+            if t0 is None:
+                cpu0, pg0 = time.process_time(), pg_cpu_seconds(server)
             got = w.poll_once(timeout_ms=500)
             if got and t0 is None:
                 t0 = before
             done = sum(stored_offsets(sql, settings.group).values()) if got else done
         elapsed = time.perf_counter() - t0
+        cpu = (time.process_time() - cpu0, pg_cpu_seconds(server) - pg0)
     finally:
         w.close()
-    return n / elapsed, (app, topics)
+    return n / elapsed, (app, topics, cpu)
 
 
 def _assigned_worker(env: dict, settings: KafkaSettings, parts: list[int], n: int, out) -> None:
@@ -243,11 +270,17 @@ def main() -> int:
                                 "SQLITE_DBNAME": str(Path(tmp) / f"{tag}.sqlite")}
                     return server.create_database(tag)
 
-                rate, (app, topics) = inbound(broker, env(f"{name}_b"), args.messages,
-                                              args.batch, f"{name}b")
+                rate, (app, topics, cpu) = inbound(broker, env(f"{name}_b"), args.messages,
+                                                   args.batch, f"{name}b", server)
                 print(f"{name}_inbound_batched: {rate:.0f} messages/s")
-                base, (app1, _) = inbound(broker, env(f"{name}_o"), args.baseline_messages, 1,
-                                          f"{name}o")
+                print(f"{name}_inbound_worker_cpu: {1e6 * cpu[0] / args.messages:.0f} µs/message")
+                if server is not None and cpu[1]:
+                    print(f"{name}_inbound_server_cpu: {1e6 * cpu[1] / args.messages:.0f} µs/message")
+                    print(f"{name}_inbound_cpu_bound_one_process: "
+                          f"{args.messages / sum(cpu):.0f} messages/s (1 / CPU per message: "
+                          "the rate with a core to itself, no waiting)")
+                base, (app1, _, _) = inbound(broker, env(f"{name}_o"), args.baseline_messages, 1,
+                                             f"{name}o")
                 print(f"{name}_inbound_one_per_transaction: {base:.0f} messages/s")
                 out = outbound(broker, app, topics["case_events"], 1000)
                 print(f"{name}_outbound_batched: {out:.0f} events/s")
