@@ -15,12 +15,15 @@ batch processor (adapters/kafka/inbound.py) applies the rest.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from uuid import UUID, uuid5
 
+import fastjsonschema
+import orjson
 from jsonschema import Draft202012Validator
 
 from domain.errors import CasegridError, ValidationError
@@ -52,6 +55,16 @@ def schema(name: str) -> dict:
 @cache
 def validator(message_type: str) -> Draft202012Validator:
     return Draft202012Validator(schema(SCHEMA_FILES[message_type]))
+
+
+@cache
+def fast_check(message_type: str) -> Callable[[dict], object]:
+    """The schema compiled to Python (fastjsonschema, ~20× jsonschema): the fast path for
+    the messages that pass. It only ever *accepts*: a message it refuses is judged again by
+    jsonschema, which names the field and the rule (and is the authority). Defaults are
+    not filled in and formats not asserted, as jsonschema's Draft 2020-12 validator does."""
+    return fastjsonschema.compile(schema(SCHEMA_FILES[message_type]), use_default=False,
+                                  use_formats=False)
 
 
 def report_case_id(source: str, external_id: str) -> UUID:
@@ -126,16 +139,33 @@ def decode(value: bytes | None, expected: str) -> dict:
     if value is None:
         raise BadMessage("(message)", "is empty (a tombstone), not a JSON object")
     try:
-        doc = json.loads(value.decode("utf-8"))
+        doc = orjson.loads(value)  # the fast path; what it refuses, json judges and names
+    except orjson.JSONDecodeError:
+        doc = _slow_json(value)
+    if not isinstance(doc, dict):
+        raise BadMessage("(message)", f"must be a JSON object, not {type(doc).__name__}")
+    return _checked(doc, expected)
+
+
+def _slow_json(value: bytes) -> object:
+    try:
+        return json.loads(value.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise BadMessage("(message)", f"is not UTF-8: {e.reason} at byte {e.start}") from None
     except json.JSONDecodeError as e:
         raise BadMessage("(message)", f"is not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-    if not isinstance(doc, dict):
-        raise BadMessage("(message)", f"must be a JSON object, not {type(doc).__name__}")
+
+
+def _checked(doc: dict, expected: str) -> dict:
     kind = doc.get("schema")
     if kind != expected:
         raise BadMessage("schema", f"must be '{expected}' on this topic, not {kind!r}")
+    check = fast_check(expected)
+    try:
+        check(doc)
+        return doc
+    except Exception:  # noqa: BLE001 - refused (or choked on): jsonschema judges and names why
+        pass
     errors = sorted(validator(expected).iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         raise _schema_error(errors[0])

@@ -81,6 +81,9 @@ REPLACE_DEAD = ("UPDATE SET error_kind = excluded.error_kind, error_field = excl
                 " parked_at = NULL, publish_error = NULL")
 
 
+INBOX_TYPES = ("text", "text", "text", "text", "text", "int4", "int8", "text")
+
+
 def now_ts() -> str:
     return ts(datetime.now(UTC))
 
@@ -102,12 +105,10 @@ class KafkaRows:
             " WHERE group_id = ? AND topic = ? AND partition_id = ? AND kafka_offset = ?",
             list(self.resolved),
         )
-        cur.executemany(
+        cur.insert_values(  # on PostgreSQL one statement of typed arrays, not one per row
             "INSERT INTO cg_kafka_inbox (source, message_id, case_id, outcome, topic, partition_id,"
-            " kafka_offset, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (source, message_id) DO NOTHING",
-            [(*row, at) for row in self.inbox],
-        )
+            " kafka_offset, recorded_at)", [(*row, at) for row in self.inbox],
+            "ON CONFLICT (source, message_id) DO NOTHING", types=INBOX_TYPES)
         cur.executemany(
             "INSERT INTO cg_kafka_dead_letters (group_id, topic, partition_id, kafka_offset, msg_key,"
             " payload, error_kind, error_field, error, recorded_at)"
@@ -188,6 +189,11 @@ def seen_messages(sql: Sql, keys: list[tuple[str, str]]) -> set[tuple[str, str]]
     for s, m in keys:
         by_source.setdefault(s, []).append(m)
     for source, ids in by_source.items():
+        if sql.dialect == "postgres":  # one parsed statement whatever the count
+            rows = sql.query("SELECT message_id FROM cg_kafka_inbox WHERE source = ?"
+                             " AND message_id = ANY(?::text[])", (source, ids))
+            found.update((source, r[0]) for r in rows)
+            continue
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ", ".join("?" * len(chunk))
@@ -208,11 +214,11 @@ def existing_cases(recorder: Any, sql: Sql, ids: list[UUID]) -> set[UUID]:
     found: set[UUID] = set()
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
-        if sql.dialect == "postgres":
+        if sql.dialect == "postgres":  # ids as text: psycopg dumps a text list fastest
             schema = recorder.datastore.schema
             rows = sql.query(f'SELECT originator_id FROM "{schema}"."{table}"'
-                             " WHERE originator_id = ANY(?) AND originator_version = 1",
-                             (chunk,))
+                             " WHERE originator_id = ANY(?::uuid[]) AND originator_version = 1",
+                             ([str(c) for c in chunk],))
             found.update(r[0] if isinstance(r[0], UUID) else UUID(str(r[0])) for r in rows)
         else:
             marks = ", ".join("?" * len(chunk))
