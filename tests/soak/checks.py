@@ -173,11 +173,28 @@ def log_findings(logs: Path) -> dict[str, int]:
     return found
 
 
-def audit_verify(env: dict[str, str], pub: Path) -> tuple[int, dict]:
-    """`casegrid audit verify --json` as an operator runs it: exit code and report."""
+def check_audit_topic(bootstrap: str, topic: str, cg: Casegrid) -> tuple[list[str], int]:
+    """Every signed head stored is also on the audit topic (a copy outside the database)."""
+    stored = {(int(size), root, at) for size, root, at in cg.sql.query(
+        "SELECT size, root_hash, at FROM cg_audit_heads")}
+    records = drain(bootstrap, topic, expect=len(stored), timeout=30.0, quiet=2.0)
+    published = set()
+    for rec in records:
+        head = json.loads(rec.value)
+        published.add((int(head["size"]), head["root_hash"], head["at"]))
+    missing = sorted(stored - published)
+    problems = [f"head size {s} at {at}: stored, not on {topic}" for s, _, at in missing[:10]]
+    if published - stored:
+        problems.append(f"{len(published - stored)} heads on {topic} that are not stored")
+    return problems, len(records)
+
+
+def audit_verify(env: dict[str, str], pub: Path, strict: bool) -> tuple[int, dict]:
+    """`casegrid audit verify --json` as an operator runs it (`--strict`: every event under
+    a signed head, where this checkout has it): exit code and report."""
     res = subprocess.run([sys.executable, "-m", "adapters.cli", "audit", "verify", "--key",
-                          str(pub), "--json"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=300)
+                          str(pub), "--json", *(["--strict"] if strict else [])], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=300)
     try:
         report = json.loads(res.stdout)
     except json.JSONDecodeError:

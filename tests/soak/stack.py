@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from uuid import UUID
 
-import click
 import typer
 
 from adapters.audit.heads import keygen
@@ -21,10 +20,12 @@ from adapters.cli.app import app as cli_app
 from adapters.http import create_app
 from adapters.kafka.store import publish_position
 from adapters.notify.worker import NotifyWorker
+from deploy.tansu import free_port
 from tests.integration.kafka_support import topics_for
 from tests.soak.supervisor import Spec
 
 PARTITIONS = 6
+API_PROCESSES = 3
 # PostgreSQL connections: eventsourcing's pool opens POSTGRES_POOL_SIZE at start (default 5)
 # and grows by up to POSTGRES_MAX_OVERFLOW (default 10); each process also holds one for its
 # lease, one for LISTEN, one for the projections' pipelined writer. With the defaults,
@@ -37,12 +38,9 @@ WORKER_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "3"}
 def cli_options(*path: str) -> set[str]:
     """The option names of a `casegrid` command (e.g. ("serve",)), or an empty set if this
     checkout has no such command: the stack uses the new commands as they land."""
-    cmd: click.Command = typer.main.get_command(cli_app)
-    ctx = click.Context(cmd)
+    cmd = typer.main.get_command(cli_app)  # typer's own (vendored) click: duck-typed here
     for name in path:
-        if not isinstance(cmd, click.Group):
-            return set()
-        cmd = cmd.get_command(ctx, name)
+        cmd = cmd.get_command(None, name) if hasattr(cmd, "get_command") else None
         if cmd is None:
             return set()
     return {opt for p in cmd.params for opt in getattr(p, "opts", [])}
@@ -88,13 +86,27 @@ def prepare_store(store: dict[str, str], key: Path) -> Casegrid:
     return cg
 
 
-def specs(api_ports: list[int], projections: list[str]) -> list[Spec]:
+def audit_topic(tag: str) -> str:
+    return f"{tag}.audit.v1"
+
+
+def api_ports() -> list[int]:
+    """One port for `serve --workers 3` where this checkout has it, else three ports for
+    three `serve` processes."""
+    n = 1 if "--workers" in cli_options("serve") else API_PROCESSES
+    return [free_port() for _ in range(n)]
+
+
+def specs(api_ports: list[int], projections: list[str], tag: str, broker: str) -> list[Spec]:
     """One of each API process and two of each worker and singleton, using the newest
     commands this checkout has: `serve --workers`, `projections follow --only`,
     `audit sign --loop`; else the older ones (three `serve`, one `projections follow` for
     all, a timer running `audit head`)."""
     out: list[Spec] = []
-    for n, port in enumerate(api_ports):
+    if len(api_ports) == 1:  # `serve --workers 3`: chaos kills its workers, it restarts them
+        out.append(Spec("api", ["serve", "--port", str(api_ports[0]), "--tick-every", "0",
+                                "--workers", str(API_PROCESSES)], children=True, env=API_POOL))
+    for n, port in enumerate(api_ports if len(api_ports) > 1 else []):
         out.append(Spec(f"api{n}", ["serve", "--port", str(port), "--tick-every", "0"],
                         group="api", env=API_POOL))
     for n in range(2):
@@ -111,7 +123,8 @@ def specs(api_ports: list[int], projections: list[str]) -> list[Spec]:
         else:
             out.append(Spec(f"projections{n}", ["projections", "follow"], writer=False))
         if "--loop" in cli_options("audit", "sign"):
-            out.append(Spec(f"audit-sign{n}", ["audit", "sign", "--loop", "--interval", "2"],
+            out.append(Spec(f"audit-sign{n}", ["audit", "sign", "--loop", "--interval", "2",
+                                               "--bootstrap", broker, "--topic", audit_topic(tag)],
                             writer=False))
         else:  # a timer, as docs/audit.md says to run until the signer is a worker
             loop = (f"while :; do {sys.executable} -m adapters.cli audit head >/dev/null;"
@@ -122,9 +135,11 @@ def specs(api_ports: list[int], projections: list[str]) -> list[Spec]:
     return out
 
 
-def lagging(cg: Casegrid, kafka_case_ids: list[str], publisher: str) -> dict[str, object]:
+def lagging(cg: Casegrid, kafka_case_ids: list[str], publisher: str,
+            heads_published: bool) -> dict[str, object]:
     """What has not caught up yet: acknowledged Kafka reports not stored, projections behind
-    the head, the outbound publisher behind it, events not yet audit leaves. Empty: done."""
+    the head, the outbound publisher behind it, events not yet audit leaves, leaves not yet
+    under a signed head, heads not yet on the audit topic. Empty: done."""
     head = cg.app.recorder.max_notification_id() or 0
     behind: dict[str, object] = {}
     missing = [c for c in kafka_case_ids if UUID(c) not in cg.app.repository]
@@ -136,14 +151,22 @@ def lagging(cg: Casegrid, kafka_case_ids: list[str], publisher: str) -> dict[str
     pos = publish_position(cg.sql, publisher)
     if pos < head:
         behind["outbound"] = (pos, head)
-    _, last_id = last_leaf(cg.sql)
+    leaves, last_id = last_leaf(cg.sql)
     if last_id < head:
         behind["audit_leaves"] = (last_id, head)
+    signed = cg.sql.query("SELECT max(size) FROM cg_audit_heads")[0][0] or 0
+    if int(signed) < leaves:
+        behind["audit_heads"] = (int(signed), leaves)
+    if heads_published:
+        unsent = cg.sql.query("SELECT count(*) FROM cg_audit_heads WHERE published_at IS NULL")
+        if unsent[0][0]:
+            behind["audit_heads_unpublished"] = unsent[0][0]
     return behind
 
 
 def wait_caught_up(cg: Casegrid, kafka_case_ids: list[str], publisher: str | None,
-                   timeout: float, tend=lambda: None) -> dict[str, object]:
+                   timeout: float, tend=lambda: None, heads_published: bool = False,
+                   ) -> dict[str, object]:
     """Poll until nothing lags (returns {}) or `timeout` s (returns what still lags);
     `tend()` each round (the supervisor restarts what exited). Without a publisher: only
     until every acknowledged Kafka report is stored."""
@@ -154,7 +177,7 @@ def wait_caught_up(cg: Casegrid, kafka_case_ids: list[str], publisher: str | Non
             missing = sum(1 for c in kafka_case_ids if UUID(c) not in cg.app.repository)
             behind = {"kafka_reports_not_stored": missing} if missing else {}
         else:
-            behind = lagging(cg, kafka_case_ids, publisher)
+            behind = lagging(cg, kafka_case_ids, publisher, heads_published)
         if not behind or time.monotonic() > deadline:
             return behind
         time.sleep(0.5)

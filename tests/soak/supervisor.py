@@ -33,6 +33,8 @@ class Spec:
     raw: bool = False
     group: str = ""  # kills keep at least one process of each group alive (e.g. "api")
     writer: bool = True  # records events (stopped first at the end); False: follows the log
+    children: bool = False  # a supervisor of its own (serve --workers): kill one of its
+    #                         worker processes, which it must restart
     env: dict[str, str] = field(default_factory=dict)  # on top of the supervisor's
 
     def argv(self) -> list[str]:
@@ -83,10 +85,32 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
 
+    def workers_of(self, name: str) -> list[int]:
+        """The worker processes a `children` process spawned (multiprocessing's spawn_main)."""
+        pid = self.procs[name].proc.pid
+        kids: list[int] = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                kids += [int(k) for k in (task / "children").read_text().split()]
+        out = []
+        for kid in kids:
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                    out.append(kid)
+        return sorted(out)
+
     def kill(self, name: str, restart_after: float) -> None:
-        """SIGKILL the process (and anything it started) and schedule its restart."""
+        """SIGKILL the process (and anything it started) and schedule its restart; for a
+        `children` process, SIGKILL one of its workers (it restarts them itself)."""
         with self._lock:
             run = self.procs[name]
+            if run.spec.children:
+                pid = self.rng.choice(self.workers_of(name))
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                run.kills += 1
+                self.events.append((time.monotonic(), name, f"SIGKILL worker {pid}"))
+                return
             self._kill_group(run.proc, signal.SIGKILL)
             run.proc.wait()
             run.kills += 1
@@ -133,6 +157,8 @@ class Supervisor:
             spec = self.procs[name].spec
             if not spec.killable:
                 continue
+            if spec.children and len(self.workers_of(name)) < 2:
+                continue  # one worker left (or none yet): let the others come back first
             if spec.group and not any(self.procs[o].spec.group == spec.group and o != name
                                       for o in up):
                 continue

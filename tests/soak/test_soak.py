@@ -18,10 +18,11 @@ import time
 import httpx
 import pytest
 
-from deploy.tansu import ThrowawayBroker, create_topics, free_port
+from deploy.tansu import ThrowawayBroker, create_topics
 from tests.integration.kafka_support import topics_for, unique_tag
 from tests.soak.checks import (
     audit_verify,
+    check_audit_topic,
     check_outbound,
     check_projections,
     check_writes,
@@ -32,6 +33,9 @@ from tests.soak.load import Api, Desk, KafkaReporter, Ledger, Reader
 from tests.soak.stack import (
     PARTITIONS,
     PeakConnections,
+    api_ports,
+    audit_topic,
+    cli_options,
     prepare_store,
     process_env,
     projection_names,
@@ -75,9 +79,10 @@ def test_soak(pg_server, tmp_path):
         create_topics(broker.bootstrap, list(topics.values()), PARTITIONS)
         cg = prepare_store(store, key)
         env = process_env(store, broker.bootstrap, tag, tmp_path / "data", key)
-        ports = [free_port() for _ in range(3)]
+        ports = api_ports()
         sup = Supervisor(env, tmp_path / "logs", SEED)
-        sup.start(specs(ports, projection_names(cg)))
+        sup.start(specs(ports, projection_names(cg), tag, broker.bootstrap))
+        signer = "--loop" in cli_options("audit", "sign")
         ledger, stop, stop_chaos = Ledger(), threading.Event(), threading.Event()
         codes: dict[str, int | None] = {}
         connections = PeakConnections(store, stop)
@@ -109,7 +114,8 @@ def test_soak(pg_server, tmp_path):
             # the writers (API, inbound, ticks) stop; the followers drain what they wrote
             codes = sup.stop([n for n, r in sup.procs.items() if r.spec.writer])
             behind = behind or wait_caught_up(cg, kafka_ids, f"kafka:{topics['case_events']}",
-                                              timeout=120, tend=sup.tend)
+                                              timeout=120, tend=sup.tend,
+                                              heads_published=signer)
             caught_up = time.monotonic()
         finally:
             stop.set()
@@ -118,9 +124,12 @@ def test_soak(pg_server, tmp_path):
         stored = read_store(cg)
         writes = check_writes(ledger, stored)
         outbound, on_topic = check_outbound(broker.bootstrap, topics["case_events"], stored)
+        heads_topic, heads_published = (check_audit_topic(broker.bootstrap, audit_topic(tag), cg)
+                                        if signer else ([], 0))
     projections, rows = check_projections(cg)
     cg.close()
-    rc, audit = audit_verify(env, key.with_name(key.name + ".pub"))
+    strict_audit = "--strict" in cli_options("audit", "verify")
+    rc, audit = audit_verify(env, key.with_name(key.name + ".pub"), strict_audit)
     findings = log_findings(tmp_path / "logs") | {"readyz_not_200": len(ledger.not_ready)}
     summary = {
         "seed": SEED, "load_seconds": SECONDS, "kills": sup.kills(),
@@ -135,7 +144,8 @@ def test_soak(pg_server, tmp_path):
         "outbound_records": on_topic, "projection_rows": rows,
         "pg_connections": {"peak": connections.peak, "max_connections": connections.limit},
         "log_findings": findings,
-        "audit": {k: audit.get(k) for k in ("ok", "events", "leaves", "heads", "pending")},
+        "audit": {k: audit.get(k) for k in ("ok", "events", "leaves", "heads", "unlogged",
+                                            "pending")} | {"heads_on_topic": heads_published},
         "seconds": {"start": round(started - t0, 1), "load": round(loaded - started, 1),
                     "catch_up": round(caught_up - loaded, 1),
                     "total": round(time.monotonic() - t0, 1)},
@@ -150,6 +160,8 @@ def test_soak(pg_server, tmp_path):
     assert not projections, f"projections differ from a rebuild: {projections}"
     assert rc == 0 and audit.get("ok") and audit.get("pending") == 0, f"audit verify: {rc} {audit}"
     assert audit.get("heads", 0) >= 1, "no tree head was signed during the run"
+    assert not audit.get("unlogged"), f"events not logged as leaves: {audit}"
+    assert not heads_topic, f"signed heads not published: {heads_topic}"
     assert not sup.unexpected_exits(), f"processes that exited on their own: {summary}\n{logs}"
     # the run did what it says: kills, and every kind of write and read acknowledged
     assert summary["kills_total"] >= max(1, int(SECONDS / KILL_EVERY / 2)), summary
