@@ -60,6 +60,9 @@ _CANDIDATES = {(trig, st): MACHINE.get_transitions(trigger=trig, source=st)
                for trig in TRIGGERS for st in STATES}
 
 
+_DECIDED: dict[tuple, Move] = {}  # (state, trigger, role, *conditions) → its move
+
+
 @dataclass(frozen=True)
 class Move:
     """The guard's answer: the transition that applies and the state it leads to."""
@@ -75,7 +78,16 @@ class Move:
 
 
 def decide(state: str, trigger: str, role: str, flags: dict[str, bool]) -> Move:
-    """Which move `trigger` makes from `state` for `role`, or RefusedError."""
+    """Which move `trigger` makes from `state` for `role`, or RefusedError. The machine
+    never changes, so a move once found is remembered (refusals are worked out again)."""
+    key = (state, trigger, role, *[bool(flags.get(c)) for c in CONDITIONS])
+    move = _DECIDED.get(key)
+    if move is None:
+        move = _DECIDED[key] = _decide(state, trigger, role, flags)
+    return move
+
+
+def _decide(state: str, trigger: str, role: str, flags: dict[str, bool]) -> Move:
     if trigger not in TRIGGERS:
         raise ValidationError("trigger", f"'{trigger}' is not one of {', '.join(TRIGGERS)}")
     label = f"{state} ({STATES[state]['zh']})" if state in STATES else state

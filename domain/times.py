@@ -50,7 +50,7 @@ def parse_time(value, field: str, tz: tzinfo | None, *, floor: datetime = FLOOR,
             raise ValidationError(field, f"'{text}' is not an ISO 8601 time "
                                          "(e.g. 2026-10-12T09:30 or 2026-10-12T01:30Z)") from None
     naive = t.tzinfo is None or t.utcoffset() is None
-    shown = t.isoformat()
+    given = t
     if naive:
         t = t.replace(tzinfo=tz or UTC)
     try:
@@ -58,7 +58,7 @@ def parse_time(value, field: str, tz: tzinfo | None, *, floor: datetime = FLOOR,
     except OverflowError:
         inside = False
     if not inside:
-        raise ValidationError(field, f"{shown} is outside the accepted range "
+        raise ValidationError(field, f"{given.isoformat()} is outside the accepted range "
                                      f"{floor.date().isoformat()} .. {ceiling.date().isoformat()}")
     return t.replace(tzinfo=None) if naive and tz is None else t
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 
 TOPIC = "adapters.storage.transcoder:OrjsonTranscoder"
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | \
@@ -33,10 +33,16 @@ class OrjsonTranscoder(JSONTranscoder):
     def encode(self, obj: Any) -> bytes:
         if type(obj) is dict and _plain_dict(obj):
             try:
-                return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+                return orjson.dumps(obj, default=self._default, option=_OPTIONS)
             except orjson.JSONEncodeError:
                 pass  # an integer past 64 bits, a datetime without a transcoding: as before
         return super().encode(obj)
+
+    def _default(self, o: Any) -> Any:
+        """A datetime in the stock ISO transcoding without the look-up; else the library's."""
+        if type(o) is datetime and type(self.types.get(datetime)) is DatetimeAsISO:
+            return {"_type_": "datetime_iso", "_data_": o.isoformat()}
+        return self._encode_obj(o)
 
     def decode(self, data: bytes) -> Any:
         if _LONG_NUMBER.search(data):  # orjson would read an integer past 64 bits as a float
