@@ -38,6 +38,7 @@ class EventDecoder:
         # the stock transcodings of times and ids, inlined
         self.iso = type(self.names.get("datetime_iso")) is DatetimeAsISO
         self._classes: dict[str, tuple[type, int]] = {}
+        self._time_keys: dict[str, tuple[str, ...]] = {}  # topic -> keys that held times
 
     def __call__(self, note: tuple) -> Any:
         return self.with_times(note)[0]
@@ -46,9 +47,15 @@ class EventDecoder:
         """The event, and each of its times as ts() text (what the tables store)."""
         if not self.fast:
             return self.slow(note)
+        raw, topic = note[4], note[3]
+        keys = self._time_keys.get(topic)
+        if keys is not None and self.iso:  # look only where this topic's times were before
+            state = self._known_times(raw, keys)
+            if state is not None:
+                return self._event(note, state[0], topic), state[1]
         times = {}
         try:
-            state = orjson.loads(note[4])
+            state = orjson.loads(raw)
             for k, v in state.items():
                 if type(v) is dict:
                     if self.iso and v.get("_type_") == "datetime_iso" and len(v) == 2:
@@ -61,7 +68,36 @@ class EventDecoder:
                     state[k] = self._value(v)
         except (orjson.JSONDecodeError, KeyError, ValueError):  # a big integer, an unknown
             return self.slow(note)  # transcoding, a time in another format
-        topic = note[3]
+        self._time_keys[topic] = tuple({*self._time_keys.get(topic, ()), *times})
+        return self._event(note, state, topic), times
+
+    def _known_times(self, raw: Any, keys: tuple[str, ...]) -> tuple[dict, dict] | None:
+        """The state with its times decoded, when every transcoded value of the stored
+        JSON is a time at one of `keys` (counted in the raw text: a '"_type_"' inside a
+        string is escaped, so any other transcoded value is seen); else None."""
+        if type(raw) is not bytes:
+            return None
+        expected = raw.count(b'"_type_"')
+        try:
+            state = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        times, found = {}, 0
+        for k in keys:
+            v = state.get(k)
+            if type(v) is dict:
+                if v.get("_type_") != "datetime_iso" or len(v) != 2:
+                    return None
+                text = v["_data_"]
+                try:
+                    state[k] = fromisoformat(text)
+                except (TypeError, ValueError):
+                    return None
+                times[k] = iso_ts(text)
+                found += 1
+        return (state, times) if found == expected else None
+
+    def _event(self, note: tuple, state: dict, topic: str) -> Any:
         got = self._classes.get(topic)
         if got is None:
             cls = resolve_topic(topic)
@@ -75,7 +111,7 @@ class EventDecoder:
             from_version += 1
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
-        return event, times
+        return event
 
     def slow(self, note: tuple) -> tuple[Any, dict[str, str]]:
         event = self.mapper.to_domain_event(Notification(

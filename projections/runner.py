@@ -8,7 +8,7 @@ The loop is the same on every database: it sees storage only through projections
 (`?` SQL, the event log), which adapters/storage/ implements for SQLite and PostgreSQL.
 
 Catching up a large log (measured at a million events, benchmarks/projections.py):
-batches of 50,000 events; events decoded with orjson (projections/decode.py); where the
+batches of 20,000 events; events decoded with orjson (projections/decode.py); where the
 database takes writes on a second connection (PostgreSQL) the server writes one batch
 while Python reads and prepares the next; the scoreboard keeps recently touched cases'
 rows between batches for as long as this runner alone moved its position; the cyclic
@@ -95,7 +95,7 @@ class ProjectionRunner:
     """
 
     def __init__(self, sql: Sql, events: EventLog, mapper: Any,
-                 projections: Sequence[Projection], *, batch: int = 50_000,
+                 projections: Sequence[Projection], *, batch: int = 20_000,
                  pipeline: bool = False):
         self.sql = sql
         self.events = events
@@ -243,21 +243,24 @@ class ProjectionRunner:
                 notes = self.events.read(pos, limit, stop)
                 if not notes:
                     break
-                end = notes[-1][0]
+                end, count = notes[-1][0], len(notes)
                 decode = self.decode.with_times
                 items = [(*decode(n), n[0], n[5]) for n in notes]
+                del notes  # the stored rows, then the events, are not needed past here:
                 ops = [(p, p.prepare(self.sql, items, pos, end)) for p in projs]
+                del items  # free them before the next batch is read (peak memory)
                 if pending is not None:
                     self._finish(pending, progress)
                     pending = None
-                job = (ops, names, pos, end, len(notes))
+                job = (ops, names, pos, end, count)
+                del ops
                 if self.pipeline:
                     pending = (self._pool().submit(self._write, job), job)
                 else:
                     self._write(job)
                     if progress:
-                        progress(len(notes))
-                pos, done = end, done + len(notes)
+                        progress(count)
+                pos, done = end, done + count
                 if stop is not None and end >= stop:
                     break
             if pending is not None:

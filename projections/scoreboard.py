@@ -15,6 +15,7 @@ import itertools
 from array import array
 from collections import Counter
 from datetime import date, datetime
+from functools import cache
 
 from domain.case import Case
 from domain.case_base import CaseEvent  # every case event, in case.py or a step's module
@@ -283,6 +284,7 @@ def _base(name: str) -> tuple[str, ...]:
     return DERIVED.get(name, (name,))
 
 
+@cache
 def applies(by: str, name: str) -> bool:
     """Whether a count or rate is a figure of the `by` board: every count it is made of is
     given to that dimension (a supervisor's board has no discovery rate, a duty chief's no

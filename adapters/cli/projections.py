@@ -93,14 +93,19 @@ def projections_rebuild(ctx: typer.Context,
 
     cg = casegrid(ctx, as_json)
     names = _names(cg, names, as_json)
-    if processes > 1 and len(names) > 1:
+    if processes > 1 and len(names) > 1:  # this process rebuilds the first group itself
         groups = plan(names, processes)
-        cg.close()
         st = state(ctx)
-        done, errors = collect(spawn_rebuilds(groups, data_dir=st.data_dir, config=st.config,
-                                              wait=wait))
+        children = spawn_rebuilds(groups[1:], data_dir=st.data_dir, config=st.config, wait=wait)
+        try:
+            n = rebuild_leased(cg, groups[0], wait)
+        except ConflictError as e:
+            collect(children)
+            fail(e, as_json)
+        done, errors = collect(children)
         if errors:
             fail(ConflictError("; ".join(errors)), as_json)
+        done = {**dict.fromkeys(groups[0], n), **done}
         emit({"rebuilt": done, "processes": [list(g) for g in groups]}, as_json,
              lambda: print(f"rebuilt {done} in {len(groups)} processes"))
         return

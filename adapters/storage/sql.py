@@ -28,6 +28,14 @@ class Sql:
             yield Cur(cur, self.dialect)
 
     def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        if self.dialect == "postgres":  # the pool's sessions autocommit: one statement is
+            # its own snapshot, so a read needs one round trip, not BEGIN … ROLLBACK
+            from psycopg.rows import tuple_row
+
+            with (self.datastore.get_connection() as conn,
+                  conn.cursor(row_factory=tuple_row) as cur):
+                cur.execute(sql.replace("?", "%s"), params)
+                return cur.fetchall()
         with self.transaction(commit=False) as cur:
             cur.execute(sql, params)
             return cur.fetchall()

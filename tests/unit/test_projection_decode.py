@@ -51,3 +51,36 @@ def test_decoder_gives_the_mappers_events_and_their_times(tmp_path):
         assert times == {k: ts(v) for k, v in vars(expected).items()
                          if isinstance(v, datetime)}
         assert times["occurred_at"] == ts(expected.occurred_at.astimezone(UTC))
+
+
+def test_known_time_keys_path_equals_the_mapper_and_falls_back_on_anything_else(tmp_path):
+    """After the first event of a topic the decoder looks only where that topic's times
+    were; an event with any other transcoded value (counted in the stored text) or a time
+    elsewhere is decoded the full way. Every event, both ways, equals the mapper's."""
+
+    cg = grid({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+               "SQLITE_DBNAME": str(tmp_path / "k.sqlite")})
+    t0 = datetime(2026, 10, 12, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+    for i in range(3):
+        case = cg.service.report(ReportCase(channel="patrol", category="E0102",
+                                            grid="44030301000101", actor="sup_zhang",
+                                            occurred_at=t0 + timedelta(minutes=i)))
+        cg.service.act(CaseAction(case.id, "file", "acc_wang", t0 + timedelta(minutes=5 + i)))
+    decoder = EventDecoder(cg.app.mapper)
+    notes = cg.projections.events.read(0, 100)
+    odd = notes[0][4].replace(b'"actor":', b'"extra":{"_type_":"datetime_iso","_data_":'
+                              b'"2026-10-12T09:00:00+08:00"},"actor":')  # a time at a new key
+    notes.append(replace_state(notes[0], odd))
+    hidden = notes[1][4].replace(b'"actor":', b'"note":"a \\"_type_\\" in text","actor":')
+    notes.append(replace_state(notes[1], hidden))
+    for _ in range(2):  # the first pass learns the keys, the second uses them
+        for note in notes:
+            event, times = decoder.with_times(note)
+            expected = decoder.slow(note)
+            assert type(event) is type(expected[0]) and vars(event) == vars(expected[0])
+            assert times == expected[1]
+    assert "extra" in decoder._time_keys[notes[0][3]]
+
+
+def replace_state(note: tuple, state: bytes) -> tuple:
+    return (*note[:4], state, *note[5:])
