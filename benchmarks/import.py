@@ -1,22 +1,32 @@
-"""Rows per second importing the Los Angeles 311 extract (10,000 rows) with docs/import/la311.yaml.
+"""History import into PostgreSQL (fsync on): events per second on the Los Angeles 311
+extract (10,000 rows) and on a generated file of the same shape (1M rows by default,
+benchmarks/la311_generate.py), with docs/import/la311.yaml.
 
-Ours: the importer saving 200 rows' cases per transaction, into SQLite and PostgreSQL
-(a throwaway server; skip with --no-postgres). Baseline, measured in the same run on the
-same store: the same importer saving one row per transaction. A re-run of the same file
-(which must import nothing) is timed too.
+Ours: the importer in `--workers` processes (default 2), each saving `--batch` rows'
+new cases per transaction by binary COPY. Baseline, measured in the same run on the
+same server: one process saving one row's case per transaction. The physical ceiling,
+in the same run: plain 100-row INSERT transactions of rows of the event table's shape
+(uuid, version, topic, state of the imported events' mean size), from 1 and from
+`--workers` clients. A re-run of the LA file (which must import nothing) is timed too.
+The big file streams: peak resident memory of the importer processes is printed at
+100k rows and at the end, and the 1M run is extrapolated to a 10M-case history.
 
-    python benchmarks/import.py [--file benchmarks/data/la311_2020-01-01_to_03_10k.csv] [--no-postgres]
+    python benchmarks/import.py [--big-rows 1000000] [--workers 2] [--no-big]
 
 Prints one `name: value unit` line per figure; the last line is the headline speedup
-(PostgreSQL if it ran, else SQLite; batched vs one row per transaction).
+(LA file, ours vs one row per transaction).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
+import threading
+import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,62 +37,164 @@ import structlog  # noqa: E402
 from adapters.bootstrap import bootstrap, load_city  # noqa: E402
 from adapters.importing import Importer, Mapping  # noqa: E402
 
-DEFAULT_FILE = ROOT / "benchmarks" / "data" / "la311_2020-01-01_to_03_10k.csv"
+LA_FILE = ROOT / "benchmarks" / "data" / "la311_2020-01-01_to_03_10k.csv"
 MAPPING = ROOT / "docs" / "import" / "la311.yaml"
+CEILING_ROWS = 30_000
 
 
-def run(env: dict, path: Path, batch: int) -> tuple[float, float, object]:
+def peak_rss_mb() -> float:
+    """The largest peak resident set (VmHWM) of this process and its children, in MB."""
+    me = os.getpid()
+    pids = [me]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                pids.append(int(entry))
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def run_import(env: dict, path: Path, *, batch: int, workers: int, marks: tuple[int, ...] = ()):
+    """(report, {mark: peak RSS MB when that many rows were done})."""
     cg = bootstrap(env=env, city=load_city())
+    seen: dict[int, float] = {}
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        for m in marks:
+            if m not in seen and done >= m:
+                seen[m] = peak_rss_mb()
+
     try:
-        rep = Importer(cg.service, Mapping.load(MAPPING), batch=batch).run(path)
-        again = Importer(cg.service, Mapping.load(MAPPING), batch=batch).run(path)
-        assert again.imported == 0, "a re-run imported something"
-        return rep.rows / rep.seconds, again.rows / again.seconds, rep
+        rep = Importer(cg.service, Mapping.load(MAPPING), batch=batch, workers=workers).run(
+            path, progress=progress)
+        return rep, seen
     finally:
         cg.close()
 
 
+def mean_state_size(env: dict) -> int:
+    cg = bootstrap(env=env, city=load_city())
+    try:
+        table = cg.app.recorder.events_table_name
+        return int(float(cg.sql.query(f"SELECT avg(length(state)) FROM {table}")[0][0]))
+    finally:
+        cg.close()
+
+
+def _conninfo(env: dict) -> dict:
+    return {"host": env["POSTGRES_HOST"], "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
+            "password": env["POSTGRES_PASSWORD"], "dbname": env["POSTGRES_DBNAME"]}
+
+
+def ceiling(env: dict, clients: int, state_size: int, rows: int = CEILING_ROWS) -> float:
+    """Rows/s of plain 100-row INSERT transactions into a table of the events' shape."""
+    import psycopg
+
+    with psycopg.connect(**_conninfo(env), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS ceiling_events")
+        conn.execute("CREATE TABLE ceiling_events (originator_id uuid NOT NULL,"
+                     " originator_version bigint NOT NULL, topic text, state bytea,"
+                     " notification_id bigserial, PRIMARY KEY (originator_id, originator_version))")
+        conn.execute("CREATE UNIQUE INDEX ON ceiling_events (notification_id)")
+    topic = "domain.case:Case.Resolved"
+    state = os.urandom(state_size)
+    marks = ", ".join(["(%s, %s, %s, %s)"] * 100)
+    per = rows // clients // 100
+
+    def client() -> None:
+        with psycopg.connect(**_conninfo(env), autocommit=True) as conn:
+            for _ in range(per):
+                cid = uuid.uuid4()
+                params = [x for v in range(1, 101) for x in (cid, v, topic, state)]
+                with conn.transaction():
+                    conn.execute(f"INSERT INTO ceiling_events VALUES {marks}", params)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return per * clients * 100 / (time.perf_counter() - t0)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--file", type=Path, default=DEFAULT_FILE)
-    ap.add_argument("--batch", type=int, default=200)
-    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--file", type=Path, default=LA_FILE)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--big-rows", type=int, default=1_000_000)
+    ap.add_argument("--big-file", type=Path, help="an already generated big file (else one is written)")
+    ap.add_argument("--no-big", action="store_true")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    pg = None
-    headline = None
-    with tempfile.TemporaryDirectory() as tmp:
-        stores: list[tuple[str, object]] = [("sqlite", None)]
-        if not args.no_postgres:
-            from deploy.postgres import ThrowawayPostgres
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from la311_generate import generate  # the sibling script
 
-            pg = ThrowawayPostgres().start()
-            stores.append(("postgres", pg))
-        try:
-            for name, server in stores:
-                def env(tag, server=server):
-                    if server is None:
-                        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                                "SQLITE_DBNAME": str(Path(tmp) / f"{tag}.sqlite")}
-                    return server.create_database(tag)
+    from adapters.importing import count_rows
+    from deploy.postgres import ThrowawayPostgres
 
-                rate, rerun, rep = run(env(f"{name}_batched"), args.file, args.batch)
-                if name == "sqlite":
-                    print(f"file: {args.file.name} {rep.rows} rows")
-                    print(f"imported: {rep.imported} cases")
-                    print(f"events: {rep.events} events")
-                    print(f"skipped: {len(rep.skipped)} rows")
-                print(f"{name}_import_batched: {rate:.0f} rows/s")
-                print(f"{name}_rerun_imports_nothing: {rerun:.0f} rows/s")
-                base, _, _ = run(env(f"{name}_single"), args.file, 1)
-                print(f"{name}_import_one_row_per_transaction: {base:.0f} rows/s")
-                headline = (name, rate / base)
-        finally:
-            if pg is not None:
-                pg.stop()
-    name, speedup = headline
-    print(f"speedup: {speedup:.1f}x ({name} import, {args.batch} rows per transaction vs one)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
+          "PostgreSQL 15 with fsync on")
+    with ThrowawayPostgres(durable=True) as pg, tempfile.TemporaryDirectory() as tmp:
+        env = pg.create_database("la_ours")
+        rep, _ = run_import(env, args.file, batch=args.batch, workers=args.workers)
+        ours = rep.events / rep.seconds
+        print(f"file: {args.file.name} {rep.rows} rows -> {rep.imported} cases, {rep.events} events, "
+              f"{rep.skipped_count} skipped")
+        print(f"la_import_ours: {ours:.0f} events/s ({rep.rows / rep.seconds:.0f} rows/s, "
+              f"{args.workers} processes, {args.batch} rows per transaction, COPY)")
+        again, _ = run_import(env, args.file, batch=args.batch, workers=args.workers)
+        assert again.imported == 0 and again.already == rep.imported, "a re-run imported something"
+        print(f"la_rerun_imports_nothing: {again.rows / again.seconds:.0f} rows/s")
+        size = mean_state_size(env)
+        base_env = pg.create_database("la_baseline")
+        base, _ = run_import(base_env, args.file, batch=1, workers=1)
+        baseline = base.events / base.seconds
+        print(f"la_import_one_row_per_transaction: {baseline:.0f} events/s "
+              f"({base.rows / base.seconds:.0f} rows/s, 1 process)")
+        ceil_env = pg.create_database("ceiling")
+        ceil1 = ceiling(ceil_env, 1, size)
+        ceiln = ceiling(ceil_env, args.workers, size)
+        print(f"ceiling_raw_sql_100_row_inserts_1_client: {ceil1:.0f} rows/s ({size}-byte states)")
+        print(f"ceiling_raw_sql_100_row_inserts_{args.workers}_clients: {ceiln:.0f} rows/s")
+        print(f"la_import_of_ceiling: {100 * ours / max(ceil1, ceiln):.0f} %")
+        if not args.no_big:
+            big = args.big_file
+            rows = count_rows(big, "csv") if big else args.big_rows
+            if big is None:
+                big = Path(tmp) / "la311_big.csv"
+                t0 = time.perf_counter()
+                generate(big, args.big_rows)
+                print(f"big_file_generated: {args.big_rows} rows in {time.perf_counter() - t0:.0f} s")
+            big_env = pg.create_database("la_big")
+            brep, rss = run_import(big_env, big, batch=args.batch, workers=args.workers,
+                                   marks=(100_000, rows))
+            rate = brep.events / brep.seconds
+            print(f"big_file: {brep.rows} rows -> {brep.imported} cases, {brep.events} events, "
+                  f"{brep.skipped_count} skipped, {brep.seconds:.0f} s")
+            print(f"big_import_ours: {rate:.0f} events/s ({brep.imported / brep.seconds:.0f} cases/s)")
+            for mark, mb in sorted(rss.items()):
+                print(f"peak_rss_at_{mark}_rows: {mb:.0f} MB")
+            hours = 10_000_000 / (brep.imported / brep.seconds) / 3600
+            print(f"extrapolated_10m_cases: {hours * 60:.0f} min ({'under' if hours < 1 else 'OVER'} an hour)")
+    print(f"speedup: {ours / baseline:.1f}x (LA import on PostgreSQL, {args.workers} processes "
+          f"x {args.batch} rows per COPY transaction vs one row per transaction)")
     return 0
 
 

@@ -27,6 +27,11 @@ def import_cmd(
     city_out: Annotated[Path | None, typer.Option(
         help="Where --create-unknown writes the extended city file "
              "(default DATA_DIR/city-with-imports.yaml).")] = None,
+    workers: Annotated[int, typer.Option(
+        help="Importer processes (each a core; PostgreSQL or SQLite). Rows are shared out "
+             "by external id.")] = 1,
+    batch: Annotated[int, typer.Option(
+        help="Rows whose new cases are saved per transaction.", min=1, max=10_000)] = 500,
     show: Annotated[int, typer.Option(help="Skipped rows to list (text output).")] = 20,
     as_json: JsonOpt = False,
 ):
@@ -46,8 +51,8 @@ def import_cmd(
     except CasegridError as e:
         fail(e, as_json)
     try:
-        imp = Importer(cg.service, m, create_unknown=create_unknown)
-        total = len(src.rows)
+        imp = Importer(cg.service, m, create_unknown=create_unknown, batch=batch, workers=workers)
+        total = src.count
         with Progress(TextColumn("[bold]import[/] {task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeRemainingColumn(), console=err,
                       disable=as_json or not err.is_terminal) as bar:
@@ -73,7 +78,7 @@ def import_cmd(
               f"skipped {result['skipped']}, partial {result['partial']}; "
               f"{result['rows_per_second']} rows/s")
     out.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items())))
-    for r in rep.skipped[:show]:
+    for r in rep.skipped[:show]:  # the first of them (a report lists at most LISTED)
         reason, fld = str(r["reason"]), r["field"]
         if reason.startswith((f"row {r['row']} ", f"line {r['row']}")):
             out.print(f"  {reason}", markup=False)  # ragged row, broken JSON line: says where
@@ -81,8 +86,9 @@ def import_cmd(
             out.print(f"  row {r['row']}: {fld}: {reason}", markup=False)
         else:
             out.print(f"  row {r['row']}: {reason}", markup=False)
-    if len(rep.skipped) > show:
-        out.print(f"  … {len(rep.skipped) - show} more (use --json for all)")
+    if rep.skipped_count > show:
+        out.print(f"  … {rep.skipped_count - show} more (--json lists up to "
+                  f"{result['rows_listed_at_most']})")
     for r in rep.partial[:show]:
         out.print(f"  row {r['row']} stopped at {r['stopped_at']}: {r['reason']}", markup=False)
     if rep.created.get("city_file"):

@@ -34,8 +34,12 @@ CHANNEL_ACTORS = {"citizen": "citizen_app", "hotline": "hotline_12345", "camera"
                   "inspection": "acc_wang", "patrol": "sup_zhang"}
 
 
-def _str(v: Any) -> str:
+def text_of(v: Any) -> str:
+    """A source value as text, stripped ('' for none or absent)."""
     return "" if v is None or v is ABSENT else str(v).strip()
+
+
+_str = text_of
 
 
 class SkipRow(Exception):

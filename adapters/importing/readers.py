@@ -1,57 +1,89 @@
-"""Reading an export: the file decoded as UTF-8, its CSV or JSON-lines rows, and the
-checks of the file as a whole against a mapping (load_source → Source)."""
+"""Reading an export: the file checked as UTF-8, its CSV or JSON-lines rows, and the
+checks of the file as a whole against a mapping (load_source → Source). Everything
+streams (a chunk or a row at a time): a file of millions of rows needs no more memory
+than one of a thousand."""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import difflib
-import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from adapters.importing.mapping import Mapping
 from domain.errors import ValidationError
 
 ABSENT: Any = object()  # a column (path) the record does not have, told from an empty cell
-Rows = list[tuple[int, dict | None, tuple[str, str] | None]]
+Row = tuple[int, dict | None, tuple[str, str] | None]
+Rows = Iterable[Row]
+CHUNK = 1 << 20  # bytes read at a time: memory stays flat whatever the file's size
 
 
 @dataclass
 class Source:
-    """A whole export, read and checked against a mapping before any row is imported:
-    `rows` are (row number, record or None, (field, reason) for a row that cannot be read);
-    CSV rows are numbered by the line they start on (line 1 is the header), JSON lines
-    by their line."""
+    """An export, checked as a whole against a mapping before any row is imported, and
+    read again, streaming, each time its `rows` are iterated: (row number, record or None,
+    (field, reason) for a row that cannot be read); CSV rows are numbered by the line they
+    start on (line 1 is the header), JSON lines by their line. `count`: its data rows."""
 
     path: str
     format: str
-    rows: Rows
     header: list[str] | None = None
+    count: int = 0
+
+    @property
+    def rows(self) -> Iterator[Row]:
+        return _rows(Path(self.path), self.format)
 
 
-def _decode(path: Path) -> str:
-    """The file as text: UTF-8 (a BOM is allowed); anything else is a ValidationError
-    naming the line and byte offset of the first bad byte."""
+def _open(path: Path, fmt: str) -> TextIO:
+    """The file as UTF-8 text (a BOM is skipped), lines split as the format splits them."""
     try:
-        data = path.read_bytes()
+        return path.open(encoding="utf-8-sig", newline="" if fmt == "csv" else "\n")
     except OSError as e:
         raise ValidationError("file", f"cannot read '{path}': {e.strerror or e}") from None
-    bom = 3 if data.startswith(codecs.BOM_UTF8) else 0
+
+
+def _check_utf8(path: Path) -> None:
+    """The whole file is UTF-8 (a BOM is allowed), read a chunk at a time; else a
+    ValidationError naming the line and byte offset of the first bad byte."""
     try:
-        return data[bom:].decode("utf-8")
-    except UnicodeDecodeError as e:
-        at = bom + e.start
-        line_start = data.rfind(b"\n", 0, at) + 1
-        bad = data[at:bom + e.end]
-        line = data.count(b"\n", 0, at) + 1
-        raise ValidationError(
-            "file", f"is not valid UTF-8: byte {bad[:4]!r} at line {line}, "
-                    f"byte {at - line_start + 1} of the line (byte offset {at} in the file); "
-                    "re-export it as UTF-8") from None
+        fh = path.open("rb")
+    except OSError as e:
+        raise ValidationError("file", f"cannot read '{path}': {e.strerror or e}") from None
+    with fh:
+        base, lines, line_start, carry = 0, 0, 0, b""
+        while True:
+            chunk = fh.read(CHUNK)
+            data = carry + chunk
+            if base == 0 and data.startswith(codecs.BOM_UTF8):
+                data, base = data[3:], 3
+            try:
+                data.decode("utf-8")
+                carry = b""
+            except UnicodeDecodeError as e:
+                if chunk and e.start >= len(data) - 3 and e.end == len(data):
+                    carry, data = data[e.start:], data[:e.start]  # a character split by the chunk
+                else:
+                    at = base + e.start
+                    nl = data.rfind(b"\n", 0, e.start)
+                    start = base + nl + 1 if nl >= 0 else line_start
+                    line = lines + data.count(b"\n", 0, e.start) + 1
+                    raise ValidationError(
+                        "file", f"is not valid UTF-8: byte {data[e.start:e.end][:4]!r} at line {line}, "
+                                f"byte {at - start + 1} of the line (byte offset {at} in the file); "
+                                "re-export it as UTF-8") from None
+            if not chunk:
+                return
+            nl = data.rfind(b"\n")
+            if nl >= 0:
+                line_start = base + nl + 1
+            lines += data.count(b"\n")
+            base += len(data)
 
 
 def _nul(value: Any, path: str = "") -> str | None:
@@ -80,58 +112,73 @@ def _nul_reason(rec: dict, col: str) -> tuple[str, str]:
     return col, f"contains a NUL byte{where}: a damaged record, not imported"
 
 
-def _csv_rows(text: str) -> tuple[list[str], Rows]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-        while header is not None and not any(c.strip() for c in header):
-            header = next(reader, None)  # blank lines before the header
-        if header is None:
-            raise ValidationError("file", "is empty: no header line (a CSV export starts with "
-                                          "its column names), 0 data rows")
+def _csv_records(fh: TextIO) -> tuple[list[str], Iterator[Row]]:
+    reader = csv.reader(fh)
+    header = next(reader, None)
+    while header is not None and not any(c.strip() for c in header):
+        header = next(reader, None)  # blank lines before the header
+    if header is None:
+        raise ValidationError("file", "is empty: no header line (a CSV export starts with "
+                                      "its column names), 0 data rows")
+
+    def rows() -> Iterator[Row]:
         width = len(header)
-        rows: Rows = []
         line = reader.line_num  # the line the next record starts on, minus one
         for cells in reader:
             start, line = line + 1, reader.line_num
             if not cells:
                 continue  # a blank line
             if len(cells) != width:
-                rows.append((start, None, ("(row)", f"row {start} has {len(cells)} cells, header has "
-                                                    f"{width} (a stray delimiter or quote?)")))
+                yield (start, None, ("(row)", f"row {start} has {len(cells)} cells, header has "
+                                              f"{width} (a stray delimiter or quote?)"))
                 continue
             rec = dict(zip(header, cells, strict=True))
             if any("\x00" in c for c in cells):
                 col = next(h for h, c in zip(header, cells, strict=True) if "\x00" in c)
-                rows.append((start, None, _nul_reason(rec, col)))
+                yield (start, None, _nul_reason(rec, col))
                 continue
-            rows.append((start, rec, None))
-    except csv.Error as e:
-        raise ValidationError("file", f"is not readable as CSV at line {reader.line_num}: {e}") from None
-    return header, rows
+            yield (start, rec, None)
+
+    return header, rows()
 
 
-def _jsonl_rows(text: str) -> Rows:
-    rows: Rows = []
-    for i, line in enumerate(text.split("\n"), start=1):
+def _csv_error(reader_line: int, e: csv.Error) -> ValidationError:
+    return ValidationError("file", f"is not readable as CSV at line {reader_line}: {e}")
+
+
+def _jsonl_records(fh: TextIO) -> Iterator[Row]:
+    for i, line in enumerate(fh, start=1):
+        line = line.rstrip("\n")
         if not line.strip():
             continue
         try:
             doc = json.loads(line)
         except json.JSONDecodeError as e:
             near = line[max(0, e.pos - 15):e.pos + 15].strip().replace("\x00", "\\0")
-            rows.append((i, None, ("(line)", f"line {i}, column {e.colno} (character {e.pos + 1}): "
-                                             f"is not JSON: {e.msg} (near {near!r})")))
+            yield (i, None, ("(line)", f"line {i}, column {e.colno} (character {e.pos + 1}): "
+                                       f"is not JSON: {e.msg} (near {near!r})"))
             continue
         if not isinstance(doc, dict):
-            rows.append((i, None, ("(line)", f"line {i} must be a JSON object, not {type(doc).__name__}")))
+            yield (i, None, ("(line)", f"line {i} must be a JSON object, not {type(doc).__name__}"))
             continue
         hit = _nul(doc)
         if hit is not None:
-            rows.append((i, None, _nul_reason(doc, hit)))
+            yield (i, None, _nul_reason(doc, hit))
             continue
-        rows.append((i, doc, None))
-    return rows
+        yield (i, doc, None)
+
+
+def _rows(path: Path, fmt: str) -> Iterator[Row]:
+    """The file's rows, streaming (the file is open only while they are read)."""
+    with _open(path, fmt) as fh:
+        if fmt == "csv":
+            _, rows = _csv_records(fh)
+            try:
+                yield from rows
+            except csv.Error as e:  # checked by load_source: only a file changed since
+                raise _csv_error(-1, e) from None
+        else:
+            yield from _jsonl_records(fh)
 
 
 def _missing(kind: str, missing: dict[str, list[str]], present: list[str]) -> str:
@@ -150,15 +197,41 @@ def _missing(kind: str, missing: dict[str, list[str]], present: list[str]) -> st
 
 
 def load_source(path: str | Path, mapping: Mapping) -> Source:
-    """Read the whole export and check it as a whole against the mapping; a file that is
-    wrong as a whole (not UTF-8, empty, header only, a mapped column missing from the
-    header, a required field in no JSON record) is a ValidationError and nothing of it is
-    imported. Rows that cannot be read (ragged, broken JSON, a NUL byte) come back with
-    their reason, to be reported one by one."""
+    """Check the whole export against the mapping, streaming (memory stays flat): a file
+    that is wrong as a whole (not UTF-8, not readable as CSV, empty, header only, a mapped
+    column missing from the header, a required field in no JSON record) is a
+    ValidationError and nothing of it is imported. Rows that cannot be read (ragged,
+    broken JSON, a NUL byte) are reported one by one when the rows are read."""
     path = Path(path)
-    text = _decode(path)
-    if mapping.format == "csv":
-        header, rows = _csv_rows(text)
+    _check_utf8(path)
+    with _open(path, mapping.format) as fh:
+        if mapping.format == "csv":
+            return _check_csv(path, fh, mapping)
+        count = records = 0
+        cols = mapping.columns()
+        missing = {mapping.fields[k]: cols[mapping.fields[k]]
+                   for k in ("external_id", "reported_at", "category")}
+        keys: set[str] = set()  # the records' top-level names (few), for the message
+        for _, rec, _ in _jsonl_records(fh):
+            count += 1
+            if rec is None:
+                continue
+            records += 1
+            if missing:
+                keys.update(rec)
+                missing = {c: k for c, k in missing.items() if value_at(rec, c) is ABSENT}
+        if not count:
+            raise ValidationError("file", "is empty: 0 JSON lines (0 data rows), nothing to import")
+        if records and missing:
+            raise ValidationError("file", _missing("field", missing, sorted(keys)) +
+                                  f" in all {records} records (is this the export the mapping is for?)")
+        return Source(str(path), "jsonl", None, count)
+
+
+def _check_csv(path: Path, fh: TextIO, mapping: Mapping) -> Source:
+    reader_line = 0
+    try:
+        header, rows = _csv_records(fh)
         counts: dict[str, int] = {}
         for h in header:
             counts[h] = counts.get(h, 0) + 1
@@ -171,31 +244,24 @@ def load_source(path: str | Path, mapping: Mapping) -> Source:
         if twice:
             raise ValidationError("header", "column named twice, so which one is meant is unclear: "
                                             + "; ".join(twice))
-        if not rows:
-            raise ValidationError("file", f"has a header line ({len(header)} columns) but 0 data rows: "
-                                          "nothing to import")
-        return Source(str(path), "csv", rows, header)
-    rows = _jsonl_rows(text)
-    if not rows:
-        raise ValidationError("file", "is empty: 0 JSON lines (0 data rows), nothing to import")
-    records = [rec for _, rec, _ in rows if rec is not None]
-    if records:
-        cols = mapping.columns()
-        required = {mapping.fields[k]: cols[mapping.fields[k]]
-                    for k in ("external_id", "reported_at", "category")}
-        missing = {c: keys for c, keys in required.items()
-                   if all(value_at(rec, c) is ABSENT for rec in records)}
-        if missing:
-            raise ValidationError("file", _missing("field", missing, sorted({k for r in records for k in r}))
-                                  + f" in all {len(records)} records (is this the export the mapping is for?)")
-    return Source(str(path), "jsonl", rows)
+        count = 0
+        for row, _, _ in rows:
+            count += 1
+            reader_line = row
+    except csv.Error as e:
+        raise _csv_error(reader_line + 1, e) from None
+    if not count:
+        raise ValidationError("file", f"has a header line ({len(header)} columns) but 0 data rows: "
+                                      "nothing to import")
+    return Source(str(path), "csv", header, count)
 
 
-def read_rows(path: str | Path, fmt: str) -> Iterator[tuple[int, dict | None, tuple[str, str] | None]]:
-    """(row number, record or None, error), without a mapping's checks (empty files and
-    headers are still checked)."""
-    text = _decode(Path(path))
-    yield from (_csv_rows(text)[1] if fmt == "csv" else _jsonl_rows(text))
+def read_rows(path: str | Path, fmt: str) -> Iterator[Row]:
+    """(row number, record or None, error), streaming, without a mapping's checks (empty
+    files and headers are still checked)."""
+    path = Path(path)
+    _check_utf8(path)
+    yield from _rows(path, fmt)
 
 
 def count_rows(path: str | Path, fmt: str) -> int:

@@ -11,14 +11,17 @@ from pathlib import Path
 import structlog
 
 from adapters.importing.mapping import Mapping
-from adapters.importing.planner import Planner, RowPlan, SkipRow
-from adapters.importing.readers import Source, load_source
-from domain.errors import CasegridError
+from adapters.importing.parallel import Job, run_shards, shard_of
+from adapters.importing.planner import Planner, RowPlan, SkipRow, text_of
+from adapters.importing.readers import Source, load_source, value_at
+from adapters.storage.sql import Sql
+from domain.errors import CasegridError, ValidationError
 from workflows.service import CaseService, NewCase, Outcome
 
 log = structlog.get_logger("casegrid.import")
 LISTED = 10_000  # skipped / partial rows listed one by one in a report; beyond, only counted
 DUPLICATE_WINDOW = 100_000  # external ids remembered to name a repeat's first row
+MAX_WORKERS = 32
 
 
 @dataclass
@@ -54,6 +57,19 @@ class ImportReport:
         if len(self.skipped) < LISTED:
             self.skipped.append({"row": row, "field": fld, "reason": reason})
 
+    def merge(self, part: ImportReport) -> None:
+        """Add a shard's report (parallel import): counts summed, rows listed in row order."""
+        self.rows += part.rows
+        self.imported += part.imported
+        self.already += part.already
+        self.events += part.events
+        for k, v in part.outcomes.items():
+            self.outcomes[k] = self.outcomes.get(k, 0) + v
+        self.skipped_count += part.skipped_count
+        self.partial_count += part.partial_count
+        self.skipped = sorted(self.skipped + part.skipped, key=lambda r: r["row"])[:LISTED]
+        self.partial = sorted(self.partial + part.partial, key=lambda r: r["row"])[:LISTED]
+
     def stopped_short(self, entry: dict) -> None:
         self.partial_count += 1
         if len(self.partial) < LISTED:
@@ -85,25 +101,59 @@ class Importer(Planner):
     the service and saved as new cases in one transaction (CaseService.report_many)."""
 
     def __init__(self, service: CaseService, mapping: Mapping, *, create_unknown: bool = False,
-                 batch: int = 500):
+                 batch: int = 500, workers: int = 1):
         super().__init__(service, mapping, create_unknown=create_unknown)
         self.app = service.app
         self.batch = max(1, batch)
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+            raise ValidationError("workers", f"must be a whole number from 1 to {MAX_WORKERS}, "
+                                             f"not {workers!r}")
+        if workers > 1 and Sql(self.app.recorder).datastore is None:
+            raise ValidationError("workers", "several import processes need SQLite or PostgreSQL, "
+                                             "not the in-memory store")
+        self.workers = workers
 
     def run(self, path: str | Path | Source, *, dry_run: bool = False,
-            progress: Callable[[int], None] | None = None) -> ImportReport:
+            progress: Callable[[int], None] | None = None,
+            shard: tuple[int, int] | None = None) -> ImportReport:
         """Import a file (or a Source already read with load_source). A file wrong as a
-        whole raises ValidationError before anything is stored."""
+        whole raises ValidationError before anything is stored. `shard` (i, n): only the
+        rows of shard i of n (parallel.shard_of); with workers > 1, n processes do them."""
         import time as _time
 
         t0 = _time.perf_counter()
         src = path if isinstance(path, Source) else load_source(path, self.mapping)
-        self.prepare(src.rows)
+        if shard is None:
+            self.prepare(src.rows)
         rep = ImportReport(str(src.path), self.mapping.source, dry_run=dry_run, created=self.created)
+        if self.workers > 1 and shard is None:
+            self._run_workers(src, rep, dry_run, progress)
+        else:
+            self._run_rows(src, rep, dry_run, progress, shard)
+        rep.seconds = _time.perf_counter() - t0
+        log.info("import_done", file=str(src.path), source=self.mapping.source, rows=rep.rows,
+                 imported=rep.imported, already=rep.already, skipped=rep.skipped_count,
+                 dry_run=dry_run, seconds=round(rep.seconds, 3), shard=shard, workers=self.workers)
+        return rep
+
+    def _run_workers(self, src: Source, rep: ImportReport, dry_run: bool,
+                     progress: Callable[[int], None] | None) -> None:
+        jobs = [Job(dict(self.app.env), self.city.raw, self.mapping, src, self.batch, i,
+                    self.workers, dry_run) for i in range(self.workers)]
+        for part in run_shards(jobs, progress):
+            rep.merge(part)
+
+    def _run_rows(self, src: Source, rep: ImportReport, dry_run: bool,
+                  progress: Callable[[int], None] | None, shard: tuple[int, int] | None) -> None:
         plans: list[RowPlan] = []
         skips: list[tuple[int, str | None, str]] = []  # this batch's, reported in row order
         recent = RecentIds()
+        ext_col = self.mapping.fields["external_id"]
         for row, rec, err in src.rows:
+            if shard is not None:
+                key = text_of(value_at(rec, ext_col)) if rec is not None else str(row)
+                if shard_of(key, shard[1]) != shard[0]:
+                    continue
             rep.rows += 1
             try:
                 if err:
@@ -124,11 +174,6 @@ class Importer(Planner):
             if progress:
                 progress(1)
         self._flush(plans, skips, rep, dry_run)
-        rep.seconds = _time.perf_counter() - t0
-        log.info("import_done", file=str(src.path), source=self.mapping.source, rows=rep.rows,
-                 imported=rep.imported, already=rep.already, skipped=rep.skipped_count,
-                 dry_run=dry_run, seconds=round(rep.seconds, 3))
-        return rep
 
     def _flush(self, plans: list[RowPlan], skips: list[tuple[int, str | None, str]],
                rep: ImportReport, dry_run: bool) -> None:
