@@ -1,6 +1,8 @@
 """`casegrid audit` on a real SQLite store: keygen, head, verify (exit 0), then one byte
 of one event edited by raw SQL and verify exits 7 naming the case and version; bad input
-(no key, a key file that is no key, an existing --out) refused with the field named."""
+(no key, a key file that is no key, an existing --out) refused with the field named.
+Export by readable number and by days (SQLite and PostgreSQL), verified with no
+database; a tampered, truncated or wrong-key bundle exits 7; bad scopes name the field."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from adapters.cli.app import app
 RUN = CliRunner()
 
 
-def cli(data, *args):
-    return RUN.invoke(app, ["--data-dir", str(data), *args])
+def cli(data, *args, env=None):
+    return RUN.invoke(app, ["--data-dir", str(data), *args], env=env)
 
 
 def test_keygen_head_verify_and_a_tampered_row(tmp_path):
@@ -61,29 +63,29 @@ def test_bad_keys_are_refused_with_the_field_named(tmp_path):
     assert r.exit_code == 2 and json.loads(r.stderr)["field"] == "key"
 
 
-def report(data) -> tuple[str, str]:
+def report(data, env=None) -> tuple[str, str]:
     r = cli(data, "case", "report", "--channel", "patrol", "--category", "E0102",
-            "--grid", "44030301000101", "--actor", "sup_zhang", "--json")
+            "--grid", "44030301000101", "--actor", "sup_zhang", "--json", env=env)
     case_id = json.loads(r.stdout)["case_id"]
-    shown = json.loads(cli(data, "case", "show", case_id, "--json").stdout)
+    shown = json.loads(cli(data, "case", "show", case_id, "--json", env=env).stdout)
     return case_id, shown["case"]["number"]
 
 
-def test_export_by_number_or_period_then_verify_offline(tmp_path):
+def test_export_by_number_or_period_then_verify_offline(tmp_path, store_env):
     from datetime import UTC, datetime, timedelta
 
     data, key = tmp_path / "data", tmp_path / "k.pem"
-    (case_id, number), _other = report(data), report(data)
+    (case_id, number), _other = report(data, store_env), report(data, store_env)
     assert cli(data, "audit", "keygen", "--out", str(key)).exit_code == 0
-    assert cli(data, "audit", "head", "--key", str(key)).exit_code == 0
+    assert cli(data, "audit", "head", "--key", str(key), env=store_env).exit_code == 0
     case_bundle, day_bundle = tmp_path / "case.json", tmp_path / "day.json"
     r = cli(data, "audit", "export", "--case", number, "--out", str(case_bundle), "--key", str(key),
-            "--json")
+            "--json", env=store_env)
     assert r.exit_code == 0 and json.loads(r.stdout)["scope"] == {"case_id": case_id}, r.output
     today = datetime.now(UTC).astimezone(UTC) + timedelta(hours=8)  # the test city: UTC+8
     days = [(today + timedelta(days=d)).date().isoformat() for d in (-1, 0, 1)]
     r = cli(data, "audit", "export", "--from", days[0], "--to", days[2], "--out", str(day_bundle),
-            "--key", str(key), "--json")
+            "--key", str(key), "--json", env=store_env)
     assert r.exit_code == 0 and json.loads(r.stdout)["events"] == 2, r.output
     gone = tmp_path / "no-such-data-dir"
     for bundle in (case_bundle, day_bundle):
