@@ -15,7 +15,8 @@ TOPIC = "casegrid.audit.v1"
 def head_message(head: Head) -> tuple[bytes, bytes]:
     """(key, value): the key is the signing key's id, the value the head as JSON."""
     value = {"schema": TOPIC, **head.as_dict()}
-    return head.key_id.encode("ascii"), json.dumps(value).encode("utf-8")
+    # an edited row (a key id that is not ASCII) is still sendable: never a halt
+    return head.key_id.encode("utf-8", "replace"), json.dumps(value).encode("utf-8")
 
 
 def publish_head(producer: Any, head: Head, topic: str = TOPIC, *,

@@ -68,8 +68,9 @@ class Signer:
             if self.producer is None:
                 self.producer = self.producer_factory(self.bootstrap)
             sent = publish_pending(self.log.sql, self.producer, self.topic)
-        except KafkaError as e:
-            self.logger.warning("heads_not_published", bootstrap=self.bootstrap,
+        except Exception as e:  # noqa: BLE001 - broker or store away: try again next round
+            event = "heads_not_published" if isinstance(e, KafkaError) else "heads_publish_error"
+            self.logger.warning(event, bootstrap=self.bootstrap,
                                 error=f"{type(e).__name__}: {e}"[:300])
             self.close()
             return 0

@@ -223,3 +223,8 @@ def test_published_marks_added_in_place_and_sent_in_order_once(signed):
     sent = away.sent + back.sent
     assert [h["at"] for h in sent] == sorted(h["at"] for h in sent)
     assert [h["at"] for h in sent[1:]] == [h.at for h in heads]
+    log.sign(private)
+    run(log, "UPDATE cg_audit_heads SET key_id = ?, signature = ? WHERE published_at IS NULL",
+        ("密钥", "not hex"))  # an edited row never halts the publisher
+    [odd] = publish_pending(log.sql, back)
+    assert back.sent[-1]["key_id"] == "密钥" and odd.signature == b""

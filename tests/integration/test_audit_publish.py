@@ -71,7 +71,8 @@ def test_bad_publish_values_are_refused(tmp_path):
 @pytest.mark.kafka
 def test_heads_stored_while_the_broker_is_down_are_all_published_once_it_is_up(tmp_path):
     """Broker down: `audit sign --bootstrap` and `audit head --publish` store their heads
-    unsent; broker up: the next round sends every one, oldest first, exactly once."""
+    unsent; broker up: the next round sends every one, oldest first, exactly once, and
+    `audit head --publish` sends its own."""
     from deploy.tansu import ThrowawayBroker, create_topics, free_port
     from tests.integration.kafka_support import drain, unique_tag
 
@@ -104,7 +105,10 @@ def test_heads_stored_while_the_broker_is_down_are_all_published_once_it_is_up(t
         r = run(app, [*base, "sign", "--key", str(key), "--bootstrap", broker.bootstrap,
                       "--topic", topic])
         assert r.exit_code == 0 and "no new events" in r.stdout, r.output
-        got = drain(broker.bootstrap, topic, expect=3, timeout=20)
+        r = run(app, [*base, "head", "--key", str(key), "--publish", broker.bootstrap,
+                      "--topic", topic])  # on demand, broker up: sent at once
+        assert r.exit_code == 0 and unpublished(cg.sql) == [], r.output
+        got = drain(broker.bootstrap, topic, expect=4, timeout=20)
     stored = stored_heads(cg.sql)
     cg.close()
     docs = [json.loads(m.value) for m in got]
