@@ -48,8 +48,9 @@ def parse(data: bytes) -> dict:
         raise ValidationError("bundle", "not UTF-8 text") from e
     try:
         doc = json.loads(text)
-    except ValueError as e:
-        cut = " (the file ends early: truncated?)" if "Expecting" in str(e) or "Unterminated" in str(e) else ""
+    except json.JSONDecodeError as e:
+        ends_early = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated")
+        cut = " (the file ends early: truncated?)" if ends_early else ""
         raise ValidationError("bundle", f"not complete JSON{cut}: {str(e)[:120]}") from e
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValidationError("bundle", f"not a {FORMAT} bundle")

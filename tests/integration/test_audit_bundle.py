@@ -59,6 +59,15 @@ def test_a_bundle_verifies_and_every_edit_of_it_is_refused(exported, tmp_path):
         problems = verify_bundle(dump(bad), keys)
         assert any("not in the signed tree" in p for p in problems)
         assert any(p.startswith("manifest: does not match") for p in problems)
+    changes = {"notification_id": lambda v: v + 1, "version": lambda v: v + 1,
+               "position": lambda v: v + 1, "topic": lambda v: v + "x",
+               "originator_id": lambda v: v[:-1] + ("0" if v[-1] != "0" else "1"),
+               "inclusion": lambda v: v[1:]}
+    for name, change in changes.items():  # any one field of any event
+        for i in (0, len(bundle["events"]) - 1):
+            def edit(d, i=i, name=name, change=change):
+                d["events"][i][name] = change(d["events"][i][name])
+            assert verify_bundle(edited(bundle, edit), keys), (name, i)
     dropped = verify_bundle(edited(bundle, lambda d: d["events"].pop(2)), keys)
     assert any("one missing" in p for p in dropped)
     last = verify_bundle(edited(bundle, lambda d: d["events"].pop()), keys)  # versions still 1..n
