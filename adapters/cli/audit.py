@@ -86,7 +86,7 @@ def head_cmd(ctx: typer.Context, key: KeyOpt = None,
                  "--publish", help="Kafka bootstrap servers: also send the head to the topic")] = None,
              topic: Annotated[str, typer.Option(help="Topic for --publish")] = TOPIC,
              as_json: JsonOpt = False):
-    """Log what is new, then sign and store a tree head now (and publish it)."""
+    """Log what is new, then sign and store a tree head now (and send every unsent head)."""
     for name, value in (("publish", publish), ("topic", topic)):
         _check_text(name, value, as_json)
     head = _run(ctx, as_json, lambda log: log.sign(load_private(key)))
