@@ -35,6 +35,20 @@ def heads_by(log_path) -> list[int]:
     return out
 
 
+def acquired_at(log_path) -> float | None:
+    """When this process logged lease_acquired (epoch seconds), None if it has not."""
+    from datetime import datetime
+
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(doc, dict) and doc.get("event") == "lease_acquired":
+            return datetime.fromisoformat(doc["timestamp"].replace("Z", "+00:00")).timestamp()
+    return None
+
+
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_signers_one_signs_and_the_other_takes_over(backend, request, tmp_path):
     store = request.getfixturevalue("pg_env" if backend == "postgres" else "sqlite_env")
@@ -59,7 +73,11 @@ def test_two_signers_one_signs_and_the_other_takes_over(backend, request, tmp_pa
         other = logs[1 - holder]
         assert not heads_by(other)
         procs[holder].kill()
+        killed_at = time.time()
         procs[holder].wait(5)
+        took = wait_for(lambda: acquired_at(other), 10, "the other takes the lease") - killed_at
+        print(f"signer takeover {took:.2f} s ({backend}, retry 0.3 s)")
+        assert took < 5
         before = {h.size for h in stored_heads(cg.sql)}
         drive(cg.service, "voided", T0 + timedelta(minutes=9))
         total = sum(1 for _ in audit_log(cg).events.all())
