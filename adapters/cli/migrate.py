@@ -49,8 +49,8 @@ def migrate_store(
     db = (from_data_dir / "casegrid.sqlite").resolve()
     if not db.is_file():
         fail(ValidationError("from_data_dir", f"no SQLite store '{str(db)[:300]}'"), as_json)
-    source_env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(db),
-                  "SQLITE_LOCK_TIMEOUT": "30"}
+    source_env = store_env(None, {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                  "SQLITE_DBNAME": str(db)}) | {"SQLITE_LOCK_TIMEOUT": "30"}
     source = open_application(source_env)
     target = None
     try:

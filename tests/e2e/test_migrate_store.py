@@ -28,13 +28,19 @@ def cli(args, env=None, data=None):
 @pytest.fixture(scope="module")
 def month(tmp_path_factory):
     """A simulated month on SQLite, with a signed audit head."""
+    import structlog
+
     tmp = tmp_path_factory.mktemp("month")
     data, key = tmp / "data", tmp / "audit.pem"
-    r = cli(["simulate", "--cases", "400", "--days", "30", "--start", "2026-10-01", "--json"],
-            data=data)
-    assert r.exit_code == 0, r.output
-    assert cli(["audit", "keygen", "--out", str(key)]).exit_code == 0
-    assert cli(["audit", "head", "--key", str(key)], data=data).exit_code == 0
+    saved = structlog.get_config()  # the CLI points structlog at the runner's stream:
+    try:  # a module fixture runs before tests/conftest.py's per-test restore saves it
+        r = cli(["simulate", "--cases", "400", "--days", "30", "--start", "2026-10-01",
+                 "--json"], data=data)
+        assert r.exit_code == 0, r.output
+        assert cli(["audit", "keygen", "--out", str(key)]).exit_code == 0
+        assert cli(["audit", "head", "--key", str(key)], data=data).exit_code == 0
+    finally:
+        structlog.configure(**saved)
     return data, key
 
 
