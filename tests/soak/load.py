@@ -25,6 +25,7 @@ from tests.integration.kafka_support import report as kafka_report
 PASSWORD = "demo"
 CATEGORY, GRID = "E0102", "44030301000101"  # 暴露垃圾 -> hw (环卫所)
 # the path an HTTP case walks: (trigger, user, body); the lifecycle of docs/lifecycle.md
+USERS = ("sup_zhang", "acc_wang", "disp_chen", "hw_luo", "chief_zhao", "insp_sun")
 STEPS = [("file", "acc_wang", {}), ("dispatch", "disp_chen", {}), ("resolve", "hw_luo", {}),
          ("check", "sup_zhang", {"passed": True}), ("close", "acc_wang", {})]
 EVENT_OF = {"file": "Filed", "dispatch": "Dispatched", "resolve": "Resolved",
@@ -66,15 +67,24 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class Api:
-    """A client of several API processes: any of them answers, a dead one is skipped."""
+class Tokens:
+    """One session per user for the whole run, shared by every client thread (a login
+    costs a deliberately slow password hash: seconds on a loaded machine)."""
 
-    def __init__(self, ports: list[int], ledger: Ledger, rng: random.Random,
+    def __init__(self):
+        self.tokens: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+
+class Api:
+    """A client of the API processes: any of them answers, a dead one is skipped."""
+
+    def __init__(self, ports: list[int], ledger: Ledger, rng: random.Random, tokens: Tokens,
                  give_up: float = 60.0):
         self.urls = [f"http://127.0.0.1:{p}" for p in ports]
         self.ledger, self.rng, self.give_up = ledger, rng, give_up
-        self.client = httpx.Client(timeout=httpx.Timeout(15.0, connect=2.0))
-        self.tokens: dict[str, str] = {}
+        self.client = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0))
+        self.shared = tokens
 
     def close(self) -> None:
         self.client.close()
@@ -101,18 +111,22 @@ class Api:
                 time.sleep(0.1 if attempt % len(self.urls) else 0.5)
                 continue
             if r.status_code == 401 and user:  # a session the store does not know: log in again
-                self.tokens.pop(user, None)
+                with self.shared.lock:
+                    if self.shared.tokens.get(user) == headers["Authorization"][7:]:
+                        del self.shared.tokens[user]
                 continue
             return r
         return None
 
     def token(self, user: str) -> str:
-        if user not in self.tokens:
-            r = self.send("POST", "/api/login", None, {"user": user, "password": PASSWORD})
-            if r is None or r.status_code != 200:
-                raise RuntimeError(f"login {user}: {r and r.status_code} {r and r.text[:200]}")
-            self.tokens[user] = r.json()["token"]
-        return self.tokens[user]
+        with self.shared.lock:  # one login at a time: the others wait for its token
+            if user not in self.shared.tokens:
+                r = self.send("POST", "/api/login", None, {"user": user, "password": PASSWORD},
+                              label="POST login")
+                if r is None or r.status_code != 200:
+                    raise RuntimeError(f"login {user}: {r and r.status_code} {r and r.text[:200]}")
+                self.shared.tokens[user] = r.json()["token"]
+            return self.shared.tokens[user]
 
 
 class Desk(threading.Thread):
