@@ -19,7 +19,7 @@ import httpx
 from kafka import KafkaProducer
 
 from adapters.kafka.messages import report_case_id
-from tests.integration.kafka_support import CATEGORIES, GRIDS
+from tests.integration.kafka_support import CATEGORIES, GRIDS, unit_update
 from tests.integration.kafka_support import report as kafka_report
 
 PASSWORD = "demo"
@@ -29,7 +29,8 @@ USERS = ("sup_zhang", "acc_wang", "disp_chen", "hw_luo", "chief_zhao", "insp_sun
 STEPS = [("file", "acc_wang", {}), ("dispatch", "disp_chen", {}), ("resolve", "hw_luo", {}),
          ("check", "sup_zhang", {"passed": True}), ("close", "acc_wang", {})]
 EVENT_OF = {"file": "Filed", "dispatch": "Dispatched", "resolve": "Resolved",
-            "check": "Checked", "close": "Closed"}
+            "check": "Checked", "close": "Closed", "accept": "Accepted"}
+UNIT_UPDATE_SHARE = 0.3  # of the cases dispatched over HTTP: accept + resolve over Kafka
 TRANSPORT = (httpx.TransportError,)  # refused, reset, timed out: the server died under it
 
 
@@ -40,6 +41,7 @@ class Ledger:
     reports: dict[str, dict] = field(default_factory=dict)  # idempotency key -> ack
     steps: list[dict] = field(default_factory=list)  # {case_id, trigger, actor, at, version}
     kafka: dict[str, dict] = field(default_factory=dict)  # external id -> {case_id, sends}
+    unit_updates: list[dict] = field(default_factory=list)  # {case_id, trigger, actor, at}
     reads: int = 0
     not_ready: list[str] = field(default_factory=list)  # /readyz answers other than 200
     latency: dict[str, list[float]] = field(default_factory=dict)  # by request kind
@@ -129,14 +131,44 @@ class Api:
             return self.shared.tokens[user]
 
 
+class UnitUpdates:
+    """A member unit's system: unit updates produced to the unit-updates topic, keyed by
+    case id (so one case's updates are applied in order), acknowledged by the broker."""
+
+    def __init__(self, bootstrap: str, topic: str, ledger: Ledger, tag: str):
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0,
+                                      max_in_flight_requests_per_connection=1)
+        self.topic, self.ledger, self.tag = topic, ledger, tag
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def send(self, case_id: str, action: str) -> None:
+        with self.lock:
+            self.n += 1
+            mid = f"{self.tag}-u{self.n}"
+        at = now_iso()
+        doc = unit_update(case_id, 0, action, message_id=mid, source=f"{self.tag}-erp",
+                          occurred_at=at)
+        self.producer.send(self.topic, key=case_id.encode(),
+                           value=json.dumps(doc).encode()).get(timeout=30)
+        with self.ledger.lock:
+            self.ledger.unit_updates.append({"case_id": case_id, "trigger": action,
+                                             "actor": doc["actor"], "at": at})
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)
+
+
 class Desk(threading.Thread):
     """One client desk: reports a case over HTTP (with an idempotency key) and walks it
-    through the lifecycle, each step with expected_version, its key and a fixed `at`."""
+    through the lifecycle, each step with expected_version, its key and a fixed `at`; for
+    some cases, once dispatched, the unit accepts and resolves it over Kafka instead."""
 
     def __init__(self, n: int, api: Api, ledger: Ledger, stop: threading.Event, tag: str,
-                 pause: float):
+                 pause: float, units: UnitUpdates | None = None):
         super().__init__(name=f"soak-desk-{n}", daemon=True)
         self.n, self.api, self.ledger, self.stop, self.tag, self.pause = n, api, ledger, stop, tag, pause
+        self.units = units
 
     def run(self) -> None:
         i = 0
@@ -169,6 +201,11 @@ class Desk(threading.Thread):
                 return
             version = self.step(case["case_id"], trigger, user, extra, version, f"{key}-{k}")
             if version is None:
+                return
+            if (trigger == "dispatch" and self.units is not None
+                    and self.api.rng.random() < UNIT_UPDATE_SHARE):
+                self.units.send(case["case_id"], "accept")
+                self.units.send(case["case_id"], "resolve")
                 return
 
     def step(self, case_id: str, trigger: str, user: str, extra: dict, version: int,

@@ -27,10 +27,20 @@ from tests.soak.checks import (
     check_outbound,
     check_projections,
     check_writes,
+    dead_letters,
     log_findings,
     read_store,
 )
-from tests.soak.load import USERS, Api, Desk, KafkaReporter, Ledger, Reader, Tokens
+from tests.soak.load import (
+    USERS,
+    Api,
+    Desk,
+    KafkaReporter,
+    Ledger,
+    Reader,
+    Tokens,
+    UnitUpdates,
+)
 from tests.soak.stack import (
     PARTITIONS,
     PeakConnections,
@@ -105,7 +115,8 @@ def test_soak(tmp_path):
             def api() -> Api:
                 return Api(ports, ledger, random.Random(rng.random()), tokens)
 
-            load = [Desk(n, api(), ledger, stop, tag, 0.2) for n in range(3)]
+            units = UnitUpdates(broker.bootstrap, topics["unit_updates"], ledger, tag)
+            load = [Desk(n, api(), ledger, stop, tag, 0.2, units) for n in range(3)]
             load += [Reader(n, api(), ledger, stop, 0.1) for n in range(2)]
             load.append(KafkaReporter(broker.bootstrap, topics["reports"], ledger, stop,
                                       random.Random(rng.random()), tag, 0.05))
@@ -120,6 +131,7 @@ def test_soak(tmp_path):
             stop.set()
             for t in load:
                 t.join(timeout=90)
+            units.close()
             loaded = time.monotonic()
             sup.restart_all_down()
             kafka_ids = [a["case_id"] for a in ledger.kafka.values()]
@@ -135,7 +147,7 @@ def test_soak(tmp_path):
             stop_chaos.set()
             codes.update(sup.stop())
         stored = read_store(cg)
-        writes = check_writes(ledger, stored)
+        writes = check_writes(ledger, stored) + dead_letters(cg)
         outbound, on_topic = check_outbound(broker.bootstrap, topics["case_events"], stored)
         heads_topic, heads_published = (check_audit_topic(broker.bootstrap, audit_topic(tag), cg)
                                         if signer else ([], 0))
@@ -149,7 +161,7 @@ def test_soak(tmp_path):
         "kills_total": sum(sup.kills().values()), "exited_on_their_own": sup.unexpected_exits(),
         "stop_codes": codes, "acknowledged": {
             "http_reports": len(ledger.reports), "steps": len(ledger.steps),
-            "kafka_reports": len(ledger.kafka),
+            "kafka_reports": len(ledger.kafka), "kafka_unit_updates": len(ledger.unit_updates),
             "kafka_sends": sum(a["sends"] for a in ledger.kafka.values())},
         "reads": ledger.reads, "retried_requests": ledger.retries,
         "latency_seconds": ledger.percentiles(),
@@ -179,5 +191,6 @@ def test_soak(tmp_path):
     # the run did what it says: kills, and every kind of write and read acknowledged
     assert summary["kills_total"] >= max(1, int(SECONDS / KILL_EVERY / 2)), summary
     assert len(ledger.reports) and len(ledger.steps) and len(ledger.kafka) and ledger.reads, summary
+    assert ledger.unit_updates, summary
     if STRICT:  # beyond the checks: nothing in the logs a healthy run should not have
         assert not any(findings.values()), f"findings: {findings} {ledger.not_ready[:5]}"
