@@ -177,7 +177,10 @@ def outbound_problems(records: list[tuple[bytes, bytes]], stored: Stored) -> lis
     for cid, evs in stored.cases.items():
         want = [int(e.originator_version) for e in evs]
         if seen.get(cid) != want:
-            problems.append(f"case {cid}: versions on the topic {seen.get(cid)}, stored {want}")
+            missing = [f"v{e.originator_version} {kind(e)}" for e in evs
+                       if int(e.originator_version) not in (seen.get(cid) or [])]
+            problems.append(f"case {cid}: versions on the topic {seen.get(cid)}, stored {want}"
+                            + (f"; missing {', '.join(missing)}" if missing else ""))
     for cid in set(seen) - set(stored.cases):
         problems.append(f"case {cid}: on the topic, not in the store")
     return problems
