@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from adapters.bootstrap import Casegrid
-from adapters.kafka.outbound import CASE_TOPIC
+from domain.case_base import CaseEvent
 from tests.integration.kafka_support import drain
 from tests.soak.load import EVENT_OF, Ledger
 
@@ -23,7 +23,8 @@ PAGE = 5000
 
 @dataclass
 class Stored:
-    """Every case event in the store, read back from the event log."""
+    """Every case event in the store, read back from the event log: the events of case
+    aggregates (the mixins' too: 签收 Accepted, 协办, 回访, 合并), not patrol days."""
 
     cases: dict[str, list] = field(default_factory=lambda: defaultdict(list))  # id -> events
     positions: dict[tuple[str, int], int] = field(default_factory=dict)  # (id, version) -> id
@@ -39,8 +40,8 @@ def read_store(cg: Casegrid) -> Stored:
     while True:
         notes = cg.app.recorder.select_notifications(start=start, limit=PAGE)
         for note in notes:
-            if note.topic.startswith(CASE_TOPIC):
-                ev = cg.app.mapper.to_domain_event(note)
+            ev = cg.app.mapper.to_domain_event(note)
+            if isinstance(ev, CaseEvent):  # every event of a case, whatever module defines it
                 cid = str(ev.originator_id)
                 out.cases[cid].append(ev)
                 out.positions[(cid, int(ev.originator_version))] = note.id
@@ -80,6 +81,20 @@ def check_writes(ledger: Ledger, stored: Stored) -> list[str]:
         if len(hits) != 1:
             problems.append(f"{step['trigger']} of {step['case_id']} at {step['at']} "
                             f"(acknowledged, version {step['version']}): stored {len(hits)} times")
+    for upd in ledger.unit_updates:
+        evs = stored.cases.get(upd["case_id"], [])
+        hits = [i for i, e in enumerate(evs) if kind(e) == EVENT_OF[upd["trigger"]]
+                and e.actor == upd["actor"] and same_time(e.occurred_at, upd["at"])]
+        if len(hits) != 1:
+            problems.append(f"Kafka unit update {upd['trigger']} of {upd['case_id']} at "
+                            f"{upd['at']} (acked): stored {len(hits)} times")
+    order = defaultdict(list)  # a case's unit updates apply in the order they were sent
+    for upd in ledger.unit_updates:
+        order[upd["case_id"]].append(EVENT_OF[upd["trigger"]])
+    for cid, sent in order.items():
+        got = [kind(e) for e in stored.cases.get(cid, []) if kind(e) in set(sent)]
+        if got != sent:
+            problems.append(f"case {cid}: unit updates sent {sent}, stored {got}")
     per_case = Counter((s["case_id"], s["trigger"]) for s in ledger.steps)
     for (cid, trigger), n in per_case.items():
         stored_n = sum(1 for e in stored.cases.get(cid, []) if kind(e) == EVENT_OF[trigger])
@@ -96,6 +111,14 @@ def check_writes(ledger: Ledger, stored: Stored) -> list[str]:
             problems.append(f"Kafka report {xid}: {len(reported)} Reported events, "
                             f"{external[xid]} cases carry it")
     return problems
+
+
+def dead_letters(cg: Casegrid) -> list[str]:
+    """Every message the load sends is valid: a dead letter means one was applied wrongly
+    (e.g. a unit's resolve before its accept)."""
+    rows = cg.sql.query("SELECT topic, partition_id, kafka_offset, error_kind, error"
+                        " FROM cg_kafka_dead_letters")
+    return [f"dead letter {t}/{p}@{o} {k}: {e}" for t, p, o, k, e in rows]
 
 
 def projection_tables(cg: Casegrid) -> dict[str, list]:
@@ -154,7 +177,10 @@ def outbound_problems(records: list[tuple[bytes, bytes]], stored: Stored) -> lis
     for cid, evs in stored.cases.items():
         want = [int(e.originator_version) for e in evs]
         if seen.get(cid) != want:
-            problems.append(f"case {cid}: versions on the topic {seen.get(cid)}, stored {want}")
+            missing = [f"v{e.originator_version} {kind(e)}" for e in evs
+                       if int(e.originator_version) not in (seen.get(cid) or [])]
+            problems.append(f"case {cid}: versions on the topic {seen.get(cid)}, stored {want}"
+                            + (f"; missing {', '.join(missing)}" if missing else ""))
     for cid in set(seen) - set(stored.cases):
         problems.append(f"case {cid}: on the topic, not in the store")
     return problems

@@ -19,16 +19,18 @@ import httpx
 from kafka import KafkaProducer
 
 from adapters.kafka.messages import report_case_id
-from tests.integration.kafka_support import CATEGORIES, GRIDS
+from tests.integration.kafka_support import CATEGORIES, GRIDS, unit_update
 from tests.integration.kafka_support import report as kafka_report
 
 PASSWORD = "demo"
 CATEGORY, GRID = "E0102", "44030301000101"  # 暴露垃圾 -> hw (环卫所)
 # the path an HTTP case walks: (trigger, user, body); the lifecycle of docs/lifecycle.md
+USERS = ("sup_zhang", "acc_wang", "disp_chen", "hw_luo", "chief_zhao", "insp_sun")
 STEPS = [("file", "acc_wang", {}), ("dispatch", "disp_chen", {}), ("resolve", "hw_luo", {}),
          ("check", "sup_zhang", {"passed": True}), ("close", "acc_wang", {})]
 EVENT_OF = {"file": "Filed", "dispatch": "Dispatched", "resolve": "Resolved",
-            "check": "Checked", "close": "Closed"}
+            "check": "Checked", "close": "Closed", "accept": "Accepted"}
+UNIT_UPDATE_SHARE = 0.3  # of the cases dispatched over HTTP: accept + resolve over Kafka
 TRANSPORT = (httpx.TransportError,)  # refused, reset, timed out: the server died under it
 
 
@@ -39,6 +41,7 @@ class Ledger:
     reports: dict[str, dict] = field(default_factory=dict)  # idempotency key -> ack
     steps: list[dict] = field(default_factory=list)  # {case_id, trigger, actor, at, version}
     kafka: dict[str, dict] = field(default_factory=dict)  # external id -> {case_id, sends}
+    unit_updates: list[dict] = field(default_factory=list)  # {case_id, trigger, actor, at}
     reads: int = 0
     not_ready: list[str] = field(default_factory=list)  # /readyz answers other than 200
     latency: dict[str, list[float]] = field(default_factory=dict)  # by request kind
@@ -66,15 +69,24 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class Api:
-    """A client of several API processes: any of them answers, a dead one is skipped."""
+class Tokens:
+    """One session per user for the whole run, shared by every client thread (a login
+    costs a deliberately slow password hash: seconds on a loaded machine)."""
 
-    def __init__(self, ports: list[int], ledger: Ledger, rng: random.Random,
+    def __init__(self):
+        self.tokens: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+
+class Api:
+    """A client of the API processes: any of them answers, a dead one is skipped."""
+
+    def __init__(self, ports: list[int], ledger: Ledger, rng: random.Random, tokens: Tokens,
                  give_up: float = 60.0):
         self.urls = [f"http://127.0.0.1:{p}" for p in ports]
         self.ledger, self.rng, self.give_up = ledger, rng, give_up
-        self.client = httpx.Client(timeout=httpx.Timeout(15.0, connect=2.0))
-        self.tokens: dict[str, str] = {}
+        self.client = httpx.Client(timeout=httpx.Timeout(30.0, connect=2.0))
+        self.shared = tokens
 
     def close(self) -> None:
         self.client.close()
@@ -101,28 +113,62 @@ class Api:
                 time.sleep(0.1 if attempt % len(self.urls) else 0.5)
                 continue
             if r.status_code == 401 and user:  # a session the store does not know: log in again
-                self.tokens.pop(user, None)
+                with self.shared.lock:
+                    if self.shared.tokens.get(user) == headers["Authorization"][7:]:
+                        del self.shared.tokens[user]
                 continue
             return r
         return None
 
     def token(self, user: str) -> str:
-        if user not in self.tokens:
-            r = self.send("POST", "/api/login", None, {"user": user, "password": PASSWORD})
-            if r is None or r.status_code != 200:
-                raise RuntimeError(f"login {user}: {r and r.status_code} {r and r.text[:200]}")
-            self.tokens[user] = r.json()["token"]
-        return self.tokens[user]
+        with self.shared.lock:  # one login at a time: the others wait for its token
+            if user not in self.shared.tokens:
+                r = self.send("POST", "/api/login", None, {"user": user, "password": PASSWORD},
+                              label="POST login")
+                if r is None or r.status_code != 200:
+                    raise RuntimeError(f"login {user}: {r and r.status_code} {r and r.text[:200]}")
+                self.shared.tokens[user] = r.json()["token"]
+            return self.shared.tokens[user]
+
+
+class UnitUpdates:
+    """A member unit's system: unit updates produced to the unit-updates topic, keyed by
+    case id (so one case's updates are applied in order), acknowledged by the broker."""
+
+    def __init__(self, bootstrap: str, topic: str, ledger: Ledger, tag: str):
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0,
+                                      max_in_flight_requests_per_connection=1)
+        self.topic, self.ledger, self.tag = topic, ledger, tag
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def send(self, case_id: str, action: str) -> None:
+        with self.lock:
+            self.n += 1
+            mid = f"{self.tag}-u{self.n}"
+        at = now_iso()
+        doc = unit_update(case_id, 0, action, message_id=mid, source=f"{self.tag}-erp",
+                          occurred_at=at)
+        self.producer.send(self.topic, key=case_id.encode(),
+                           value=json.dumps(doc).encode()).get(timeout=30)
+        with self.ledger.lock:
+            self.ledger.unit_updates.append({"case_id": case_id, "trigger": action,
+                                             "actor": doc["actor"], "at": at})
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)
 
 
 class Desk(threading.Thread):
     """One client desk: reports a case over HTTP (with an idempotency key) and walks it
-    through the lifecycle, each step with expected_version, its key and a fixed `at`."""
+    through the lifecycle, each step with expected_version, its key and a fixed `at`; for
+    some cases, once dispatched, the unit accepts and resolves it over Kafka instead."""
 
     def __init__(self, n: int, api: Api, ledger: Ledger, stop: threading.Event, tag: str,
-                 pause: float):
+                 pause: float, units: UnitUpdates | None = None):
         super().__init__(name=f"soak-desk-{n}", daemon=True)
         self.n, self.api, self.ledger, self.stop, self.tag, self.pause = n, api, ledger, stop, tag, pause
+        self.units = units
 
     def run(self) -> None:
         i = 0
@@ -155,6 +201,11 @@ class Desk(threading.Thread):
                 return
             version = self.step(case["case_id"], trigger, user, extra, version, f"{key}-{k}")
             if version is None:
+                return
+            if (trigger == "dispatch" and self.units is not None
+                    and self.api.rng.random() < UNIT_UPDATE_SHARE):
+                self.units.send(case["case_id"], "accept")
+                self.units.send(case["case_id"], "resolve")
                 return
 
     def step(self, case_id: str, trigger: str, user: str, extra: dict, version: int,

@@ -31,8 +31,8 @@ API_PROCESSES = 3
 # lease, one for LISTEN, one for the projections' pipelined writer. With the defaults,
 # 17 processes hold ~110 idle: more than the server's max_connections (100). Sized here as
 # a deployment would size them (docs/soak.md, "Connections").
-API_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "6"}
-WORKER_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "3"}
+API_POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
+WORKER_POOL = {"POSTGRES_POOL_SIZE": "0", "POSTGRES_MAX_OVERFLOW": "3"}
 
 
 def cli_options(*path: str) -> set[str]:

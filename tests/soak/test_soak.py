@@ -3,9 +3,9 @@ workers and 2 of each singleton under a bounded mixed load, with random SIGKILLs
 restarts; at the end every acknowledged write is present once, every projection equals a
 rebuild, the outbound topic has every event in per-case order, `audit verify` passes.
 
-Size by environment: CASEGRID_SOAK_SECONDS (load time, default 30: about 90 s in all),
+Size by environment: CASEGRID_SOAK_SECONDS (load time, default 20: about 90 s in all),
 CASEGRID_SOAK_SEED (the kills' and the load's RNG), CASEGRID_SOAK_KILL_EVERY (mean seconds
-between kills, default 3). `pytest -m soak` runs it alone; docs/soak.md."""
+between kills, default 2). `pytest -m soak` runs it alone; docs/soak.md."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import time
 import httpx
 import pytest
 
+from deploy.postgres import ThrowawayPostgres
 from deploy.tansu import ThrowawayBroker, create_topics
 from tests.integration.kafka_support import topics_for, unique_tag
 from tests.soak.checks import (
@@ -26,10 +27,20 @@ from tests.soak.checks import (
     check_outbound,
     check_projections,
     check_writes,
+    dead_letters,
     log_findings,
     read_store,
 )
-from tests.soak.load import Api, Desk, KafkaReporter, Ledger, Reader
+from tests.soak.load import (
+    USERS,
+    Api,
+    Desk,
+    KafkaReporter,
+    Ledger,
+    Reader,
+    Tokens,
+    UnitUpdates,
+)
 from tests.soak.stack import (
     PARTITIONS,
     PeakConnections,
@@ -44,11 +55,11 @@ from tests.soak.stack import (
 )
 from tests.soak.supervisor import Supervisor
 
-pytestmark = [pytest.mark.soak, pytest.mark.kafka]
+pytestmark = [pytest.mark.soak, pytest.mark.kafka, pytest.mark.postgres]
 
-SECONDS = float(os.environ.get("CASEGRID_SOAK_SECONDS", "30"))
+SECONDS = float(os.environ.get("CASEGRID_SOAK_SECONDS", "20"))
 SEED = int(os.environ.get("CASEGRID_SOAK_SEED", "14"))
-KILL_EVERY = float(os.environ.get("CASEGRID_SOAK_KILL_EVERY", "3"))
+KILL_EVERY = float(os.environ.get("CASEGRID_SOAK_KILL_EVERY", "2"))
 STRICT = os.environ.get("CASEGRID_SOAK_STRICT") == "1"  # the logs must be clean too
 
 
@@ -68,13 +79,18 @@ def wait_up(sup: Supervisor, ports: list[int], timeout: float = 120.0) -> None:
             time.sleep(0.3)
 
 
-def test_soak(pg_server, tmp_path):
+def test_soak(tmp_path):
+    """The soak (docs/soak.md). Its own PostgreSQL server, not the session's: the stack holds
+    ~90 connections of the default 100 (docs/soak.md, "Connections"), so connections other
+    tests left open in the same session must not count against it."""
+    if os.environ.get("CASEGRID_SKIP_POSTGRES") == "1":
+        pytest.skip("PostgreSQL tests disabled by CASEGRID_SKIP_POSTGRES=1")
     tag = unique_tag()
     rng = random.Random(SEED)
-    store = pg_server.create_database(f"soak_{tag}")
     key = tmp_path / "audit.key"
     t0 = time.monotonic()
-    with ThrowawayBroker() as broker:
+    with ThrowawayPostgres() as pg, ThrowawayBroker() as broker:
+        store = pg.env | {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
         topics = topics_for(tag)
         create_topics(broker.bootstrap, list(topics.values()), PARTITIONS)
         cg = prepare_store(store, key)
@@ -89,11 +105,19 @@ def test_soak(pg_server, tmp_path):
         connections.start()
         try:
             wait_up(sup, ports)
+            tokens = Tokens()
+            first = Api(ports, ledger, rng, tokens)
+            for user in USERS:  # every demo user logs in once, before the clock starts
+                first.token(user)
+            first.close()
             started = time.monotonic()
-            load = [Desk(n, Api(ports, ledger, random.Random(rng.random())), ledger, stop, tag, 0.2)
-                    for n in range(3)]
-            load += [Reader(n, Api(ports, ledger, random.Random(rng.random())), ledger, stop, 0.1)
-                     for n in range(2)]
+
+            def api() -> Api:
+                return Api(ports, ledger, random.Random(rng.random()), tokens)
+
+            units = UnitUpdates(broker.bootstrap, topics["unit_updates"], ledger, tag)
+            load = [Desk(n, api(), ledger, stop, tag, 0.2, units) for n in range(3)]
+            load += [Reader(n, api(), ledger, stop, 0.1) for n in range(2)]
             load.append(KafkaReporter(broker.bootstrap, topics["reports"], ledger, stop,
                                       random.Random(rng.random()), tag, 0.05))
             chaos = threading.Thread(target=sup.chaos, name="soak-chaos", args=(
@@ -107,6 +131,7 @@ def test_soak(pg_server, tmp_path):
             stop.set()
             for t in load:
                 t.join(timeout=90)
+            units.close()
             loaded = time.monotonic()
             sup.restart_all_down()
             kafka_ids = [a["case_id"] for a in ledger.kafka.values()]
@@ -122,21 +147,21 @@ def test_soak(pg_server, tmp_path):
             stop_chaos.set()
             codes.update(sup.stop())
         stored = read_store(cg)
-        writes = check_writes(ledger, stored)
+        writes = check_writes(ledger, stored) + dead_letters(cg)
         outbound, on_topic = check_outbound(broker.bootstrap, topics["case_events"], stored)
         heads_topic, heads_published = (check_audit_topic(broker.bootstrap, audit_topic(tag), cg)
                                         if signer else ([], 0))
-    projections, rows = check_projections(cg)
-    cg.close()
-    strict_audit = "--strict" in cli_options("audit", "verify")
-    rc, audit = audit_verify(env, key.with_name(key.name + ".pub"), strict_audit)
+        projections, rows = check_projections(cg)
+        cg.close()
+        strict_audit = "--strict" in cli_options("audit", "verify")
+        rc, audit = audit_verify(env, key.with_name(key.name + ".pub"), strict_audit)
     findings = log_findings(tmp_path / "logs") | {"readyz_not_200": len(ledger.not_ready)}
     summary = {
         "seed": SEED, "load_seconds": SECONDS, "kills": sup.kills(),
         "kills_total": sum(sup.kills().values()), "exited_on_their_own": sup.unexpected_exits(),
         "stop_codes": codes, "acknowledged": {
             "http_reports": len(ledger.reports), "steps": len(ledger.steps),
-            "kafka_reports": len(ledger.kafka),
+            "kafka_reports": len(ledger.kafka), "kafka_unit_updates": len(ledger.unit_updates),
             "kafka_sends": sum(a["sends"] for a in ledger.kafka.values())},
         "reads": ledger.reads, "retried_requests": ledger.retries,
         "latency_seconds": ledger.percentiles(),
@@ -152,19 +177,30 @@ def test_soak(pg_server, tmp_path):
     }
     (tmp_path / "summary.json").write_text(json.dumps(summary, indent=1))
     print("soak:", json.dumps(summary))
-    logs = "\n".join(f"--- {n}\n{sup.log_tail(n, 8)}" for n in sup.procs)
-    assert not ledger.errors, f"answers no correct server gives: {ledger.errors[:20]}"
-    assert not behind, f"never caught up: {behind}\n{logs}"
-    assert not writes, f"acknowledged writes not present exactly once: {writes[:20]}"
-    assert not outbound, f"outbound topic: {outbound[:20]}"
-    assert not projections, f"projections differ from a rebuild: {projections}"
-    assert rc == 0 and audit.get("ok") and audit.get("pending") == 0, f"audit verify: {rc} {audit}"
-    assert audit.get("heads", 0) >= 1, "no tree head was signed during the run"
-    assert not audit.get("unlogged"), f"events not logged as leaves: {audit}"
-    assert not heads_topic, f"signed heads not published: {heads_topic}"
-    assert not sup.unexpected_exits(), f"processes that exited on their own: {summary}\n{logs}"
-    # the run did what it says: kills, and every kind of write and read acknowledged
-    assert summary["kills_total"] >= max(1, int(SECONDS / KILL_EVERY / 2)), summary
-    assert len(ledger.reports) and len(ledger.steps) and len(ledger.kafka) and ledger.reads, summary
+    audit_ok = (rc == 0 and audit.get("ok") and not audit.get("pending")
+                and not audit.get("unlogged") and audit.get("heads", 0) >= 1)
+    failed = {  # every check, each with what it found; all reported at once
+        "answers no correct server gives": ledger.errors[:20],
+        "never caught up": behind,
+        "acknowledged writes not present exactly once (or dead letters)": writes[:20],
+        "outbound topic": outbound[:20],
+        "projections differ from a rebuild": projections,
+        "audit verify": [] if audit_ok else [rc, audit],
+        "signed heads not on the audit topic": heads_topic,
+        "processes that exited on their own": sup.unexpected_exits(),
+        # the run did what it says: kills, and every kind of write and read acknowledged
+        "too few kills": [] if summary["kills_total"] >= max(1, int(SECONDS / KILL_EVERY / 2))
+        else [summary["kills"]],
+        "a kind of load never acknowledged": [k for k, n in (
+            ("HTTP reports", len(ledger.reports)), ("steps", len(ledger.steps)),
+            ("Kafka reports", len(ledger.kafka)), ("unit updates", len(ledger.unit_updates)),
+            ("reads", ledger.reads)) if not n],
+    }
     if STRICT:  # beyond the issue's checks: nothing in the logs a healthy run should not have
-        assert not any(findings.values()), f"findings: {findings} {ledger.not_ready[:5]}"
+        failed["findings (CASEGRID_SOAK_STRICT)"] = (
+            [findings, ledger.not_ready[:5]] if any(findings.values()) else [])
+    failed = {k: v for k, v in failed.items() if v}
+    logs = "\n".join(f"--- {n}\n{sup.log_tail(n, 8)}" for n in sup.procs)
+    assert not failed, "\n".join(f"{k}: {v}" for k, v in failed.items()) + (
+        f"\n{logs}" if "never caught up" in failed or "processes that exited on their own"
+        in failed else "")
