@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
 _MAX_DAYS = 3 * 366  # a limit that needs more than three years of working days is a config error
+_DAYS_HELD = 20_000  # days of working intervals remembered per calendar (~55 years)
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class WorkCalendar:
     workdays: frozenset[int] = frozenset({1, 2, 3, 4, 5})  # ISO weekdays
     holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()  # 调休: weekend days that are worked
+    # each day's working intervals once worked out (the calendar never changes)
+    _days: dict = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
 
     @property
     def day_minutes(self) -> int:
@@ -44,21 +47,29 @@ class WorkCalendar:
                 datetime.combine(d, b, tzinfo=self.tz),
             )
 
+    def _working(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The day's working intervals as zoned times; () on a day off."""
+        got = self._days.get(d)
+        if got is None:
+            if len(self._days) >= _DAYS_HELD:
+                self._days.clear()
+            got = self._days[d] = tuple(self._intervals(d)) if self.is_workday(d) else ()
+        return got
+
     def add(self, start: datetime, minutes: float) -> datetime:
         """The moment `minutes` working minutes after `start` (start itself may be off-hours)."""
         t = self.local(start)
         left = timedelta(minutes=minutes)
         d = t.date()
         for _ in range(_MAX_DAYS):
-            if self.is_workday(d):
-                for a, b in self._intervals(d):
-                    if t >= b:
-                        continue
-                    begin = max(t, a)
-                    room = b - begin
-                    if left <= room:
-                        return begin + left
-                    left -= room
+            for a, b in self._working(d):
+                if t >= b:
+                    continue
+                begin = max(t, a)
+                room = b - begin
+                if left <= room:
+                    return begin + left
+                left -= room
             d += timedelta(days=1)
         raise ValueError(f"working-time limit of {minutes} minutes runs past {_MAX_DAYS} days")
 
@@ -70,11 +81,10 @@ class WorkCalendar:
         total = timedelta()
         d = a.date()
         while d <= b.date():
-            if self.is_workday(d):
-                for x, y in self._intervals(d):
-                    lo, hi = max(a, x), min(b, y)
-                    if hi > lo:
-                        total += hi - lo
+            for x, y in self._working(d):
+                lo, hi = max(a, x), min(b, y)
+                if hi > lo:
+                    total += hi - lo
             d += timedelta(days=1)
         return total.total_seconds() / 60
 

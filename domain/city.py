@@ -145,6 +145,9 @@ class City:
     duplicates: DuplicateRule = DuplicateRule()  # 重复案件候选 (domain/duplicates.py)
     notify: Notifying = field(default_factory=Notifying)  # notification rules (通知规则)
     callback_reopens: bool = False  # 回访 不满意 reopens the case to rework (city file `callback`)
+    # (step, category, urgency) → its limit, once worked out (the city never changes)
+    _limits: dict = field(default_factory=dict, init=False, compare=False, hash=False,
+                         repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -192,6 +195,15 @@ class City:
 
     def limit(self, step: str, category: str, urgency: str) -> float | None:
         """Working minutes allowed for a step; the most specific matching rule wins."""
+        key = (step, category, urgency)
+        got = self._limits.get(key, self)  # self: not worked out yet (None is a limit)
+        if got is self:
+            if len(self._limits) >= 100_000:  # bounded however many codes come by
+                self._limits.clear()
+            got = self._limits[key] = self._limit(step, category, urgency)
+        return got
+
+    def _limit(self, step: str, category: str, urgency: str) -> float | None:
         best: TimeLimit | None = None
         for lim in self.time_limits:
             if lim.step != step:

@@ -83,6 +83,10 @@ class CaseStore:
         except AggregateNotFoundError:
             raise NotFoundError(f"case_id: no case '{cid}'") from None
 
+    def __contains__(self, case_id: UUID) -> bool:
+        """Held in the write-through cache: saved by this process, so stored."""
+        return case_id in self._cache
+
     def exists(self, case_id: UUID) -> bool:
         """Whether the case is stored: a case this process saved is (events are never
         deleted), so only the others cost a read."""

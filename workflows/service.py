@@ -179,10 +179,11 @@ class CaseService:
         cases: dict[UUID, Case] = {}
         outcomes = []
         pool = NumberPool(self.numbers, sum(isinstance(c, ReportCase) for c in commands))
+        stored = self._stored_reports(commands)
         for cmd in commands:
             try:
                 if isinstance(cmd, ReportCase):
-                    case = self.prepare_report(cmd, pool)
+                    case = self.prepare_report(cmd, pool, stored=stored)
                     if case.id in cases:
                         raise ValidationError("external_id", f"reported twice in one batch as {case.id}")
                 else:
@@ -205,6 +206,19 @@ class CaseService:
             log.warning("batch_conflict_fallback", commands=len(commands))
             return [self._one(c) for c in commands]
         return outcomes
+
+    def _stored_reports(self, commands: list[Command]) -> set[UUID]:
+        """Which of the batch's reports by external id are stored cases: those this process
+        saved, and the rest by one query (not one read per report)."""
+        ids = []
+        for cmd in commands:
+            if isinstance(cmd, ReportCase) and cmd.external_id:
+                try:
+                    ids.append(self.report_case_id(cmd))
+                except CasegridError:
+                    continue  # refused again, with its field, when the report is made
+        held = {cid for cid in ids if cid in self.store}
+        return held | self.store.existing(cid for cid in ids if cid not in held)
 
     def report_many(self, items: Sequence[NewCase], *, save: bool = True,
                     rows: Callable[[list[Case]], dict] | None = None,
@@ -318,14 +332,16 @@ class CaseService:
     # ------------------------------------------------------------------ the parts
 
     def prepare_report(self, cmd: ReportCase, pool: NumberPool | None = None, *,
-                       checked: bool = False) -> Case:
+                       checked: bool = False, stored: set[UUID] | None = None) -> Case:
         """The new case a report makes, numbered (from `pool` in a batch), not yet saved;
-        `checked`: the caller has found its id not stored yet (report_many)."""
+        `checked`: the caller has found its id not stored yet (report_many); `stored`: the
+        batch's report ids already stored (execute), else one read for this report."""
         by, at, fields = intake.report(self.city, cmd, self.clock(), self.evidence_known)
         contact = intake.reporter_contact(cmd)
         ext = fields["external_id"]
         case_id = self.report_case_id(cmd) or uuid4()
-        if ext and not checked and self.store.exists(case_id):
+        if ext and not checked and (case_id in stored if stored is not None
+                                    else self.store.exists(case_id)):
             raise ValidationError(
                 "external_id", f"'{ext}' from channel '{cmd.channel}' is already case {case_id}"
                                f"{self.merged_note(case_id)}")
