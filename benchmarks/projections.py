@@ -200,7 +200,7 @@ def baseline(cg, events: int) -> float:
     return done / (time.perf_counter() - t0)
 
 
-def measure(env: dict, label: str, args) -> float:
+def measure(env: dict, label: str, args) -> tuple[float, int]:
     cg = bootstrap(env=env, city=load_city())
     head = cg.projections.head()
     print(f"{label}_events: {head} events")
@@ -230,7 +230,7 @@ def measure(env: dict, label: str, args) -> float:
     base = baseline(cg, args.baseline_events)
     print(f"{label}_one_event_per_transaction_baseline: {base:.0f} events/s")
     cg.close()
-    return rate / base
+    return rate / base, runs[-1]
 
 
 def main() -> None:
@@ -246,13 +246,13 @@ def main() -> None:
     args = ap.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     os.environ.setdefault("CASEGRID_LOG_LEVEL", "warning")
-    speedup, label = 0.0, "none"
+    speedup, label, procs = 0.0, "none", 1
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                    "SQLITE_DBNAME": str(Path(tmp) / "bench.sqlite")}
             fill(env, args.cases, args.seed)
-            speedup, label = measure(env, "sqlite", args), "sqlite"
+            (speedup, procs), label = measure(env, "sqlite", args), "sqlite"
     if not args.no_postgres:
         from deploy.postgres import ThrowawayPostgres
 
@@ -260,8 +260,8 @@ def main() -> None:
             env = pg.create_database("bench_projections")
             fill(env, args.cases, args.seed)
             settle(env, "postgres")
-            speedup, label = measure(env, "postgres", args), "postgres"
-    print(f"speedup: {speedup:.1f}x ({label} catch-up in {args.processes} processes vs one"
+            (speedup, procs), label = measure(env, "postgres", args), "postgres"
+    print(f"speedup: {speedup:.1f}x ({label} catch-up in {procs} process(es) vs one"
           f" event per transaction)")
 
 
