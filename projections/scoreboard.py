@@ -12,7 +12,6 @@ recorded by then (`cg_trail`, see projections/trail.py).
 from __future__ import annotations
 
 import itertools
-from array import array
 from collections import Counter
 from datetime import date, datetime
 from functools import cache
@@ -53,11 +52,11 @@ class Scoreboard:
     def __init__(self, city: City, hold: int = 40_000):
         self.city = city
         self.hold = hold  # cases whose rows stay in memory between batches
-        # case -> (its packed row, its contributions as [cell id, n, …]): compact, since
-        # tens of thousands are held (a row dict and a Counter were ~6 KB a case)
-        self._held: dict[str, tuple[str, array]] = {}
-        self._cell_ids: dict[tuple, int] = {}  # (dim, key, name) -> a number, and back
-        self._cells: list[tuple] = []
+        # case -> its packed row (as stored): tens of thousands are held, and a row dict
+        # with its contributions was ~6 KB a case, the packed text is ~0.4 KB; the
+        # contributions are worked out again when the case is touched (cheaper, measured,
+        # than keeping them in any compact form)
+        self._held: dict[str, str] = {}
         self._at: int | None = None  # the position `_held` is valid at
         self._last_touched = 0  # cases the batch before touched
 
@@ -102,7 +101,7 @@ class Scoreboard:
             chunk = missing[i:i + 1000]
             for cid, r in sql.query("SELECT case_id, row FROM cg_sb_case WHERE case_id IN"
                                     f" ({','.join('?' * len(chunk))})", chunk):
-                held[cid] = (r, None)  # its contributions are worked out when touched
+                held[cid] = r
         touched: dict[str, tuple[dict, Counter]] = {}  # case -> (row, contributions before)
         positions = {}
         for e, _t, pos, cid in items:
@@ -115,9 +114,8 @@ class Scoreboard:
                 kept = held.pop(cid, None)
                 if kept is None:  # cannot happen: a case's Reported comes first in the log
                     continue
-                row = unpack(kept[0])
-                got = touched[cid] = (row, contributions(row, city, COUNTED_DIMS)
-                                      if kept[1] is None else self._expand(kept[1]))
+                row = unpack(kept)
+                got = touched[cid] = (row, contributions(row, city, COUNTED_DIMS))
             fold(got[0], e)
             positions[cid] = pos
         changes: Counter = Counter()  # the batch's net change of every touched cell
@@ -132,8 +130,7 @@ class Scoreboard:
                 for cell, n in before.items():
                     if cell not in after:
                         changes[(day, *cell)] -= n
-            packed = pack(row)
-            held[cid] = (packed, self._compact(after))  # re-inserted: the most recent last
+            packed = held[cid] = pack(row)  # re-inserted: the most recently touched last
             rows.append((cid, day, row["unit"], positions[cid], packed))
         # the rows of the batch before may not be committed yet: never drop those (they,
         # then this batch's, are the last in `held`)
@@ -149,21 +146,6 @@ class Scoreboard:
                 months[(day[:7], *cell)] += n
         return (rows, [(*k, n) for k, n in changes.items() if n],
                 [(*k, n) for k, n in months.items() if n])
-
-    def _compact(self, counts: Counter) -> array:
-        ids, out = self._cell_ids, array("q")
-        for cell, n in counts.items():
-            i = ids.get(cell)
-            if i is None:
-                i = ids[cell] = len(self._cells)
-                self._cells.append(cell)
-            out.append(i)
-            out.append(n)
-        return out
-
-    def _expand(self, packed: array) -> Counter:
-        cells = self._cells
-        return Counter({cells[packed[i]]: packed[i + 1] for i in range(0, len(packed), 2)})
 
     def write(self, cur: Cur, ops: tuple[list, list, list]) -> None:
         rows, changes, months = ops
