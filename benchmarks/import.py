@@ -103,12 +103,17 @@ def run_import(env: dict, path: Path, *, batch: int, workers: int, marks: tuple[
     seen: dict[int, float] = {}
     done = 0
 
+    t0 = time.perf_counter()
+
     def progress(n: int) -> None:
         nonlocal done
-        done += n
+        before, done = done, done + n
         for m in marks:
             if m not in seen and done >= m:
                 seen[m] = peak_rss_mb()
+        if marks and before // 100_000 != done // 100_000:  # a long run says how it goes
+            print(f"  {done} rows, {time.perf_counter() - t0:.0f} s, peak RSS {peak_rss_mb():.0f} MB",
+                  file=sys.stderr, flush=True)
 
     try:
         rep = Importer(cg.service, Mapping.load(MAPPING), batch=batch, workers=workers).run(
