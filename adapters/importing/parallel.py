@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +21,6 @@ from adapters.importing.mapping import Mapping
 from adapters.importing.readers import Source
 
 POLL = 0.2  # seconds between progress updates from the workers
-
-
-def shard_of(external_id: str, workers: int) -> int:
-    """The shard (process) of a row's external id: the same in every process and run."""
-    return zlib.crc32(external_id.encode("utf-8", "surrogatepass")) % workers
 
 
 @dataclass

@@ -9,6 +9,7 @@ import codecs
 import csv
 import difflib
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from domain.errors import ValidationError
 ABSENT: Any = object()  # a column (path) the record does not have, told from an empty cell
 Row = tuple[int, dict | None, tuple[str, str] | None]
 Rows = Iterable[Row]
+Pick = tuple[str, int, int] | None  # (key column, shard, shards): one shard's rows
 CHUNK = 1 << 20  # bytes read at a time: memory stays flat whatever the file's size
 
 
@@ -38,6 +40,17 @@ class Source:
     @property
     def rows(self) -> Iterator[Row]:
         return _rows(Path(self.path), self.format)
+
+    def rows_of(self, key: str, shard: int, shards: int) -> Iterator[Row]:
+        """The rows of one shard: those whose `key` column (the external id) hashes to it
+        (shard_of), a row without a readable key by its row number. Rows of other shards
+        are passed over before any record is built."""
+        return _rows(Path(self.path), self.format, (key, shard, shards))
+
+
+def shard_of(key: str, shards: int) -> int:
+    """The shard of a row's key: the same in every process and run."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % shards
 
 
 def _open(path: Path, fmt: str) -> TextIO:
@@ -112,7 +125,7 @@ def _nul_reason(rec: dict, col: str) -> tuple[str, str]:
     return col, f"contains a NUL byte{where}: a damaged record, not imported"
 
 
-def _csv_records(fh: TextIO) -> tuple[list[str], Iterator[Row]]:
+def _csv_records(fh: TextIO, pick: Pick = None) -> tuple[list[str], Iterator[Row]]:
     reader = csv.reader(fh)
     header = next(reader, None)
     while header is not None and not any(c.strip() for c in header):
@@ -123,11 +136,16 @@ def _csv_records(fh: TextIO) -> tuple[list[str], Iterator[Row]]:
 
     def rows() -> Iterator[Row]:
         width = len(header)
+        at = header.index(pick[0]) if pick and pick[0] in header else None
         line = reader.line_num  # the line the next record starts on, minus one
         for cells in reader:
             start, line = line + 1, reader.line_num
             if not cells:
                 continue  # a blank line
+            if pick is not None:
+                key = cells[at].strip() if at is not None and len(cells) == width else str(start)
+                if shard_of(key, pick[2]) != pick[1]:
+                    continue
             if len(cells) != width:
                 yield (start, None, ("(row)", f"row {start} has {len(cells)} cells, header has "
                                               f"{width} (a stray delimiter or quote?)"))
@@ -146,7 +164,7 @@ def _csv_error(reader_line: int, e: csv.Error) -> ValidationError:
     return ValidationError("file", f"is not readable as CSV at line {reader_line}: {e}")
 
 
-def _jsonl_records(fh: TextIO) -> Iterator[Row]:
+def _jsonl_records(fh: TextIO, pick: Pick = None) -> Iterator[Row]:
     for i, line in enumerate(fh, start=1):
         line = line.rstrip("\n")
         if not line.strip():
@@ -154,10 +172,17 @@ def _jsonl_records(fh: TextIO) -> Iterator[Row]:
         try:
             doc = json.loads(line)
         except json.JSONDecodeError as e:
+            if pick is not None and shard_of(str(i), pick[2]) != pick[1]:
+                continue
             near = line[max(0, e.pos - 15):e.pos + 15].strip().replace("\x00", "\\0")
             yield (i, None, ("(line)", f"line {i}, column {e.colno} (character {e.pos + 1}): "
                                        f"is not JSON: {e.msg} (near {near!r})"))
             continue
+        if pick is not None:
+            key = value_at(doc, pick[0]) if isinstance(doc, dict) else ABSENT
+            key = str(i) if key is ABSENT or key is None else str(key).strip()
+            if shard_of(key, pick[2]) != pick[1]:
+                continue
         if not isinstance(doc, dict):
             yield (i, None, ("(line)", f"line {i} must be a JSON object, not {type(doc).__name__}"))
             continue
@@ -168,17 +193,18 @@ def _jsonl_records(fh: TextIO) -> Iterator[Row]:
         yield (i, doc, None)
 
 
-def _rows(path: Path, fmt: str) -> Iterator[Row]:
-    """The file's rows, streaming (the file is open only while they are read)."""
+def _rows(path: Path, fmt: str, pick: Pick = None) -> Iterator[Row]:
+    """The file's rows (of one shard, with `pick`), streaming (the file is open only while
+    they are read)."""
     with _open(path, fmt) as fh:
         if fmt == "csv":
-            _, rows = _csv_records(fh)
+            _, rows = _csv_records(fh, pick)
             try:
                 yield from rows
             except csv.Error as e:  # checked by load_source: only a file changed since
                 raise _csv_error(-1, e) from None
         else:
-            yield from _jsonl_records(fh)
+            yield from _jsonl_records(fh, pick)
 
 
 def _missing(kind: str, missing: dict[str, list[str]], present: list[str]) -> str:

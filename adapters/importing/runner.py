@@ -11,9 +11,9 @@ from pathlib import Path
 import structlog
 
 from adapters.importing.mapping import Mapping
-from adapters.importing.parallel import Job, run_shards, shard_of
-from adapters.importing.planner import Planner, RowPlan, SkipRow, text_of
-from adapters.importing.readers import Source, load_source, value_at
+from adapters.importing.parallel import Job, run_shards
+from adapters.importing.planner import Planner, RowPlan, SkipRow
+from adapters.importing.readers import Source, load_source
 from adapters.storage.sql import Sql
 from domain.errors import CasegridError, ValidationError
 from workflows.service import CaseService, NewCase, Outcome
@@ -118,7 +118,7 @@ class Importer(Planner):
             shard: tuple[int, int] | None = None) -> ImportReport:
         """Import a file (or a Source already read with load_source). A file wrong as a
         whole raises ValidationError before anything is stored. `shard` (i, n): only the
-        rows of shard i of n (parallel.shard_of); with workers > 1, n processes do them."""
+        rows of shard i of n (readers.shard_of); with workers > 1, n processes do them."""
         import time as _time
 
         t0 = _time.perf_counter()
@@ -149,11 +149,8 @@ class Importer(Planner):
         skips: list[tuple[int, str | None, str]] = []  # this batch's, reported in row order
         recent = RecentIds()
         ext_col = self.mapping.fields["external_id"]
-        for row, rec, err in src.rows:
-            if shard is not None:
-                key = text_of(value_at(rec, ext_col)) if rec is not None else str(row)
-                if shard_of(key, shard[1]) != shard[0]:
-                    continue
+        rows = src.rows if shard is None else src.rows_of(ext_col, *shard)
+        for row, rec, err in rows:
             rep.rows += 1
             try:
                 if err:

@@ -207,3 +207,22 @@ def test_cli_workers_option(tmp_path):
                          capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode == 2
     assert json.loads(bad.stderr.strip().splitlines()[-1])["field"] == "workers"
+
+
+def test_shards_partition_the_rows_bad_rows_included(tmp_path):
+    head, *lines = LA.read_text(encoding="utf-8").splitlines(keepends=True)
+    csv_file = tmp_path / "la.csv"
+    csv_file.write_text(head + "".join(lines[:50]) + '"x","y"\n' + lines[50].replace("BOS", "B\x00S")
+                        + "".join(lines[51:80]), encoding="utf-8")
+    chi = REPO / "tests" / "data" / "public311" / "chicago_open311_2014_50req_with_notes.jsonl"
+    jsonl = tmp_path / "chi.jsonl"
+    jl = chi.read_text(encoding="utf-8").splitlines(keepends=True)
+    jsonl.write_text("".join(jl[:10]) + "{broken\n" + "[1, 2]\n" + "".join(jl[10:]), encoding="utf-8")
+    for path, mapping, key in ((csv_file, LA_MAP, "srnumber"),
+                               (jsonl, LA_MAP.with_name("chicago311.yaml"), "service_request_id")):
+        src = load_source(path, Mapping.load(mapping))
+        every = [r[0] for r in src.rows]
+        for n in (2, 3):
+            parts = [[r[0] for r in src.rows_of(key, i, n)] for i in range(n)]
+            assert sorted(x for p in parts for x in p) == every  # each row in exactly one shard
+        assert any(err for _, _, err in src.rows)  # the bad rows are among them
