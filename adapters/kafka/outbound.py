@@ -23,6 +23,8 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 from adapters.kafka.failures import describe, is_transient
 from adapters.kafka.store import (
@@ -43,6 +45,21 @@ EVENT_NS = uuid5(NAMESPACE_URL, "casegrid:case-event")
 SCHEMA_VERSION = 1
 DATASCHEMA = "urn:casegrid:schema:case-event:1"
 CASE_TOPIC = f"{Case.__module__}:{Case.__qualname__}."
+
+
+def _case_topics() -> frozenset[str]:
+    """The stored topics of every case event, the mixins' too (签收 `Accepted` is stored as
+    `domain.case_accept:Accepting.Accepted`, not under `domain.case:Case.`)."""
+    found = set()
+    for klass in Case.__mro__:
+        for value in vars(klass).values():
+            if isinstance(value, type) and issubclass(value, Aggregate.Event) \
+                    and value.__module__.startswith("domain."):
+                found.add(get_topic(value))
+    return frozenset(found)
+
+
+CASE_TOPICS = _case_topics()
 # not in the envelope's data: the event's own bookkeeping, and the protected contact
 # (domain/case_callback.py: a ContactGiven goes out with its place in the stream only)
 _HIDDEN = ("originator_id", "originator_version", "timestamp", "originator_topic", *PROTECTED)
@@ -143,7 +160,7 @@ class OutboundPublisher:
             return 0
         futures, parked, stop_at, transient = [], [], None, None
         for note in notes:
-            if not note.topic.startswith(CASE_TOPIC):
+            if note.topic not in CASE_TOPICS:
                 continue  # other aggregates share the log (e.g. patrol days): not case events
             try:
                 futures.append((note, self._send(note)))
