@@ -154,6 +154,8 @@ class ProjectionRunner:
                 except Exception as e:
                     if self.sql.is_store_error(e):
                         raise
+                    if self._moved(group, low):  # another runner folded these first (a
+                        continue  # unique key it wrote before our compare-and-set): lost race
                     n = self._isolate(group, low, e)
                     wanted = self._runnable(wanted)
                     done += n
@@ -195,6 +197,8 @@ class ProjectionRunner:
                 except Exception as e:
                     if self.sql.is_store_error(e):
                         raise
+                    if self._moved([name], at):  # another runner folded it: not a stall
+                        break
                     if size > 1:
                         size = max(1, size // 2)
                         continue
@@ -206,6 +210,10 @@ class ProjectionRunner:
                 at, done = self.position(name), done + n
                 size = min(self.batch, size * 2)
         return done
+
+    def _moved(self, names: list[str], pos: int) -> bool:
+        """Whether another runner moved any of these projections past `pos` meanwhile."""
+        return any(p != pos for p in tracking.positions(self.sql, names).values())
 
     def _stall(self, name: str, pos: int, error: Exception) -> None:
         note = self.events.read(pos, 1)

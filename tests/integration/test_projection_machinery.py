@@ -224,3 +224,39 @@ def test_collector_is_back_on_after_a_catch_up_even_one_that_failed(tmp_path, mo
     cg.projections.catch_up()
     assert gc.isenabled()
     assert cg.projections.errors()["scoreboard"]["error"] == "RuntimeError: bug"
+
+
+@pytest.mark.postgres
+def test_runners_racing_on_one_position_never_stall(pg_env):
+    """Two runners (two processes' worth: own connections) fold the same events: each time b
+    is about to read a batch, a folds it (and a new event) and commits first. b's insert of a row a just wrote
+    fails on its unique key *before* the tracking compare-and-set. That is a lost race, not
+    an event b cannot fold: no stall is recorded (a stall turns /readyz 503; found by the
+    soak, docs/soak.md), and b goes on from a's position. PostgreSQL: where several
+    processes fold at once (SQLite has one writer at a time)."""
+    a, b = grid(pg_env), grid(pg_env)
+    t0 = datetime(2026, 10, 12, 9, 0, tzinfo=SH)
+    for i in range(30):
+        a.service.report(ReportCase(channel="patrol", category="E0102", grid="44030301000101",
+                                    actor="sup_zhang", occurred_at=t0 + timedelta(minutes=i)))
+    a.projections.catch_up(["patrol"])
+    b.projections.catch_up(["patrol"])  # both set up; the case tables still at 0
+    read, raced = b.projections.events.read, []
+
+    def read_after_losing_the_race(pos, limit, stop=None):
+        if len(raced) < 12:  # a takes every batch b is about to read, and a new event too
+            raced.append(pos)
+            a.service.report(ReportCase(channel="patrol", category="E0102",
+                                        grid="44030301000101", actor="sup_zhang",
+                                        occurred_at=t0 + timedelta(hours=2, minutes=len(raced))))
+            a.projections.catch_up()
+        return read(pos, limit, stop)
+
+    b.projections.events.read = read_after_losing_the_race
+    b.projections.catch_up()
+    assert raced and b.projections.errors() == {} and a.projections.errors() == {}
+    assert a.sql.query("SELECT count(*) FROM cg_cases")[0][0] == 30 + len(raced)
+    incremental = dump(a)
+    for name in a.projections.projections:
+        a.projections.rebuild(name)
+    assert dump(a) == incremental
