@@ -12,7 +12,7 @@ runs each workload for a fixed time with 32 keep-alive connections (benchmarks/h
 - scoreboard: GET /api/scoreboard?by=unit over the whole period (caught up first);
 - report: POST /api/cases (a patrol report by a supervisor), each a new case.
 
-    python benchmarks/api.py [--seconds 6] [--clients 32] [--workers 1,3] [--sqlite]
+    python benchmarks/api.py [--seconds 6] [--clients 32] [--workers 1,2] [--sqlite]
 
 Prints `name: value unit` lines per (store, processes, workload): throughput, p50, p95,
 errors, the CPU time per request of the server's processes and of PostgreSQL's (from
@@ -162,7 +162,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 3])
+    ap.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     ap.add_argument("--sqlite", action="store_true", help="also one process on SQLite")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")

@@ -23,6 +23,7 @@ from adapters.http.auth_store import store_for
 from adapters.http.geo import tile_origin
 from adapters.http.read_cache import ReadCache
 from adapters.http.reads import Follower, Unavailable
+from adapters.http.report_batch import ReportBatcher
 from adapters.http.request_log import RequestLog
 from adapters.http.security_headers import SecurityHeaders, docs_page, secure_setting
 from adapters.http.workers import PID_HEADER_ENV, LeasedLoop
@@ -70,6 +71,7 @@ def create_app(
     app.state.follower = Follower(cg, tick_every=tick_every, leases=leases)
     app.state.notifier = NotifyWorker(cg)  # 通知: its own tracked follower
     app.state.read_cache = ReadCache()  # scoreboards per log position
+    app.state.reports = ReportBatcher(cg.service)  # POST /api/cases saved in batches
     if follow:
         notify = LeasedLoop(cg.sql, "notifications-run", app.state.notifier.follow, 1.0) \
             if leases else app.state.notifier

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/api", tags=["commands"])
 def report(request: Request, body: ReportBody, user: Me, cg: Cg):
     """上报: report a new problem; the reporter is the logged-in user."""
     check_write(user, "report")
-    case = cg.service.report(ReportCase(
+    case = request.app.state.reports.report(ReportCase(  # group commit: report_batch.py
         channel=body.channel, category=body.category, grid=body.grid, actor=user.id,
         occurred_at=body.at, description=body.description, urgency=body.urgency, lat=body.lat,
         lon=body.lon, evidence=body.evidence, external_id=body.external_id,
