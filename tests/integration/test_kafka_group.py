@@ -81,11 +81,15 @@ def _update(cid, i: int, step: str) -> bytes:
     return json.dumps(doc, ensure_ascii=False).encode()
 
 
-def _produce(bootstrap: str, topics: dict, cases: list, rounds: int = 20, pause: float = 0.3) -> None:
-    """Reports (every tenth sent twice) and each case's three updates in order, in rounds."""
+def _produce(bootstrap: str, topics: dict, cases: list, resume: threading.Event,
+             rounds: int = 20, pause: float = 0.3) -> None:
+    """Reports (every tenth sent twice) and each case's three updates in order, in rounds;
+    after half of them, waits for `resume` (the kill and the new worker's join happen then)."""
     p = producer(bootstrap)
     per = REPORTS // rounds
     for r in range(rounds):
+        if r == rounds // 2:
+            resume.wait(timeout=180)
         for i in range(r * per, (r + 1) * per):
             doc = report(i)
             for _ in range(2 if i % 10 == 0 else 1):
@@ -116,7 +120,9 @@ def test_workers_share_partitions_and_survive_a_sigkill(broker, stores, tmp_path
     wenv = worker_env(broker.bootstrap, topics, f"{tag}-g", {"CASEGRID_KAFKA_BATCH": "100", **worker_extra})
     logs = [tmp_path / f"w{i}.log" for i in range(3)]
     procs = [start_worker(data, wenv, "--in", log=logs[i]) for i in range(2)]
-    producing = threading.Thread(target=_produce, args=(broker.bootstrap, topics, cases))
+    resume = threading.Event()
+    producing = threading.Thread(target=_produce, args=(broker.bootstrap, topics, cases, resume),
+                                 daemon=True)
     app, _, sql = open_store(env=env, city=city())
     expected = REPORTS + CASES * len(STEPS)
     try:
@@ -131,7 +137,12 @@ def test_workers_share_partitions_and_survive_a_sigkill(broker, stores, tmp_path
         procs[0].wait()
         at_kill = _count(sql, "cg_kafka_inbox")
         procs.append(start_worker(data, wenv, "--in", log=logs[2]))
-        producing.join(timeout=60)
+        deadline = time.monotonic() + 120  # a loaded machine starts a process slowly
+        while time.monotonic() < deadline and not _assigned(logs[2]):
+            time.sleep(0.1)
+        assert _assigned(logs[2]), "the new worker never joined:\n" + _tail(logs[2])
+        resume.set()  # the second half of the messages: shared by workers 1 and 2
+        producing.join(timeout=120)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and _count(sql, "cg_kafka_inbox") < expected:
             time.sleep(0.2)
@@ -165,6 +176,7 @@ def test_workers_share_partitions_and_survive_a_sigkill(broker, stores, tmp_path
         assert {t for t, _, _ in offsets} == {topics["reports"], topics["unit_updates"]}
         assert sum(n for t, _, n in offsets if t == topics["reports"]) == REPORTS + REPORTS // 10
     finally:
+        resume.set()  # a failed test must not leave the producer waiting
         for p in procs:
             if p.poll() is None:
                 p.kill()
