@@ -55,10 +55,11 @@ class Supervisor:
     """Starts every Spec, keeps them running (an exit on its own is restarted and recorded),
     and on `chaos()` SIGKILLs one at random and restarts it after a pause."""
 
-    def __init__(self, env: dict[str, str], logs: Path, seed: int):
+    def __init__(self, env: dict[str, str], logs: Path, seed: int, whole_share: float = 0.25):
         self.env = env
         self.logs = logs
         self.rng = random.Random(seed)
+        self.whole_share = whole_share  # of the kills of a `children` process
         self.procs: dict[str, Running] = {}
         self.events: list[tuple[float, str, str]] = []  # (time, name, what)
         self._lock = threading.Lock()
@@ -101,10 +102,11 @@ class Supervisor:
 
     def kill(self, name: str, restart_after: float) -> None:
         """SIGKILL the process (and anything it started) and schedule its restart; for a
-        `children` process, SIGKILL one of its workers (it restarts them itself)."""
+        `children` process, mostly one of its workers (it restarts them itself), else
+        (`whole_share` of the time) the whole of it, supervisor and workers."""
         with self._lock:
             run = self.procs[name]
-            if run.spec.children:
+            if run.spec.children and self.rng.random() >= self.whole_share:
                 pid = self.rng.choice(self.workers_of(name))
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -60,6 +60,7 @@ pytestmark = [pytest.mark.soak, pytest.mark.kafka, pytest.mark.postgres]
 SECONDS = float(os.environ.get("CASEGRID_SOAK_SECONDS", "20"))
 SEED = int(os.environ.get("CASEGRID_SOAK_SEED", "14"))
 KILL_EVERY = float(os.environ.get("CASEGRID_SOAK_KILL_EVERY", "2"))
+WHOLE_API = float(os.environ.get("CASEGRID_SOAK_WHOLE_API", "0.25"))  # of the API's kills
 STRICT = os.environ.get("CASEGRID_SOAK_STRICT") == "1"  # the logs must be clean too
 
 
@@ -96,7 +97,7 @@ def test_soak(tmp_path):
         cg = prepare_store(store, key)
         env = process_env(store, broker.bootstrap, tag, tmp_path / "data", key)
         ports = api_ports()
-        sup = Supervisor(env, tmp_path / "logs", SEED)
+        sup = Supervisor(env, tmp_path / "logs", SEED, whole_share=WHOLE_API)
         sup.start(specs(ports, projection_names(cg), tag, broker.bootstrap))
         signer = "--loop" in cli_options("audit", "sign")
         ledger, stop, stop_chaos = Ledger(), threading.Event(), threading.Event()
@@ -159,6 +160,7 @@ def test_soak(tmp_path):
     summary = {
         "seed": SEED, "load_seconds": SECONDS, "kills": sup.kills(),
         "kills_total": sum(sup.kills().values()), "exited_on_their_own": sup.unexpected_exits(),
+        "whole_api_kills": sum(1 for _, n, what in sup.events if n == "api" and what == "SIGKILL"),
         "stop_codes": codes, "acknowledged": {
             "http_reports": len(ledger.reports), "steps": len(ledger.steps),
             "kafka_reports": len(ledger.kafka), "kafka_unit_updates": len(ledger.unit_updates),
