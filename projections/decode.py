@@ -9,6 +9,7 @@ the mapper's path is used, so the result never differs.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from eventsourcing.utils import resolve_topic
 from projections.times import iso_ts, ts
 
 fromisoformat = datetime.fromisoformat
+LONG_NUMBER = re.compile(rb"[0-9]{19}")  # 19 digits in a row: maybe past 64 bits (or text)
 
 
 class EventDecoder:
@@ -48,6 +50,8 @@ class EventDecoder:
         if not self.fast:
             return self.slow(note)
         raw, topic = note[4], note[3]
+        if type(raw) is not bytes or LONG_NUMBER.search(raw):  # orjson would read an
+            return self.slow(note)  # integer past 64 bits as a float
         keys = self._time_keys.get(topic)
         if keys is not None and self.iso:  # look only where this topic's times were before
             state = self._known_times(raw, keys)
@@ -66,7 +70,7 @@ class EventDecoder:
                         state[k] = self._value(v)
                 elif type(v) is list:
                     state[k] = self._value(v)
-        except (orjson.JSONDecodeError, KeyError, ValueError):  # a big integer, an unknown
+        except (orjson.JSONDecodeError, KeyError, ValueError):  # NaN, an unknown
             return self.slow(note)  # transcoding, a time in another format
         self._time_keys[topic] = tuple({*self._time_keys.get(topic, ()), *times})
         return self._event(note, state, topic), times
@@ -75,8 +79,6 @@ class EventDecoder:
         """The state with its times decoded, when every transcoded value of the stored
         JSON is a time at one of `keys` (counted in the raw text: a '"_type_"' inside a
         string is escaped, so any other transcoded value is seen); else None."""
-        if type(raw) is not bytes:
-            return None
         expected = raw.count(b'"_type_"')
         try:
             state = orjson.loads(raw)

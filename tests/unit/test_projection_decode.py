@@ -73,6 +73,9 @@ def test_known_time_keys_path_equals_the_mapper_and_falls_back_on_anything_else(
     notes.append(replace_state(notes[0], odd))
     hidden = notes[1][4].replace(b'"actor":', b'"note":"a \\"_type_\\" in text","actor":')
     notes.append(replace_state(notes[1], hidden))
+    big = notes[1][4].replace(b'"actor":', b'"big":[123456789012345678901234,-9223372036854775809],'
+                              b'"actor":')  # orjson would read these as floats
+    notes.append(replace_state(notes[1], big))
     for _ in range(2):  # the first pass learns the keys, the second uses them
         for note in notes:
             event, times = decoder.with_times(note)
@@ -80,6 +83,7 @@ def test_known_time_keys_path_equals_the_mapper_and_falls_back_on_anything_else(
             assert type(event) is type(expected[0]) and vars(event) == vars(expected[0])
             assert times == expected[1]
     assert "extra" in decoder._time_keys[notes[0][3]]
+    assert decoder.with_times(notes[-1])[0].big == [123456789012345678901234, -9223372036854775809]
 
 
 def replace_state(note: tuple, state: bytes) -> tuple:
