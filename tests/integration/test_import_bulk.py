@@ -226,3 +226,35 @@ def test_shards_partition_the_rows_bad_rows_included(tmp_path):
             parts = [[r[0] for r in src.rows_of(key, i, n)] for i in range(n)]
             assert sorted(x for p in parts for x in p) == every  # each row in exactly one shard
         assert any(err for _, _, err in src.rows)  # the bad rows are among them
+
+
+def test_rows_of_the_saved_cases_go_in_the_same_transaction(store_env):
+    """The Kafka inbound's use: its inbox rows and offsets written with exactly the cases
+    saved (rows(saved)), by the bulk writer as by the library's save."""
+    from adapters.kafka.store import KWARG, KafkaRows
+
+    cg = bootstrap(env=store_env, city=city(), kafka=True)
+    try:
+        plans = _plans(Importer(cg.service, Mapping.load(LA_MAP)), 5)
+        items = [NewCase(p.report, p.actions) for p in plans]
+        cg.service.report_many(items[:2])  # stored first: these two are left out below
+
+        def rows(saved):
+            return {KWARG: KafkaRows(
+                inbox=[("la311", p.external_id, str(p.report.case_id), "reported", "t", 0, i)
+                       for i, p in enumerate(plans) if p.report.case_id in {c.id for c in saved}],
+                offsets={("g", "t", 0): 5})}
+
+        out = cg.service.report_many(items, rows=rows)
+        assert [o.already for o in out] == [True, True, False, False, False]
+        more = _plans(Importer(cg.service, Mapping.load(LA_MAP)), 8)[5:]
+        made = cg.service.report_many([NewCase(p.report, p.actions) for p in more], save=False)
+        cg.service.report_many([NewCase(more[1].report, more[1].actions)])  # beats the save below
+        plans += more
+        saved, beaten = cg.service.store.save_new([o.case for o in made], rows=rows)
+        assert [c.id for c in beaten] == [more[1].report.case_id] and len(saved) == 2
+        inbox = cg.sql.query("SELECT message_id FROM cg_kafka_inbox ORDER BY kafka_offset")
+        assert [r[0] for r in inbox] == [p.external_id for p in plans[2:] if p is not more[1]]
+        assert cg.sql.query("SELECT next_offset FROM cg_kafka_offsets")[0][0] == 5
+    finally:
+        cg.close()
