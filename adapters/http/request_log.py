@@ -5,6 +5,7 @@ memory streams: two of them cost more than a cached answer itself).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -53,7 +54,8 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_wrapped)
         finally:
-            self._done(scope, ctx, status[0], time.perf_counter() - t0)
+            with contextlib.suppress(Exception):  # a log that cannot be written never fails a request
+                self._done(scope, ctx, status[0], time.perf_counter() - t0)
 
     def _done(self, scope, ctx: dict, status: int, seconds: float) -> None:
         path = scope.get("path", "")
