@@ -32,6 +32,9 @@ class Step:
     version: int
     name: str
     apply: Callable[[Cur], None]
+    # run before the step's transaction opens: slow work such as imports must not sit
+    # inside it (PostgreSQL ends a session idle in a transaction after a few seconds)
+    before: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ def upgrade(sql: Sql, steps: Sequence[Step], *, to: int | None = None) -> list[i
               and s.version in {v for v, _ in st.pending}]
     done: list[int] = []
     for step in wanted:
+        if step.before is not None:
+            step.before()
         with sql.transaction() as cur:
             lock(cur)
             cur.execute("SELECT version FROM cg_schema_versions WHERE version = ?",

@@ -151,11 +151,11 @@ class Mover:
         copied = 0
         while rows := self.src.after(after, self.batch):
             after = rows[-1].notification_id
+            values = [(r.notification_id, UUID(r.originator_id), r.version, r.topic, r.state)
+                      for r in rows]
             with self.dst_sql.transaction() as cur:
                 cur.copy_rows(self.table, ("notification_id", "originator_id", "originator_version",
-                                           "topic", "state"),
-                              [(r.notification_id, UUID(r.originator_id), r.version, r.topic,
-                                r.state) for r in rows])
+                                           "topic", "state"), values)
                 cur.execute("UPDATE cg_migrate_progress SET position = ?, events = events + ?"
                             " WHERE source = ?", (after, len(rows), self.key))
             copied += len(rows)
@@ -169,19 +169,23 @@ class Mover:
 
     def copy_tables(self) -> dict[str, int]:
         """The facts, row for row (rerunning replaces them), and the bookkeeping rows of
-        followers that are not rebuilt here (the notifier)."""
+        followers that are not rebuilt here (the notifier). Each table's rows are read
+        from the source before its target transaction opens: a transaction left idle
+        for seconds is ended by PostgreSQL."""
         have = set(tables(self.src_sql))
         counts: dict[str, int] = {}
-        with self.dst_sql.transaction() as cur:
-            for table in [*self.fact_tables(), *PER_PROJECTION]:
-                if table not in have:
-                    continue
-                cols = sorted(columns(cur, table) & self.source_columns(table))
-                where, params = self.keep_rows(table)
+        for table in [*self.fact_tables(), *PER_PROJECTION]:
+            if table not in have:
+                continue
+            with self.dst_sql.transaction(commit=False) as cur:
+                target_cols = columns(cur, table)
+            cols = sorted(target_cols & self.source_columns(table))
+            where, params = self.keep_rows(table)
+            rows = self.src_sql.query(f"SELECT {', '.join(cols)} FROM {table}{where}", params)
+            with self.dst_sql.transaction() as cur:
                 cur.execute(f"DELETE FROM {table}{where}", params)
-                rows = self.src_sql.query(f"SELECT {', '.join(cols)} FROM {table}{where}", params)
                 cur.copy_rows(table, tuple(cols), rows)
-                counts[table] = len(rows)
+            counts[table] = len(rows)
         return counts
 
     def keep_rows(self, table: str) -> tuple[str, tuple]:

@@ -2,7 +2,8 @@
 
 Add a step at the end, never edit or renumber one that has shipped: a store records the
 versions it has applied. A step must be safe where its effect is already there (a store
-built by the code before versions existed): CREATE … IF NOT EXISTS, `add_columns`.
+built by the code before versions existed): CREATE … IF NOT EXISTS, `add_columns`. Its
+transaction must not wait on Python: imports and other slow work go in `before`.
 
 What is under these steps: the tables of the case numbers, the Kafka inbox, offsets,
 dead letters, publish positions and parked events, the audit leaves and heads, the
@@ -14,13 +15,25 @@ cg_sb_*, cg_trail, cg_patrol) are versioned by their fold `version` instead
 
 from __future__ import annotations
 
+import importlib
+
 from adapters.storage.migrations import Step, add_columns
 from adapters.storage.sql import Cur
 
+MODULES = ("adapters.audit.log", "adapters.http.auth_store", "adapters.http.saved_filters",
+           "adapters.kafka.store", "adapters.storage.numbers", "projections.notifier",
+           "projections.tracking")
+
+
+def load_modules() -> None:
+    """The modules whose tables the steps make, imported before a step's transaction
+    (lazily: the HTTP package pulls in the web framework, seconds on a busy machine)."""
+    for name in MODULES:
+        importlib.import_module(name)
+
 
 def baseline(cur: Cur) -> None:
-    """Every table our adapters own, as each module declares it (imported here lazily:
-    the HTTP package pulls in the web framework)."""
+    """Every table our adapters own, as each module declares it."""
     from adapters.audit.log import TABLES as AUDIT
     from adapters.http.auth_store import DDL as AUTH
     from adapters.http.saved_filters import DDL as SAVED_FILTERS
@@ -60,9 +73,10 @@ def audit_head_published(cur: Cur) -> None:
 
 
 STEPS: tuple[Step, ...] = (
-    Step(1, "baseline: our tables as of the first versioned release", baseline),
+    Step(1, "baseline: our tables as of the first versioned release", baseline,
+         before=load_modules),
     Step(2, "cg_kafka_dead_letters: publish_attempts, publish_error, parked_at",
-         dead_letter_publishing),
+         dead_letter_publishing, before=load_modules),
     Step(3, "indexes for the session and login-failure expiry sweeps", expiry_indexes),
-    Step(4, "cg_audit_heads: published_at", audit_head_published),
+    Step(4, "cg_audit_heads: published_at", audit_head_published, before=load_modules),
 )

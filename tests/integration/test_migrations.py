@@ -72,6 +72,24 @@ def test_steps_are_numbered_in_order():
         migrations.check_steps([STEPS[0], STEPS[2]])
 
 
+def test_steps_import_nothing_inside_their_transaction():
+    """A slow import inside a step's transaction got the session ended by PostgreSQL's
+    idle-in-transaction timeout (4 processes at once on a busy machine): every module a
+    step imports is loaded by its `before`, outside the transaction."""
+    import ast
+    import inspect
+    import textwrap
+
+    from adapters.storage.steps import MODULES, load_modules
+
+    for step in STEPS:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(step.apply)))
+        wanted = {f"{n.module}.{a.name}" if f"{n.module}.{a.name}" in MODULES else n.module
+                  for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        assert wanted <= set(MODULES), (step.name, wanted - set(MODULES))
+        assert not wanted or step.before is load_modules, step.name
+
+
 def test_an_older_store_is_brought_forward_with_its_rows(store_env):
     app, sql = open_sql(store_env)
     with sql.transaction() as cur:
@@ -137,8 +155,10 @@ from eventsourcing.application import Application
 from adapters.storage import migrations
 from adapters.storage.sql import Sql
 from adapters.storage.steps import STEPS
+from adapters.storage.store_lock import creating_tables
 env, start = json.loads(sys.argv[1]), float(sys.argv[2])
-app = Application(env=env)
+with creating_tables(env):  # the event store's own tables: one process at a time
+    app = Application(env=env)
 while time.time() < start:
     time.sleep(0.005)
 print(json.dumps(migrations.upgrade(Sql(app.recorder), STEPS)))
