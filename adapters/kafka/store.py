@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 
+from adapters.storage.recorder import CasegridPostgresRecorder
 from adapters.storage.sql import Cur, Sql
 from projections.times import ts
 
@@ -135,7 +135,10 @@ class SQLiteKafkaRecorder(SQLiteApplicationRecorder):
         return ids
 
 
-class PostgresKafkaRecorder(PostgresApplicationRecorder):
+class PostgresKafkaRecorder(CasegridPostgresRecorder):
+    """casegrid's PostgreSQL recorder (binary arrays, one round trip: adapters/storage/
+    recorder.py) with our rows in the events' transaction."""
+
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
         rows: KafkaRows | None = kwargs.get(KWARG)
