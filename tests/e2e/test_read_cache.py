@@ -1,6 +1,6 @@
-"""Scoreboards cached per log head (adapters/http/read_cache.py): the same bytes as the
-uncached read model, 304 for a matching ETag, and a write anywhere changes the answer
-at the next read (read-your-writes holds)."""
+"""Scoreboards cached per log head (adapters/http/read_cache.py), on SQLite and PostgreSQL:
+the same bytes as the uncached read model, 304 for a matching ETag, and a write anywhere
+changes the answer at the next read (read-your-writes holds)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from datetime import date
 import httpx
 import pytest
 
-from adapters.bootstrap import bootstrap
 from adapters.http import reads
 from tests.e2e.http_support import CATEGORY, GRID, LiveServer, login
-from tests.support import city
+from tests.support import grid
 
 REPORT = {"channel": "patrol", "category": CATEGORY, "grid": GRID, "description": "缓存：路口垃圾",
           "lat": 22.571, "lon": 114.121}
@@ -21,8 +20,8 @@ PERIOD = {"from": "2026-01-01", "to": "2026-12-31"}
 
 
 @pytest.fixture
-def live(tmp_path):
-    cg = bootstrap(data_dir=tmp_path, city=city())
+def live(store_env):
+    cg = grid(store_env)
     with LiveServer(cg) as s, httpx.Client(base_url=s.url, timeout=30) as c:
         yield s, c, login(c, "sup_zhang")
     cg.close()
@@ -36,6 +35,7 @@ def test_same_bytes_etag_304_and_a_write_changes_the_answer(live):
     again = c.get("/api/scoreboard", params={"by": "supervisor", **PERIOD},
                   headers={**h, "If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert server.app.state.read_cache.hits >= 1
 
     assert c.post("/api/cases", json=REPORT, headers=h).status_code == 201
     after = c.get("/api/scoreboard", params={"by": "supervisor", **PERIOD},
