@@ -106,12 +106,14 @@ def test_k8s_manifests_name_the_kinds_probes_and_pinned_images():
     docs = k8s_docs()
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
     deployments = {n for k, n in kinds if k == "Deployment"}
-    assert {"casegrid-api", "casegrid-kafka-worker", "casegrid-notifications", "casegrid-deadlines",
-            "casegrid-patrol", "casegrid-projections"} <= deployments
+    assert {"casegrid-api", "casegrid-kafka-in", "casegrid-kafka-out", "casegrid-notifications",
+            "casegrid-deadlines", "casegrid-patrol", "casegrid-projections-scoreboard",
+            "casegrid-projections", "casegrid-audit-signer"} <= deployments
+    assert ("Job", "casegrid-migrate") in kinds
     assert ("Service", "casegrid-api") in kinds and ("Secret", "casegrid-secrets") in kinds
     assert ("ConfigMap", "casegrid-city") in kinds and ("ConfigMap", "casegrid-env") in kinds
     for d in docs:
-        if d["kind"] != "Deployment":
+        if d["kind"] not in ("Deployment", "Job"):
             continue
         pod = d["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -131,7 +133,7 @@ def test_k8s_manifests_name_the_kinds_probes_and_pinned_images():
 def test_the_kustomization_renders():
     out = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True,
                          timeout=60, check=True).stdout
-    assert out.count("kind: Deployment") == 6
+    assert out.count("kind: Deployment") == 9 and out.count("kind: Job") == 1
 
 
 def test_the_dockerfile_runs_as_a_user_on_a_pinned_python():
@@ -140,3 +142,33 @@ def test_the_dockerfile_runs_as_a_user_on_a_pinned_python():
     assert base.startswith("python:3.11") and pinned(base)
     assert re.search(r"^USER 10001", text, re.M) and "pip install" in text
     assert 'ENTRYPOINT ["casegrid"]' in text
+
+
+def test_k8s_runs_what_compose_runs():
+    """One workload per casegrid service of compose.yaml, with the same command (the k8s
+    API adds its own port and credentials path; Kafka has its cluster name)."""
+    from tests.integration.compose_support import interpolate, read_env_file
+
+    example = read_env_file(DEPLOY / ".env.example")
+    services = interpolate(compose()["services"], {k: v or "set" for k, v in example.items()})
+    workloads = {d["metadata"]["name"]: d for d in k8s_docs() if d["kind"] in ("Deployment", "Job")}
+    for name, s in services.items():
+        if not s.get("build"):
+            continue
+        w = workloads.get(f"casegrid-{name}")
+        assert w is not None, f"compose service {name} has no k8s workload casegrid-{name}"
+        args = w["spec"]["template"]["spec"]["containers"][0]["args"]
+        if name == "api":
+            assert args[0] == "serve" and "--tick-every" in args
+            continue
+        assert [a.replace("kafka.casegrid.svc.cluster.local", "kafka") for a in args] == s["command"], name
+        env = {e["name"] for e in w["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+        wanted = set(s.get("environment", {})) - {"POSTGRES_PASSWORD"}
+        if name == "migrate":  # the schema steps touch no photo
+            wanted = {k for k in wanted if not k.startswith("CASEGRID_EVIDENCE_S3_")}
+        assert wanted <= env | set(configmap_env()), (name, wanted - env - set(configmap_env()))
+
+
+def configmap_env() -> dict:
+    return next(d for d in k8s_docs() if d["kind"] == "ConfigMap"
+                and d["metadata"]["name"] == "casegrid-env")["data"]
