@@ -236,6 +236,10 @@ def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dic
         dim = "grid" if by in AREA_DIMS else by  # areas roll up from their grid cells
         months, days = whole_months(start, end)
         parts, params = [], []
+        if months and months[0] == months[1] and not days:  # one whole month: its own rows
+            got = sql.query("SELECT key, name, n FROM cg_sb_months WHERE dim = ? AND month = ?",
+                            (dim, months[0]))
+            return _per_key(got, city, by)
         if months:
             parts.append("SELECT key, name, n FROM cg_sb_months"
                          " WHERE dim = ? AND month >= ? AND month <= ?")
@@ -244,21 +248,30 @@ def _counts(sql: Sql, city: City, by: str, start: date, end: date, as_of) -> dic
             parts.append("SELECT key, name, n FROM cg_sb_counts"
                          " WHERE dim = ? AND day >= ? AND day <= ?")
             params += [dim, a.isoformat(), b.isoformat()]
-        for key, name, n in sql.query(
+        return _per_key(sql.query(
             f"SELECT key, name, SUM(n) FROM ({' UNION ALL '.join(parts)}) AS cells"
-            " GROUP BY key, name", params,
-        ):
-            if by in AREA_DIMS and by != "grid":
-                cell = city.cells.get(key)
-                key = getattr(cell, by, None) if cell else None
-                if key is None:
-                    continue
-            if n:
-                per_key.setdefault(key, Counter())[name] += int(n)
-        return per_key
+            " GROUP BY key, name", params), city, by)
     for row in _rows_as_of(sql, city, start, end, as_of):
         for (_dim, key, name), n in contributions(row, city, (by,)).items():
             per_key.setdefault(key, Counter())[name] += n
+    return per_key
+
+
+def _per_key(cells: list[tuple], city: City, by: str) -> dict[str, Counter]:
+    """(key, count name, n) → each key's counts; a grid cell's rolled up to its area."""
+    per_key: dict[str, Counter] = {}
+    area = by in AREA_DIMS and by != "grid"
+    for key, name, n in cells:
+        if area:
+            cell = city.cells.get(key)
+            key = getattr(cell, by, None) if cell else None
+            if key is None:
+                continue
+        if n:
+            got = per_key.get(key)
+            if got is None:
+                got = per_key[key] = Counter()
+            got[name] += int(n)
     return per_key
 
 
@@ -274,6 +287,13 @@ def applies(by: str, name: str) -> bool:
     got = ATTRIBUTED.get(by, frozenset())
     parts = (RATES[name][1], RATES[name][2]) if name in RATES else (name,)
     return all(b in got for p in parts for b in _base(p))
+
+
+@cache
+def _figures(by: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The counts (in board order) and the rates that are figures of the `by` board."""
+    return (tuple(k for k in (*COUNTS, *DERIVED) if applies(by, k)),
+            frozenset(r for r in RATES if applies(by, r)))
 
 
 def key_name(city: City, by: str, key: str) -> str:
@@ -296,14 +316,15 @@ def scoreboard(sql: Sql, city: City, *, by: str, start: date, end: date,
     """The ranking for one dimension over [start, end] (cohort: the day a case was reported)."""
     _check(by, start, end)
     weights = city.weights.get("area" if by in AREA_DIMS else by, {})
+    shown, rated = _figures(by)
     rows = []
     for key, counts in _counts(sql, city, by, start, end, as_of).items():
-        rates = {r: rate(counts, r) if applies(by, r) else None for r in RATES}
+        rates = {r: rate(counts, r) if r in rated else None for r in RATES}
         value = score(rates, weights)
+        figures = {k: count(counts, k) for k in shown}
         rows.append({
             "key": key, "name": key_name(city, by, key),
-            "counts": {k: count(counts, k) for k in (*COUNTS, *DERIVED)
-                       if applies(by, k) and count(counts, k)},
+            "counts": {k: v for k, v in figures.items() if v},
             "rates": {k: (None if v is None else round(v, 4)) for k, v in rates.items()},
             "score": value, "grade": grade(value, city.bands), "rank": None,
         })
