@@ -52,8 +52,11 @@ def test_a_bad_watermark_is_refused_by_name(server):
         for bad in ("abc", "-1", "1" * 40, "１２", "1.5"):
             r = c.get("/console/events", params={"after": bad})
             assert r.status_code == 422 and "after" in r.text, (bad, r.status_code)
+        r = c.get("/console/events", headers={"Last-Event-ID": "abc"})
+        assert r.status_code == 422 and ("after" in r.text or "Last-Event-ID" in r.text), r.text
+        # a control byte in a header: the HTTP parser (httptools) refuses the request itself
         r = c.get("/console/events", headers={"Last-Event-ID": "x\x01"})
-        assert r.status_code == 422
+        assert r.status_code in (400, 422)
 
 
 def test_no_session_no_stream(server):
