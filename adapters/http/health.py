@@ -40,7 +40,8 @@ def healthz(request: Request):
             "stalled": stalled}
 
 
-@router.get("/livez")
+@router.get("/livez", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def livez():
     return PlainTextResponse("ok")
 
