@@ -56,13 +56,15 @@ def case_uuid(text: str) -> str:
 def recorded_at(state: bytes) -> datetime | None:
     """When casegrid stored the event (its `timestamp`), from the stored state; None when
     the state does not say (not JSON, or no timestamp)."""
+    if not isinstance(state, bytes):  # raw SQL put text or a number there
+        return None
     m = _STAMP.match(state)
     text = m.group(1).decode("ascii", "replace") if m else None
     if text is None:
         try:
             doc = json.loads(state)
             text = doc["timestamp"]["_data_"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             return None
     try:
         t = datetime.fromisoformat(text)
@@ -80,7 +82,11 @@ def manifest_bytes(scope: dict, head: dict, entries: list[tuple[int, int, str]])
 
 
 def _latest_head(sql: Sql, keys: Keyring) -> Head:
-    heads = stored_heads(sql)
+    stored = stored_heads(sql)
+    heads = [h for h in stored if isinstance(h.size, int)]
+    if stored and not heads:
+        raise ValidationError("head", "every stored head has an edited size: run"
+                                      " `casegrid audit verify`")
     if not heads:
         raise ValidationError("head", "no signed head yet: run `casegrid audit head` first")
     head = max(heads, key=lambda h: (h.size, h.at))

@@ -52,6 +52,10 @@ def parse(data: bytes) -> dict:
         ends_early = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated")
         cut = " (the file ends early: truncated?)" if ends_early else ""
         raise ValidationError("bundle", f"not complete JSON{cut}: {str(e)[:120]}") from e
+    except RecursionError as e:
+        raise ValidationError("bundle", "JSON nested too deeply") from e
+    except ValueError as e:  # a number of thousands of digits
+        raise ValidationError("bundle", f"unreadable JSON: {str(e)[:120]}") from e
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValidationError("bundle", f"not a {FORMAT} bundle")
     return doc
@@ -77,7 +81,7 @@ def _manifest(doc: dict, head: dict, entries: list, keys: Keyring) -> list[str]:
     m = doc.get("manifest")
     if not isinstance(m, dict) or not isinstance(m.get("signature"), str):
         return ["manifest: missing (events may have been left out or added)"]
-    known = keys.by_id.get(m.get("key_id"))
+    known = keys.by_id.get(m["key_id"]) if isinstance(m.get("key_id"), str) else None
     if not known:
         return ["manifest: signed by another key (not a known key)"]
     signed = manifest_bytes(doc.get("scope"), head, entries)
@@ -110,6 +114,8 @@ def _scope_problems(doc: dict, rows: list[tuple[int, Row]]) -> list[str]:
         until = datetime.fromisoformat(_field(scope, "until", str, "scope"))
     except ValueError as e:
         raise ValidationError("bundle", "scope.from and scope.until must be ISO 8601 times") from e
+    if start.tzinfo is None or until.tzinfo is None:
+        raise ValidationError("bundle", "scope.from and scope.until must carry their UTC offset")
     for i, ((p, _), (q, _)) in enumerate(zip(rows, rows[1:], strict=False)):
         if q != p + 1:
             out.append(f"events[{i + 1}]: position {q} after {p} (events in between left out)")
@@ -148,4 +154,10 @@ def verify_bundle(data: bytes, keys: Keyring) -> list[str]:
     problems += _manifest(doc, _field(doc, "head", dict, "bundle"), entries, keys)
     if not rows:
         problems.append("no events")
-    return problems
+    return [shown(p) for p in problems]
+
+
+def shown(text: str) -> str:
+    """Text from a bundle made safe to print: control characters (a terminal escape
+    sequence), lone surrogates and other unprintables written as escapes."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

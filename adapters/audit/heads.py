@@ -45,6 +45,9 @@ class Head:
 
 
 def signed_bytes(size: int, root_hash: bytes, at: str) -> bytes:
+    """ValueError for a size outside 0 .. 2**64-1 (no head of ours has one)."""
+    if not isinstance(size, int) or not 0 <= size < 2**64:
+        raise ValueError("head size out of range")
     return CONTEXT + struct.pack(">Q", size) + root_hash + at.encode("ascii", "replace")
 
 
@@ -128,14 +131,21 @@ def sign_head(sql: Sql, private: Ed25519PrivateKey, now: datetime | None = None)
 def stored_heads(sql: Sql) -> list[Head]:
     rows = sql.query("SELECT size, root_hash, at, signature, key_id FROM cg_audit_heads"
                      " ORDER BY size, at")
-    return [Head(int(s), unhex(r), a, unhex(g), k) for s, r, a, g, k in rows]
+    return [_stored(*row) for row in rows]
+
+
+def _stored(s, r, a, g, k) -> Head:
+    """A head row as stored; a size or time edited into another type is kept so that
+    the signature check refuses it (never coerced, never a crash)."""
+    return Head(s, unhex(r), a if isinstance(a, str) else str(a), unhex(g),
+                k if isinstance(k, str) else repr(k))
 
 
 def unpublished(sql: Sql) -> list[Head]:
     """The stored heads not yet on casegrid.audit.v1, oldest first (by time, then size)."""
     rows = sql.query("SELECT size, root_hash, at, signature, key_id FROM cg_audit_heads"
                      " WHERE published_at IS NULL ORDER BY at, size")
-    return [Head(int(s), unhex(r), a, unhex(g), k) for s, r, a, g, k in rows]
+    return [_stored(*row) for row in rows]
 
 
 def mark_published(sql: Sql, head: Head, now: datetime | None = None) -> None:
@@ -148,6 +158,6 @@ def mark_published(sql: Sql, head: Head, now: datetime | None = None) -> None:
 def signature_ok(head: Head, public: Ed25519PublicKey) -> bool:
     try:
         public.verify(head.signature, head.message())
-    except InvalidSignature:
+    except (InvalidSignature, ValueError, TypeError):  # TypeError: a non-bytes signature
         return False
     return True

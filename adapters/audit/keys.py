@@ -147,7 +147,7 @@ def load_keys(path: str | Path | None = None) -> Keyring:
         if data.lstrip()[:1] == b"{":
             try:
                 doc = json.loads(data.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as e:
+            except (UnicodeDecodeError, ValueError, RecursionError) as e:
                 raise ValidationError("key", "a keyring file must be UTF-8 JSON") from e
             if not isinstance(doc, dict) or doc.get("format") != KEYS_FORMAT:
                 raise ValidationError("key", f"not a {KEYS_FORMAT} keyring")

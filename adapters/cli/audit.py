@@ -18,6 +18,7 @@ See docs/audit.md.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -240,8 +241,7 @@ def export_cmd(ctx: typer.Context,
         if len(text.encode("utf-8")) > MAX_BUNDLE_BYTES:
             raise ValidationError("to", f"the bundle would exceed {MAX_BUNDLE_BYTES} bytes:"
                                         " export a shorter period")
-        with out_path.open("x", encoding="utf-8") as f:
-            f.write(text)
+        _write_new(out_path, text)
     except CasegridError as e:
         fail(e, as_json)
     except OSError as e:
@@ -250,6 +250,31 @@ def export_cmd(ctx: typer.Context,
           "head_size": bundle["head"]["size"]}, as_json,
          lambda: out.print(f"{len(bundle['events'])} event(s) under head of"
                            f" {bundle['head']['size']} written to {out_path}", markup=False))
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write the whole bundle beside `path`, then link it into place: a run killed
+    midway leaves no half bundle under the name (at most a hidden .partial file beside
+    it), and an existing file is never overwritten."""
+    if "\x00" in str(path) or len(str(path)) > 4096:
+        raise ValidationError("out", "not a usable file path")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: create it exclusively
+            with path.open("x", encoding="utf-8") as f:
+                f.write(text)
+    except FileExistsError:
+        raise ValidationError("out", f"'{str(path)[:200]}' exists; refusing to overwrite") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @audit_app.command("verify-bundle")
