@@ -155,10 +155,25 @@ def load_keys(path: str | Path | None = None) -> Keyring:
     return Keyring.of(load_public(path))
 
 
+def _existing_ring(path: Path) -> Keyring:
+    """The keyring already at `path`; anything else there (a folder, a key, other JSON)
+    is refused by name, never replaced."""
+    if not path.is_file():
+        raise ValidationError("keyring", f"'{str(path)[:200]}' is not a file")
+    small = path.stat().st_size <= MAX_KEY_BYTES * MAX_KEYS
+    if not small or path.read_bytes().lstrip()[:1] != b"{":
+        raise ValidationError("keyring", f"'{str(path)[:200]}' is not a {KEYS_FORMAT} keyring"
+                                         " (refusing to replace it)")
+    try:
+        return load_keys(path)
+    except ValidationError as e:
+        raise ValidationError("keyring", f"unreadable: {e.field}: {e.rule}") from e
+
+
 def add_key(path: Path, public: Ed25519PublicKey, valid_from: datetime) -> Keyring:
     """Introduce a new key from `valid_from` on: every key still open (no valid_until)
     is closed at that time. Creates the file when it does not exist."""
-    ring = load_keys(path) if path.exists() else Keyring([])
+    ring = _existing_ring(path) if path.exists() else Keyring([])
     new = Known(public, valid_from)
     if new.key_id in ring.by_id:
         raise ValidationError("pub", f"key {new.key_id} is already in the keyring")

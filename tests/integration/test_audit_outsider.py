@@ -154,3 +154,16 @@ def test_an_export_interrupted_midway_leaves_no_half_bundle(signed, tmp_path, mo
     assert r.exit_code == 0, r.output
     ok = RUN.invoke(app, ["audit", "verify-bundle", str(out), "--key", f"{key}.pub"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_keys_add_refuses_what_is_not_a_keyring_and_replaces_nothing(signed, tmp_path):
+    _data, key, _bundle = signed
+    folder, other = tmp_path / "folder", tmp_path / "list.json"
+    folder.mkdir()
+    other.write_text("[1, 2]")
+    for target in (folder, other, key):
+        before = None if target.is_dir() else target.read_bytes()
+        r = RUN.invoke(app, ["audit", "keys", "add", "--keyring", str(target), "--pub",
+                             f"{key}.pub", "--json"])
+        assert r.exit_code == 2 and json.loads(r.stderr)["field"] == "keyring", r.output
+        assert before is None or target.read_bytes() == before
