@@ -15,7 +15,7 @@ from rich.console import Console
 from adapters.bootstrap import Casegrid, bootstrap
 from adapters.views import jsonable
 from domain.calendar import month_range, week_range
-from domain.errors import CasegridError
+from domain.errors import CasegridError, ValidationError
 from domain.times import optional_day
 
 out = Console()
@@ -46,6 +46,12 @@ def casegrid(ctx: typer.Context, as_json: bool = False) -> Casegrid:
         return bootstrap(data_dir=st.data_dir, config=st.config)
     except CasegridError as e:
         fail(e, as_json)
+    except Exception as e:  # the store cannot be opened: a folder where the file goes, a
+        from adapters.storage.sql import is_store_error  # server that is away
+
+        if not (isinstance(e, OSError) or is_store_error(e)):
+            raise
+        fail(ValidationError("store", f"cannot open the store: {type(e).__name__}: {e}"), as_json)
 
 
 def fail(e: CasegridError, as_json: bool) -> None:

@@ -22,6 +22,7 @@ from adapters.storage.steps import STEPS
 from domain.errors import CasegridError, ValidationError
 
 MISMATCH_EXIT = 6
+MOVE_LOCK = 0x6D6F7665  # 'move': one migrate-store per target at a time
 
 
 def migrate_store(
@@ -51,6 +52,18 @@ def migrate_store(
         fail(ValidationError("from_data_dir", f"no SQLite store '{str(db)[:300]}'"), as_json)
     source_env = store_env(None, {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                                   "SQLITE_DBNAME": str(db)}) | {"SQLITE_LOCK_TIMEOUT": "30"}
+    import psycopg
+
+    from adapters.storage.store_lock import pg_connect_args
+
+    try:
+        lock = psycopg.connect(**pg_connect_args(target_env))
+    except psycopg.Error as e:
+        fail(ValidationError("to", f"cannot reach the target PostgreSQL: {str(e)[:300]}"), as_json)
+    if not lock.execute("SELECT pg_try_advisory_lock(%s)", (MOVE_LOCK,)).fetchone()[0]:
+        lock.close()
+        fail(ValidationError("to", "another migrate-store is filling this target now: wait for"
+                                   " it (a run stopped midway resumes when run again)"), as_json)
     source = open_application(source_env)
     target = None
     try:
@@ -68,6 +81,7 @@ def migrate_store(
         source.close()
         if target is not None:
             target.close()
+        lock.close()
 
     def text():
         out.print(f"{report.target_events} events in the target ({report.events} copied now,"

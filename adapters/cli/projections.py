@@ -3,6 +3,7 @@ the read models (adapters/cli/projection_workers.py runs them in processes of th
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import structlog
@@ -55,7 +56,8 @@ def _names(cg, names: list[str] | None, as_json: bool = False) -> list[str]:
 
 @proj_app.command("follow")
 def projections_follow(ctx: typer.Context, only: OnlyOpt = None,
-                       interval: Annotated[float, typer.Option(help="SQLite poll seconds")] = 0.5,
+                       interval: Annotated[float, typer.Option(
+                           min=0.01, max=3600, help="SQLite poll seconds")] = 0.5,
                        singleton: Annotated[bool, typer.Option(
                            help="Follow a projection only while holding its lease "
                                 "'projection.NAME' (租约); others wait and take over within "
@@ -65,6 +67,8 @@ def projections_follow(ctx: typer.Context, only: OnlyOpt = None,
     from adapters.cli.projection_workers import follow_leased
     from adapters.cli.singleton import stop_on_signals
 
+    if not math.isfinite(interval):  # NaN passes min and max
+        fail(ValidationError("interval", "must be a number of seconds, 0.01–3600"), False)
     cg = casegrid(ctx)
     names = _names(cg, only)
     stop = stop_on_signals()

@@ -74,6 +74,8 @@ class Mapping:
             raise ConfigError("mapping", f"no such file '{path}'") from None
         except yaml.YAMLError as e:
             raise ConfigError("mapping", f"'{path}' is not valid YAML: {e}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError("mapping", f"cannot read '{path}': {e}") from None
         return cls.build(raw)
 
     @classmethod

@@ -56,6 +56,8 @@ class KafkaSettings:
                 raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
             except FileNotFoundError:
                 raise ConfigError("kafka-config", f"no such file '{path}'") from None
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+                raise ConfigError("kafka-config", f"cannot read '{path}': {e}") from None
             section = raw.get("kafka", raw) if isinstance(raw, dict) else None
             if not isinstance(section, dict):
                 raise ConfigError("kafka", "must be a mapping")
@@ -88,19 +90,34 @@ class KafkaSettings:
                 if unknown:
                     raise ConfigError(f"{where}.{key}", f"unknown topic role(s) {sorted(unknown)}; "
                                       f"known: {', '.join(DEFAULT_TOPICS)}")
-                setattr(self, key, {**current, **{k: str(v) for k, v in value.items()}})
+                setattr(self, key, {**current, **{k: _text(f"{where}.{key}.{k}", v)
+                                                  for k, v in value.items()}})
             elif isinstance(current, bool):
                 setattr(self, key, str(value).lower() in ("1", "true", "yes", "on"))
             elif isinstance(current, int):
                 try:
-                    setattr(self, key, int(value))
+                    number = int(value)
                 except (TypeError, ValueError):
                     raise ConfigError(f"{where}.{key}", f"'{value}' is not a whole number") from None
+                if number < 1 and key != "max_message_bytes":
+                    raise ConfigError(f"{where}.{key}", f"must be 1 or more, not {number}")
+                setattr(self, key, number)
             else:
-                setattr(self, key, str(value))
+                setattr(self, key, _text(f"{where}.{key}", value))
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _text(field: str, value: Any) -> str:
+    """A name-like setting: text (or a number written bare in YAML), 1–500 characters,
+    no NUL; a list or mapping where a name goes is refused."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(field, f"must be text, not {type(value).__name__}")
+    text = str(value)
+    if not text.strip() or len(text) > 500 or "\x00" in text:
+        raise ConfigError(field, "must be 1–500 characters, no NUL")
+    return text
 
 
 def open_store(*, data_dir=None, env: dict | None = None, config=None, city=None, clock=None):
