@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import threading
+import time
 from dataclasses import asdict, dataclass
 
 ENV = "CASEGRID_SERVE"
@@ -73,7 +75,21 @@ def app_from_env():
 
     s = ServeSettings.from_env()
     setup_logging(s.log_level)
+    watch_supervisor()
     return build_app(s)
+
+
+def watch_supervisor(every: float = 1.0) -> None:
+    """Stop this API process (SIGTERM to itself: it finishes its requests, releases its
+    leases) when the supervisor that started it is gone, e.g. SIGKILLed: no orphans."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="casegrid-supervisor-watch", daemon=True).start()
 
 
 class LeasedLoop:

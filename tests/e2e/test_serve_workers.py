@@ -83,9 +83,18 @@ def workers(pg_env, tmp_path):
             time.sleep(0.3)
         yield w
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:  # SIGKILL the supervisor: its processes stop by themselves
+            pids = {int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+                    .read_text().split()}
             proc.kill()
             proc.wait(timeout=10)
+            deadline = time.monotonic() + 20
+            while any(alive(p) for p in pids) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            left = [p for p in pids if alive(p)]
+            for p in left:
+                os.kill(p, signal.SIGKILL)
+            assert not left, f"processes outlived their supervisor: {left}"
 
 
 def pids_seen(w: Workers, want: int, tries: int = 300) -> set[int]:
