@@ -19,7 +19,7 @@ MAX_WORKERS = 64
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Load a simulated month first "
                                        "(if the store is empty) and print the demo logins")] = False,
     credentials: Annotated[str | None, typer.Option(

@@ -63,3 +63,10 @@ def test_projections_follow_refuses_an_absurd_interval(tmp_path, cli_env, interv
     r = run("--data-dir", str(tmp_path / "d"), "projections", "follow", f"--interval={interval}")
     assert r.exit_code == 2, r.output
     assert "interval" in r.output
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "0"])
+def test_serve_refuses_a_port_out_of_range(tmp_path, cli_env, port):
+    r = run("--data-dir", str(tmp_path / "d"), "serve", f"--port={port}")
+    assert r.exit_code == 2, r.output
+    assert "port" in r.output
