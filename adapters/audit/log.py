@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.audit.rows import EventRows, Row
+from adapters.storage import migrations
 from adapters.storage.sql import Cur, Sql
 
 FOLLOW_LOCK = 0x61756474  # 'audt': one follower writes leaves at a time (PostgreSQL)
@@ -53,15 +54,7 @@ def create_tables(sql: Sql) -> None:
 def add_columns(cur: Cur) -> None:
     """The safe in-place upgrade: add each column a table of an older version lacks."""
     for table, name, decl in ADDED_COLUMNS:
-        if cur.dialect == "postgres":
-            cur.execute("SELECT column_name FROM information_schema.columns"
-                        " WHERE table_schema = current_schema() AND table_name = ?", (table,))
-            have = {r[0] for r in cur.fetchall()}
-        else:
-            cur.execute(f"PRAGMA table_info({table})")
-            have = {r[1] for r in cur.fetchall()}
-        if name not in have:
-            cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        migrations.add_columns(cur, table, [(name, decl)])
 
 
 def leaves(sql: Sql) -> list[Leaf]:

@@ -33,6 +33,7 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 
+from adapters.storage.migrations import add_columns
 from adapters.storage.recorder import CasegridPostgresRecorder
 from adapters.storage.sql import Cur, Sql
 from projections.times import ts
@@ -173,16 +174,7 @@ def create_tables(sql: Sql) -> None:
 
 def _add_columns(cur: Cur) -> None:
     for table, cols in ADDED_COLUMNS.items():
-        if cur.dialect == "postgres":
-            cur.execute("SELECT column_name FROM information_schema.columns"
-                        " WHERE table_schema = current_schema() AND table_name = ?", (table,))
-            have = {r[0] for r in cur.fetchall()}
-        else:
-            cur.execute(f"PRAGMA table_info({table})")
-            have = {r[1] for r in cur.fetchall()}
-        for name, decl in cols:
-            if name not in have:
-                cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        add_columns(cur, table, cols)
 
 
 def seen_messages(sql: Sql, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
