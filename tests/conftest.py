@@ -65,13 +65,22 @@ def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
     return request.getfixturevalue("sqlite_env")
 
 
-@pytest.fixture(autouse=True)
-def _structlog_as_it_was():
-    """Every test leaves structlog as it found it: the CLI reconfigures it to print to a
-    CliRunner's captured stream, which is closed after the invoke ("I/O operation on
-    closed file" in every later test that logs)."""
+@pytest.fixture(scope="session")
+def _structlog_baseline():
     import structlog
 
-    saved = structlog.get_config()
+    return structlog.get_config()
+
+
+@pytest.fixture(autouse=True)
+def _structlog_as_it_was(_structlog_baseline):
+    """Every test starts and ends with structlog as the session began: the CLI reconfigures
+    it to print to a CliRunner's captured stream, which is closed after the invoke ("I/O
+    operation on closed file" in every later test that logs). The session's baseline, not
+    the config at the test's start: a module fixture that ran the CLI before the test
+    would otherwise be restored as it left things."""
+    import structlog
+
+    structlog.configure(**_structlog_baseline)
     yield
-    structlog.configure(**saved)
+    structlog.configure(**_structlog_baseline)
