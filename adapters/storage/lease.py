@@ -73,9 +73,11 @@ class Lease:
             return False
 
     def release(self) -> None:
-        self.held = False
+        was_held, self.held = self.held, False
         if self._conn is not None:
             with contextlib.suppress(Exception):  # already gone
+                if was_held:  # unlock first: a closed session frees it only later, on the server
+                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (lease_key(self.name),))
                 self._conn.close()  # the session ends: the advisory lock goes with it
             self._conn = None
         if self._fd is not None:

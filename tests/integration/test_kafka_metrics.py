@@ -75,10 +75,14 @@ def test_worker_metrics_lag_dead_letters_and_counts(broker, tmp_path):
     out_port, in_port = free_port(), free_port()
     procs = [start_worker(data, env, "--out", "--metrics-port", str(out_port), log=tmp_path / "out.log")]
     try:
-        m = scrape(out_port)  # no inbound worker yet: the whole backlog is lag
+        held = ("casegrid_kafka_lease_held", ("lease", "kafka-outbound"))
+        deadline = time.monotonic() + 30  # the first scrape can come before the lease is taken
+        while (m := scrape(out_port)).get(held) != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # no inbound worker yet: the whole backlog is lag
         assert m[("casegrid_kafka_broker_up",)] == 1 and m[("casegrid_kafka_store_up",)] == 1
         assert _lag(m, topics["reports"]) == N + 2
-        assert m[("casegrid_kafka_lease_held", ("lease", "kafka-outbound"))] == 1
+        assert m[held] == 1
         procs.append(start_worker(data, env, "--in", "--metrics-port", str(in_port),
                                   log=tmp_path / "in.log"))
         deadline = time.monotonic() + 60

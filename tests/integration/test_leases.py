@@ -99,7 +99,7 @@ def test_sigkilled_holder_is_taken_over(env, tmp_path):
     try:
         wait_for(lambda: all("lease_waiting" in (tmp_path / f"p{i}.log").read_text()
                              or "lease_acquired" in (tmp_path / f"p{i}.log").read_text()
-                             for i in range(2)), 15, "both contenders running")
+                             for i in range(2)), 60, "both contenders running")
         wait_for(lambda: len(marks(mark)) >= 3, 10, "the holder's steps")
         since = time.time()
         time.sleep(1.0)
