@@ -21,17 +21,8 @@ from domain.case_base import CaseEvent  # every case event, in case.py or a step
 from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
-from projections.case_facts import (
-    AREA_DIMS,
-    ATTRIBUTED,
-    COUNTED_DIMS,
-    DIMENSIONS,
-    contributions,
-    fold,
-    new_row,
-    pack,
-    unpack,
-)
+from projections.case_facts import AREA_DIMS, DIMENSIONS, fold, new_row, pack, unpack
+from projections.contributions import ATTRIBUTED, cells, contributions
 from projections.ports import Cur, Sql
 from projections.trail import events_as_of
 
@@ -102,34 +93,47 @@ class Scoreboard:
             for cid, r in sql.query("SELECT case_id, row FROM cg_sb_case WHERE case_id IN"
                                     f" ({','.join('?' * len(chunk))})", chunk):
                 held[cid] = r
-        touched: dict[str, tuple[dict, Counter]] = {}  # case -> (row, contributions before)
+        touched: dict[str, tuple[dict, dict]] = {}  # case -> (row, its cells before)
         positions = {}
         for e, _t, pos, cid in items:
             got = touched.get(cid)
             if got is None:
                 if type(e) is Case.Reported:
-                    touched[cid] = (new_row(e, city), _EMPTY)
+                    touched[cid] = (new_row(e, city), _NONE)
                     positions[cid] = pos
                     continue
                 kept = held.pop(cid, None)
                 if kept is None:  # cannot happen: a case's Reported comes first in the log
                     continue
                 row = unpack(kept)
-                got = touched[cid] = (row, contributions(row, city, COUNTED_DIMS))
+                got = touched[cid] = (row, cells(row, city))
             fold(got[0], e)
             positions[cid] = pos
-        changes: Counter = Counter()  # the batch's net change of every touched cell
+        # each touched case: +1 for each of its cells' counts now, -1 for those before,
+        # grouped by (day, dimension and key, the shared counts dict) first: cases of one
+        # day, grid and shape of facts share their counts, so each is spelled out once
+        moves: dict[tuple, int] = {}
+        shared: dict[int, dict] = {}
         rows = []
         for cid, (row, before) in touched.items():
-            after = contributions(row, city, COUNTED_DIMS)
+            after = cells(row, city)
             day = row["day"]
-            if after != before:
-                for cell, n in after.items():
-                    if before.get(cell) != n:
-                        changes[(day, *cell)] += n - before.get(cell, 0)
-                for cell, n in before.items():
-                    if cell not in after:
-                        changes[(day, *cell)] -= n
+            for key, names in after.items():
+                was = before.get(key)
+                if names is was or key[1] is None:  # the same shared counts: no change
+                    continue
+                k = (day, key, id(names))
+                moves[k] = moves.get(k, 0) + 1
+                shared[k[2]] = names
+                if was is not None:
+                    k = (day, key, id(was))
+                    moves[k] = moves.get(k, 0) - 1
+                    shared[k[2]] = was
+            for key, was in before.items():
+                if key not in after and key[1] is not None:
+                    k = (day, key, id(was))
+                    moves[k] = moves.get(k, 0) - 1
+                    shared[k[2]] = was
             packed = held[cid] = pack(row)  # re-inserted: the most recently touched last
             rows.append((cid, day, row["unit"], positions[cid], packed))
         # the rows of the batch before may not be committed yet: never drop those (they,
@@ -140,10 +144,17 @@ class Scoreboard:
                 del held[cid]
         self._last_touched = len(touched)
         self._at = end
-        months: Counter = Counter()
+        changes: dict = {}  # the batch's net change of every cell
+        for (day, key, i), m in moves.items():
+            if m:
+                for name, n in shared[i].items():
+                    cell = (day, *key, name)
+                    changes[cell] = changes.get(cell, 0) + m * n
+        months: dict = {}
         for (day, *cell), n in changes.items():
             if n:
-                months[(day[:7], *cell)] += n
+                k = (day[:7], *cell)
+                months[k] = months.get(k, 0) + n
         return (rows, [(*k, n) for k, n in changes.items() if n],
                 [(*k, n) for k, n in months.items() if n])
 
@@ -167,7 +178,7 @@ class Scoreboard:
         )
 
 
-_EMPTY: Counter = Counter()
+_NONE: dict = {}
 EVENT_COUNTS = ("rework_events", "returned", "callbacks", "callbacks_satisfied",
                 "assist_due", "assist_on_time")  # per event (协办: per assisting request)
 

@@ -245,10 +245,11 @@ class KafkaWorker:
 
     def _joining(self, now: float) -> bool:
         """The group has not given us a partition yet, and may still: a join takes about half
-        of session_timeout_ms on Tansu; past twice that, no assignment is idleness."""
+        of session_timeout_ms on Tansu, longer on a loaded machine (seen: over 5 s with
+        2 s sessions); past five times that, or 10 s, no assignment is idleness."""
         if self.consumer is None or self.consumer.assignment():
             return False
-        return now - self._started < max(2 * self.settings.session_timeout_ms / 1000, 3.0)
+        return now - self._started < max(5 * self.settings.session_timeout_ms / 1000, 10.0)
 
     def run(self, *, idle_exit: float | None = None, max_seconds: float | None = None) -> dict:
         self.start()

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.indicators import RATES, rate
-from projections.case_facts import contributions, fold, new_row
+from projections.case_facts import fold, new_row
+from projections.contributions import contributions
 from tests.support import T0, UNIT, city, grid, report
 from workflows.commands import CaseAction
 
