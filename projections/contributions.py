@@ -169,9 +169,22 @@ def _shape(row: dict) -> dict[str, Any]:
         "file": filing,
         "dispatch": dispatch,
     }
+    got = {k: v if k == "merged" else _intern(v) for k, v in got.items()}
     if len(_SHAPES) >= _SHAPES_MAX:
         _SHAPES.clear()
+        _SAME.clear()
     _SHAPES[key] = got
+    return got
+
+
+_SAME: dict[tuple, dict[str, int]] = {}  # equal count dicts are one object (compared by `is`)
+
+
+def _intern(names: dict[str, int]) -> dict[str, int]:
+    key = tuple(sorted(names.items()))
+    got = _SAME.get(key)
+    if got is None:
+        got = _SAME[key] = names
     return got
 
 

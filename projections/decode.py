@@ -9,7 +9,6 @@ the mapper's path is used, so the result never differs.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +24,19 @@ from eventsourcing.utils import resolve_topic
 from projections.times import iso_ts, ts
 
 fromisoformat = datetime.fromisoformat
-LONG_NUMBER = re.compile(rb"[0-9]{19}")  # 19 digits in a row: maybe past 64 bits (or text)
+# orjson reads an integer past 64 bits as a float: every float that large (an integer
+# past 2**63, or an absurd float) takes the mapper's path, which reads it as written
+HUGE = 2.0**63
+
+
+class Huge(Exception):
+    """A float as large as an integer past 64 bits: decoded the mapper's way instead."""
+
+
+def _small(x: Any) -> Any:
+    if type(x) is float and not -HUGE < x < HUGE:
+        raise Huge
+    return x
 
 
 class EventDecoder:
@@ -40,64 +51,33 @@ class EventDecoder:
         # the stock transcodings of times and ids, inlined
         self.iso = type(self.names.get("datetime_iso")) is DatetimeAsISO
         self._classes: dict[str, tuple[type, int]] = {}
-        self._time_keys: dict[str, tuple[str, ...]] = {}  # topic -> keys that held times
 
     def __call__(self, note: tuple) -> Any:
         return self.with_times(note)[0]
 
     def with_times(self, note: tuple) -> tuple[Any, dict[str, str]]:
         """The event, and each of its times as ts() text (what the tables store)."""
-        if not self.fast:
+        if not self.fast or type(note[4]) is not bytes:
             return self.slow(note)
-        raw, topic = note[4], note[3]
-        if type(raw) is not bytes or LONG_NUMBER.search(raw):  # orjson would read an
-            return self.slow(note)  # integer past 64 bits as a float
-        keys = self._time_keys.get(topic)
-        if keys is not None and self.iso:  # look only where this topic's times were before
-            state = self._known_times(raw, keys)
-            if state is not None:
-                return self._event(note, state[0], topic), state[1]
         times = {}
         try:
-            state = orjson.loads(raw)
+            state = orjson.loads(note[4])
             for k, v in state.items():
-                if type(v) is dict:
-                    if self.iso and v.get("_type_") == "datetime_iso" and len(v) == 2:
+                tv = type(v)
+                if tv is dict:
+                    if self.iso and len(v) == 2 and v.get("_type_") == "datetime_iso":
                         text = v["_data_"]
                         state[k] = fromisoformat(text)
                         times[k] = iso_ts(text)
                     else:
                         state[k] = self._value(v)
-                elif type(v) is list:
+                elif tv is list:
                     state[k] = self._value(v)
-        except (orjson.JSONDecodeError, KeyError, ValueError):  # NaN, an unknown
-            return self.slow(note)  # transcoding, a time in another format
-        self._time_keys[topic] = tuple({*self._time_keys.get(topic, ()), *times})
-        return self._event(note, state, topic), times
-
-    def _known_times(self, raw: Any, keys: tuple[str, ...]) -> tuple[dict, dict] | None:
-        """The state with its times decoded, when every transcoded value of the stored
-        JSON is a time at one of `keys` (counted in the raw text: a '"_type_"' inside a
-        string is escaped, so any other transcoded value is seen); else None."""
-        expected = raw.count(b'"_type_"')
-        try:
-            state = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return None
-        times, found = {}, 0
-        for k in keys:
-            v = state.get(k)
-            if type(v) is dict:
-                if v.get("_type_") != "datetime_iso" or len(v) != 2:
-                    return None
-                text = v["_data_"]
-                try:
-                    state[k] = fromisoformat(text)
-                except (TypeError, ValueError):
-                    return None
-                times[k] = iso_ts(text)
-                found += 1
-        return (state, times) if found == expected else None
+                elif tv is float and not -HUGE < v < HUGE:
+                    raise Huge
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError, Huge):
+            return self.slow(note)  # NaN, an integer past 64 bits, an unknown
+        return self._event(note, state, note[3]), times  # transcoding, another time format
 
     def _event(self, note: tuple, state: dict, topic: str) -> Any:
         got = self._classes.get(topic)
@@ -124,10 +104,13 @@ class EventDecoder:
     def _value(self, v: Any) -> Any:
         """The transcoder's object hook, applied bottom-up like json's object_hook."""
         if type(v) is list:
-            return [self._value(x) if type(x) is dict or type(x) is list else x for x in v]
+            return [self._value(x) if type(x) is dict or type(x) is list
+                    else _small(x) for x in v]
         for k, x in v.items():
             if type(x) is dict or type(x) is list:
                 v[k] = self._value(x)
+            else:
+                _small(x)
         if len(v) == 2 and "_type_" in v and "_data_" in v:
             return self.names[v["_type_"]].decode(v["_data_"])
         return v

@@ -35,6 +35,9 @@ class Cur(Protocol):
         """`UPDATE table SET sets` for each row, matched on `key`; in `sets`, `v.col`
         is the row's value and `table.col` the stored one."""
 
+    def set_aside_indexes(self, tables: list[str]) -> list[str]:
+        """Drop the tables' non-unique indexes; the statements that make them again."""
+
     def setup_lock(self) -> None:
         """Serialise table creation with other processes until the transaction ends."""
 

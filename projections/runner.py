@@ -339,21 +339,27 @@ class ProjectionRunner:
     def rebuild(self, names: str | Sequence[str] | None = None, *,
                 progress: Callable[[int], None] | None = None) -> int:
         """Drop projections' tables (one name, several, or all) and replay the whole log
-        into them together; then refresh the planner's statistics of the new tables.
+        into them together, their non-unique indexes set aside until the end; then
+        refresh the planner's statistics of the new tables.
         Returns how many events were read."""
         wanted = [names] if isinstance(names, str) else list(names or self.projections)
         self.setup()
+        tables = [t for name in wanted for t in self.projections[name].tables]
         with self._run_lock:
             with self.sql.transaction() as cur:
                 for name in wanted:
                     proj = self.projections[name]
                     tracking.drop(cur, proj)
                     proj.create(cur)
+                # the secondary indexes are built once at the end (if this process dies
+                # first, the next start's create() makes them)
+                again = cur.set_aside_indexes(tables)
             done = self.catch_up(wanted, progress=progress)
             with self.sql.transaction() as cur:
-                for name in wanted:
-                    for table in self.projections[name].tables:
-                        cur.execute(f"ANALYZE {table}")
+                for ddl in again:
+                    cur.execute(ddl)
+                for table in tables:
+                    cur.execute(f"ANALYZE {table}")
         return done
 
     def status(self) -> list[dict]:

@@ -43,11 +43,11 @@ class Scoreboard:
     def __init__(self, city: City, hold: int = 40_000):
         self.city = city
         self.hold = hold  # cases whose rows stay in memory between batches
-        # case -> its packed row (as stored): tens of thousands are held, and a row dict
-        # with its contributions was ~6 KB a case, the packed text is ~0.4 KB; the
-        # contributions are worked out again when the case is touched (cheaper, measured,
-        # than keeping them in any compact form)
-        self._held: dict[str, str] = {}
+        # case -> (its packed row as stored, its cells or None): tens of thousands are
+        # held; a row dict is ~3 KB, the packed text ~0.4 KB, and the cells (shared
+        # count dicts) a few hundred bytes; a row read from the table gets its cells
+        # worked out when it is touched
+        self._held: dict[str, tuple[str, dict | None]] = {}
         self._at: int | None = None  # the position `_held` is valid at
         self._last_touched = 0  # cases the batch before touched
 
@@ -92,7 +92,7 @@ class Scoreboard:
             chunk = missing[i:i + 1000]
             for cid, r in sql.query("SELECT case_id, row FROM cg_sb_case WHERE case_id IN"
                                     f" ({','.join('?' * len(chunk))})", chunk):
-                held[cid] = r
+                held[cid] = (r, None)
         touched: dict[str, tuple[dict, dict]] = {}  # case -> (row, its cells before)
         positions = {}
         for e, _t, pos, cid in items:
@@ -105,8 +105,8 @@ class Scoreboard:
                 kept = held.pop(cid, None)
                 if kept is None:  # cannot happen: a case's Reported comes first in the log
                     continue
-                row = unpack(kept)
-                got = touched[cid] = (row, cells(row, city))
+                row = unpack(kept[0])
+                got = touched[cid] = (row, kept[1] or cells(row, city))
             fold(got[0], e)
             positions[cid] = pos
         # each touched case: +1 for each of its cells' counts now, -1 for those before,
@@ -134,7 +134,8 @@ class Scoreboard:
                     k = (day, key, id(was))
                     moves[k] = moves.get(k, 0) - 1
                     shared[k[2]] = was
-            packed = held[cid] = pack(row)  # re-inserted: the most recently touched last
+            packed = pack(row)
+            held[cid] = (packed, after)  # re-inserted: the most recently touched last
             rows.append((cid, day, row["unit"], positions[cid], packed))
         # the rows of the batch before may not be committed yet: never drop those (they,
         # then this batch's, are the last in `held`)

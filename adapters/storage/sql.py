@@ -135,6 +135,25 @@ class Cur:
         self._cur.execute(sql.replace("{arrays}", arrays),
                           [list(col) for col in zip(*rows, strict=True)])
 
+    def set_aside_indexes(self, tables: list[str]) -> list[str]:
+        """Drop the non-unique indexes of `tables`; their CREATE … IF NOT EXISTS statements,
+        to run once the tables are filled (the index is then built once, sorted, instead
+        of row by row). Unique indexes and keys stay: conflicts are still caught."""
+        if self.dialect == "postgres":
+            self.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname ="
+                         " current_schema() AND tablename = ANY(?)", (list(tables),))
+        else:
+            self.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT"
+                         f" NULL AND tbl_name IN ({','.join('?' * len(tables))})", list(tables))
+        found = [(n, d) for n, d in self.fetchall() if not d.upper().startswith("CREATE UNIQUE")]
+        again = []
+        for name, ddl in found:
+            self.execute(f'DROP INDEX "{name}"')
+            if "IF NOT EXISTS" not in ddl.upper():
+                ddl = "CREATE INDEX IF NOT EXISTS " + ddl[len("CREATE INDEX "):]
+            again.append(ddl)
+        return again
+
     def setup_lock(self) -> None:
         """PostgreSQL: CREATE … IF NOT EXISTS races between processes, so hold an advisory
         lock until commit. SQLite: its one writer already serialises."""
