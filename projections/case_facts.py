@@ -7,6 +7,7 @@ row adds to the boards is in projections/contributions.py.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -46,15 +47,13 @@ def new_row(e: Any, city: City) -> dict:
         # per assisting request), and those missed and not yet answered on this dispatch
         "assist_on_time": [], "assist_missed": [], "assist_late": [],
     }
-    for s in STEPS:
-        row[f"{s}_started"] = False
-        row[f"{s}_done"] = False
-        row[f"{s}_missed"] = False
+    row.update(_STEP_FLAGS)
     if e.step:
         row[f"{e.step}_started"] = True
     return row
 
 
+_STEP_FLAGS = {f"{s}_{k}": False for s in STEPS for k in ("started", "done", "missed")}
 ROW_KEYS = (  # every key of a row, in the order cg_sb_case stores their values
     "case_id", "day", "grid", "community", "street", "district", "squad", "channel",
     "category", "reporter", "reporter_role", "state", "step", "filed", "voided",
@@ -65,9 +64,12 @@ ROW_KEYS = (  # every key of a row, in the order cg_sb_case stores their values
 )
 
 
+_ROW_VALUES = itemgetter(*ROW_KEYS)
+
+
 def pack(row: dict) -> str:
     """A row as stored in cg_sb_case: its values as a JSON array, in ROW_KEYS order."""
-    return orjson.dumps([row[k] for k in ROW_KEYS]).decode()
+    return orjson.dumps(_ROW_VALUES(row)).decode()
 
 
 def unpack(text: str) -> dict:

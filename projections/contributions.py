@@ -198,7 +198,25 @@ def _add(out: dict, key: tuple, names: dict[str, int]) -> None:
     both = dict(have)
     for k, n in names.items():
         both[k] = both.get(k, 0) + n
-    out[key] = both
+    out[key] = _intern(both)
+
+
+_DELTAS: dict[tuple[int, int], tuple] = {}
+
+
+def delta(before: dict[str, int] | None, after: dict[str, int] | None) -> tuple:
+    """((count, change), …) from one counts dict to another (None: no counts), worked
+    out once per pair of shared dicts (the pair is kept, so neither id is reused)."""
+    got = _DELTAS.get((id(before), id(after)))
+    if got is not None and got[0] is before and got[1] is after:
+        return got[2]
+    b, a = before or {}, after or {}
+    out = tuple((k, n - b.get(k, 0)) for k, n in a.items() if n != b.get(k, 0)) + tuple(
+        (k, -n) for k, n in b.items() if k not in a and n)
+    if len(_DELTAS) >= _SHAPES_MAX:
+        _DELTAS.clear()
+    _DELTAS[(id(before), id(after))] = (before, after, out)
+    return out
 
 
 def cells(row: dict, city: City) -> dict[tuple[str, str | None], dict[str, int]]:

@@ -22,7 +22,7 @@ from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
 from projections.case_facts import AREA_DIMS, DIMENSIONS, fold, new_row, pack, unpack
-from projections.contributions import ATTRIBUTED, cells, contributions
+from projections.contributions import ATTRIBUTED, cells, contributions, delta
 from projections.ports import Cur, Sql
 from projections.trail import events_as_of
 
@@ -109,11 +109,7 @@ class Scoreboard:
                 got = touched[cid] = (row, kept[1] or cells(row, city))
             fold(got[0], e)
             positions[cid] = pos
-        # each touched case: +1 for each of its cells' counts now, -1 for those before,
-        # grouped by (day, dimension and key, the shared counts dict) first: cases of one
-        # day, grid and shape of facts share their counts, so each is spelled out once
-        moves: dict[tuple, int] = {}
-        shared: dict[int, dict] = {}
+        changes: dict = {}  # the batch's net change of every cell
         rows = []
         for cid, (row, before) in touched.items():
             after = cells(row, city)
@@ -122,18 +118,14 @@ class Scoreboard:
                 was = before.get(key)
                 if names is was or key[1] is None:  # the same shared counts: no change
                     continue
-                k = (day, key, id(names))
-                moves[k] = moves.get(k, 0) + 1
-                shared[k[2]] = names
-                if was is not None:
-                    k = (day, key, id(was))
-                    moves[k] = moves.get(k, 0) - 1
-                    shared[k[2]] = was
+                for name, d in delta(was, names):
+                    cell = (day, *key, name)
+                    changes[cell] = changes.get(cell, 0) + d
             for key, was in before.items():
                 if key not in after and key[1] is not None:
-                    k = (day, key, id(was))
-                    moves[k] = moves.get(k, 0) - 1
-                    shared[k[2]] = was
+                    for name, d in delta(was, None):
+                        cell = (day, *key, name)
+                        changes[cell] = changes.get(cell, 0) + d
             packed = pack(row)
             held[cid] = (packed, after)  # re-inserted: the most recently touched last
             rows.append((cid, day, row["unit"], positions[cid], packed))
@@ -145,12 +137,6 @@ class Scoreboard:
                 del held[cid]
         self._last_touched = len(touched)
         self._at = end
-        changes: dict = {}  # the batch's net change of every cell
-        for (day, key, i), m in moves.items():
-            if m:
-                for name, n in shared[i].items():
-                    cell = (day, *key, name)
-                    changes[cell] = changes.get(cell, 0) + m * n
         months: dict = {}
         for (day, *cell), n in changes.items():
             if n:

@@ -69,8 +69,8 @@ class PostgresEvents(RecorderEvents):
         stop = NO_STOP if stop is None else stop
         with (self.recorder.datastore.get_connection() as conn,
               conn.cursor(row_factory=tuple_row) as c):
-            c.execute(self.query, (after, stop, limit), prepare=True)
-            return c.fetchall()
+            c.execute(self.query, (after, stop, limit), prepare=True, binary=True)
+            return c.fetchall()  # binary: the state as it is stored, not as hex text
 
 
 class SQLiteEvents(RecorderEvents):
