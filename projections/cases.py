@@ -31,7 +31,7 @@ class CaseSummaries:
             " channel TEXT NOT NULL, urgency TEXT NOT NULL, external_id TEXT,"
             " reported_at TEXT NOT NULL, last_at TEXT NOT NULL, version INTEGER NOT NULL,"
             " position BIGINT NOT NULL, lat DOUBLE PRECISION, lon DOUBLE PRECISION,"
-            " number TEXT, description TEXT, assist_due TEXT)"
+            " number TEXT, description TEXT, assist_due TEXT)" + cur.updated_often()
         )
         cur.execute("CREATE UNIQUE INDEX IF NOT EXISTS cg_cases_number ON cg_cases (number)")
         cur.execute("CREATE INDEX IF NOT EXISTS cg_cases_reported ON cg_cases (reported_at)")

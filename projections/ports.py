@@ -35,6 +35,9 @@ class Cur(Protocol):
         """`UPDATE table SET sets` for each row, matched on `key`; in `sets`, `v.col`
         is the row's value and `table.col` the stored one."""
 
+    def updated_often(self) -> str:
+        """The storage clause ending a CREATE TABLE whose rows are updated many times."""
+
     def set_aside_indexes(self, tables: list[str]) -> list[str]:
         """Drop the tables' non-unique indexes; the statements that make them again."""
 

@@ -54,18 +54,18 @@ class Scoreboard:
     def create(self, cur: Cur) -> None:
         cur.execute(
             "CREATE TABLE IF NOT EXISTS cg_sb_case (case_id TEXT PRIMARY KEY, day TEXT NOT NULL,"
-            " unit TEXT, position BIGINT NOT NULL, row TEXT NOT NULL)"
+            " unit TEXT, position BIGINT NOT NULL, row TEXT NOT NULL)" + cur.updated_often()
         )
         cur.execute("CREATE INDEX IF NOT EXISTS cg_sb_case_day ON cg_sb_case (day)")
         cur.execute(
             "CREATE TABLE IF NOT EXISTS cg_sb_counts (day TEXT NOT NULL, dim TEXT NOT NULL,"
             " key TEXT NOT NULL, name TEXT NOT NULL, n BIGINT NOT NULL,"
-            " PRIMARY KEY (dim, day, key, name))"
+            " PRIMARY KEY (dim, day, key, name))" + cur.updated_often()
         )
         cur.execute(
             "CREATE TABLE IF NOT EXISTS cg_sb_months (month TEXT NOT NULL, dim TEXT NOT NULL,"
             " key TEXT NOT NULL, name TEXT NOT NULL, n BIGINT NOT NULL,"
-            " PRIMARY KEY (dim, month, key, name))"
+            " PRIMARY KEY (dim, month, key, name))" + cur.updated_often()
         )
 
     def forget(self) -> None:
