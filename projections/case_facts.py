@@ -78,7 +78,7 @@ def unpack(text: str) -> dict:
 
 def fold(row: dict, e: Any) -> dict:
     """Apply one event (not the Reported that made the row) to the row, in place."""
-    kind = getattr(e, "kind", None) or type(e)  # a light event (as-of) names its class
+    kind = e.__dict__.get("kind") or type(e)  # a light event (as-of) names its class
     if kind is Case.DeadlineMissed:
         row[MISSED[e.missed_step]] = True
         return row

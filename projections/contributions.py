@@ -224,15 +224,17 @@ def cells(row: dict, city: City) -> dict[tuple[str, str | None], dict[str, int]]
     the inner dicts are shared between cases: read them, never change them."""
     s = _shape(row)
     out: dict = {}
-    if any(row[d] is not None for d in AREA_DIMS):
-        _add(out, ("grid", row["grid"]), s["area"])
+    if (row["grid"] is not None or row["community"] is not None or row["street"] is not None
+            or row["district"] is not None or row["squad"] is not None):
+        if s["area"]:
+            out[("grid", row["grid"])] = s["area"]
     reporter = row["reporter"] if row["reporter_role"] == "supervisor" else None
     if s["merged"]:
-        if reporter is not None:
-            _add(out, ("supervisor", reporter), s["reporter"])
+        if reporter is not None and s["reporter"]:
+            out[("supervisor", reporter)] = s["reporter"]
         return out
-    if row["unit"]:
-        _add(out, ("unit", row["unit"]), s["unit"])
+    if row["unit"] and s["unit"]:
+        out[("unit", row["unit"])] = s["unit"]
     for unit in row["returned_by"]:
         _add(out, ("unit", unit), _ONE)
     for unit in row["assist_on_time"]:  # 协办按时反馈率: the assisting unit's own
@@ -240,8 +242,8 @@ def cells(row: dict, city: City) -> dict[tuple[str, str | None], dict[str, int]]
     for unit in row["assist_missed"]:
         _add(out, ("unit", unit), _ASSIST_DUE)
     # supervisors: their own reports; the misses in their squad's area; their checks
-    if reporter is not None:
-        _add(out, ("supervisor", reporter), s["reporter"])
+    if reporter is not None and s["reporter"]:
+        out[("supervisor", reporter)] = s["reporter"]
     if row["squad"] and row["filed"]:
         for sup in squad_supervisors(city).get(row["squad"], ()):
             _add(out, ("supervisor", sup), s["squad"])
@@ -249,10 +251,10 @@ def cells(row: dict, city: City) -> dict[tuple[str, str | None], dict[str, int]]
         _add(out, ("supervisor", row["verifier"]), s["verify"])
     if row["checker"]:
         _add(out, ("supervisor", row["checker"]), s["check"])
-    if row["filer"]:  # filing decisions: acceptor / duty chief
-        _add(out, ("duty-chief", row["filer"]), s["file"])
-    if row["dispatcher"]:
-        _add(out, ("dispatcher", row["dispatcher"]), s["dispatch"])
+    if row["filer"] and s["file"]:  # filing decisions: acceptor / duty chief
+        out[("duty-chief", row["filer"])] = s["file"]
+    if row["dispatcher"]:  # never empty: "dispatched"
+        out[("dispatcher", row["dispatcher"])] = s["dispatch"]
     return out
 
 

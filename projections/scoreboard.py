@@ -109,7 +109,7 @@ class Scoreboard:
                 got = touched[cid] = (row, kept[1] or cells(row, city))
             fold(got[0], e)
             positions[cid] = pos
-        changes: dict = {}  # the batch's net change of every cell
+        changes: dict = {}  # (day, (dimension, key)) -> {count: the batch's net change}
         rows = []
         for cid, (row, before) in touched.items():
             after = cells(row, city)
@@ -118,14 +118,18 @@ class Scoreboard:
                 was = before.get(key)
                 if names is was or key[1] is None:  # the same shared counts: no change
                     continue
+                at = changes.get((day, key))
+                if at is None:
+                    at = changes[(day, key)] = {}
                 for name, d in delta(was, names):
-                    cell = (day, *key, name)
-                    changes[cell] = changes.get(cell, 0) + d
+                    at[name] = at.get(name, 0) + d
             for key, was in before.items():
                 if key not in after and key[1] is not None:
+                    at = changes.get((day, key))
+                    if at is None:
+                        at = changes[(day, key)] = {}
                     for name, d in delta(was, None):
-                        cell = (day, *key, name)
-                        changes[cell] = changes.get(cell, 0) + d
+                        at[name] = at.get(name, 0) + d
             packed = pack(row)
             held[cid] = (packed, after)  # re-inserted: the most recently touched last
             rows.append((cid, day, row["unit"], positions[cid], packed))
@@ -137,13 +141,15 @@ class Scoreboard:
                 del held[cid]
         self._last_touched = len(touched)
         self._at = end
-        months: dict = {}
-        for (day, *cell), n in changes.items():
-            if n:
-                k = (day[:7], *cell)
-                months[k] = months.get(k, 0) + n
-        return (rows, [(*k, n) for k, n in changes.items() if n],
-                [(*k, n) for k, n in months.items() if n])
+        cells_out, months = [], {}
+        for (day, (dim, key)), names in changes.items():
+            month = day[:7]
+            for name, n in names.items():
+                if n:
+                    cells_out.append((day, dim, key, name, n))
+                    k = (month, dim, key, name)
+                    months[k] = months.get(k, 0) + n
+        return rows, cells_out, [(*k, n) for k, n in months.items() if n]
 
     def write(self, cur: Cur, ops: tuple[list, list, list]) -> None:
         rows, changes, months = ops
