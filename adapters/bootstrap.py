@@ -18,7 +18,7 @@ from adapters.kafka.store import create_tables as create_kafka_tables
 from adapters.kafka.store import recorder_env
 from adapters.storage.bulk import bulk_ports
 from adapters.storage.events import event_log
-from adapters.storage.migrations import upgrade
+from adapters.storage.migrations import require_current, upgrade
 from adapters.storage.numbers import SqlNumbers
 from adapters.storage.recorder import TOPIC as RECORDER_TOPIC
 from adapters.storage.sql import Sql
@@ -108,9 +108,13 @@ def open_application(env: dict) -> CaseApplication:
 
 def migrate_on_start(sql: Sql, env: dict | None = None) -> list[int]:
     """Apply the schema steps this store lacks (adapters/storage/steps.py), once, under
-    the setup lock; CASEGRID_AUTO_MIGRATE=0 leaves that to `casegrid db upgrade`."""
+    the setup lock; CASEGRID_AUTO_MIGRATE=0 leaves that to `casegrid db upgrade` and
+    refuses a store that still lacks one (SchemaBehind), before any table is used."""
     merged = {**os.environ, **(env or {})}
-    if sql.datastore is None or merged.get("CASEGRID_AUTO_MIGRATE", "1") in ("0", "false", "no"):
+    if sql.datastore is None:
+        return []
+    if merged.get("CASEGRID_AUTO_MIGRATE", "1") in ("0", "false", "no"):
+        require_current(sql, STEPS)
         return []
     return upgrade(sql, STEPS)
 

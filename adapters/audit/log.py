@@ -4,8 +4,9 @@ stored event into the next leaf (审计叶子), in log order, never skipping one
 cg_audit_leaves(position, leaf_hash, notification_id, originator_id, version): the
 notification ids seen are kept, so `verify` knows which ids the log held and which
 were gaps when they were logged. cg_audit_heads(size, root_hash, at, signature, key_id,
-published_at): published_at is NULL until the head reached casegrid.audit.v1; it is
-added in place to a table made by an older version (its heads then count as not sent).
+published_at): published_at is NULL until the head reached casegrid.audit.v1; schema step
+4 (adapters/storage/steps.py) adds it to a table made by an older version (its heads then
+count as not sent).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapters.audit.rows import EventRows, Row
-from adapters.storage import migrations
 from adapters.storage.sql import Cur, Sql
 
 FOLLOW_LOCK = 0x61756474  # 'audt': one follower writes leaves at a time (PostgreSQL)
@@ -27,7 +27,7 @@ TABLES = (
     " PRIMARY KEY (size, at))",
     "CREATE INDEX IF NOT EXISTS cg_audit_leaves_case ON cg_audit_leaves (originator_id)",
 )
-ADDED_COLUMNS = (("cg_audit_heads", "published_at", "TEXT"),)  # after the first release
+# cg_audit_heads.published_at came after the first release: schema step 4 adds it
 
 
 class AuditGap(RuntimeError):
@@ -48,13 +48,6 @@ def create_tables(sql: Sql) -> None:
         cur.setup_lock()
         for statement in TABLES:
             cur.execute(statement)
-        add_columns(cur)
-
-
-def add_columns(cur: Cur) -> None:
-    """The safe in-place upgrade: add each column a table of an older version lacks."""
-    for table, name, decl in ADDED_COLUMNS:
-        migrations.add_columns(cur, table, [(name, decl)])
 
 
 def leaves(sql: Sql) -> list[Leaf]:

@@ -68,7 +68,8 @@ def migrate_store(
     target = None
     try:
         upgrade(Sql(source.recorder), STEPS)  # the source's tables in this release's shape
-        target = bootstrap(env=target_env, config=state(ctx).config)
+        target = bootstrap(env=target_env | {"CASEGRID_AUTO_MIGRATE": "1"},  # as the source
+                           config=state(ctx).config)
         mover = Mover(source, target, str(db), batch=batch)
         total = mover.src.sql.query(f"SELECT COUNT(*) FROM {mover.src.table}")[0][0]
         with Progress(TextColumn("events"), BarColumn(), MofNCompleteColumn(), console=err,

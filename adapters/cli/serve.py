@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from adapters.bootstrap import bootstrap
-from adapters.cli.common import state
+from adapters.cli.common import casegrid, state
 from adapters.http.server import DEMO_PASSWORD, demo_logins, load_demo
 
 MAX_WORKERS = 64
@@ -43,7 +42,7 @@ def serve(
     from adapters.http.workers import ServeSettings
 
     st = state(ctx)
-    cg = bootstrap(data_dir=st.data_dir, config=st.config)
+    cg = casegrid(ctx)  # a store that cannot be opened, or lacks schema steps: exit, one line
     postgres = cg.sql.dialect == "postgres"
     if workers > 1 and not postgres:
         print("error: --workers: more than one API process needs PostgreSQL (SQLite allows "

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from adapters.logs import safe_output
 from adapters.metrics import REGISTRY, observe
 
 router = APIRouter(tags=["operations"])
@@ -113,7 +114,9 @@ def install(app: FastAPI) -> None:
 
 
 def _observe_logs() -> None:
-    """An app built without `setup_logging` (embedded, tests) still counts its commands."""
+    """An app built without `setup_logging` (embedded, tests) still counts its commands,
+    and its log lines to a closed stream fail no request either."""
     config = structlog.get_config()
     if observe not in config["processors"]:
         structlog.configure(processors=[observe, *config["processors"]])
+    safe_output()

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
+from adapters.background import BackgroundLoop
 from adapters.bootstrap import Casegrid
 from adapters.storage.lease import Lease, follow_as_singleton, run_as_singleton
 from domain import times
@@ -57,8 +58,9 @@ class Follower:
         self.leases = leases
         self._lock = threading.Lock()
         self._applied = -1
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._loops = [BackgroundLoop("casegrid-follow", self._follow)]
+        if tick_every:
+            self._loops.append(BackgroundLoop("casegrid-tick", self._ticks))
 
     @property
     def lock(self) -> threading.Lock:
@@ -83,28 +85,19 @@ class Follower:
         return self.cg.service.tick(now, due_case_ids(self.cg.sql, now))
 
     def start(self) -> None:
-        if self._threads:
-            return
-        self._stop.clear()
-        self._threads = [threading.Thread(target=self._follow, name="casegrid-follow", daemon=True)]
-        if self.tick_every:
-            self._threads.append(threading.Thread(target=self._ticks, name="casegrid-tick",
-                                                  daemon=True))
-        for t in self._threads:
-            t.start()
+        for loop in self._loops:
+            loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=5)
-        self._threads = []
+        for loop in self._loops:
+            loop.stop()
 
-    def _follow(self) -> None:
+    def _follow(self, stop: threading.Event) -> None:
         if self.leases:
             follow_as_singleton(Lease(self.cg.sql, "projections-follow"), self._follow_until,
-                                self.interval, self._stop)
+                                self.interval, stop)
         else:
-            self._follow_until(self._stop)
+            self._follow_until(stop)
 
     def _follow_until(self, stop: threading.Event) -> None:
         """The runner's own follow (LISTEN/NOTIFY on PostgreSQL, polling on SQLite); if it
@@ -122,12 +115,12 @@ class Follower:
             except Exception as e:  # keep following; the next round retries
                 log.warning("follower_error", error=repr(e))
 
-    def _ticks(self) -> None:
+    def _ticks(self, stop: threading.Event) -> None:
         if self.leases:  # the first tick when the lease is taken, then every tick_every
             run_as_singleton(Lease(self.cg.sql, "deadline-tick"), self._tick_once,
-                             self.tick_every, self._stop, retry=min(self.tick_every, 5.0))
+                             self.tick_every, stop, retry=min(self.tick_every, 5.0))
             return
-        while not self._stop.wait(self.tick_every):
+        while not stop.wait(self.tick_every):
             self._tick_once()
 
     def _tick_once(self) -> None:

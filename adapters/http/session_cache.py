@@ -16,6 +16,7 @@ import time
 
 import structlog
 
+from adapters.background import BackgroundLoop
 from adapters.http.auth_store import CHANNEL, SessionRow, SqlAuthStore
 
 log = structlog.get_logger("casegrid.http.auth")
@@ -30,8 +31,7 @@ class CachedAuthStore:
         self._lock = threading.Lock()
         self._epoch = 0  # moves with every notification, connect and disconnect
         self._listening = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._listener = BackgroundLoop("casegrid-sessions", self._listen)
 
     def __getattr__(self, name):  # add_session, revoke, failures … go straight through
         return getattr(self.store, name)
@@ -78,24 +78,17 @@ class CachedAuthStore:
     # ------------------------------------------------------------------ the listener
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._listen, name="casegrid-sessions",
-                                            daemon=True)
-            self._thread.start()
+        self._listener.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._listener.stop()
         self._reset(False)
 
-    def _listen(self) -> None:
+    def _listen(self, stop: threading.Event) -> None:
         import psycopg
 
         wait = 0.5
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 kw = {k: v for k, v in self.store.sql.datastore.pool.kwargs.items()
                       if k != "row_factory"}
@@ -104,13 +97,13 @@ class CachedAuthStore:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._reset(True)
                     wait = 0.5
-                    while not self._stop.is_set():
+                    while not stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self._forget(note.payload)
                         conn.execute("SELECT 1")  # a dead connection raises here
             except Exception as e:  # noqa: BLE001 - no cache until listening again
                 log.warning("session_listener_error", error=repr(e), retry_in_seconds=wait)
             self._reset(False)
-            if self._stop.wait(wait):
+            if stop.wait(wait):
                 return
             wait = min(wait * 2, 10.0)

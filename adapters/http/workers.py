@@ -23,6 +23,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
+from adapters.background import BackgroundLoop
+
 ENV = "CASEGRID_SERVE"
 PID_HEADER_ENV = "CASEGRID_PID_HEADER"  # tests: answer with X-Casegrid-Pid
 
@@ -92,26 +94,13 @@ def watch_supervisor(every: float = 1.0) -> None:
     threading.Thread(target=watch, name="casegrid-supervisor-watch", daemon=True).start()
 
 
-class LeasedLoop:
+class LeasedLoop(BackgroundLoop):
     """`run(stop)` in a thread of its own while this process holds lease `name`."""
 
     def __init__(self, sql, name: str, run, interval: float):
-        self.sql, self.name, self.run, self.interval = sql, name, run, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
         from adapters.storage.lease import Lease, follow_as_singleton
 
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=follow_as_singleton, name=f"casegrid-{self.name}", daemon=True,
-                args=(Lease(self.sql, self.name), self.run, self.interval, self._stop))
-            self._thread.start()
+        def leased(stop: threading.Event) -> None:
+            follow_as_singleton(Lease(sql, name), run, interval, stop)
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        super().__init__(f"casegrid-{name}", leased)

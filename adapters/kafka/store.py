@@ -33,7 +33,6 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 
-from adapters.storage.migrations import add_columns
 from adapters.storage.recorder import CasegridPostgresRecorder
 from adapters.storage.sql import Cur, Sql
 from projections.times import ts
@@ -67,14 +66,8 @@ DDL = (
     " failures INTEGER NOT NULL, since TEXT NOT NULL, updated_at TEXT NOT NULL,"
     " PRIMARY KEY (worker, part))",
 )
-# columns added after the first release: created on open when missing
-ADDED_COLUMNS = {
-    "cg_kafka_dead_letters": (
-        ("publish_attempts", "INTEGER NOT NULL DEFAULT 0"),
-        ("publish_error", "TEXT"),
-        ("parked_at", "TEXT"),
-    ),
-}
+# cg_kafka_dead_letters' publish_attempts, publish_error and parked_at came after the
+# first release: schema step 2 adds them (adapters/storage/steps.py), never this module
 
 
 REPLACE_DEAD = ("UPDATE SET error_kind = excluded.error_kind, error_field = excluded.error_field,"
@@ -164,17 +157,12 @@ def recorder_env(env: dict[str, str]) -> dict[str, str]:
 
 @retry(Exception, max_attempts=5, wait=0.2)
 def create_tables(sql: Sql) -> None:
-    """Create our tables if missing. Two processes starting at once can collide on
-    PostgreSQL's catalog (CREATE TABLE IF NOT EXISTS is not race-free): retried."""
+    """Create our tables if missing (their later columns: the schema steps, run when the
+    store was opened). Two processes starting at once can collide on PostgreSQL's catalog
+    (CREATE TABLE IF NOT EXISTS is not race-free): retried."""
     with sql.transaction() as cur:
         for stmt in DDL:
             cur.execute(stmt)
-        _add_columns(cur)
-
-
-def _add_columns(cur: Cur) -> None:
-    for table, cols in ADDED_COLUMNS.items():
-        add_columns(cur, table, cols)
 
 
 def seen_messages(sql: Sql, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:

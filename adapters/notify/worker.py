@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from adapters.background import BackgroundLoop
 from adapters.bootstrap import Casegrid, projection_runner
 from adapters.notify.outbound import TOPIC, NotificationPublisher, send_sms
 from adapters.notify.sms import SmsGateway, sms_gateway
@@ -38,8 +39,7 @@ class NotifyWorker:
         self.publisher = producer and NotificationPublisher(self.sql, cg.city, producer, topic)
         self._lock = threading.Lock()
         self._sending = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop: BackgroundLoop | None = None
 
     def setup(self) -> None:
         self.runner.setup()
@@ -87,14 +87,12 @@ class NotifyWorker:
 
     def start(self, interval: float = 1.0) -> None:
         """The server's worker thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self.follow, args=(self._stop, interval),
-                                            name="casegrid-notify", daemon=True)
-            self._thread.start()
+        if self._loop is None:
+            self._loop = BackgroundLoop("casegrid-notify",
+                                        lambda stop: self.follow(stop, interval))
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._loop is not None:
+            self._loop.stop()
+            self._loop = None

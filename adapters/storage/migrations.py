@@ -18,11 +18,18 @@ from datetime import UTC, datetime
 import structlog
 
 from adapters.storage.sql import Cur, Sql
+from domain.errors import CasegridError
 
 log = structlog.get_logger("casegrid.migrations")
 
 VERSIONS_DDL = ("CREATE TABLE IF NOT EXISTS cg_schema_versions ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+
+
+class SchemaBehind(CasegridError):
+    """The store lacks schema steps of this release and may not apply them itself."""
+
+    kind = "schema_behind"
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,20 @@ def status(sql: Sql, steps: Sequence[Step]) -> Status:
     known = {s.version for s in steps}
     return Status(applied, [(s.version, s.name) for s in steps if s.version not in done],
                   sorted(done - known))
+
+
+def require_current(sql: Sql, steps: Sequence[Step]) -> None:
+    """Refuse a store that lacks a step (read only: nothing is created here), naming the
+    command that applies them; a step applied by a newer release is no reason."""
+    have = set(tables(sql))
+    done = set() if "cg_schema_versions" not in have else {
+        int(r[0]) for r in sql.query("SELECT version FROM cg_schema_versions")}
+    missing = [s.version for s in steps if s.version not in done]
+    if missing:
+        raise SchemaBehind(
+            f"the store lacks schema steps {missing} of this release and"
+            " CASEGRID_AUTO_MIGRATE=0 leaves them to an operator: run `casegrid db upgrade`"
+            " (`casegrid db status` lists them), then start again")
 
 
 def lock(cur: Cur) -> None:

@@ -3,7 +3,10 @@
 Add a step at the end, never edit or renumber one that has shipped: a store records the
 versions it has applied. A step must be safe where its effect is already there (a store
 built by the code before versions existed): CREATE … IF NOT EXISTS, `add_columns`. Its
-transaction must not wait on Python: imports and other slow work go in `before`.
+transaction must not wait on Python: imports and other slow work go in `before`. A column
+added after a table first shipped is added here only, never by the module that owns the
+table: every store runs these steps when it opens (adapters/bootstrap.py), or refuses to
+open until `casegrid db upgrade` has (CASEGRID_AUTO_MIGRATE=0).
 
 What is under these steps: the tables of the case numbers, the Kafka inbox, offsets,
 dead letters, publish positions and parked events, the audit leaves and heads, the
@@ -50,9 +53,8 @@ def baseline(cur: Cur) -> None:
 def dead_letter_publishing(cur: Cur) -> None:
     """Dead letters published to the DLQ topic with attempts, last error and parking:
     stores made before these columns get them, their rows kept (attempts 0)."""
-    from adapters.kafka.store import ADDED_COLUMNS
-
-    add_columns(cur, "cg_kafka_dead_letters", ADDED_COLUMNS["cg_kafka_dead_letters"])
+    add_columns(cur, "cg_kafka_dead_letters", (("publish_attempts", "INTEGER NOT NULL DEFAULT 0"),
+                                               ("publish_error", "TEXT"), ("parked_at", "TEXT")))
 
 
 def expiry_indexes(cur: Cur) -> None:
@@ -64,19 +66,15 @@ def expiry_indexes(cur: Cur) -> None:
 
 
 def audit_head_published(cur: Cur) -> None:
-    """Heads made before the published mark get it (NULL: counted as not yet sent);
-    adapters/audit/log.py also adds it when it opens its tables."""
-    from adapters.audit.log import ADDED_COLUMNS
-
-    for table, name, decl in ADDED_COLUMNS:
-        add_columns(cur, table, [(name, decl)])
+    """Heads made before the published mark get it (NULL: counted as not yet sent)."""
+    add_columns(cur, "cg_audit_heads", (("published_at", "TEXT"),))
 
 
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: our tables as of the first versioned release", baseline,
          before=load_modules),
     Step(2, "cg_kafka_dead_letters: publish_attempts, publish_error, parked_at",
-         dead_letter_publishing, before=load_modules),
+         dead_letter_publishing),
     Step(3, "indexes for the session and login-failure expiry sweeps", expiry_indexes),
-    Step(4, "cg_audit_heads: published_at", audit_head_published, before=load_modules),
+    Step(4, "cg_audit_heads: published_at", audit_head_published),
 )

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-REPO = Path(__file__).resolve().parents[2]
+from adapters.kafka.worker import open_store
+from tests.integration.lease_support import log_events, process_env, start_cli
+from tests.support import T0, city
+from workflows.commands import CaseAction, ReportCase
+
 GRIDS = ["44030301000101", "44030301000202", "44030301000503", "44030301000604"]
 CATEGORIES = ["E0102", "E0104", "E0107", "C0101", "E0201"]
 
@@ -117,35 +120,73 @@ def drain(bootstrap: str, topic: str, *, expect: int | None = None, timeout: flo
 
 
 def worker_env(bootstrap: str, topics: dict[str, str], group: str, extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEGRID_")}
-    env.update({
+    """A worker process's environment: the broker, group and topics, short group timeouts."""
+    return process_env(extra={
         "CASEGRID_KAFKA_BOOTSTRAP": bootstrap,
         "CASEGRID_KAFKA_GROUP": group,
         "CASEGRID_KAFKA_SESSION_TIMEOUT_MS": "2000",
         "CASEGRID_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        "CASEGRID_LOG_LEVEL": "info",
-        "CASEGRID_LOG_FORMAT": "json",
-        "PYTHONPATH": str(REPO),
         **{f"CASEGRID_KAFKA_TOPIC_{k.upper()}": v for k, v in topics.items()},
+        **(extra or {}),
     })
-    env.update(extra or {})
-    return env
 
 
 def start_worker(data_dir: Path, env: dict, *args: str, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "adapters.cli", "--data-dir", str(data_dir), "kafka", "run", *args]
-    fh = open(log, "ab")  # noqa: SIM115 - closed by the process' end
-    return subprocess.Popen(cmd, cwd=data_dir.parent, env=env, stdout=fh, stderr=fh, stdin=subprocess.DEVNULL)
+    """`casegrid kafka run ARGS…` in a process of its own, its output added to `log`."""
+    return start_cli(data_dir, env, "kafka", "run", *args, log=log)
+
+
+def kill_all(procs: list[subprocess.Popen]) -> None:
+    """SIGKILL every worker a test left running (a failed test must leave none)."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def open_sqlite_store(data_dir: Path):
+    """(app, service, sql) of the worker's store: SQLite in `data_dir`, the test city."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                           "SQLITE_DBNAME": str(data_dir / "casegrid.sqlite")}, city=city())
+
+
+def dispatch_cases(svc, n: int, *, prefix: str = "pre", start: int = 0,
+                   pause: float = 0.0) -> list:
+    """`n` cases reported, filed and dispatched to hw directly through the service."""
+    out = []
+    for i in range(start, start + n):
+        c = svc.report(ReportCase(channel="patrol", category="E0102", grid="44030301000101",
+                                  actor="sup_zhang", occurred_at=T0, external_id=f"{prefix}-{i}"))
+        svc.act(CaseAction(c.id, "file", "acc_wang", T0 + timedelta(minutes=1)))
+        svc.act(CaseAction(c.id, "dispatch", "disp_chen", T0 + timedelta(minutes=2)))
+        out.append(c.id)
+        time.sleep(pause)
+    return out
+
+
+def reported_ids(app) -> list[str]:
+    """The case id of every Case.Reported in the store's log, in log order."""
+    ids, start = [], 1
+    while notes := app.recorder.select_notifications(start=start, limit=5000):
+        ids += [str(n.originator_id) for n in notes if n.topic.endswith(":Case.Reported")]
+        start = notes[-1].id + 1
+    return ids
 
 
 def log_lines(log: Path) -> list[dict]:
-    out = []
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    """A worker log's JSON lines (lease_support.log_events)."""
+    return log_events(log)
+
+
+def logged(log: Path, name: str) -> list[dict]:
+    """The lines of event `name` in a worker's log."""
+    return [line for line in log_events(log) if line.get("event") == name]
+
+
+def tail(log: Path, n: int = 25) -> str:
+    """The last `n` lines of a log, for an assertion's message."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-n:]) if log.exists() else ""
 
 
 def unique_tag() -> str:

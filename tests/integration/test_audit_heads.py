@@ -16,11 +16,12 @@ from adapters.audit.bundle import export_case
 from adapters.audit.bundle_check import verify_bundle
 from adapters.audit.heads import keygen, load_private, load_public, sign_head, unpublished
 from adapters.audit.keys import add_key, load_keys, parse_keyring
-from adapters.audit.log import create_tables
 from adapters.audit.publish import publish_pending
 from adapters.audit.service import audit_log
 from adapters.bootstrap import bootstrap
 from adapters.cli.app import app
+from adapters.storage import migrations
+from adapters.storage.steps import STEPS
 from domain.errors import ValidationError
 from tests.support import NOW, T0, city, drive
 
@@ -209,8 +210,9 @@ def test_published_marks_added_in_place_and_sent_in_order_once(signed):
                     " key_id FROM cg_audit_heads")
         cur.execute("DROP TABLE cg_audit_heads")
         cur.execute("ALTER TABLE cg_audit_heads_old RENAME TO cg_audit_heads")
-    create_tables(log.sql)
-    create_tables(log.sql)  # the upgrade runs once; a second run changes nothing
+    run(log, "DELETE FROM cg_schema_versions WHERE version = 4")  # the store before step 4
+    assert migrations.upgrade(log.sql, STEPS) == [4]  # the schema step adds the column
+    assert migrations.upgrade(log.sql, STEPS) == []  # once; a second run changes nothing
     assert len(unpublished(log.sql)) == 4
     away = Broker(fail_from=2)
     from kafka.errors import KafkaTimeoutError

@@ -6,8 +6,6 @@ refused before the store is opened."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import time
 from datetime import timedelta
 
@@ -18,35 +16,22 @@ from adapters.audit.heads import keygen, load_public, stored_heads
 from adapters.audit.service import audit_log
 from adapters.bootstrap import bootstrap
 from adapters.cli.app import app
-from tests.integration.test_leases import cli_loop, events, wait_for
+from tests.integration.lease_support import (
+    acquired_at,
+    cli_loop,
+    ended_well,
+    events,
+    log_events,
+    stop_all,
+    wait_contending,
+    wait_for,
+)
 from tests.support import T0, city, drive
 
 
 def heads_by(log_path) -> list[int]:
     """The sizes this process logged as signed."""
-    out = []
-    for line in log_path.read_text(errors="replace").splitlines():
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(doc, dict) and doc.get("event") == "head_signed":
-            out.append(doc["size"])
-    return out
-
-
-def acquired_at(log_path) -> float | None:
-    """When this process logged lease_acquired (epoch seconds), None if it has not."""
-    from datetime import datetime
-
-    for line in log_path.read_text(errors="replace").splitlines():
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(doc, dict) and doc.get("event") == "lease_acquired":
-            return datetime.fromisoformat(doc["timestamp"].replace("Z", "+00:00")).timestamp()
-    return None
+    return [e["size"] for e in log_events(log_path) if e.get("event") == "head_signed"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -61,8 +46,7 @@ def test_two_signers_one_signs_and_the_other_takes_over(backend, request, tmp_pa
     args = ["audit", "sign", "--loop", "--interval", "0.3", "--key", str(tmp_path / "k")]
     procs = [cli_loop(args, data, store, log) for log in logs]
     try:
-        wait_for(lambda: all({"lease_acquired", "lease_waiting"} & set(events(log))
-                             for log in logs), 20, "both signers started")
+        wait_contending(logs, 20, "both signers started")
         wait_for(lambda: any(heads_by(log) for log in logs), 10, "a first head")
         drive(cg.service, "dispatched", T0 + timedelta(minutes=5))
         wait_for(lambda: sum(len(heads_by(log)) for log in logs) >= 2, 10, "a second head")
@@ -87,17 +71,9 @@ def test_two_signers_one_signs_and_the_other_takes_over(backend, request, tmp_pa
         assert set(heads_by(other)) == set(sizes) - before  # all after the kill, by the other
         assert audit_log(cg).verify(load_public(tmp_path / "k.pub")).ok
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        stop_all(procs)
         cg.close()
-        assert all(p.returncode in (0, -signal.SIGKILL) for p in procs), \
-            [log.read_text()[-2000:] for log in logs]
+        assert ended_well(procs), [log.read_text()[-2000:] for log in logs]
 
 
 def test_bad_signer_options_are_refused_before_the_store_opens(tmp_path):

@@ -15,53 +15,32 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.kafka.messages import report_case_id
 from adapters.kafka.worker import open_store
-from deploy.tansu import ThrowawayBroker, create_topics
+from deploy.tansu import create_topics
 from tests.integration.kafka_support import (
+    dispatch_cases,
     drain,
     log_lines,
     malformed,
+    open_sqlite_store,
     producer,
     report,
+    reported_ids,
     start_worker,
+    tail,
     topics_for,
     unique_tag,
     unit_update,
     worker_env,
 )
-from tests.support import T0, city
-from workflows.commands import CaseAction, ReportCase
+from tests.support import city
 
 pytestmark = pytest.mark.kafka  # heavy: a real broker process, 10k messages, SIGKILL (~45 s)
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with ThrowawayBroker() as b:
-        yield b
-
-
-def _store(data_dir: Path):
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-           "SQLITE_DBNAME": str(data_dir / "casegrid.sqlite")}
-    return open_store(env=env, city=city())
-
-
-def _reported_ids(app) -> list[str]:
-    ids, start = [], 1
-    while True:
-        notes = app.recorder.select_notifications(start=start, limit=5000)
-        if not notes:
-            return ids
-        ids += [str(n.originator_id) for n in notes if n.topic.endswith(":Case.Reported")]
-        start = notes[-1].id + 1
 
 
 def _wait(proc: subprocess.Popen, timeout: float, log: Path) -> int:
@@ -70,8 +49,7 @@ def _wait(proc: subprocess.Popen, timeout: float, log: Path) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        pytest.fail(f"worker did not finish in {timeout}s; log tail:\n"
-                    + "\n".join(log.read_text(errors="replace").splitlines()[-20:]))
+        pytest.fail(f"worker did not finish in {timeout}s; log tail:\n{tail(log, 20)}")
 
 
 def test_10k_messages_with_duplicates_and_malformed(broker, tmp_path):
@@ -113,9 +91,9 @@ def test_10k_messages_with_duplicates_and_malformed(broker, tmp_path):
     assert _wait(proc, 180, log) == 0
     elapsed = time.monotonic() - t0
 
-    app, _, sql = _store(data)
+    app, _, sql = open_sqlite_store(data)
     try:
-        ids = _reported_ids(app)
+        ids = reported_ids(app)
         expected = {str(report_case_id("szcg", f"SZ-{i:06d}")) for i in range(n_unique)}
         assert len(ids) == n_unique, f"{len(ids)} cases for {n_unique} unique reports"
         assert set(ids) == expected
@@ -165,20 +143,11 @@ def test_10k_messages_with_duplicates_and_malformed(broker, tmp_path):
 
 
 def _dispatched_cases(data: Path, n: int) -> list:
-    """Cases reported, filed and dispatched to hw directly through the service."""
-    app, svc, _ = _store(data)
-    out = []
+    app, svc, _ = open_sqlite_store(data)
     try:
-        for i in range(n):
-            c = svc.report(ReportCase(
-                channel="patrol", category="E0102", grid="44030301000101", actor="sup_zhang",
-                occurred_at=T0, external_id=f"pre-{i}"))
-            svc.act(CaseAction(c.id, "file", "acc_wang", T0 + timedelta(minutes=1)))
-            svc.act(CaseAction(c.id, "dispatch", "disp_chen", T0 + timedelta(minutes=2)))
-            out.append(c.id)
+        return dispatch_cases(svc, n)
     finally:
         app.close()
-    return out
 
 
 def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(broker, tmp_path):
@@ -203,7 +172,7 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(broker, tmp_pat
 
     env = worker_env(broker.bootstrap, topics, f"{tag}-g", {"CASEGRID_KAFKA_BATCH": "200"})
     proc = start_worker(data, env, log=log)
-    app, _, sql = _store(data)
+    app, _, sql = open_sqlite_store(data)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -228,7 +197,7 @@ def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(broker, tmp_pat
         proc.send_signal(signal.SIGTERM)  # graceful stop
         assert _wait(proc, 30, log) == 0
 
-        ids = _reported_ids(app)
+        ids = reported_ids(app)
         expected = {str(report_case_id("szcg", f"SZ-{i:06d}")) for i in range(n_reports)}
         assert len(ids) == len(set(ids)) == n_reports + len(dispatched)
         assert expected <= set(ids)
@@ -290,7 +259,7 @@ def test_worker_reads_settings_from_a_file(broker, tmp_path):
     types = [json.loads(r.value)["type"] for r in out]
     assert types == ["casegrid.case.Reported.v1", "casegrid.case.Filed.v1",
                      "casegrid.case.Dispatched.v1", "casegrid.case.ExtensionRequested.v1"]
-    app, _, sql = _store(data)
+    app, _, sql = open_sqlite_store(data)
     try:
         assert sql.query("SELECT group_id FROM cg_kafka_offsets") == [(f"{tag}-file",)]
     finally:
@@ -318,7 +287,7 @@ def test_worker_on_postgres(broker, pg_env, tmp_path):
     assert _wait(proc, 120, log) == 0
     app, _, sql = open_store(env=pg_env, city=city())
     try:
-        ids = _reported_ids(app)
+        ids = reported_ids(app)
         assert len(ids) == 600
         assert set(ids) == {str(report_case_id("szcg", f"SZ-{i:06d}")) for i in range(600)}
         assert sql.query("SELECT COUNT(*) FROM cg_kafka_dead_letters")[0][0] == 7

@@ -13,26 +13,28 @@ import json
 import signal
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.kafka.messages import report_case_id
 from adapters.kafka.worker import open_store
-from deploy.tansu import ThrowawayBroker, create_topics
+from deploy.tansu import create_topics
 from tests.integration.kafka_support import (
+    dispatch_cases,
+    kill_all,
     log_lines,
     producer,
     report,
+    reported_ids,
     start_worker,
+    tail,
     topics_for,
     unique_tag,
     unit_update,
     worker_env,
 )
-from tests.support import T0, city
-from workflows.commands import CaseAction, ReportCase
+from tests.support import city
 
 pytestmark = pytest.mark.kafka
 
@@ -43,34 +45,10 @@ STEPS = ("accept", "request_extension", "resolve")
 EVENTS = ("Accepted", "ExtensionRequested", "Resolved")
 
 
-@pytest.fixture(scope="module")
-def broker():
-    with ThrowawayBroker() as b:
-        yield b
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def stores(request, tmp_path):
-    """(env for this process, extra env for the workers) on each store."""
-    if request.param == "postgres":
-        env = request.getfixturevalue("pg_env")
-        return env, dict(env)
-    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-           "SQLITE_DBNAME": str(tmp_path / "data" / "casegrid.sqlite"), "SQLITE_LOCK_TIMEOUT": "30"}
-    return env, {}
-
-
 def _dispatch(env: dict, n: int) -> list:
     app, svc, _ = open_store(env=env, city=city())
     try:
-        out = []
-        for i in range(n):
-            c = svc.report(ReportCase(channel="patrol", category="E0102", grid="44030301000101",
-                                      actor="sup_zhang", occurred_at=T0, external_id=f"pre-{i}"))
-            svc.act(CaseAction(c.id, "file", "acc_wang", T0 + timedelta(minutes=1)))
-            svc.act(CaseAction(c.id, "dispatch", "disp_chen", T0 + timedelta(minutes=2)))
-            out.append(c.id)
-        return out
+        return dispatch_cases(svc, n)
     finally:
         app.close()
 
@@ -109,8 +87,8 @@ def _count(sql, table: str) -> int:
     return int(sql.query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
 
-def test_workers_share_partitions_and_survive_a_sigkill(broker, stores, tmp_path):
-    env, worker_extra = stores
+def test_workers_share_partitions_and_survive_a_sigkill(broker, worker_stores, tmp_path):
+    env, worker_extra = worker_stores
     tag = unique_tag()
     topics = topics_for(tag)
     create_topics(broker.bootstrap, list(topics.values()), partitions=PARTITIONS)
@@ -132,7 +110,7 @@ def test_workers_share_partitions_and_survive_a_sigkill(broker, stores, tmp_path
             time.sleep(0.1)
         while time.monotonic() < deadline and _count(sql, "cg_kafka_inbox") < 300:
             time.sleep(0.05)
-        assert _assigned(logs[0]), "worker 0 never got a partition:\n" + _tail(logs[0])
+        assert _assigned(logs[0]), "worker 0 never got a partition:\n" + tail(logs[0])
         procs[0].send_signal(signal.SIGKILL)
         procs[0].wait()
         at_kill = _count(sql, "cg_kafka_inbox")
@@ -140,7 +118,7 @@ def test_workers_share_partitions_and_survive_a_sigkill(broker, stores, tmp_path
         deadline = time.monotonic() + 120  # a loaded machine starts a process slowly
         while time.monotonic() < deadline and not _assigned(logs[2]):
             time.sleep(0.1)
-        assert _assigned(logs[2]), "the new worker never joined:\n" + _tail(logs[2])
+        assert _assigned(logs[2]), "the new worker never joined:\n" + tail(logs[2])
         resume.set()  # the second half of the messages: shared by workers 1 and 2
         producing.join(timeout=120)
         deadline = time.monotonic() + 120
@@ -151,16 +129,16 @@ def test_workers_share_partitions_and_survive_a_sigkill(broker, stores, tmp_path
             p.send_signal(signal.SIGTERM)
         for p, log in zip(procs[1:], logs[1:], strict=True):
             try:
-                assert p.wait(timeout=30) == 0, _tail(log)
+                assert p.wait(timeout=30) == 0, tail(log)
             except Exception:
                 p.kill()
                 raise
 
         assert 0 < at_kill < expected, "the kill should land mid-stream"
-        assert _count(sql, "cg_kafka_inbox") == expected, _tail(logs[1]) + _tail(logs[2])
+        assert _count(sql, "cg_kafka_inbox") == expected, tail(logs[1]) + tail(logs[2])
         assert _count(sql, "cg_kafka_dead_letters") == 0, sql.query(
             "SELECT topic, partition_id, kafka_offset, error FROM cg_kafka_dead_letters LIMIT 5")
-        reported = _reported(app)
+        reported = reported_ids(app)
         want = {str(report_case_id("szcg", f"SZ-{i:06d}")) for i in range(REPORTS)}
         assert len(reported) == len(set(reported)) == REPORTS + CASES, "a case reported twice or lost"
         assert want <= set(reported)
@@ -170,26 +148,15 @@ def test_workers_share_partitions_and_survive_a_sigkill(broker, stores, tmp_path
             assert steps == list(EVENTS), f"case {cid}: {names}"
         # the group really was shared, and the third worker took over partitions
         assert _assigned(logs[1]) and _assigned(logs[2])
-        assert _applied(logs[2]) > 0, _tail(logs[2])
+        assert _applied(logs[2]) > 0, tail(logs[2])
         # our stored positions cover every partition that had messages, none past the end
         offsets = sql.query("SELECT topic, partition_id, next_offset FROM cg_kafka_offsets")
         assert {t for t, _, _ in offsets} == {topics["reports"], topics["unit_updates"]}
         assert sum(n for t, _, n in offsets if t == topics["reports"]) == REPORTS + REPORTS // 10
     finally:
         resume.set()  # a failed test must not leave the producer waiting
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(procs)
         app.close()
-
-
-def _reported(app) -> list[str]:
-    ids, start = [], 1
-    while notes := app.recorder.select_notifications(start=start, limit=5000):
-        ids += [str(n.originator_id) for n in notes if n.topic.endswith(":Case.Reported")]
-        start = notes[-1].id + 1
-    return ids
 
 
 def _assigned(log: Path) -> bool:
@@ -198,7 +165,3 @@ def _assigned(log: Path) -> bool:
 
 def _applied(log: Path) -> int:
     return sum(line.get("applied", 0) for line in log_lines(log) if line.get("event") == "inbound_applied")
-
-
-def _tail(log: Path, n: int = 25) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-n:]) if log.exists() else ""

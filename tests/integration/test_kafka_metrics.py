@@ -14,9 +14,8 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.tansu import ThrowawayBroker, create_topics, free_port
+from deploy.tansu import create_topics, free_port
 from tests.integration.kafka_support import (
-    REPO,
     producer,
     report,
     start_worker,
@@ -24,15 +23,10 @@ from tests.integration.kafka_support import (
     unique_tag,
     worker_env,
 )
+from tests.integration.lease_support import REPO
 
 pytestmark = pytest.mark.kafka
 N = 30
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with ThrowawayBroker() as b:
-        yield b
 
 
 def scrape(port: int, timeout: float = 20.0) -> dict[tuple, float]:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import structlog
@@ -36,23 +35,18 @@ from adapters.kafka.status import status
 from adapters.kafka.store import parked_events, unpark_dead_letters
 from adapters.kafka.worker import KafkaSettings, KafkaWorker, open_store
 from deploy.tansu import ThrowawayBroker, create_topics
-from tests.integration.kafka_support import drain, report, topics_for, unique_tag, worker_env
+from tests.integration.kafka_support import (
+    drain,
+    open_sqlite_store,
+    report,
+    topics_for,
+    unique_tag,
+    worker_env,
+)
 from tests.support import T0, city
 from workflows.commands import ReportCase
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture(scope="module")
-def broker():
-    with ThrowawayBroker() as b:
-        yield b
-
-
-def _store(data_dir: Path):
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return open_store(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                           "SQLITE_DBNAME": str(data_dir / "casegrid.sqlite")}, city=city())
 
 
 def _settings(broker, topics: dict, tag: str, **over) -> KafkaSettings:
@@ -84,7 +78,7 @@ def test_oversized_report_is_a_bounded_dead_letter_and_the_next_goes_through(bro
     assert len(big) > 1_000_000
     _send(broker.bootstrap, topics["reports"], [
         (b"SZ-000001", big), (b"SZ-000002", json.dumps(report(2)).encode())])
-    app, svc, sql = _store(tmp_path / "data")
+    app, svc, sql = open_sqlite_store(tmp_path / "data")
     try:
         worker = KafkaWorker(app, svc, _settings(broker, topics, tag))
         stats = worker.run(idle_exit=1.5, max_seconds=30)
@@ -193,7 +187,7 @@ def _worker_with_events(broker, tmp_path, tag, topics, **over):
     create_topics(broker.bootstrap, [t for t in topics.values() if " " not in t], partitions=1)
     _send(broker.bootstrap, topics["reports"], [
         (b"bad-1", b"{not json"), (b"SZ-000001", json.dumps(report(1)).encode()), (b"bad-2", b"[]")])
-    app, svc, sql = _store(tmp_path / "data")
+    app, svc, sql = open_sqlite_store(tmp_path / "data")
     _patrol_report(svc, 9)
     return app, svc, sql, KafkaWorker(app, svc, _settings(broker, topics, tag, create_topics=False,
                                                           **over))
@@ -268,7 +262,7 @@ def test_idle_exit_fires_when_the_group_gives_no_partition(broker, tmp_path):
 
     t = threading.Thread(target=hold, daemon=True)
     t.start()
-    app, svc, sql = _store(tmp_path / "data")
+    app, svc, sql = open_sqlite_store(tmp_path / "data")
     try:
         deadline = time.monotonic() + 15
         while not holder.assignment() and time.monotonic() < deadline:
@@ -291,7 +285,7 @@ def test_idle_exit_fires_when_the_group_gives_no_partition(broker, tmp_path):
 def test_status_cli_shows_parked_items(broker, tmp_path):
     tag = unique_tag()
     topics = topics_for(tag)
-    app, svc, sql = _store(tmp_path / "data")
+    app, svc, sql = open_sqlite_store(tmp_path / "data")
     strict = KafkaProducer(**producer_config(broker.bootstrap, "strict") | {"max_request_size": 2048})
     try:
         _patrol_report(svc, 1, description="路" * 1000)
@@ -327,7 +321,7 @@ def test_a_broker_that_is_away_parks_nothing_and_the_position_waits(tmp_path):
     """A retriable failure (the broker gone) is not the event's fault: nothing is parked,
     the position stays before it, and the publisher resumes from there."""
     topic = f"{unique_tag()}.case-events.v1"
-    app, svc, sql = _store(tmp_path / "data")
+    app, svc, sql = open_sqlite_store(tmp_path / "data")
     with ThrowawayBroker() as away:
         create_topics(away.bootstrap, [topic], partitions=1)
         prod = KafkaProducer(**producer_config(away.bootstrap, "p") | {
@@ -363,7 +357,7 @@ def test_restarted_combined_worker_joins_and_goes_on_after_an_oversized_report(b
     runs = []
     for i in (2, 3):
         _send(broker.bootstrap, topics["reports"], [(b"k", json.dumps(report(i)).encode())])
-        app, svc, sql = _store(tmp_path / "data")
+        app, svc, sql = open_sqlite_store(tmp_path / "data")
         try:
             worker = KafkaWorker(app, svc, _settings(broker, topics, tag, create_topics=False))
             with structlog.testing.capture_logs() as logs:

@@ -12,75 +12,47 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from adapters.kafka.worker import open_store
-from deploy.tansu import ThrowawayBroker, create_topics
+from deploy.tansu import create_topics
 from tests.integration.kafka_support import (
+    dispatch_cases,
     drain,
-    log_lines,
+    kill_all,
+    logged,
     start_worker,
     topics_for,
     unique_tag,
     worker_env,
 )
-from tests.support import T0, city
-from workflows.commands import CaseAction, ReportCase
+from tests.support import city
 
 pytestmark = pytest.mark.kafka
 
 
-@pytest.fixture(scope="module")
-def broker():
-    with ThrowawayBroker() as b:
-        yield b
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def stores(request, tmp_path):
-    if request.param == "postgres":
-        env = request.getfixturevalue("pg_env")
-        return env, dict(env)
-    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-           "SQLITE_DBNAME": str(tmp_path / "data" / "casegrid.sqlite"), "SQLITE_LOCK_TIMEOUT": "30"}
-    return env, {}
-
-
-def _write_cases(svc, n: int, start: int, pause: float = 0.0) -> None:
-    for i in range(start, start + n):
-        c = svc.report(ReportCase(channel="patrol", category="E0102", grid="44030301000101",
-                                  actor="sup_zhang", occurred_at=T0, external_id=f"out-{i}"))
-        svc.act(CaseAction(c.id, "file", "acc_wang", T0 + timedelta(minutes=1)))
-        svc.act(CaseAction(c.id, "dispatch", "disp_chen", T0 + timedelta(minutes=2)))
-        time.sleep(pause)
-
-
-def _events(log: Path, name: str) -> list[dict]:
-    return [line for line in log_lines(log) if line.get("event") == name] if log.exists() else []
-
-
 def _holder(logs: list[Path]) -> int | None:
     held = [i for i, log in enumerate(logs)
-            if any(e.get("name") == "kafka-outbound" for e in _events(log, "lease_acquired"))]
+            if any(e.get("name") == "kafka-outbound" for e in logged(log, "lease_acquired"))]
     return held[0] if len(held) == 1 else None
 
 
-def test_two_publishers_one_publishes_and_the_other_takes_over(broker, stores, tmp_path):
-    env, worker_extra = stores
+def test_two_publishers_one_publishes_and_the_other_takes_over(broker, worker_stores, tmp_path):
+    env, worker_extra = worker_stores
     tag = unique_tag()
     topics = topics_for(tag)
     create_topics(broker.bootstrap, list(topics.values()), partitions=3)
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
     app, svc, sql = open_store(env=env, city=city())
-    _write_cases(svc, 40, 0)
+    dispatch_cases(svc, 40, prefix="out")
     wenv = worker_env(broker.bootstrap, topics, f"{tag}-g", {"CASEGRID_KAFKA_BATCH": "20", **worker_extra})
     logs = [tmp_path / "p0.log", tmp_path / "p1.log"]
     procs = [start_worker(data, wenv, "--out", log=log) for log in logs]
-    writer = threading.Thread(target=_write_cases, args=(svc, 60, 40, 0.05))
+    writer = threading.Thread(target=dispatch_cases, args=(svc, 60),
+                              kwargs={"prefix": "out", "start": 40, "pause": 0.05})
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and _holder(logs) is None:
@@ -88,21 +60,21 @@ def test_two_publishers_one_publishes_and_the_other_takes_over(broker, stores, t
         first = _holder(logs)
         assert first is not None, "\n".join(log.read_text(errors="replace")[-2000:] for log in logs)
         other = 1 - first
-        while time.monotonic() < deadline and not _events(logs[other], "lease_waiting"):
+        while time.monotonic() < deadline and not logged(logs[other], "lease_waiting"):
             time.sleep(0.1)
-        assert _events(logs[other], "lease_waiting"), "the second publisher should wait"
+        assert logged(logs[other], "lease_waiting"), "the second publisher should wait"
         writer.start()
         while time.monotonic() < deadline and not sql.query("SELECT position FROM cg_kafka_publish"):
             time.sleep(0.05)
         time.sleep(0.5)  # mid-stream: the writer is still adding cases
-        assert not _events(logs[other], "outbound_batch"), "only the holder publishes"
+        assert not logged(logs[other], "outbound_batch"), "only the holder publishes"
         procs[first].send_signal(signal.SIGKILL)
         killed = time.monotonic()
         procs[first].wait()
-        while time.monotonic() < killed + 20 and not _events(logs[other], "lease_acquired"):
+        while time.monotonic() < killed + 20 and not logged(logs[other], "lease_acquired"):
             time.sleep(0.05)
         took_over = time.monotonic() - killed
-        assert _events(logs[other], "lease_acquired"), "no takeover:\n" + logs[other].read_text()[-2000:]
+        assert logged(logs[other], "lease_acquired"), "no takeover:\n" + logs[other].read_text()[-2000:]
         print(f"takeover: {took_over:.2f} s")
         assert took_over < 5.0
         writer.join(timeout=60)
@@ -115,14 +87,11 @@ def test_two_publishers_one_publishes_and_the_other_takes_over(broker, stores, t
             time.sleep(0.1)
         procs[other].send_signal(signal.SIGTERM)
         assert procs[other].wait(timeout=30) == 0
-        assert any(e.get("name") == "kafka-outbound" for e in _events(logs[first], "lease_acquired"))
-        assert _events(logs[first], "outbound_batch"), "the first holder published before its death"
-        assert _events(logs[other], "outbound_batch"), "the second published after the takeover"
+        assert any(e.get("name") == "kafka-outbound" for e in logged(logs[first], "lease_acquired"))
+        assert logged(logs[first], "outbound_batch"), "the first holder published before its death"
+        assert logged(logs[other], "outbound_batch"), "the second published after the takeover"
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(procs)
         app.close()
 
     out = drain(broker.bootstrap, topics["case_events"], expect=head)

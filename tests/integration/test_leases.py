@@ -15,8 +15,16 @@ import pytest
 
 from adapters.bootstrap import bootstrap
 from adapters.storage.lease import Lease, lease_key
+from tests.integration.lease_support import (
+    REPO,
+    cli_loop,
+    ended_well,
+    events,
+    stop_all,
+    wait_contending,
+    wait_for,
+)
 
-REPO = Path(__file__).resolve().parents[2]
 RETRY = 0.5
 CONTENDER = """
 import json, os, sys, threading, time
@@ -24,7 +32,8 @@ import structlog
 from eventsourcing.application import Application
 from adapters.storage.sql import Sql
 from adapters.storage.lease import Lease, run_as_singleton
-structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stdout))
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+                    processors=[structlog.processors.JSONRenderer()])
 env, name, mark = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 sql = Sql(Application(env=env).recorder)
 def step():
@@ -52,16 +61,6 @@ def marks(path: Path) -> list[tuple[int, float]]:
         return []
     return [(int(p), float(t)) for p, t in (ln.split() for ln in path.read_text().splitlines()
                                             if len(ln.split()) == 2)]
-
-
-def wait_for(cond, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_key_is_stable_and_names_are_checked(tmp_path):
@@ -93,13 +92,11 @@ def test_sigkilled_holder_is_taken_over(env, tmp_path):
     sql_for(env)  # the store's tables, made once (two first starts race on PostgreSQL)
     cmd = [sys.executable, "-c", CONTENDER, json.dumps(env), "outbound-publisher", str(mark),
            str(RETRY)]
+    logs = [tmp_path / f"p{i}.log" for i in range(2)]
     procs = [subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                              stdout=(tmp_path / f"p{i}.log").open("w"),
-                              stderr=subprocess.STDOUT) for i in range(2)]
+                              stdout=log.open("w"), stderr=subprocess.STDOUT) for log in logs]
     try:
-        wait_for(lambda: all("lease_waiting" in (tmp_path / f"p{i}.log").read_text()
-                             or "lease_acquired" in (tmp_path / f"p{i}.log").read_text()
-                             for i in range(2)), 60, "both contenders running")
+        wait_contending(logs, 60, "both contenders running")
         wait_for(lambda: len(marks(mark)) >= 3, 10, "the holder's steps")
         since = time.time()
         time.sleep(1.0)
@@ -116,10 +113,7 @@ def test_sigkilled_holder_is_taken_over(env, tmp_path):
         assert 0 <= takeover < 5
         assert all(p == other for p, t in marks(mark) if t > killed_at)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait(5)
+        stop_all(procs)
 
 
 LOOPS = {
@@ -128,24 +122,6 @@ LOOPS = {
     "patrol": (["patrol", "tick", "--loop", "--interval", "0.3"], "tick"),
     "notifications": (["notifications", "run", "--loop", "--interval", "0.3"], "lease_acquired"),
 }
-
-
-def cli_loop(args: list[str], data_dir: Path, store: dict, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "adapters.cli", "--data-dir", str(data_dir), *args]
-    env = {**os.environ, **store, "PYTHONPATH": str(REPO), "CASEGRID_LOG_LEVEL": "info",
-           "CASEGRID_LOG_FORMAT": "json"}
-    return subprocess.Popen(cmd, cwd=data_dir.parent, env=env, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-
-def events(log: Path) -> list[str]:
-    out = []
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            out.append(json.loads(line).get("event"))
-        except (json.JSONDecodeError, AttributeError):
-            continue
-    return out
 
 
 @pytest.mark.parametrize(("loop", "backend"), [
@@ -160,8 +136,7 @@ def test_cli_loop_works_in_one_process_only(loop, backend, request, tmp_path):
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [cli_loop(args, data, store, log) for log in logs]
     try:
-        wait_for(lambda: all({"lease_acquired", "lease_waiting"} & set(events(log))
-                             for log in logs), 20, "both loops started")
+        wait_contending(logs, 20, "both loops started")
         wait_for(lambda: any(work in events(log) for log in logs), 10, "work")
         time.sleep(0.7)
         counts = [events(log).count(work) for log in logs]
@@ -172,13 +147,5 @@ def test_cli_loop_works_in_one_process_only(loop, backend, request, tmp_path):
         wait_for(lambda: work in events(other), 5, "the other loop takes over")
         assert "lease_acquired" in events(other)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-        assert all(p.returncode in (0, -signal.SIGKILL) for p in procs), \
-            [log.read_text()[-2000:] for log in logs]
+        stop_all(procs)
+        assert ended_well(procs), [log.read_text()[-2000:] for log in logs]

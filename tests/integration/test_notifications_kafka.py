@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,26 +15,17 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from adapters.bootstrap import bootstrap
-from deploy.tansu import ThrowawayBroker, create_topics
+from deploy.tansu import create_topics
 from tests.integration.kafka_support import drain, unique_tag, worker_env
+from tests.integration.lease_support import start_cli
 from tests.support import T0, act, city, drive
 
 pytestmark = pytest.mark.kafka
 SCHEMA = Path(__file__).resolve().parents[2] / "adapters" / "schemas" / "notification.v1.json"
 
 
-@pytest.fixture(scope="module")
-def broker():
-    with ThrowawayBroker() as b:
-        yield b
-
-
 def notify(data: Path, env: dict, *args: str, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "notifications",
-           "run", *args]
-    fh = open(log, "ab")  # noqa: SIM115 - closed by the process' end
-    return subprocess.Popen(cmd, cwd=data.parent, env=env, stdout=fh, stderr=fh,
-                            stdin=subprocess.DEVNULL)
+    return start_cli(data, env, "notifications", "run", *args, log=log)
 
 
 def made(data: Path) -> list[str]:

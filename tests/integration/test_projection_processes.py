@@ -5,7 +5,6 @@ SIGKILLed; `rebuild --processes N` gives the same tables as a rebuild in one pro
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,10 +15,10 @@ from pathlib import Path
 from adapters.bootstrap import bootstrap
 from adapters.cli.projection_workers import WEIGHT, plan
 from projections.cases import due_case_ids
+from tests.integration.lease_support import log_events, process_env, stop_all, wait_for
 from tests.support import SH
 from workflows.simulation import Simulation
 
-REPO = Path(__file__).resolve().parents[2]
 NAMES = ["cases", "scoreboard", "trail", "patrol"]
 
 
@@ -48,32 +47,8 @@ def dump(cg) -> dict:
 
 
 def cli(args: list[str], data: Path, store: dict, **kw) -> subprocess.Popen:
-    env = {**os.environ, **store, "PYTHONPATH": str(REPO), "CASEGRID_LOG_LEVEL": "info",
-           "CASEGRID_LOG_FORMAT": "json"}
     return subprocess.Popen([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), *args],
-                            cwd=data.parent, env=env, stdin=subprocess.DEVNULL, **kw)
-
-
-def log_events(path: Path) -> list[dict]:
-    out = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            got = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(got, dict):
-            out.append(got)
-    return out
-
-
-def wait_for(cond, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+                            cwd=data.parent, env=process_env(store), stdin=subprocess.DEVNULL, **kw)
 
 
 def following(path: Path) -> list[str] | None:
@@ -169,12 +144,5 @@ def test_each_projection_followed_by_one_process_and_taken_over_on_sigkill(store
         cg.projections.rebuild()
         assert dump(cg) == followed  # every event applied exactly once across the takeover
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        stop_all(procs.values(), timeout=10)
         cg.close()
