@@ -224,10 +224,10 @@ def cells(row: dict, city: City) -> dict[tuple[str, str | None], dict[str, int]]
     the inner dicts are shared between cases: read them, never change them."""
     s = _shape(row)
     out: dict = {}
-    if (row["grid"] is not None or row["community"] is not None or row["street"] is not None
-            or row["district"] is not None or row["squad"] is not None):
-        if s["area"]:
-            out[("grid", row["grid"])] = s["area"]
+    if s["area"] and (row["grid"] is not None or row["community"] is not None
+                      or row["street"] is not None or row["district"] is not None
+                      or row["squad"] is not None):
+        out[("grid", row["grid"])] = s["area"]
     reporter = row["reporter"] if row["reporter_role"] == "supervisor" else None
     if s["merged"]:
         if reporter is not None and s["reporter"]:
