@@ -50,7 +50,7 @@ class EventDecoder:
         self.names = transcoder.names if self.fast else {}
         # the stock transcodings of times and ids, inlined
         self.iso = type(self.names.get("datetime_iso")) is DatetimeAsISO
-        self._classes: dict[str, tuple[type, int]] = {}
+        self._classes: dict[tuple[str, type], tuple[type, int, Any]] = {}
 
     def __call__(self, note: tuple) -> Any:
         return self.with_times(note)[0]
@@ -80,12 +80,14 @@ class EventDecoder:
         return self._event(note, state, note[3]), times  # transcoding, another time format
 
     def _event(self, note: tuple, state: dict, topic: str) -> Any:
-        got = self._classes.get(topic)
+        oid = note[1]
+        got = self._classes.get((topic, type(oid)))
         if got is None:
             cls = resolve_topic(topic)
-            got = self._classes[topic] = (cls, getattr(cls, "class_version", 1))
-        cls, class_version = got
-        state["originator_id"] = find_id_convertor(cls, type(note[1]))(note[1])
+            got = self._classes[(topic, type(oid))] = (
+                cls, getattr(cls, "class_version", 1), find_id_convertor(cls, type(oid)))
+        cls, class_version, convert = got
+        state["originator_id"] = convert(oid)
         state["originator_version"] = note[2]
         from_version = state.pop("class_version", 1)
         while from_version < class_version:

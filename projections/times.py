@@ -18,8 +18,10 @@ def ts(t: datetime | None) -> str | None:
         return utc_text(t)
 
 
-_HH = [f"{h:02d}" for h in range(24)]
-_SHIFT = {f"{sign}{h:02d}:00": (-h if sign == "+" else h) for h in range(15) for sign in "+-"}
+# offset text -> {local hour text: UTC hour text}, for the hours that stay on the same day
+_SHIFTED = {f"{sign}{o:02d}:00": {f"{h:02d}": f"{h - o if sign == '+' else h + o:02d}"
+                                  for h in range(24) if 0 <= (h - o if sign == "+" else h + o) < 24}
+            for o in range(15) for sign in "+-"}
 
 
 def iso_ts(s: str) -> str:
@@ -27,19 +29,18 @@ def iso_ts(s: str) -> str:
     whole-hour offset that does not cross midnight, else through datetime."""
     n = len(s)
     if n == 32 and s[19] == ".":
-        frac = s[19:26]
+        tail, body = s[26:], s[13:26]
     elif n == 25:
-        frac = ".000000"
+        tail, body = s[19:], s[13:19] + ".000000"
     else:
         return ts(datetime.fromisoformat(s))
-    tail = s[-6:]
     if tail == "+00:00":
-        return s[:19] + frac + "Z"
-    shift = _SHIFT.get(tail)
-    if shift is not None and s[10] == "T":
-        h = int(s[11:13]) + shift
-        if 0 <= h < 24:
-            return s[:11] + _HH[h] + s[13:19] + frac + "Z"
+        return s[:13] + body + "Z"
+    hours = _SHIFTED.get(tail)
+    if hours is not None and s[10] == "T":
+        h = hours.get(s[11:13])
+        if h is not None:
+            return s[:11] + h + body + "Z"
     return ts(datetime.fromisoformat(s))
 
 
