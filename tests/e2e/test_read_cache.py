@@ -5,6 +5,7 @@ changes the answer at the next read (read-your-writes holds)."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import httpx
@@ -63,3 +64,26 @@ def test_bad_parameters_are_refused_by_field_and_not_cached(live):
             assert r.json()["field"] == field, (params, r.json())
     assert c.get("/api/scoreboard", params={"by": "planet"}, headers=h).status_code == 422
     assert c.get("/api/scoreboard").status_code == 401  # the login comes before the cache
+
+
+def test_concurrent_reads_compute_once_and_a_write_is_seen_whatever_the_ttl(live):
+    """Requests missing the same board together wait for one computation (single flight);
+    freshness comes from the log head in the key, not from entries expiring."""
+    server, c, h = live
+    cache = server.app.state.read_cache
+    cache.ttl = 3600.0  # nothing expires during this test
+    params = {"by": "supervisor", **PERIOD}
+    assert c.post("/api/cases", json=REPORT, headers=h).status_code == 201
+    misses = cache.misses
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(lambda _: c.get("/api/scoreboard", params=params, headers=h),
+                            range(32)))
+    assert {r.status_code for r in got} == {200}
+    assert len({r.content for r in got}) == 1 and len({r.headers["etag"] for r in got}) == 1
+    assert cache.misses == misses + 1  # one computation for 32 requests
+    before = sum(r["counts"].get("reported", 0) for r in got[0].json()["rows"])
+
+    assert c.post("/api/cases", json=REPORT, headers=h).status_code == 201
+    after = c.get("/api/scoreboard", params=params, headers=h)
+    assert sum(r["counts"].get("reported", 0) for r in after.json()["rows"]) == before + 1
+    assert cache.misses == misses + 2
