@@ -39,6 +39,7 @@ def serve(
     import uvicorn
 
     from adapters.http import create_app
+    from adapters.http.heap import freeze_heap
     from adapters.http.workers import ServeSettings
 
     st = state(ctx)
@@ -69,6 +70,7 @@ def serve(
                           secure_cookies=secure_cookies, leases=leases)
         if show_logins:
             app_.state.demo_logins = users
+        freeze_heap()  # the demo, the city and the app: never walked by a full collection
         uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
         return
     settings = ServeSettings(data_dir=st.data_dir, config=st.config, credentials=credentials,

@@ -73,12 +73,15 @@ def build_app(s: ServeSettings):
 
 def app_from_env():
     """uvicorn's factory in each spawned process (`adapters.http.workers:app_from_env`)."""
+    from adapters.http.heap import freeze_heap
     from adapters.logs import setup_logging
 
     s = ServeSettings.from_env()
     setup_logging(s.log_level)
     watch_supervisor()
-    return build_app(s)
+    app = build_app(s)
+    freeze_heap()  # what the process loaded is never walked again by a full collection
+    return app
 
 
 def watch_supervisor(every: float = 1.0) -> None:
