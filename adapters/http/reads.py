@@ -19,6 +19,7 @@ import structlog
 
 from adapters.background import BackgroundLoop
 from adapters.bootstrap import Casegrid
+from adapters.http.head_reads import SharedHead
 from adapters.storage.lease import Lease, follow_as_singleton, run_as_singleton
 from domain import times
 from domain.errors import CasegridError
@@ -58,6 +59,7 @@ class Follower:
         self.leases = leases
         self._lock = threading.Lock()
         self._applied = -1
+        self._head = SharedHead(lambda: self.cg.projections.head())  # one query, many waiting
         self._loops = [BackgroundLoop("casegrid-follow", self._follow)]
         if tick_every:
             self._loops.append(BackgroundLoop("casegrid-tick", self._ticks))
@@ -68,8 +70,9 @@ class Follower:
         return self._lock
 
     def ensure(self) -> int:
-        """Catch every projection up to the log's head (cheap when already there); the head."""
-        head = self.cg.projections.head()
+        """Catch every projection up to the log's head (cheap when already there); the head,
+        read by a query begun after this call (adapters/http/head_reads.py)."""
+        head = self._head()
         if head <= self._applied:
             return head
         with self._lock:
