@@ -67,8 +67,14 @@ def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def _structlog_baseline():
+    """structlog as the session began, its output made safe the way every app makes it
+    (adapters/logs.py: a server thread of a module fixture logging after a test's
+    captured stream closed drops the line instead of failing the request)."""
     import structlog
 
+    from adapters.logs import safe_output
+
+    safe_output()
     return structlog.get_config()
 
 

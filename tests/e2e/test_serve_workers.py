@@ -176,7 +176,8 @@ def test_three_processes_share_sessions_writes_and_one_tick(workers):
         pid, r = w.request("POST", "/api/login", json={"user": "disp_chen", "password": "x"})
         assert r.status_code == 401
         failed_on.add(pid)
-    assert len(failed_on) >= 2, "the failures all went to one process"
+    # a process that did not take every failure (or took none) still refuses: the count
+    # is the store's, not a process's (the kernel may give all five to one process)
     _, r = w.on_other(min(failed_on), "POST", "/api/login",
                       json={"user": "disp_chen", "password": "demo"})
     assert r.status_code == 429, r.text

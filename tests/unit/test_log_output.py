@@ -70,6 +70,7 @@ def test_other_errors_are_not_swallowed():
 
 
 def test_safe_output_wraps_an_embedded_apps_default_once(monkeypatch):
+    structlog.reset_defaults()  # the stock output (the test session's is made safe already)
     monkeypatch.setattr(sys, "stdout", closed())  # structlog's default prints to stdout
     with pytest.raises(ValueError):
         structlog.get_logger("casegrid.test").info("unsafe by default")
@@ -89,6 +90,7 @@ def test_a_request_logged_to_a_closed_stream_is_answered(tmp_path, monkeypatch, 
     from adapters.http import create_app
     from tests.support import city
 
+    structlog.reset_defaults()  # the stock output (the test session's is made safe already)
     cg = bootstrap(data_dir=tmp_path, city=city())
     try:
         if how == "serve":
