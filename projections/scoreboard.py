@@ -116,20 +116,11 @@ class Scoreboard:
             day = row["day"]
             for key, names in after.items():
                 was = before.get(key)
-                if names is was or key[1] is None:  # the same shared counts: no change
-                    continue
-                at = changes.get((day, key))
-                if at is None:
-                    at = changes[(day, key)] = {}
-                for name, d in delta(was, names):
-                    at[name] = at.get(name, 0) + d
+                if names is not was and key[1] is not None:  # the same shared counts: none
+                    _change(changes, day, key, was, names)
             for key, was in before.items():
                 if key not in after and key[1] is not None:
-                    at = changes.get((day, key))
-                    if at is None:
-                        at = changes[(day, key)] = {}
-                    for name, d in delta(was, None):
-                        at[name] = at.get(name, 0) + d
+                    _change(changes, day, key, was, None)
             packed = pack(row)
             held[cid] = (packed, after)  # re-inserted: the most recently touched last
             rows.append((cid, day, row["unit"], positions[cid], packed))
@@ -172,6 +163,15 @@ class Scoreboard:
 
 
 _NONE: dict = {}
+
+
+def _change(changes: dict, day: str, key: tuple, was: dict | None, now: dict | None) -> None:
+    """Add the change from one case's counts `was` to `now` under (day, key)."""
+    at = changes.get((day, key))
+    if at is None:
+        at = changes[(day, key)] = {}
+    for name, d in delta(was, now):
+        at[name] = at.get(name, 0) + d
 EVENT_COUNTS = ("rework_events", "returned", "callbacks", "callbacks_satisfied",
                 "assist_due", "assist_on_time")  # per event (协办: per assisting request)
 

@@ -19,8 +19,8 @@ def ts(t: datetime | None) -> str | None:
 
 
 # offset text -> {local hour text: UTC hour text}, for the hours that stay on the same day
-_SHIFTED = {f"{sign}{o:02d}:00": {f"{h:02d}": f"{h - o if sign == '+' else h + o:02d}"
-                                  for h in range(24) if 0 <= (h - o if sign == "+" else h + o) < 24}
+_SHIFTED = {f"{sign}{o:02d}:00": {f"{h:02d}": f"{u:02d}" for h in range(24)
+                                  if 0 <= (u := h - o if sign == "+" else h + o) < 24}
             for o in range(15) for sign in "+-"}
 
 
