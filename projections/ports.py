@@ -63,9 +63,12 @@ class EventLog(Protocol):
 
     listens: bool  # subscribe() wakes on new events; otherwise poll
 
-    def read(self, after: int, limit: int, stop: int | None = None) -> list[tuple]:
+    def read(self, after: int, limit: int, stop: int | None = None,
+             shard: tuple[int, int] | None = None) -> list[tuple]:
         """Notifications after `after` (up to `stop`) as tuples (id, originator id, version,
-        topic, state, originator id as text)."""
+        topic, state, originator id as text); with `shard` (S, K) only those of the
+        aggregates in shard S of K (the same aggregates every time), up to `limit` of
+        them."""
 
     def head(self) -> int:
         """The last notification id, 0 for an empty log."""

@@ -27,9 +27,10 @@ from typing import Any, Protocol
 
 import structlog
 
-from projections import tracking
+from projections import shards, tracking
 from projections.decode import EventDecoder
 from projections.ports import Cur, EventLog, Sql
+from projections.rebuild import rebuild as replay
 from projections.tracking import BACKOFF_MAX, LostRace
 
 log = structlog.get_logger("casegrid.projections")
@@ -105,7 +106,7 @@ class ProjectionRunner:
         self.decode = EventDecoder(mapper)
         self._ready = False
         self._setup_lock = threading.Lock()
-        self._run_lock = threading.RLock()  # one catch-up at a time: projections hold state
+        self.run_lock = threading.RLock()  # one catch-up at a time: projections hold state
         self._writer: ThreadPoolExecutor | None = None
         self._erroring: set[str] = set()
 
@@ -138,11 +139,14 @@ class ProjectionRunner:
         others stops where the next group stands, and from there they go on together.
         """
         self.setup()
-        with self._run_lock, collector_paused():
+        with self.run_lock, collector_paused():
             wanted = self._runnable(list(names or self.projections))
             done = 0
             while wanted:
                 positions = tracking.positions(self.sql, wanted)
+                if any(p < 0 for p in positions.values()):  # rebuilt in shards elsewhere
+                    wanted = [n for n in wanted if positions[n] >= 0 or self._take_over(n)]
+                    continue
                 low = min(positions.values())
                 group = [n for n, p in positions.items() if p == low]
                 above = [p for p in positions.values() if p > low]
@@ -173,6 +177,35 @@ class ProjectionRunner:
                 if max_events is not None and done >= max_events:
                     return done
             return done
+
+    def catch_up_shard(self, names: Sequence[str], shard: int, of: int, to: int, *,
+                       progress: Callable[[int], None] | None = None) -> int:
+        """Fold one shard's events (projections/shards.py) up to `to` into `names`, moving
+        the shard's own tracking rows; returns how many events were read."""
+        names = sorted(names, key=lambda n: getattr(self.projections[n], "adds_up", False))
+        track = [shards.shard_name(n, shard, of) for n in names]  # adding-up writes last:
+        with self.run_lock, collector_paused():  # their row locks are held the shortest
+            at = set(tracking.positions(self.sql, track).values())
+            if len(at) != 1:
+                raise LostRace(f"shard {shard}/{of} of {names} stands at {at}")
+            pos = at.pop()
+            done = self._run(list(names), pos, to, progress, None, track=track,
+                             shard=(shard, of)) if pos < to else 0
+            if pos + done < to:  # nothing of this shard's up to `to`
+                self._skip(track, pos + done, to)
+            return done
+
+    def _take_over(self, name: str) -> bool:
+        """A projection rebuilt in shards: False while that rebuild is alive; once it is
+        abandoned, reset it here (True: fold it from 0)."""
+        if not shards.abandoned(self.sql, name):
+            return False
+        with self.sql.transaction() as cur:
+            took = shards.reset(cur, self.projections[name])
+        if took:
+            log.warning("sharded_rebuild_abandoned_replaying", projection=name,
+                        after_seconds=shards.ABANDONED_AFTER)
+        return True
 
     # ------------------------------------------------------------------ stalled projections
 
@@ -241,17 +274,24 @@ class ProjectionRunner:
             tracking.advance(cur, names, pos, to)
 
     def _run(self, names: list[str], pos: int, stop: int | None,
-             progress: Callable[[int], None] | None, budget: int | None) -> int:
-        """Apply batches to one group from `pos` until the head, `stop` or the budget."""
+             progress: Callable[[int], None] | None, budget: int | None, *,
+             track: list[str] | None = None, shard: tuple[int, int] | None = None) -> int:
+        """Apply batches to one group from `pos` until the head, `stop` or the budget.
+        `track` names the tracking rows moved (default: the projections' own); with
+        `shard` only that shard's events are read, and `stop` is where it ends."""
         projs = [self.projections[n] for n in names]
+        track = track or names
         done, pending = 0, None
         try:
             while budget is None or done < budget:
                 limit = self.batch if budget is None else min(self.batch, budget - done)
-                notes = self.events.read(pos, limit, stop)
+                notes = self.events.read(pos, limit, stop, shard)
                 if not notes:
                     break
                 end, count = notes[-1][0], len(notes)
+                if shard is not None:  # the events between are other shards'
+                    end = stop if count < limit else end
+                    count = end - pos
                 decode = self.decode.with_times
                 items = [(*decode(n), n[0], n[5]) for n in notes]
                 del notes  # the stored rows, then the events, are not needed past here:
@@ -260,7 +300,7 @@ class ProjectionRunner:
                 if pending is not None:
                     self._finish(pending, progress)
                     pending = None
-                job = (ops, names, pos, end, count)
+                job = (ops, track, pos, end, count)
                 del ops
                 if self.pipeline:
                     pending = (self._pool().submit(self._write, job), job)
@@ -339,28 +379,9 @@ class ProjectionRunner:
     def rebuild(self, names: str | Sequence[str] | None = None, *,
                 progress: Callable[[int], None] | None = None) -> int:
         """Drop projections' tables (one name, several, or all) and replay the whole log
-        into them together, their non-unique indexes set aside until the end; then
-        refresh the planner's statistics of the new tables.
-        Returns how many events were read."""
-        wanted = [names] if isinstance(names, str) else list(names or self.projections)
-        self.setup()
-        tables = [t for name in wanted for t in self.projections[name].tables]
-        with self._run_lock:
-            with self.sql.transaction() as cur:
-                for name in wanted:
-                    proj = self.projections[name]
-                    tracking.drop(cur, proj)
-                    proj.create(cur)
-                # the secondary indexes are built once at the end (if this process dies
-                # first, the next start's create() makes them)
-                again = cur.set_aside_indexes(tables)
-            done = self.catch_up(wanted, progress=progress)
-            with self.sql.transaction() as cur:
-                for ddl in again:
-                    cur.execute(ddl)
-                for table in tables:
-                    cur.execute(f"ANALYZE {table}")
-        return done
+        into them together (projections/rebuild.py). Returns how many events were read."""
+        return replay(self, [names] if isinstance(names, str) else list(names or self.projections),
+                       progress=progress)
 
     def status(self) -> list[dict]:
         self.setup()
@@ -371,6 +392,9 @@ class ProjectionRunner:
         for name, pos, updated in sorted(rows):
             if name not in self.projections:
                 continue
+            rebuilding = int(pos) < 0
+            if rebuilding:
+                pos, updated = shards.progress(self.sql, name)
             lag_seconds = 0.0
             if pos < head:
                 nxt = self.events.read(int(pos), 1)
@@ -390,7 +414,8 @@ class ProjectionRunner:
                     "lag_events": head - int(pos),
                     "lag_seconds": round(lag_seconds, 3),
                     "updated_at": updated,
-                    "state": "stalled" if name in errors else ("behind" if pos < head else "ok"),
+                    "state": "stalled" if name in errors else "rebuilding" if rebuilding else (
+                        "behind" if pos < head else "ok"),
                     "error": errors.get(name),
                 }
             )

@@ -40,6 +40,9 @@ class Scoreboard:
     # 4: a merged duplicate counts in discovery only (合并); 5: 回访 (the rows' callbacks);
     # 6: 协办 (the rows' assisting units: assist_on_time, assist_missed); 7: cg_sb_months
 
+    # its count cells add up the changes of every case: shards of a rebuild
+    adds_up = True  # (projections/shards.py) add to the same rows, in one order
+
     def __init__(self, city: City, hold: int = 40_000):
         self.city = city
         self.hold = hold  # cases whose rows stay in memory between batches
@@ -140,7 +143,8 @@ class Scoreboard:
                     cells_out.append((day, dim, key, name, n))
                     k = (month, dim, key, name)
                     months[k] = months.get(k, 0) + n
-        return rows, cells_out, [(*k, n) for k, n in months.items() if n]
+        cells_out.sort()  # row locks taken in one order: concurrent shards never deadlock
+        return rows, cells_out, sorted((*k, n) for k, n in months.items() if n)
 
     def write(self, cur: Cur, ops: tuple[list, list, list]) -> None:
         rows, changes, months = ops

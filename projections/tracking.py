@@ -68,12 +68,15 @@ def create_tables(cur: Cur, projections: Iterable[Any], log: Any) -> None:
 
 
 def drop(cur: Cur, proj: Any) -> None:
-    """Drop a projection's tables and memory, back to position 0 with no stall."""
+    """Drop a projection's tables and memory, back to position 0 with no stall (and no
+    shards of a sharded rebuild: projections/shards.py)."""
     proj.forget()
     for table in proj.tables:
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     cur.execute("UPDATE cg_tracking SET position = 0, updated_at = ? WHERE projection = ?",
                 (now_ts(), proj.name))
+    cur.execute("DELETE FROM cg_tracking WHERE substr(projection, 1, ?) = ?",
+                (len(proj.name) + 1, f"{proj.name}#"))
     cur.execute("DELETE FROM cg_projection_errors WHERE projection = ?", (proj.name,))
 
 

@@ -19,7 +19,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import structlog
 
@@ -112,10 +113,10 @@ def _start(cg: Casegrid, names: list[str], interval: float) -> tuple[threading.T
 # ------------------------------------------------------------------ rebuilding
 
 
-def rebuild_leased(cg: Casegrid, names: Sequence[str], wait: float,
-                   progress: Callable[[int], None] | None = None) -> int:
-    """Rebuild `names` in this process while holding their leases (a follower of one of
-    them elsewhere is waited for up to `wait` seconds, then ConflictError)."""
+@contextmanager
+def leases_held(cg: Casegrid, names: Sequence[str], wait: float) -> Iterator[None]:
+    """Hold the leases of `names` (a follower of one of them elsewhere is waited for up to
+    `wait` seconds, then ConflictError); released at the end."""
     leases = [Lease(cg.sql, lease_name(n)) for n in names]
     try:
         deadline = time.monotonic() + wait
@@ -125,10 +126,17 @@ def rebuild_leased(cg: Casegrid, names: Sequence[str], wait: float,
                 raise ConflictError(f"projection leases {', '.join(busy)} are held by another"
                                     f" process (a follower?) for more than {wait:g} s")
             time.sleep(0.2)
-        return cg.projections.rebuild(list(names), progress=progress)
+        yield
     finally:
         for lease in leases:
             lease.release()
+
+
+def rebuild_leased(cg: Casegrid, names: Sequence[str], wait: float,
+                   progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild `names` in this process while holding their leases."""
+    with leases_held(cg, names, wait):
+        return cg.projections.rebuild(list(names), progress=progress)
 
 
 def spawn_rebuilds(groups: Sequence[Sequence[str]], *, data_dir: str | None = None,

@@ -85,41 +85,77 @@ def projections_rebuild(ctx: typer.Context,
                         names: Annotated[list[str] | None, typer.Argument(
                             help="Projections to rebuild (default: all)")] = None,
                         processes: Annotated[int, typer.Option(
-                            min=1, max=16, help="Rebuild in this many processes at once, the "
-                                                "projections split between them")] = 1,
+                            min=1, max=16, help="Rebuild in this many processes at once: on "
+                                                "PostgreSQL each takes a share of the cases, on "
+                                                "SQLite whole projections")] = 1,
                         wait: Annotated[float, typer.Option(
                             min=0, max=3600, help="Seconds to wait for a follower holding a "
                                                   "projection's lease")] = 10.0,
                         as_json: JsonOpt = False):
     """Drop and replay projections (or all) from the event log, each under its lease."""
     from adapters.cli.common import state
-    from adapters.cli.projection_workers import collect, plan, rebuild_leased, spawn_rebuilds
+    from adapters.cli.projection_shards import rebuild_sharded
+    from adapters.cli.projection_workers import rebuild_leased
 
     cg = casegrid(ctx, as_json)
     names = _names(cg, names, as_json)
-    if processes > 1 and len(names) > 1:  # this process rebuilds the first group itself
-        groups = plan(names, processes)
-        st = state(ctx)
-        children = spawn_rebuilds(groups[1:], data_dir=st.data_dir, config=st.config, wait=wait)
-        try:
-            n = rebuild_leased(cg, groups[0], wait)
-        except ConflictError as e:
-            collect(children)
-            fail(e, as_json)
-        done, errors = collect(children)
-        if errors:
-            fail(ConflictError("; ".join(errors)), as_json)
-        done = {**dict.fromkeys(groups[0], n), **done}
-        emit({"rebuilt": done, "processes": [list(g) for g in groups]}, as_json,
-             lambda: print(f"rebuilt {done} in {len(groups)} processes"))
+    sharded = processes > 1 and cg.sql.dialect == "postgres"
+    if processes > 1 and not sharded and len(names) > 1:
+        _rebuild_groups(ctx, cg, names, processes, wait, as_json)
         return
     head = cg.projections.head()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=err, disable=as_json or not err.is_terminal) as bar:
         task = bar.add_task(", ".join(names), total=head)
+        step = lambda k: bar.advance(task, k)  # noqa: E731
         try:
-            n = rebuild_leased(cg, names, wait, progress=lambda k: bar.advance(task, k))
+            if sharded:
+                st = state(ctx)
+                n = rebuild_sharded(cg, names, processes, wait, progress=step,
+                                    data_dir=st.data_dir, config=st.config)
+            else:
+                n = rebuild_leased(cg, names, wait, progress=step)
         except ConflictError as e:
             fail(e, as_json)
     done = dict.fromkeys(names, n)
-    emit({"rebuilt": done}, as_json, lambda: print(f"rebuilt {done}"))
+    extra = {"shards": processes} if sharded else {}
+    emit({"rebuilt": done, **extra}, as_json,
+         lambda: print(f"rebuilt {done}" + (f" in {processes} shards" if sharded else "")))
+
+
+def _rebuild_groups(ctx: typer.Context, cg, names: list[str], processes: int, wait: float,
+                    as_json: bool) -> None:
+    """SQLite: the projections split into groups, one process each (this one the first)."""
+    from adapters.cli.common import state
+    from adapters.cli.projection_workers import collect, plan, rebuild_leased, spawn_rebuilds
+
+    groups = plan(names, processes)
+    st = state(ctx)
+    children = spawn_rebuilds(groups[1:], data_dir=st.data_dir, config=st.config, wait=wait)
+    try:
+        n = rebuild_leased(cg, groups[0], wait)
+    except ConflictError as e:
+        collect(children)
+        fail(e, as_json)
+    done, errors = collect(children)
+    if errors:
+        fail(ConflictError("; ".join(errors)), as_json)
+    done = {**dict.fromkeys(groups[0], n), **done}
+    emit({"rebuilt": done, "processes": [list(g) for g in groups]}, as_json,
+         lambda: print(f"rebuilt {done} in {len(groups)} processes"))
+
+
+@proj_app.command("rebuild-shard", hidden=True)
+def projections_rebuild_shard(ctx: typer.Context,
+                              names: Annotated[list[str], typer.Argument()],
+                              shard: Annotated[int, typer.Option(min=0, max=15)],
+                              of: Annotated[int, typer.Option(min=2, max=16)],
+                              to: Annotated[int, typer.Option(min=0)],
+                              as_json: JsonOpt = False):
+    """One shard of `rebuild --processes N` on PostgreSQL (started by it, not by hand)."""
+    if shard >= of:
+        fail(ValidationError("shard", f"must be below --of {of}"), as_json)
+    cg = casegrid(ctx, as_json)
+    names = _names(cg, names, as_json)
+    n = cg.projections.catch_up_shard(names, shard, of, to)
+    emit({"shard": shard, "read": n}, as_json, lambda: print(f"shard {shard}/{of}: read {n}"))

@@ -1,0 +1,80 @@
+"""`projections rebuild --processes N` on PostgreSQL: each projection's work split by
+aggregate over N processes (分片重建, projections/shards.py).
+
+This process holds the projections' leases, gives them fresh tables marked as being
+rebuilt, starts N-1 children (`projections rebuild-shard`, one shard each) and folds
+shard 0 itself. When every shard reached the target it moves the projections there and
+folds what was recorded meanwhile. If any shard fails, the others are stopped and the
+projections are rebuilt in this one process instead, so a failure costs time, never rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from adapters.bootstrap import Casegrid
+from adapters.cli.projection_workers import leases_held
+from projections.rebuild import ShardedRebuild, begin_sharded, finish_sharded
+from projections.tracking import LostRace
+
+log = structlog.get_logger("casegrid.projections")
+
+
+def rebuild_sharded(cg: Casegrid, names: Sequence[str], processes: int, wait: float, *,
+                    progress: Callable[[int], None] | None = None,
+                    data_dir: str | None = None, config: str | None = None) -> int:
+    """Rebuild `names` in `processes` shards; returns how many events were read."""
+    runner = cg.projections
+    with leases_held(cg, names, wait):
+        plan = begin_sharded(runner, names, processes)
+        log.info("sharded_rebuild_started", projections=list(names), shards=plan.of,
+                 to=plan.to)
+        children = spawn_shards(plan, data_dir=data_dir, config=config)
+        errors: list[str] = []
+        try:
+            runner.catch_up_shard(plan.names, 0, plan.of, plan.to, progress=progress)
+        except Exception as e:
+            errors.append(f"shard 0: {type(e).__name__}: {e}")
+            for child in children:
+                child.terminate()
+        errors += collect_shards(children)
+        if not errors:
+            try:
+                return plan.to + finish_sharded(runner, plan, progress=progress)
+            except LostRace as e:
+                errors.append(f"finish: {e}")
+        log.warning("sharded_rebuild_failed_rebuilding_in_one_process",
+                    projections=list(names), errors=errors)
+        return runner.rebuild(list(names), progress=progress)
+
+
+def spawn_shards(plan: ShardedRebuild, *, data_dir: str | None = None,
+                 config: str | None = None) -> list[subprocess.Popen]:
+    """One `casegrid projections rebuild-shard` child per shard but the first."""
+    opts = [*(["--data-dir", data_dir] if data_dir else []),
+            *(["--config", config] if config else [])]
+    return [subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", *opts, "projections", "rebuild-shard",
+         *plan.names, "--shard", str(s), "--of", str(plan.of), "--to", str(plan.to), "--json"],
+        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True) for s in range(1, plan.of)]
+
+
+def collect_shards(procs: Sequence[subprocess.Popen]) -> list[str]:
+    """Wait for every child; the errors of those that failed."""
+    errors = []
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode == 0:
+            got = json.loads(out.strip().splitlines()[-1])
+            log.info("shard_done", shard=got["shard"], read=got["read"])
+            continue
+        text = (err or out).strip()
+        errors.append(text.splitlines()[-1] if text else f"exit {p.returncode}")
+    return errors

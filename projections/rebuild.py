@@ -1,0 +1,76 @@
+"""Rebuilding projections (重建): fresh tables, the whole log replayed into them.
+
+In one process (`rebuild`), or split by aggregate over several (`begin_sharded`, each
+shard's `ProjectionRunner.catch_up_shard`, then `finish_sharded`; projections/shards.py).
+Either way the tables' non-unique indexes are set aside while the rows go in and built
+once at the end (if the process dies first, the next start's create() makes them), and
+the planner's statistics are refreshed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from projections import shards, tracking
+
+
+@dataclass(frozen=True)
+class ShardedRebuild:
+    names: tuple[str, ...]
+    of: int  # shards
+    to: int  # the last notification id the shards fold
+    tables: tuple[str, ...]
+    again: tuple[str, ...]  # the statements that make the set-aside indexes again
+
+
+def _fresh(runner: Any, names: Sequence[str], cur: Any) -> tuple[list[str], list[str]]:
+    """Drop and create the projections' tables at position 0, indexes set aside."""
+    tables = [t for name in names for t in runner.projections[name].tables]
+    for name in names:
+        proj = runner.projections[name]
+        tracking.drop(cur, proj)
+        proj.create(cur)
+    return tables, cur.set_aside_indexes(tables)
+
+
+def _index_and_analyze(runner: Any, tables: Sequence[str], again: Sequence[str]) -> None:
+    with runner.sql.transaction() as cur:
+        for ddl in again:
+            cur.execute(ddl)
+        for table in tables:
+            cur.execute(f"ANALYZE {table}")
+
+
+def rebuild(runner: Any, names: list[str], *,
+            progress: Callable[[int], None] | None = None) -> int:
+    """Replay the log into fresh tables of `names`, in this process together."""
+    runner.setup()
+    with runner.run_lock:
+        with runner.sql.transaction() as cur:
+            tables, again = _fresh(runner, names, cur)
+        done = runner.catch_up(names, progress=progress)
+        _index_and_analyze(runner, tables, again)
+    return done
+
+
+def begin_sharded(runner: Any, names: Sequence[str], of: int) -> ShardedRebuild:
+    """Fresh tables for `names`, marked as rebuilt in `of` shards up to today's head."""
+    runner.setup()
+    with runner.run_lock, runner.sql.transaction() as cur:
+        tables, again = _fresh(runner, names, cur)
+        shards.begin(cur, names, of)
+        to = runner.head()
+    return ShardedRebuild(tuple(names), of, to, tuple(tables), tuple(again))
+
+
+def finish_sharded(runner: Any, plan: ShardedRebuild, *,
+                   progress: Callable[[int], None] | None = None) -> int:
+    """Every shard reached the target: the projections stand there (LostRace if not);
+    then their indexes, and the events recorded meanwhile. Returns those events."""
+    with runner.run_lock:
+        with runner.sql.transaction() as cur:
+            shards.finish(cur, plan.names, plan.of, plan.to)
+        _index_and_analyze(runner, plan.tables, plan.again)
+        return runner.catch_up(list(plan.names), progress=progress)
