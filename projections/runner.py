@@ -59,6 +59,7 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
+READ_CHUNK = 20_000  # events read from the store at once (a batch is several reads)
 _GC_LOCK = threading.Lock()
 _GC_STATE = {"paused": 0, "was_enabled": True}
 
@@ -189,10 +190,19 @@ class ProjectionRunner:
             if len(at) != 1:
                 raise LostRace(f"shard {shard}/{of} of {names} stands at {at}")
             pos = at.pop()
+            if pos not in (0, to):  # what a shard holds is lost with its process
+                raise LostRace(f"shard {shard}/{of} of {names} restarted at {pos}")
+            projs = [self.projections[n] for n in names]
+            for p in projs:  # projections that write less when nobody reads until the end
+                getattr(p, "begin_shard", lambda _of: None)(of)
             done = self._run(list(names), pos, to, progress, None, track=track,
                              shard=(shard, of)) if pos < to else 0
-            if pos + done < to:  # nothing of this shard's up to `to`
-                self._skip(track, pos + done, to)
+            with self.sql.transaction() as cur:  # what they still hold; the shard at `to`
+                for p in projs:
+                    ops = getattr(p, "end_shard", lambda: None)()
+                    if ops is not None:
+                        p.write(cur, ops)
+                tracking.advance(cur, track, pos + done, to)
             return done
 
     def _take_over(self, name: str) -> bool:
@@ -285,16 +295,9 @@ class ProjectionRunner:
         try:
             while budget is None or done < budget:
                 limit = self.batch if budget is None else min(self.batch, budget - done)
-                notes = self.events.read(pos, limit, stop, shard)
-                if not notes:
+                items, end, count = self._read(pos, limit, stop, shard)
+                if not items:
                     break
-                end, count = notes[-1][0], len(notes)
-                if shard is not None:  # the events between are other shards'
-                    end = stop if count < limit else end
-                    count = end - pos
-                decode = self.decode.with_times
-                items = [(*decode(n), n[0], n[5]) for n in notes]
-                del notes  # the stored rows, then the events, are not needed past here:
                 ops = [(p, p.prepare(self.sql, items, pos, end)) for p in projs]
                 del items  # free them before the next batch is read (peak memory)
                 if pending is not None:
@@ -321,6 +324,26 @@ class ProjectionRunner:
                 p.forget()
             raise
         return done
+
+    def _read(self, pos: int, limit: int, stop: int | None,
+              shard: tuple[int, int] | None) -> tuple[list[Item], int, int]:
+        """Up to `limit` events after `pos`, decoded; the position they reach, and how many
+        were read (for a shard: how many notification ids it passed). Read READ_CHUNK at a
+        time: only one read's stored rows are held while decoding, not the batch's."""
+        decode = self.decode.with_times
+        items: list[Item] = []
+        at = pos
+        while len(items) < limit:
+            want = min(READ_CHUNK, limit - len(items))
+            notes = self.events.read(at, want, stop, shard)
+            if notes:
+                items += [(*decode(n), n[0], n[5]) for n in notes]
+                at = notes[-1][0]
+            if len(notes) < want:  # the head, or `stop`
+                if shard is not None and items:  # the events between are other shards'
+                    at = stop
+                break
+        return items, at, (len(items) if shard is None else at - pos)
 
     def _finish(self, pending: tuple, progress: Callable[[int], None] | None) -> None:
         future, job = pending

@@ -1,6 +1,7 @@
 """Scoreboards (考评排名): counts per dimension and day, rates, scores, grades, drill-down.
 
-Three tables, written in the batch's transaction with the tracking position: `cg_sb_case`
+Three tables, written in the batch's transaction with the tracking position (by
+projections/scoreboard_fold.py): `cg_sb_case`
 (each case's current facts), `cg_sb_counts` (the sum of every case's contributions per
 day, dimension, key and count; kept by adding each batch's net change) and `cg_sb_months`
 (the same sums per month, so a board over whole months reads one row per key and count
@@ -11,19 +12,17 @@ recorded by then (`cg_trail`, see projections/trail.py).
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from datetime import date, datetime
 from functools import cache
 
-from domain.case import Case
-from domain.case_base import CaseEvent  # every case event, in case.py or a step's module
 from domain.city import City
 from domain.errors import ValidationError
 from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
-from projections.case_facts import AREA_DIMS, DIMENSIONS, fold, new_row, pack, unpack
-from projections.contributions import ATTRIBUTED, cells, contributions, delta
-from projections.ports import Cur, Sql
+from projections.case_facts import AREA_DIMS, DIMENSIONS, fold, new_row, unpack
+from projections.contributions import ATTRIBUTED, contributions
+from projections.ports import Sql
+from projections.scoreboard_fold import Scoreboard  # noqa: F401 - the writes, long imported here
 from projections.trail import events_as_of
 
 INDICATORS: dict[str, dict] = {
@@ -33,149 +32,6 @@ INDICATORS: dict[str, dict] = {
 }
 
 
-class Scoreboard:
-    name = "scoreboard"
-    tables = ("cg_sb_case", "cg_sb_counts", "cg_sb_months")
-    version = 7  # 2: accurate dispatch counted for grids and areas (was 0.0%);
-    # 4: a merged duplicate counts in discovery only (合并); 5: 回访 (the rows' callbacks);
-    # 6: 协办 (the rows' assisting units: assist_on_time, assist_missed); 7: cg_sb_months
-
-    # its count cells add up the changes of every case: shards of a rebuild
-    adds_up = True  # (projections/shards.py) add to the same rows, in one order
-
-    def __init__(self, city: City, hold: int = 40_000):
-        self.city = city
-        self.hold = hold  # cases whose rows stay in memory between batches
-        # case -> (its packed row as stored, its cells or None): tens of thousands are
-        # held; a row dict is ~3 KB, the packed text ~0.4 KB, and the cells (shared
-        # count dicts) a few hundred bytes; a row read from the table gets its cells
-        # worked out when it is touched
-        self._held: dict[str, tuple[str, dict | None]] = {}
-        self._at: int | None = None  # the position `_held` is valid at
-        self._last_touched = 0  # cases the batch before touched
-
-    def create(self, cur: Cur) -> None:
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS cg_sb_case (case_id TEXT PRIMARY KEY, day TEXT NOT NULL,"
-            " unit TEXT, position BIGINT NOT NULL, row TEXT NOT NULL)" + cur.updated_often()
-        )
-        cur.execute("CREATE INDEX IF NOT EXISTS cg_sb_case_day ON cg_sb_case (day)")
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS cg_sb_counts (day TEXT NOT NULL, dim TEXT NOT NULL,"
-            " key TEXT NOT NULL, name TEXT NOT NULL, n BIGINT NOT NULL,"
-            " PRIMARY KEY (dim, day, key, name))" + cur.updated_often()
-        )
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS cg_sb_months (month TEXT NOT NULL, dim TEXT NOT NULL,"
-            " key TEXT NOT NULL, name TEXT NOT NULL, n BIGINT NOT NULL,"
-            " PRIMARY KEY (dim, month, key, name))" + cur.updated_often()
-        )
-
-    def forget(self) -> None:
-        self._held.clear()
-        self._at = None
-        self._last_touched = 0
-
-    def prepare(self, sql: Sql, items: list, start: int, end: int) -> tuple[list, list]:
-        """Fold the batch into each touched case's row; the net change of every cell.
-
-        The rows and contributions of recently touched cases are held between batches
-        (`_held`, at most `hold` cases), valid while this runner applied every batch up
-        to `start` itself; others are read from `cg_sb_case`.
-        """
-        held = self._held
-        if start != self._at:
-            self.forget()
-        self._at = None  # until this batch is prepared
-        city = self.city
-        items = [it for it in items if isinstance(it[0], CaseEvent)]  # patrol days etc.
-        missing = sorted({cid for e, _t, _p, cid in items
-                          if cid not in held and type(e) is not Case.Reported})
-        for i in range(0, len(missing), 1000):
-            chunk = missing[i:i + 1000]
-            for cid, r in sql.query("SELECT case_id, row FROM cg_sb_case WHERE case_id IN"
-                                    f" ({','.join('?' * len(chunk))})", chunk):
-                held[cid] = (r, None)
-        touched: dict[str, tuple[dict, dict]] = {}  # case -> (row, its cells before)
-        positions = {}
-        for e, _t, pos, cid in items:
-            got = touched.get(cid)
-            if got is None:
-                if type(e) is Case.Reported:
-                    touched[cid] = (new_row(e, city), _NONE)
-                    positions[cid] = pos
-                    continue
-                kept = held.pop(cid, None)
-                if kept is None:  # cannot happen: a case's Reported comes first in the log
-                    continue
-                row = unpack(kept[0])
-                got = touched[cid] = (row, kept[1] or cells(row, city))
-            fold(got[0], e)
-            positions[cid] = pos
-        changes: dict = {}  # (day, (dimension, key)) -> {count: the batch's net change}
-        rows = []
-        for cid, (row, before) in touched.items():
-            after = cells(row, city)
-            day = row["day"]
-            for key, names in after.items():
-                was = before.get(key)
-                if names is not was and key[1] is not None:  # the same shared counts: none
-                    _change(changes, day, key, was, names)
-            for key, was in before.items():
-                if key not in after and key[1] is not None:
-                    _change(changes, day, key, was, None)
-            packed = pack(row)
-            held[cid] = (packed, after)  # re-inserted: the most recently touched last
-            rows.append((cid, day, row["unit"], positions[cid], packed))
-        # the rows of the batch before may not be committed yet: never drop those (they,
-        # then this batch's, are the last in `held`)
-        keep = max(self.hold, self._last_touched + len(touched))
-        if len(held) > keep:
-            for cid in list(itertools.islice(held, len(held) - keep)):
-                del held[cid]
-        self._last_touched = len(touched)
-        self._at = end
-        cells_out, months = [], {}
-        for (day, (dim, key)), names in changes.items():
-            month = day[:7]
-            for name, n in names.items():
-                if n:
-                    cells_out.append((day, dim, key, name, n))
-                    k = (month, dim, key, name)
-                    months[k] = months.get(k, 0) + n
-        cells_out.sort()  # row locks taken in one order: concurrent shards never deadlock
-        return rows, cells_out, sorted((*k, n) for k, n in months.items() if n)
-
-    def write(self, cur: Cur, ops: tuple[list, list, list]) -> None:
-        rows, changes, months = ops
-        cur.insert_values(
-            "INSERT INTO cg_sb_case (case_id, day, unit, position, row)", rows,
-            "ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit,"
-            " position = excluded.position, row = excluded.row",
-            types=("text", "text", "text", "bigint", "text"),
-        )
-        cur.insert_values(
-            "INSERT INTO cg_sb_counts (day, dim, key, name, n)", changes,
-            "ON CONFLICT (dim, day, key, name) DO UPDATE SET n = cg_sb_counts.n + excluded.n",
-            types=("text", "text", "text", "text", "bigint"),
-        )
-        cur.insert_values(
-            "INSERT INTO cg_sb_months (month, dim, key, name, n)", months,
-            "ON CONFLICT (dim, month, key, name) DO UPDATE SET n = cg_sb_months.n + excluded.n",
-            types=("text", "text", "text", "text", "bigint"),
-        )
-
-
-_NONE: dict = {}
-
-
-def _change(changes: dict, day: str, key: tuple, was: dict | None, now: dict | None) -> None:
-    """Add the change from one case's counts `was` to `now` under (day, key)."""
-    at = changes.get((day, key))
-    if at is None:
-        at = changes[(day, key)] = {}
-    for name, d in delta(was, now):
-        at[name] = at.get(name, 0) + d
 EVENT_COUNTS = ("rework_events", "returned", "callbacks", "callbacks_satisfied",
                 "assist_due", "assist_on_time")  # per event (协办: per assisting request)
 
