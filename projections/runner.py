@@ -335,7 +335,8 @@ class ProjectionRunner:
         at = pos
         while len(items) < limit:
             want = min(READ_CHUNK, limit - len(items))
-            notes = self.events.read(at, want, stop, shard)
+            notes = (self.events.read(at, want, stop) if shard is None
+                     else self.events.read(at, want, stop, shard))
             if notes:
                 items += [(*decode(n), n[0], n[5]) for n in notes]
                 at = notes[-1][0]
