@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from domain.case import Case
@@ -48,11 +49,31 @@ class CaseSummaries:
     MOVE_TYPES = ("text", "text", "text", "text", "text", "integer", "bigint", "integer", "text",
                   "text", "integer", "text")
 
+    def __init__(self, hold: int = 40_000):
+        self.hold = hold  # a shard of a rebuild: cases whose moves wait in memory
+        self.deferred = False
+        # case -> [state, step, due_at, last_at, version, position, unit set, unit,
+        # missed due, assist set, assist due]: its moves not yet written (a shard's)
+        self._held: dict[str, list] = {}
+
+    def begin_shard(self, of: int) -> None:
+        """A shard of a rebuild: a case's moves are written once, when it leaves the held
+        cases or at `end_shard`, not every batch (nobody reads until the rebuild ends)."""
+        self._held.clear()
+        self.deferred = True
+
+    def end_shard(self) -> tuple[list, list]:
+        moved = [(cid, *m) for cid, m in self._held.items()]
+        self._held.clear()
+        self.deferred = False
+        return [], moved
+
     def forget(self) -> None:
-        """Nothing is held between batches."""
+        """Nothing is held between batches, but a shard's moves (lost with its process)."""
 
     def prepare(self, sql: Any, items: list, start: int, end: int) -> tuple[list, list]:
-        """Fold the batch per case in memory: insert the new cases, update the others once."""
+        """Fold the batch per case in memory: insert the new cases, update the others once
+        (a shard of a rebuild: once, when the case leaves the held cases)."""
         reported: dict[str, tuple] = {}
         # case -> [event, times, position, unit set, unit, miss, assist set, assist due]
         last: dict[str, list] = {}
@@ -78,17 +99,34 @@ class CaseSummaries:
             if got[7] is not None and e.state not in ASSIST_OPEN:  # the lead no longer holds it
                 got[6], got[7] = 1, None
         new, moved = [], []
+        held = self._held if self.deferred else None
         for cid, (e, t, pos, unit_set, unit, miss, assist_set, assist) in last.items():
             first = reported.get(cid)
-            if first is None:
-                moved.append((cid, e.state, e.step, t.get("due_at"), t["occurred_at"],
-                              e.originator_version, pos, unit_set, unit, miss, assist_set, assist))
+            if first is not None:
+                r, rt = first
+                new.append((cid, e.state, e.step, t.get("due_at"), miss, unit, r.category, r.grid,
+                            r.channel, r.urgency, r.external_id, rt["occurred_at"],
+                            t["occurred_at"], e.originator_version, pos, r.lat, r.lon,
+                            getattr(r, "number", None),
+                            (r.description or "")[:DESCRIPTION_KEPT], assist))
                 continue
-            r, rt = first
-            new.append((cid, e.state, e.step, t.get("due_at"), miss, unit, r.category, r.grid,
-                        r.channel, r.urgency, r.external_id, rt["occurred_at"], t["occurred_at"],
-                        e.originator_version, pos, r.lat, r.lon, getattr(r, "number", None),
-                        (r.description or "")[:DESCRIPTION_KEPT], assist))
+            move = [e.state, e.step, t.get("due_at"), t["occurred_at"], e.originator_version,
+                    pos, unit_set, unit, miss, assist_set, assist]
+            if held is None:
+                moved.append((cid, *move))
+                continue
+            was = held.pop(cid, None)  # re-inserted: the least recently touched first
+            if was is not None:  # the batches before's moves, with this one's over them
+                if not unit_set:
+                    move[6], move[7] = was[6], was[7]
+                if miss is None:
+                    move[8] = was[8]
+                if not assist_set:
+                    move[9], move[10] = was[9], was[10]
+            held[cid] = move
+        if held is not None:
+            gone = list(itertools.islice(held, max(0, len(held) - self.hold)))
+            moved = [(cid, *held.pop(cid)) for cid in gone]
         return new, moved
 
     def write(self, cur: Cur, ops: tuple[list, list]) -> None:

@@ -2,7 +2,7 @@
 aggregate over N processes (分片重建, projections/shards.py).
 
 This process holds the projections' leases, gives them fresh tables marked as being
-rebuilt, starts N-1 children (`projections rebuild-shard`, one shard each) and folds
+rebuilt, starts N-1 children (adapters/shard_worker.py, one shard each) and folds
 shard 0 itself. When every shard reached the target it moves the projections there and
 folds what was recorded meanwhile. If any shard fails, the others are stopped and the
 projections are rebuilt in this one process instead, so a failure costs time, never rows.
@@ -56,12 +56,12 @@ def rebuild_sharded(cg: Casegrid, names: Sequence[str], processes: int, wait: fl
 
 def spawn_shards(plan: ShardedRebuild, *, data_dir: str | None = None,
                  config: str | None = None) -> list[subprocess.Popen]:
-    """One `casegrid projections rebuild-shard` child per shard but the first."""
+    """One child (adapters/shard_worker.py) per shard but the first."""
     opts = [*(["--data-dir", data_dir] if data_dir else []),
             *(["--config", config] if config else [])]
     return [subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", *opts, "projections", "rebuild-shard",
-         *plan.names, "--shard", str(s), "--of", str(plan.of), "--to", str(plan.to), "--json"],
+        [sys.executable, "-m", "adapters.shard_worker", *plan.names, *opts,
+         "--shard", str(s), "--of", str(plan.of), "--to", str(plan.to)],
         env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL, text=True) for s in range(1, plan.of)]
 

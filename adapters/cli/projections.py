@@ -143,19 +143,3 @@ def _rebuild_groups(ctx: typer.Context, cg, names: list[str], processes: int, wa
     done = {**dict.fromkeys(groups[0], n), **done}
     emit({"rebuilt": done, "processes": [list(g) for g in groups]}, as_json,
          lambda: print(f"rebuilt {done} in {len(groups)} processes"))
-
-
-@proj_app.command("rebuild-shard", hidden=True)
-def projections_rebuild_shard(ctx: typer.Context,
-                              names: Annotated[list[str], typer.Argument()],
-                              shard: Annotated[int, typer.Option(min=0, max=15)],
-                              of: Annotated[int, typer.Option(min=2, max=16)],
-                              to: Annotated[int, typer.Option(min=0)],
-                              as_json: JsonOpt = False):
-    """One shard of `rebuild --processes N` on PostgreSQL (started by it, not by hand)."""
-    if shard >= of:
-        fail(ValidationError("shard", f"must be below --of {of}"), as_json)
-    cg = casegrid(ctx, as_json)
-    names = _names(cg, names, as_json)
-    n = cg.projections.catch_up_shard(names, shard, of, to)
-    emit({"shard": shard, "read": n}, as_json, lambda: print(f"shard {shard}/{of}: read {n}"))
