@@ -41,6 +41,10 @@ class Cur(Protocol):
     def set_aside_indexes(self, tables: list[str]) -> list[str]:
         """Drop the tables' non-unique indexes; the statements that make them again."""
 
+    def set_aside_keys(self, names: list[str]) -> list[str]:
+        """Drop these unique keys and indexes where the database allows; the statements
+        that make them again."""
+
     def setup_lock(self) -> None:
         """Serialise table creation with other processes until the transaction ends."""
 

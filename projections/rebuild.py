@@ -60,6 +60,9 @@ def begin_sharded(runner: Any, names: Sequence[str], of: int) -> ShardedRebuild:
     runner.setup()
     with runner.run_lock, runner.sql.transaction() as cur:
         tables, again = _fresh(runner, names, cur)
+        # keys no write relies on are checked once at the end (a crash before resets all)
+        again += cur.set_aside_keys([k for n in names
+                                     for k in getattr(runner.projections[n], "loose_keys", ())])
         shards.begin(cur, names, of)
         to = runner.head()
     return ShardedRebuild(tuple(names), of, to, tuple(tables), tuple(again))
@@ -67,10 +70,11 @@ def begin_sharded(runner: Any, names: Sequence[str], of: int) -> ShardedRebuild:
 
 def finish_sharded(runner: Any, plan: ShardedRebuild, *,
                    progress: Callable[[int], None] | None = None) -> int:
-    """Every shard reached the target: the projections stand there (LostRace if not);
-    then their indexes, and the events recorded meanwhile. Returns those events."""
+    """Every shard reached the target: the tables' indexes and keys, then the projections
+    stand there (LostRace if a shard did not: the rebuild is then reset by whoever finds
+    it abandoned), then the events recorded meanwhile. Returns those events."""
     with runner.run_lock:
+        _index_and_analyze(runner, plan.tables, plan.again)
         with runner.sql.transaction() as cur:
             shards.finish(cur, plan.names, plan.of, plan.to)
-        _index_and_analyze(runner, plan.tables, plan.again)
         return runner.catch_up(list(plan.names), progress=progress)

@@ -68,17 +68,17 @@ class Scoreboard:
         self.forget()
         self.deferred = True
 
-    def end_shard(self) -> tuple[list, list, list]:
+    def end_shard(self) -> tuple[list, list, list, list]:
         """The shard is done: the writes of every case still held and not yet written;
         back to writing every batch."""
         changes: dict = {}
-        rows: list = []
+        rows: tuple[list, list] = ([], [])
         for cid, (packed, written, pos, clean) in self._held.items():
             if not clean:
                 self._settle(cid, unpack(packed), packed, written, pos, changes, rows)
         self.forget()
         self.deferred = False
-        return (rows, *_cells(changes))
+        return (*rows, *_cells(changes))
 
     def forget(self) -> None:
         self._held.clear()
@@ -86,9 +86,9 @@ class Scoreboard:
         self._at = None
         self._last_touched = 0
 
-    def prepare(self, sql: Sql, items: list, start: int, end: int) -> tuple[list, list, list]:
-        """Fold the batch into each touched case's row; the rows to write and the net
-        change of every cell.
+    def prepare(self, sql: Sql, items: list, start: int, end: int) -> tuple[list, ...]:
+        """Fold the batch into each touched case's row; the rows to write (stored before,
+        and new) and the net change of every cell.
 
         The rows of recently touched cases are held between batches (`_held`, at most
         `hold` cases), valid while this runner applied every batch up to `start` itself;
@@ -126,7 +126,7 @@ class Scoreboard:
             fold(got[0], e)
             got[2] = pos
         changes: dict = {}  # (day, (dimension, key)) -> the cases' changes, tallied
-        rows: list = []
+        rows: tuple[list, list] = ([], [])  # rows stored before (updated), new rows
         if self.deferred:
             for cid, (row, written, pos) in touched.items():
                 held[cid] = (pack(row), written, pos, False)  # the most recently touched last
@@ -148,11 +148,12 @@ class Scoreboard:
                 del held[cid]
         self._last_touched = len(touched)
         self._at = end
-        return (rows, *_cells(changes))
+        return (*rows, *_cells(changes))
 
     def _settle(self, cid: str, row: dict, packed: str, written: dict | None, pos: int,
-                changes: dict, rows: list) -> dict:
-        """A case's row to write and the change of its cells from `written`; its cells."""
+                changes: dict, rows: tuple[list, list]) -> dict:
+        """A case's row to write (to rows[1] if never stored) and the change of its cells
+        from `written`; its cells."""
         after = cells(row, self.city)
         if written is None:  # as stored: never changed since
             written = after
@@ -164,11 +165,12 @@ class Scoreboard:
         for key, was in written.items():
             if key not in after and key[1] is not None:
                 _change(changes, day, key, was, None)
-        rows.append((cid, day, row["unit"], pos, packed))
+        rows[written is _NONE].append((cid, day, row["unit"], pos, packed))
         return after
 
-    def write(self, cur: Cur, ops: tuple[list, list, list]) -> None:
-        rows, changes, months = ops
+    def write(self, cur: Cur, ops: tuple[list, ...]) -> None:
+        rows, new, changes, months = ops
+        cur.copy_rows("cg_sb_case", ("case_id", "day", "unit", "position", "row"), new)
         cur.insert_values(
             "INSERT INTO cg_sb_case (case_id, day, unit, position, row)", rows,
             "ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit,"

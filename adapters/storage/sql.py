@@ -161,6 +161,28 @@ class Cur:
             again.append(ddl)
         return again
 
+    def set_aside_keys(self, names: list[str]) -> list[str]:
+        """PostgreSQL: drop these unique keys and indexes (no write of a rebuild in shards
+        relies on them); the statements that make them again. SQLite: nothing."""
+        if self.dialect != "postgres" or not names:
+            return []
+        again = []
+        self.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+                     " FROM pg_constraint WHERE conname = ANY(?) AND connamespace = (SELECT oid"
+                     " FROM pg_namespace WHERE nspname = current_schema())", (list(names),))
+        for table, name, ddl in self.fetchall():  # (names from the catalog)
+            self.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            again.append(  # unless another process's create() made it meanwhile
+                f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname ="
+                f" '{name}' AND conrelid = '{table}'::regclass) THEN ALTER TABLE {table}"
+                f' ADD CONSTRAINT "{name}" {ddl}; END IF; END $$')
+        self.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname ="
+                     " current_schema() AND indexname = ANY(?)", (list(names),))
+        for name, ddl in self.fetchall():
+            self.execute(f'DROP INDEX "{name}"')
+            again.append(ddl.replace(" INDEX ", " INDEX IF NOT EXISTS ", 1))
+        return again
+
     def setup_lock(self) -> None:
         """PostgreSQL: CREATE … IF NOT EXISTS races between processes, so hold an advisory
         lock until commit. SQLite: its one writer already serialises."""

@@ -19,6 +19,16 @@ from projections.tracking import LostRace
 from tests.integration.test_projection_processes import NAMES, cli, dump, simulate
 
 
+def indexes(cg) -> list[str]:
+    """The projection tables' indexes (keys included), by name."""
+    if cg.sql.dialect == "postgres":
+        q = ("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND"
+             " substr(tablename, 1, 3) = 'cg_'")
+    else:
+        q = "SELECT name FROM sqlite_master WHERE type = 'index' AND substr(tbl_name, 1, 3) = 'cg_'"
+    return sorted(r[0] for r in cg.sql.query(q))
+
+
 def fresh(data, env, *, batch=7, hold=5):
     """Another process's view: a Casegrid of its own, small batches and holds (every batch
     boundary, eviction and read-back is crossed)."""
@@ -54,8 +64,9 @@ def test_shards_equal_following_and_nobody_folds_meanwhile(store_env, tmp_path):
     try:
         simulate(cg, 40, seed=11)
         cg.projections.catch_up()
-        followed = dump(cg)
+        followed, keys = dump(cg), indexes(cg)
         plan = begin_sharded(cg.projections, NAMES, 3)
+        assert "cg_trail_pkey" not in indexes(cg) or cg.sql.dialect == "sqlite"
         other = fresh(data, store_env)
         try:
             assert other.projections.catch_up() == 0  # being rebuilt: not folded here
@@ -69,6 +80,7 @@ def test_shards_equal_following_and_nobody_folds_meanwhile(store_env, tmp_path):
                     worker.close()
             simulate(cg, 5, seed=12)  # recorded during the rebuild: folded at the end
             finish_sharded(cg.projections, plan)
+            assert indexes(cg) == keys  # made again: set aside ones, and keys
             assert all(cg.projections.position(n) == cg.projections.head() for n in NAMES)
             cg.projections.catch_up()
             other.projections.catch_up()
