@@ -31,39 +31,60 @@ def rebuild_sharded(cg: Casegrid, names: Sequence[str], processes: int, wait: fl
                     data_dir: str | None = None, config: str | None = None) -> int:
     """Rebuild `names` in `processes` shards; returns how many events were read."""
     runner = cg.projections
-    with leases_held(cg, names, wait):
-        plan = begin_sharded(runner, names, processes)
-        log.info("sharded_rebuild_started", projections=list(names), shards=plan.of,
-                 to=plan.to)
-        children = spawn_shards(plan, data_dir=data_dir, config=config)
-        errors: list[str] = []
-        try:
-            runner.catch_up_shard(plan.names, 0, plan.of, plan.to, progress=progress)
-        except Exception as e:
-            errors.append(f"shard 0: {type(e).__name__}: {e}")
+    # the children start up (imports, connections) while this process takes the leases
+    # and gives the tables their fresh start; then each is told where the shards end
+    children = spawn_shards(names, processes, data_dir=data_dir, config=config)
+    try:
+        with leases_held(cg, names, wait):
+            plan = begin_sharded(runner, names, processes)
+            log.info("sharded_rebuild_started", projections=list(names), shards=plan.of,
+                     to=plan.to)
             for child in children:
+                try:
+                    child.stdin.write(f"{plan.to}\n")
+                    child.stdin.flush()
+                except OSError:  # it died starting: collected below as a failed shard
+                    pass
+            return _fold_and_finish(runner, plan, children, progress)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.stdin.close()  # a child not told to start: it exits
                 child.terminate()
-        errors += collect_shards(children)
-        if not errors:
-            try:
-                return plan.to + finish_sharded(runner, plan, progress=progress)
-            except LostRace as e:
-                errors.append(f"finish: {e}")
-        log.warning("sharded_rebuild_failed_rebuilding_in_one_process",
-                    projections=list(names), errors=errors)
-        return runner.rebuild(list(names), progress=progress)
+            child.wait()
 
 
-def spawn_shards(plan: ShardedRebuild, *, data_dir: str | None = None,
+def _fold_and_finish(runner, plan: ShardedRebuild, children: list[subprocess.Popen],
+                     progress: Callable[[int], None] | None) -> int:
+    errors: list[str] = []
+    try:
+        runner.catch_up_shard(plan.names, 0, plan.of, plan.to, progress=progress)
+    except Exception as e:
+        errors.append(f"shard 0: {type(e).__name__}: {e}")
+        for child in children:
+            child.terminate()
+    errors += collect_shards(children)
+    if not errors:
+        try:
+            return plan.to + finish_sharded(runner, plan, progress=progress)
+        except LostRace as e:
+            errors.append(f"finish: {e}")
+    log.warning("sharded_rebuild_failed_rebuilding_in_one_process",
+                projections=list(plan.names), errors=errors)
+    return runner.rebuild(list(plan.names), progress=progress)
+
+
+def spawn_shards(names: Sequence[str], of: int, *, data_dir: str | None = None,
                  config: str | None = None) -> list[subprocess.Popen]:
-    """One child (adapters/shard_worker.py) per shard but the first."""
+    """One child (adapters/shard_worker.py) per shard but the first; each waits on its
+    standard input for the last notification id of the rebuild."""
     opts = [*(["--data-dir", data_dir] if data_dir else []),
             *(["--config", config] if config else [])]
     return [subprocess.Popen(
-        [sys.executable, "-m", "adapters.shard_worker", *plan.names, *opts,
-         "--shard", str(s), "--of", str(plan.of), "--to", str(plan.to)],
+        [sys.executable, "-m", "adapters.shard_worker", *names, *opts,
+         "--shard", str(s), "--of", str(of)],
         env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, text=True) for s in range(1, plan.of)]
+        stdin=subprocess.PIPE, text=True) for s in range(1, of)]
 
 
 def collect_shards(procs: Sequence[subprocess.Popen]) -> list[str]:
