@@ -3,8 +3,9 @@
 Fills a store with `casegrid simulate`'s workload (default 140,000 cases in one month,
 about a million events), lets PostgreSQL finish the fill's vacuum and checkpoint, then
 rebuilds every projection from nothing with `casegrid projections rebuild` in a child
-process (in one process, and on PostgreSQL also split over --processes processes) and
-times it, sampling the resident memory of every process it runs. The ceiling for that
+process (in one process, and on PostgreSQL also with --processes N: every projection's
+work split by case over N processes, projections/shards.py) and times it, sampling the
+resident memory of every process it runs. The ceiling for that
 shape, measured in the same run: a keyset read of the event table in raw SQL (rows/s).
 Then month scoreboards for every `--by` dimension, at the filled size and with the
 scoreboard scaled to --query-cases cases (each case's row copied, its counts multiplied:
@@ -218,8 +219,10 @@ def measure(env: dict, label: str, args) -> tuple[float, int]:
         elapsed, peak, cpu = cli_rebuild(env, n)
         rate = head / elapsed
         if n > 1:
-            groups = " | ".join(",".join(g) for g in plan(list(cg.projections.projections), n))
-            print(f"{label}_processes: {n} ({groups})")
+            how = ("shards: every projection, each process a share of the cases"
+                   if label == "postgres" else " | ".join(
+                       ",".join(g) for g in plan(list(cg.projections.projections), n)))
+            print(f"{label}_processes: {n} ({how})")
         print(f"{label}_catch_up_all_projections_{n}p: {rate:.0f} events/s")
         print(f"{label}_peak_rss_all_processes_{n}p: {peak / 2**20:.0f} MB")
         print(f"{label}_python_cpu_{n}p: {cpu:.1f} s ({head / cpu:.0f} events per CPU second)")

@@ -6,9 +6,10 @@ is followed by the one process holding its lease, and a process follows together
 read and decode per batch) every projection whose lease it holds. When a holder dies
 its leases free at once and a waiting process takes them on its next retry.
 
-`rebuild --processes N` splits the projections into N groups, balanced by how much
-Python work each costs, and rebuilds each group in a child process of its own (each
-child holds its group's leases), so that they use more than one core.
+On SQLite (one writer), `rebuild --processes N` splits the projections into N groups,
+balanced by how much Python work each costs, and rebuilds each group in a child process
+of its own (each child holds its group's leases). On PostgreSQL the work of every
+projection is split by case instead (adapters/cli/projection_shards.py).
 """
 
 from __future__ import annotations
