@@ -8,9 +8,10 @@ never write the same rows except by adding to the same counts. While a sharded r
 runs, the projection's own tracking row stands at REBUILDING and no runner folds it; each
 shard moves its own row, `NAME#S/K`, in the transaction of every batch it applies. When
 every shard reached the target, one transaction moves the projection to the target and
-removes the shard rows. If the rebuild dies, its shard rows stop moving: after
-ABANDONED_AFTER seconds the next runner to look resets the projection (fresh tables,
-position 0) and replays the log itself.
+removes the shard rows. The process running the rebuild also marks a row `NAME#alive`
+every HEARTBEAT seconds (its indexes at the end may take minutes on a large log). If
+the rebuild dies, its rows stop moving: after ABANDONED_AFTER seconds the next runner to
+look resets the projection (fresh tables, position 0) and replays the log itself.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from projections.times import ts
 from projections.tracking import LostRace, drop, now_ts
 
 REBUILDING = -1  # the position of a projection being rebuilt in shards
-ABANDONED_AFTER = 60.0  # seconds without a shard's batch: the rebuild is dead
+ABANDONED_AFTER = 60.0  # seconds without a shard's batch or a heartbeat: the rebuild is dead
+HEARTBEAT = 10.0  # seconds between the rebuilding process's marks that it is alive
 
 
 def shard_name(name: str, shard: int, shards: int) -> str:
@@ -32,7 +34,12 @@ def shard_name(name: str, shard: int, shards: int) -> str:
 
 
 def _prefix(name: str) -> tuple[str, tuple]:
+    """The rows of `name`'s sharded rebuild: its shards' and its heartbeat's."""
     return "substr(projection, 1, ?) = ?", (len(name) + 1, f"{name}#")
+
+
+def _alive(name: str) -> str:
+    return f"{name}#alive"
 
 
 def begin(cur: Cur, names: Sequence[str], shards: int) -> None:
@@ -43,9 +50,18 @@ def begin(cur: Cur, names: Sequence[str], shards: int) -> None:
         cur.execute(f"DELETE FROM cg_tracking WHERE {where}", args)
         cur.execute("UPDATE cg_tracking SET position = ?, updated_at = ? WHERE projection = ?",
                     (REBUILDING, now, name))
-        for s in range(shards):
+        for row in [*(shard_name(name, s, shards) for s in range(shards)), _alive(name)]:
             cur.execute("INSERT INTO cg_tracking (projection, position, updated_at)"
-                        " VALUES (?, 0, ?)", (shard_name(name, s, shards), now))
+                        " VALUES (?, 0, ?)", (row, now))
+
+
+def heartbeat(cur: Cur, names: Sequence[str]) -> None:
+    """The process running the rebuild of `names` is alive (not the shards' own rows:
+    their batches hold those locked)."""
+    now = now_ts()
+    for name in names:
+        cur.execute("UPDATE cg_tracking SET updated_at = ? WHERE projection = ?",
+                    (now, _alive(name)))
 
 
 def finish(cur: Cur, names: Sequence[str], shards: int, to: int) -> None:
@@ -55,7 +71,7 @@ def finish(cur: Cur, names: Sequence[str], shards: int, to: int) -> None:
     for name in names:
         where, args = _prefix(name)
         cur.execute(f"SELECT projection, position FROM cg_tracking WHERE {where}", args)
-        got = {p: int(n) for p, n in cur.fetchall()}
+        got = {p: int(n) for p, n in cur.fetchall() if p != _alive(name)}
         want = {shard_name(name, s, shards): to for s in range(shards)}
         if got != want:
             raise LostRace(f"{name}: shards stand at {got}, not {to}")
@@ -66,16 +82,18 @@ def finish(cur: Cur, names: Sequence[str], shards: int, to: int) -> None:
 
 
 def progress(sql: Sql, name: str) -> tuple[int, str | None]:
-    """The shards' lowest position and their last move (None when there are none)."""
+    """The shards' lowest position, and their last move or heartbeat (None when there are
+    none)."""
     where, args = _prefix(name)
-    rows = sql.query(f"SELECT MIN(position), MAX(updated_at) FROM cg_tracking WHERE {where}",
-                     args)
+    rows = sql.query("SELECT MIN(CASE WHEN projection <> ? THEN position END),"
+                     f" MAX(updated_at) FROM cg_tracking WHERE {where}", (_alive(name), *args))
     low, last = rows[0] if rows else (None, None)
     return int(low or 0), last
 
 
 def abandoned(sql: Sql, name: str, now: datetime | None = None) -> bool:
-    """No shard of `name` moved for ABANDONED_AFTER seconds (or none is left)."""
+    """No shard of `name` moved and its rebuild gave no heartbeat for ABANDONED_AFTER
+    seconds (or none is left)."""
     _low, last = progress(sql, name)
     limit = (now or datetime.now(UTC)) - timedelta(seconds=ABANDONED_AFTER)
     return last is None or last < ts(limit)

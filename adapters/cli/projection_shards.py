@@ -18,8 +18,10 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from adapters.background import BackgroundLoop
 from adapters.bootstrap import Casegrid
 from adapters.cli.projection_workers import leases_held
+from projections import shards
 from projections.rebuild import ShardedRebuild, begin_sharded, finish_sharded
 from projections.tracking import LostRace
 
@@ -45,13 +47,29 @@ def rebuild_sharded(cg: Casegrid, names: Sequence[str], processes: int, wait: fl
                     child.stdin.flush()
                 except OSError:  # it died starting: collected below as a failed shard
                     pass
-            return _fold_and_finish(runner, plan, children, progress)
+            beat = BackgroundLoop("rebuild-heartbeat", lambda stop: _beat(cg, names, stop))
+            beat.start()
+            try:
+                return _fold_and_finish(runner, plan, children, progress)
+            finally:
+                beat.stop()
     finally:
         for child in children:
             if child.poll() is None:
                 child.stdin.close()  # a child not told to start: it exits
                 child.terminate()
             child.wait()
+
+
+def _beat(cg: Casegrid, names: Sequence[str], stop) -> None:
+    """Mark the rebuild alive every HEARTBEAT seconds until `stop` (a store error is
+    logged, and the next beat tried)."""
+    while not stop.wait(shards.HEARTBEAT):
+        try:
+            with cg.sql.transaction() as cur:
+                shards.heartbeat(cur, names)
+        except Exception as e:  # noqa: BLE001 - the shards' own batches may still beat
+            log.warning("rebuild_heartbeat_failed", error=repr(e))
 
 
 def _fold_and_finish(runner, plan: ShardedRebuild, children: list[subprocess.Popen],

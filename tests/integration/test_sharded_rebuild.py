@@ -195,3 +195,23 @@ def test_cli_rebuild_in_shards_reports_and_equals_following(pg_env, tmp_path):
         assert "sharded_rebuild_failed" not in err
     finally:
         cg.close()
+
+
+def test_heartbeat_keeps_a_sharded_rebuild_alive(sqlite_env, tmp_path):
+    """The rebuilding process marks itself alive: its indexes at the end may take minutes
+    while no shard moves."""
+    cg = bootstrap(data_dir=tmp_path / "d", env=sqlite_env)
+    try:
+        simulate(cg, 5, seed=1)
+        begin_sharded(cg.projections, NAMES, 2)
+        with cg.sql.transaction() as cur:  # every row of the rebuild as if long still
+            cur.execute("UPDATE cg_tracking SET updated_at = '2000-01-01T00:00:00.000000Z'"
+                        " WHERE projection LIKE '%#%'")
+        assert shards.abandoned(cg.sql, "trail")
+        with cg.sql.transaction() as cur:
+            shards.heartbeat(cur, NAMES)
+        assert not shards.abandoned(cg.sql, "trail")
+        assert shards.progress(cg.sql, "trail")[0] == 0  # the heartbeat row is no shard
+        assert cg.projections.catch_up() == 0  # alive: nobody folds or resets it
+    finally:
+        cg.close()
