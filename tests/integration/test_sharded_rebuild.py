@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +28,20 @@ def indexes(cg) -> list[str]:
     else:
         q = "SELECT name FROM sqlite_master WHERE type = 'index' AND substr(tbl_name, 1, 3) = 'cg_'"
     return sorted(r[0] for r in cg.sql.query(q))
+
+
+@contextmanager
+def followed_store(tmp_path, env, cases: int, seed: int):
+    """A store of `cases` simulated cases with its projections followed: (the Casegrid,
+    its data dir, its projection tables as followed)."""
+    data = tmp_path / "d"
+    cg = bootstrap(data_dir=data, env=env)
+    try:
+        simulate(cg, cases, seed=seed)
+        cg.projections.catch_up()
+        yield cg, data, dump(cg)
+    finally:
+        cg.close()
 
 
 def fresh(data, env, *, batch=7, hold=5):
@@ -59,12 +74,8 @@ def test_event_log_shards_are_disjoint_and_cover_the_log(store_env, tmp_path):
 
 
 def test_shards_equal_following_and_nobody_folds_meanwhile(store_env, tmp_path):
-    data = tmp_path / "d"
-    cg = bootstrap(data_dir=data, env=store_env)
-    try:
-        simulate(cg, 40, seed=11)
-        cg.projections.catch_up()
-        followed, keys = dump(cg), indexes(cg)
+    with followed_store(tmp_path, store_env, 40, seed=11) as (cg, data, followed):
+        keys = indexes(cg)
         plan = begin_sharded(cg.projections, NAMES, 3)
         assert "cg_trail_pkey" not in indexes(cg) or cg.sql.dialect == "sqlite"
         other = fresh(data, store_env)
@@ -92,17 +103,10 @@ def test_shards_equal_following_and_nobody_folds_meanwhile(store_env, tmp_path):
         finally:
             other.close()
         assert followed["cg_sb_months"] and followed["cg_trail"]
-    finally:
-        cg.close()
 
 
 def test_abandoned_sharded_rebuild_is_reset_and_replayed(store_env, tmp_path, monkeypatch):
-    data = tmp_path / "d"
-    cg = bootstrap(data_dir=data, env=store_env)
-    try:
-        simulate(cg, 30, seed=5)
-        cg.projections.catch_up()
-        followed = dump(cg)
+    with followed_store(tmp_path, store_env, 30, seed=5) as (cg, data, followed):
         plan = begin_sharded(cg.projections, NAMES, 2)
         worker = fresh(data, store_env)
         try:  # one shard done, the other never starts: the process died
@@ -122,8 +126,6 @@ def test_abandoned_sharded_rebuild_is_reset_and_replayed(store_env, tmp_path, mo
             assert all(other.projections.position(n) == other.projections.head() for n in NAMES)
         finally:
             other.close()
-    finally:
-        cg.close()
 
 
 def test_shard_restarted_midway_is_refused(sqlite_env, tmp_path):
@@ -154,12 +156,7 @@ def test_deferred_scoreboard_refuses_a_gap_between_batches(sqlite_env, tmp_path)
 
 @pytest.mark.postgres
 def test_failed_shard_falls_back_to_one_process(pg_env, tmp_path, monkeypatch):
-    data = tmp_path / "d"
-    cg = bootstrap(data_dir=data, env=pg_env)
-    try:
-        simulate(cg, 30, seed=7)
-        cg.projections.catch_up()
-        followed = dump(cg)
+    with followed_store(tmp_path, pg_env, 30, seed=7) as (cg, data, followed):
         monkeypatch.setenv("PYTHONPATH", str(__import__("pathlib").Path(__file__).parents[2]))
         for k, v in pg_env.items():
             monkeypatch.setenv(k, v)
@@ -172,18 +169,11 @@ def test_failed_shard_falls_back_to_one_process(pg_env, tmp_path, monkeypatch):
         assert read == cg.projections.head()
         assert dump(cg) == followed
         assert all(cg.projections.position(name) == cg.projections.head() for name in NAMES)
-    finally:
-        cg.close()
 
 
 @pytest.mark.postgres
 def test_cli_rebuild_in_shards_reports_and_equals_following(pg_env, tmp_path):
-    data = tmp_path / "d"
-    cg = bootstrap(data_dir=data, env=pg_env)
-    try:
-        simulate(cg, 30, seed=9)
-        cg.projections.catch_up()
-        followed = dump(cg)
+    with followed_store(tmp_path, pg_env, 30, seed=9) as (cg, data, followed):
         proc = cli(["projections", "rebuild", "scoreboard", "trail", "--processes", "3",
                     "--json"], data, pg_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                    text=True)
@@ -193,8 +183,6 @@ def test_cli_rebuild_in_shards_reports_and_equals_following(pg_env, tmp_path):
         assert got["shards"] == 3 and sorted(got["rebuilt"]) == ["scoreboard", "trail"]
         assert dump(cg) == followed
         assert "sharded_rebuild_failed" not in err
-    finally:
-        cg.close()
 
 
 def test_heartbeat_keeps_a_sharded_rebuild_alive(sqlite_env, tmp_path):
