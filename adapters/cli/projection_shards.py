@@ -74,6 +74,8 @@ def _beat(cg: Casegrid, names: Sequence[str], stop) -> None:
 
 def _fold_and_finish(runner, plan: ShardedRebuild, children: list[subprocess.Popen],
                      progress: Callable[[int], None] | None) -> int:
+    """Fold shard 0 here, wait for the others, finish; on any failure, rebuild in one
+    process instead. Returns how many events were read."""
     errors: list[str] = []
     try:
         runner.catch_up_shard(plan.names, 0, plan.of, plan.to, progress=progress)
