@@ -30,7 +30,7 @@ from domain.errors import ConfigError
 from projections.cases import CaseSummaries
 from projections.patrol import PatrolLog
 from projections.runner import Projection, ProjectionRunner
-from projections.scoreboard import Scoreboard
+from projections.scoreboard_fold import Scoreboard
 from projections.trail import Trail
 from workflows.patrol import PatrolService
 from workflows.service import CaseApplication, CaseService

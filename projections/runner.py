@@ -295,11 +295,10 @@ class ProjectionRunner:
         `shard` only that shard's events are read, and `stop` is where it ends; `size`:
         the batch size, if not the runner's."""
         projs = [self.projections[n] for n in names]
-        track = track or names
+        track, size = track or names, size or self.batch
         done, pending = 0, None
         try:
             while budget is None or done < budget:
-                size = size or self.batch
                 limit = size if budget is None else min(size, budget - done)
                 items, end, count = self._read(pos, limit, stop, shard)
                 if not items:

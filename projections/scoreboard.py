@@ -22,7 +22,6 @@ from domain.indicators import COUNTS, DERIVED, RATES, count, grade, rate, score
 from projections.case_facts import AREA_DIMS, DIMENSIONS, fold, new_row, unpack
 from projections.contributions import ATTRIBUTED, contributions
 from projections.ports import Sql
-from projections.scoreboard_fold import Scoreboard  # noqa: F401 - the writes, long imported here
 from projections.trail import events_as_of
 
 INDICATORS: dict[str, dict] = {

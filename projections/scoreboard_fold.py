@@ -150,13 +150,11 @@ class Scoreboard:
         self._at = end
         return (*rows, *_cells(changes))
 
-    def _settle(self, cid: str, row: dict, packed: str, written: dict | None, pos: int,
+    def _settle(self, cid: str, row: dict, packed: str, written: dict, pos: int,
                 changes: dict, rows: tuple[list, list]) -> dict:
         """A case's row to write (to rows[1] if never stored) and the change of its cells
         from `written`; its cells."""
         after = cells(row, self.city)
-        if written is None:  # as stored: never changed since
-            written = after
         day = row["day"]
         for key, names in after.items():
             was = written.get(key)

@@ -22,7 +22,7 @@ from typing import Any
 
 from projections.ports import Cur, Sql
 from projections.times import ts
-from projections.tracking import LostRace, drop, now_ts
+from projections.tracking import LostRace, drop, now_ts, rebuild_rows
 
 REBUILDING = -1  # the position of a projection being rebuilt in shards
 ABANDONED_AFTER = 60.0  # seconds without a shard's batch or a heartbeat: the rebuild is dead
@@ -33,21 +33,15 @@ def shard_name(name: str, shard: int, shards: int) -> str:
     return f"{name}#{shard}/{shards}"
 
 
-def _prefix(name: str) -> tuple[str, tuple]:
-    """The rows of `name`'s sharded rebuild: its shards' and its heartbeat's."""
-    return "substr(projection, 1, ?) = ?", (len(name) + 1, f"{name}#")
-
-
 def _alive(name: str) -> str:
     return f"{name}#alive"
 
 
 def begin(cur: Cur, names: Sequence[str], shards: int) -> None:
-    """Mark `names` as rebuilt in `shards` shards, each at position 0."""
+    """Mark `names`, just dropped (tracking.drop: no rows of an earlier sharded rebuild
+    left), as rebuilt in `shards` shards, each at position 0."""
     now = now_ts()
     for name in names:
-        where, args = _prefix(name)
-        cur.execute(f"DELETE FROM cg_tracking WHERE {where}", args)
         cur.execute("UPDATE cg_tracking SET position = ?, updated_at = ? WHERE projection = ?",
                     (REBUILDING, now, name))
         for row in [*(shard_name(name, s, shards) for s in range(shards)), _alive(name)]:
@@ -69,7 +63,7 @@ def finish(cur: Cur, names: Sequence[str], shards: int, to: int) -> None:
     LostRace when a shard is missing or elsewhere, or the projection was reset."""
     now = now_ts()
     for name in names:
-        where, args = _prefix(name)
+        where, args = rebuild_rows(name)
         cur.execute(f"SELECT projection, position FROM cg_tracking WHERE {where}", args)
         got = {p: int(n) for p, n in cur.fetchall() if p != _alive(name)}
         want = {shard_name(name, s, shards): to for s in range(shards)}
@@ -84,7 +78,7 @@ def finish(cur: Cur, names: Sequence[str], shards: int, to: int) -> None:
 def progress(sql: Sql, name: str) -> tuple[int, str | None]:
     """The shards' lowest position, and their last move or heartbeat (None when there are
     none)."""
-    where, args = _prefix(name)
+    where, args = rebuild_rows(name)
     rows = sql.query("SELECT MIN(CASE WHEN projection <> ? THEN position END),"
                      f" MAX(updated_at) FROM cg_tracking WHERE {where}", (_alive(name), *args))
     low, last = rows[0] if rows else (None, None)

@@ -67,6 +67,12 @@ def create_tables(cur: Cur, projections: Iterable[Any], log: Any) -> None:
                     " VALUES (?, ?)", (p.name, want))
 
 
+def rebuild_rows(name: str) -> tuple[str, tuple]:
+    """The condition and its arguments picking the rows of `name`'s sharded rebuild in
+    cg_tracking (its shards' and its heartbeat's: `NAME#…`, projections/shards.py)."""
+    return "substr(projection, 1, ?) = ?", (len(name) + 1, f"{name}#")
+
+
 def drop(cur: Cur, proj: Any) -> None:
     """Drop a projection's tables and memory, back to position 0 with no stall (and no
     shards of a sharded rebuild: projections/shards.py)."""
@@ -75,8 +81,8 @@ def drop(cur: Cur, proj: Any) -> None:
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     cur.execute("UPDATE cg_tracking SET position = 0, updated_at = ? WHERE projection = ?",
                 (now_ts(), proj.name))
-    cur.execute("DELETE FROM cg_tracking WHERE substr(projection, 1, ?) = ?",
-                (len(proj.name) + 1, f"{proj.name}#"))
+    where, args = rebuild_rows(proj.name)
+    cur.execute(f"DELETE FROM cg_tracking WHERE {where}", args)
     cur.execute("DELETE FROM cg_projection_errors WHERE projection = ?", (proj.name,))
 
 

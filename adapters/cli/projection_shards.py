@@ -20,7 +20,7 @@ import structlog
 
 from adapters.background import BackgroundLoop
 from adapters.bootstrap import Casegrid
-from adapters.cli.projection_workers import leases_held
+from adapters.cli.projection_workers import failure, leases_held
 from projections import shards
 from projections.rebuild import ShardedRebuild, begin_sharded, finish_sharded
 from projections.tracking import LostRace
@@ -116,6 +116,5 @@ def collect_shards(procs: Sequence[subprocess.Popen]) -> list[str]:
             got = json.loads(out.strip().splitlines()[-1])
             log.info("shard_done", shard=got["shard"], read=got["read"])
             continue
-        text = (err or out).strip()
-        errors.append(text.splitlines()[-1] if text else f"exit {p.returncode}")
+        errors.append(failure(p, out, err))
     return errors

@@ -162,6 +162,11 @@ def collect(procs: Sequence[subprocess.Popen]) -> tuple[dict[str, int], list[str
         if p.returncode == 0:
             rebuilt.update(json.loads(out.strip().splitlines()[-1])["rebuilt"])
         else:
-            errors.append((err or out).strip().splitlines()[-1] if (err or out).strip()
-                          else f"exit {p.returncode}")
+            errors.append(failure(p, out, err))
     return rebuilt, errors
+
+
+def failure(proc: subprocess.Popen, out: str, err: str) -> str:
+    """What a failed child said last (its exit code if nothing)."""
+    text = (err or out).strip()
+    return text.splitlines()[-1] if text else f"exit {proc.returncode}"

@@ -20,8 +20,6 @@ INDEX_WALK = ("SELECT set_config('enable_seqscan', 'off', true),"
               " set_config('max_parallel_workers_per_gather', '0', true)")
 
 
-
-
 def event_log(recorder: Any, sql: Sql) -> RecorderEvents:
     """The fastest reader the recorder allows."""
     table = getattr(recorder, "events_table_name", None)

@@ -8,6 +8,7 @@ PostgreSQL, executemany on SQLite).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -70,6 +71,14 @@ def is_store_error(e: BaseException) -> bool:
     except ImportError:  # pragma: no cover
         pass
     return isinstance(e, kinds)
+
+
+def _if_not_exists(ddl: str) -> str:
+    """A CREATE [UNIQUE] INDEX statement that does nothing if the index exists (another
+    process's create() may have made it meanwhile)."""
+    if "IF NOT EXISTS" in ddl.upper():
+        return ddl
+    return re.sub(r"(?i)^(CREATE (UNIQUE )?INDEX) ", r"\1 IF NOT EXISTS ", ddl, count=1)
 
 
 class Cur:
@@ -156,9 +165,7 @@ class Cur:
         again = []
         for name, ddl in found:
             self.execute(f'DROP INDEX "{name}"')
-            if "IF NOT EXISTS" not in ddl.upper():
-                ddl = "CREATE INDEX IF NOT EXISTS " + ddl[len("CREATE INDEX "):]
-            again.append(ddl)
+            again.append(_if_not_exists(ddl))
         return again
 
     def set_aside_keys(self, names: list[str]) -> list[str]:
@@ -180,7 +187,7 @@ class Cur:
                      " current_schema() AND indexname = ANY(?)", (list(names),))
         for name, ddl in self.fetchall():
             self.execute(f'DROP INDEX "{name}"')
-            again.append(ddl.replace(" INDEX ", " INDEX IF NOT EXISTS ", 1))
+            again.append(_if_not_exists(ddl))
         return again
 
     def setup_lock(self) -> None:

@@ -114,17 +114,17 @@ def test_rebuild_equals_incremental(store_env):
 CHILD = r"""
 import json, os, sys, time
 sys.path.insert(0, {root!r})
-from projections import scoreboard
+from projections.scoreboard_fold import Scoreboard
 from tests.support import grid
 env, flag = json.loads(sys.argv[1]), sys.argv[2]
-orig, batches = scoreboard.Scoreboard.write, []
+orig, batches = Scoreboard.write, []
 def slow(self, cur, ops):
     orig(self, cur, ops)
     batches.append(1)
     if len(batches) == 3:  # written but not committed: die here
         open(flag, "w").write("in batch")
         time.sleep(120)
-scoreboard.Scoreboard.write = slow
+Scoreboard.write = slow
 cg = grid(env)
 cg.projections.batch = 100
 cg.projections.catch_up()
@@ -215,7 +215,7 @@ def test_runners_taking_turns_drop_what_they_held(store_env):
 def test_collector_is_back_on_after_a_catch_up_even_one_that_failed(tmp_path, monkeypatch):
     import gc
 
-    from projections import scoreboard as sb
+    from projections import scoreboard_fold as sb
 
     cg = grid({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                "SQLITE_DBNAME": str(tmp_path / "gc.sqlite")})

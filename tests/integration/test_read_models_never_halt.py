@@ -21,7 +21,7 @@ from adapters.bootstrap import bootstrap, projection_runner
 from adapters.http import create_app
 from domain.case import Case
 from projections.cases import CaseSummaries
-from projections.scoreboard import Scoreboard
+from projections.scoreboard_fold import Scoreboard
 from tests.support import CATEGORY, GRID, city, drive, report
 
 ODD_TIMES = [
